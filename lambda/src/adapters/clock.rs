@@ -1,0 +1,13 @@
+//! The system clock.
+
+use time::OffsetDateTime;
+
+use crate::ports::Clock;
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}

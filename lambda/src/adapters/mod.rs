@@ -1,0 +1,6 @@
+//! The only modules that know reqwest and the AWS SDK.
+
+pub mod clock;
+pub mod dynamodb;
+pub mod spotify;
+pub mod ssm;

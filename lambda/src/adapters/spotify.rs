@@ -1,0 +1,403 @@
+//! Spotify's accounts service and Web API over reqwest, and the parsing of their payloads.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use reqwest::{Client, Response, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::domain::{AccessToken, Credentials, Image, Item, ItemKind, Link, Playback, Played};
+use crate::ports::{Spotify, SpotifyError, TokenGrant};
+
+/// Used when a 429 carries no readable `Retry-After`.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
+
+pub struct SpotifyHttp {
+    client: Client,
+    api_url: String,
+    accounts_url: String,
+}
+
+impl SpotifyHttp {
+    /// `api_url` and `accounts_url` are base URLs without a trailing slash.
+    pub fn new(client: Client, api_url: &str, accounts_url: &str) -> Self {
+        SpotifyHttp {
+            client,
+            api_url: api_url.trim_end_matches('/').to_owned(),
+            accounts_url: accounts_url.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// The HTTP client with timeouts that fit in one Lambda request.
+    pub fn default_client() -> Result<Client, reqwest::Error> {
+        Client::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(4))
+            .user_agent(concat!("now-playing/", env!("CARGO_PKG_VERSION")))
+            .build()
+    }
+
+    async fn get(&self, path: &str, token: &AccessToken) -> Result<Response, SpotifyError> {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.api_url))
+            .bearer_auth(token.value.expose_secret())
+            .send()
+            .await
+            .map_err(transport)?;
+        match response.status() {
+            StatusCode::OK | StatusCode::NO_CONTENT => Ok(response),
+            StatusCode::UNAUTHORIZED => Err(SpotifyError::Unauthorized),
+            StatusCode::FORBIDDEN => {
+                let body = response.bytes().await.unwrap_or_default();
+                Err(SpotifyError::Forbidden(
+                    web_api_message(&body).unwrap_or_else(|| "no reason given".into()),
+                ))
+            }
+            StatusCode::TOO_MANY_REQUESTS => Err(rate_limited(&response)),
+            other => Err(SpotifyError::Upstream(other.as_u16())),
+        }
+    }
+}
+
+#[async_trait]
+impl Spotify for SpotifyHttp {
+    async fn refresh(&self, credentials: &Credentials) -> Result<TokenGrant, SpotifyError> {
+        let response = self
+            .client
+            .post(format!("{}/api/token", self.accounts_url))
+            .basic_auth(
+                &credentials.client_id,
+                Some(credentials.client_secret.expose_secret()),
+            )
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", credentials.refresh_token.expose_secret()),
+            ])
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = response.status();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            return Err(rate_limited(&response));
+        }
+        let body = response.bytes().await.map_err(transport)?;
+        if status.is_success() {
+            return parse_token_grant(&body);
+        }
+        Err(match accounts_error_code(&body).as_deref() {
+            Some("invalid_grant") => SpotifyError::InvalidGrant,
+            Some("invalid_client") => SpotifyError::InvalidClient,
+            _ if status.is_client_error() => SpotifyError::Upstream(status.as_u16()),
+            _ => SpotifyError::Upstream(status.as_u16()),
+        })
+    }
+
+    async fn currently_playing(&self, token: &AccessToken) -> Result<Playback, SpotifyError> {
+        let response = self
+            .get(
+                "/v1/me/player/currently-playing?additional_types=track,episode",
+                token,
+            )
+            .await?;
+        if response.status() == StatusCode::NO_CONTENT {
+            return Ok(Playback::Nothing);
+        }
+        let body = response.bytes().await.map_err(transport)?;
+        parse_currently_playing(&body)
+    }
+
+    async fn recently_played(&self, token: &AccessToken) -> Result<Option<Played>, SpotifyError> {
+        let response = self
+            .get("/v1/me/player/recently-played?limit=1", token)
+            .await?;
+        if response.status() == StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        let body = response.bytes().await.map_err(transport)?;
+        parse_recently_played(&body)
+    }
+}
+
+fn transport(e: reqwest::Error) -> SpotifyError {
+    if e.is_timeout() {
+        SpotifyError::Timeout
+    } else if e.is_decode() || e.is_body() {
+        SpotifyError::Malformed("the body was cut off".into())
+    } else {
+        // Without the URL: it is configuration, but keep log lines short and uniform.
+        SpotifyError::Network(e.without_url().to_string())
+    }
+}
+
+fn rate_limited(response: &Response) -> SpotifyError {
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+        .unwrap_or(DEFAULT_RETRY_AFTER);
+    SpotifyError::RateLimited { retry_after }
+}
+
+/// `{"error": {"status": 403, "message": "..."}}` from the Web API.
+fn web_api_message(body: &[u8]) -> Option<String> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    value
+        .get("error")?
+        .get("message")?
+        .as_str()
+        .map(|m| m.chars().take(200).collect())
+}
+
+/// `{"error": "invalid_grant", "error_description": "..."}` from the accounts service.
+fn accounts_error_code(body: &[u8]) -> Option<String> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    value.get("error")?.as_str().map(str::to_owned)
+}
+
+#[derive(Deserialize)]
+struct TokenGrantWire {
+    access_token: String,
+    expires_in: u64,
+    refresh_token: Option<String>,
+}
+
+/// The accounts service's token answer.
+pub fn parse_token_grant(body: &[u8]) -> Result<TokenGrant, SpotifyError> {
+    let wire: TokenGrantWire = serde_json::from_slice(body).map_err(|e| malformed("token", &e))?;
+    if wire.access_token.is_empty() {
+        return Err(SpotifyError::Malformed(
+            "token answer has an empty access_token".into(),
+        ));
+    }
+    Ok(TokenGrant {
+        access_token: SecretString::from(wire.access_token),
+        expires_in: Duration::from_secs(wire.expires_in),
+        refresh_token: wire
+            .refresh_token
+            .filter(|t| !t.is_empty())
+            .map(SecretString::from),
+    })
+}
+
+/// Describes a JSON failure by position and kind only: serde's own message can quote
+/// the input, and a token answer must never be quoted.
+fn malformed(what: &str, e: &serde_json::Error) -> SpotifyError {
+    SpotifyError::Malformed(format!(
+        "{what} answer: {:?} error at line {} column {}",
+        e.classify(),
+        e.line(),
+        e.column()
+    ))
+}
+
+#[derive(Deserialize)]
+struct CurrentlyPlayingWire {
+    is_playing: Option<bool>,
+    progress_ms: Option<u64>,
+    currently_playing_type: Option<String>,
+    item: Option<Value>,
+}
+
+/// A `CurrentlyPlayingObject`. Ads, unknown types and null items are `Playback::Nothing`.
+pub fn parse_currently_playing(body: &[u8]) -> Result<Playback, SpotifyError> {
+    let wire: CurrentlyPlayingWire =
+        serde_json::from_slice(body).map_err(|e| malformed("currently-playing", &e))?;
+    if matches!(
+        wire.currently_playing_type.as_deref(),
+        Some("ad" | "unknown")
+    ) {
+        return Ok(Playback::Nothing);
+    }
+    let Some(item) = wire.item.filter(|v| !v.is_null()) else {
+        return Ok(Playback::Nothing);
+    };
+    Ok(match parse_item(item)? {
+        Some(item) => Playback::Item {
+            item,
+            is_playing: wire.is_playing.unwrap_or(false),
+            progress_ms: wire.progress_ms,
+        },
+        None => Playback::Nothing,
+    })
+}
+
+#[derive(Deserialize)]
+struct RecentlyPlayedWire {
+    items: Vec<PlayHistoryWire>,
+}
+
+#[derive(Deserialize)]
+struct PlayHistoryWire {
+    track: Option<Value>,
+    played_at: String,
+}
+
+/// The first (most recent) entry of a `CursorPagingPlayHistoryObject`.
+pub fn parse_recently_played(body: &[u8]) -> Result<Option<Played>, SpotifyError> {
+    let wire: RecentlyPlayedWire =
+        serde_json::from_slice(body).map_err(|e| malformed("recently-played", &e))?;
+    let Some(entry) = wire.items.into_iter().next() else {
+        return Ok(None);
+    };
+    let played_at = OffsetDateTime::parse(&entry.played_at, &Rfc3339).map_err(|_| {
+        SpotifyError::Malformed("recently-played answer: played_at is not an RFC 3339 time".into())
+    })?;
+    let Some(track) = entry.track.filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    Ok(parse_item(track)?.map(|item| Played { item, played_at }))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ExternalUrls {
+    spotify: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ImageWire {
+    url: String,
+    width: Option<u32>,
+    height: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct NamedWire {
+    name: String,
+    #[serde(default)]
+    external_urls: ExternalUrls,
+}
+
+#[derive(Deserialize)]
+struct AlbumWire {
+    name: String,
+    #[serde(default)]
+    external_urls: ExternalUrls,
+    #[serde(default)]
+    images: Vec<ImageWire>,
+}
+
+#[derive(Deserialize)]
+struct TrackWire {
+    id: Option<String>,
+    name: String,
+    #[serde(default)]
+    external_urls: ExternalUrls,
+    #[serde(default)]
+    artists: Vec<NamedWire>,
+    album: Option<AlbumWire>,
+    #[serde(default)]
+    duration_ms: u64,
+    #[serde(default)]
+    explicit: bool,
+    #[serde(default)]
+    is_local: bool,
+}
+
+#[derive(Deserialize)]
+struct ShowWire {
+    name: String,
+    #[serde(default)]
+    external_urls: ExternalUrls,
+    #[serde(default)]
+    images: Vec<ImageWire>,
+}
+
+#[derive(Deserialize)]
+struct EpisodeWire {
+    id: Option<String>,
+    name: String,
+    #[serde(default)]
+    external_urls: ExternalUrls,
+    #[serde(default)]
+    images: Vec<ImageWire>,
+    show: ShowWire,
+    #[serde(default)]
+    duration_ms: u64,
+    #[serde(default)]
+    explicit: bool,
+}
+
+/// A track or episode by its `type`; `None` for any other type.
+fn parse_item(value: Value) -> Result<Option<Item>, SpotifyError> {
+    let kind = value.get("type").and_then(Value::as_str).map(str::to_owned);
+    match kind.as_deref() {
+        Some("track") => {
+            let t: TrackWire = serde_json::from_value(value).map_err(|e| malformed("track", &e))?;
+            let album = t.album.unwrap_or(AlbumWire {
+                name: String::new(),
+                external_urls: ExternalUrls::default(),
+                images: vec![],
+            });
+            Ok(Some(Item {
+                kind: ItemKind::Track,
+                id: t.id.filter(|_| !t.is_local),
+                name: t.name,
+                url: t.external_urls.spotify.filter(|_| !t.is_local),
+                artists: t.artists.into_iter().map(link).collect(),
+                album: Link {
+                    name: album.name,
+                    url: album.external_urls.spotify,
+                },
+                images: images(album.images),
+                duration_ms: t.duration_ms,
+                explicit: t.explicit,
+                is_local: t.is_local,
+            }))
+        }
+        Some("episode") => {
+            let e: EpisodeWire =
+                serde_json::from_value(value).map_err(|e| malformed("episode", &e))?;
+            let show = Link {
+                name: e.show.name,
+                url: e.show.external_urls.spotify,
+            };
+            let own_images = images(e.images);
+            Ok(Some(Item {
+                kind: ItemKind::Episode,
+                id: e.id,
+                name: e.name,
+                url: e.external_urls.spotify,
+                artists: vec![show.clone()],
+                album: show,
+                images: if own_images.is_empty() {
+                    images(e.show.images)
+                } else {
+                    own_images
+                },
+                duration_ms: e.duration_ms,
+                explicit: e.explicit,
+                is_local: false,
+            }))
+        }
+        _ => Ok(None),
+    }
+}
+
+fn link(named: NamedWire) -> Link {
+    Link {
+        name: named.name,
+        url: named.external_urls.spotify,
+    }
+}
+
+/// Largest first, whatever order Spotify sent; unknown sizes last.
+fn images(wire: Vec<ImageWire>) -> Vec<Image> {
+    let mut images: Vec<Image> = wire
+        .into_iter()
+        .map(|i| Image {
+            url: i.url,
+            width: i.width,
+            height: i.height,
+        })
+        .collect();
+    images.sort_by_key(|i| std::cmp::Reverse(i.width.unwrap_or(0)));
+    images
+}

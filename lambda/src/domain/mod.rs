@@ -1,0 +1,9 @@
+//! The now-playing model and the decisions made on it; no AWS, no HTTP client, no HTTP types.
+
+pub mod model;
+pub mod service;
+pub mod token;
+
+pub use model::{Credentials, Image, Item, ItemKind, Link, NowPlaying, Playback, Played, Status};
+pub use service::{Health, NowPlayingService, ServiceError};
+pub use token::{AccessToken, TokenError, TokenManager};

@@ -1,0 +1,297 @@
+//! Request -> domain -> response: routing, CORS, caching headers and the one error mapping.
+
+use std::time::Duration;
+
+use lambda_http::http::{HeaderValue, Method, StatusCode, header};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use serde_json::json;
+use tracing::{error, info, warn};
+
+use crate::config::AllowedOrigins;
+use crate::domain::{NowPlayingService, ServiceError};
+use crate::ports::{CredentialsError, SpotifyError};
+
+const ALLOW: &str = "GET, HEAD, OPTIONS";
+
+/// Everything a request needs, built once per cold start.
+pub struct App {
+    pub service: NowPlayingService,
+    pub allowed_origins: AllowedOrigins,
+    pub cache_seconds: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route {
+    Current,
+    Health,
+}
+
+/// The path as the client sent it, without an HTTP API stage prefix. REST API events
+/// carry the resource path in `path`; HTTP API events put a named stage in `rawPath`.
+pub fn route_path(req: &Request) -> String {
+    let raw = req.raw_http_path();
+    let raw = if raw.is_empty() {
+        req.uri().path()
+    } else {
+        raw
+    };
+    let mut path = raw.to_owned();
+    if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref()
+        && let Some(stage) = ctx.stage.as_deref().filter(|s| *s != "$default")
+        && let Some(rest) = path.strip_prefix(&format!("/{stage}"))
+        && (rest.is_empty() || rest.starts_with('/'))
+    {
+        path = rest.to_owned();
+    }
+    let trimmed = path.trim_end_matches('/');
+    if trimmed.is_empty() {
+        "/".to_owned()
+    } else {
+        trimmed.to_owned()
+    }
+}
+
+fn route(path: &str) -> Option<Route> {
+    match path {
+        "/v1/current" => Some(Route::Current),
+        "/v1/health" => Some(Route::Health),
+        _ => None,
+    }
+}
+
+impl App {
+    /// Always answers: every failure becomes a JSON error response, never an invocation error.
+    pub async fn handle(&self, req: Request) -> Response<Body> {
+        let path = route_path(&req);
+        let origin = req
+            .headers()
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let mut response = match (route(&path), req.method()) {
+            (None, _) => error_body(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                &format!("no such resource: {}", printable(&path)),
+            ),
+            (Some(_), &Method::OPTIONS) => preflight(),
+            (Some(route), &Method::GET | &Method::HEAD) => self.answer(route, &req).await,
+            (Some(_), method) => {
+                let mut r = error_body(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    &format!("{method} is not allowed here; use GET"),
+                );
+                r.headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static(ALLOW));
+                r
+            }
+        };
+        if let Some(allow) = self.allowed_origins.allow(origin.as_deref())
+            && let Ok(value) = HeaderValue::from_str(&allow)
+        {
+            response
+                .headers_mut()
+                .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        }
+        if matches!(self.allowed_origins, AllowedOrigins::List(_)) {
+            response
+                .headers_mut()
+                .append(header::VARY, HeaderValue::from_static("Origin"));
+        }
+        info!(method = %req.method(), path = %printable(&path), status = response.status().as_u16(), "request");
+        response
+    }
+
+    async fn answer(&self, route: Route, req: &Request) -> Response<Body> {
+        match route {
+            Route::Current => match self.service.current().await {
+                Ok(doc) => cacheable(req, StatusCode::OK, &doc, self.cache_seconds),
+                Err(e) => service_error(&e),
+            },
+            Route::Health => {
+                let health = self.service.health().await;
+                let status = if health.is_ok() {
+                    StatusCode::OK
+                } else {
+                    StatusCode::SERVICE_UNAVAILABLE
+                };
+                let mut r = json_body(status, &health);
+                r.headers_mut()
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                r
+            }
+        }
+    }
+}
+
+/// Keeps log lines and messages short and printable whatever the client sent.
+fn printable(path: &str) -> String {
+    path.chars().filter(|c| !c.is_control()).take(200).collect()
+}
+
+fn preflight() -> Response<Body> {
+    let mut r = Response::builder()
+        .status(StatusCode::NO_CONTENT)
+        .body(Body::Empty)
+        .unwrap_or_default();
+    let h = r.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static(ALLOW),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("Content-Type, If-None-Match"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    r
+}
+
+fn json_body<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
+    match serde_json::to_string(value) {
+        Ok(text) => {
+            let mut r = Response::builder()
+                .status(status)
+                .body(Body::Text(text))
+                .unwrap_or_default();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            r
+        }
+        Err(e) => {
+            error!(error = %e, "could not serialize a response");
+            error_body(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the answer could not be written",
+            )
+        }
+    }
+}
+
+/// A public, briefly cacheable JSON answer with a strong validator.
+fn cacheable<T: Serialize>(
+    req: &Request,
+    status: StatusCode,
+    value: &T,
+    max_age: u32,
+) -> Response<Body> {
+    let mut r = json_body(status, value);
+    let etag = match r.body() {
+        Body::Text(text) => format!("\"{:016x}\"", fnv1a(text.as_bytes())),
+        _ => return r,
+    };
+    let matches = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .map(|t| t.trim().trim_start_matches("W/"))
+                .any(|t| t == etag || t == "*")
+        });
+    if matches {
+        r = Response::builder()
+            .status(StatusCode::NOT_MODIFIED)
+            .body(Body::Empty)
+            .unwrap_or_default();
+    }
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={max_age}")) {
+        h.insert(header::CACHE_CONTROL, v);
+    }
+    r
+}
+
+/// 64-bit FNV-1a: stable across instances and releases, which `DefaultHasher` is not.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
+        (hash ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// `{"error": {"code", "message"}}`, never cached.
+pub fn error_body(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    let body = json!({ "error": { "code": code, "message": message } }).to_string();
+    let mut r = Response::builder()
+        .status(status)
+        .body(Body::Text(body))
+        .unwrap_or_default();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// The one place where a domain failure becomes a status code and a stable error code.
+fn service_error(e: &ServiceError) -> Response<Body> {
+    warn!(error = %e, "request failed");
+    let (status, code, message, retry_after): (StatusCode, &str, String, Option<Duration>) = match e
+    {
+        ServiceError::ReauthorizationRequired(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "reauthorization_required",
+            format!("{reason}. The owner must run `make bootstrap` to authorize again."),
+            None,
+        ),
+        ServiceError::Credentials(CredentialsError::Unavailable { name, .. }) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "credentials_unavailable",
+            format!(
+                "the credentials parameter {name} could not be read; this is retried on the next request"
+            ),
+            Some(Duration::from_secs(5)),
+        ),
+        ServiceError::Credentials(other) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_configured",
+            other.to_string(),
+            None,
+        ),
+        ServiceError::UpstreamUnavailable { cause, retry_after } => {
+            let status = if *cause == SpotifyError::Timeout {
+                StatusCode::GATEWAY_TIMEOUT
+            } else {
+                StatusCode::BAD_GATEWAY
+            };
+            (
+                status,
+                "upstream_unavailable",
+                format!("{cause}; no earlier answer to fall back on"),
+                *retry_after,
+            )
+        }
+    };
+    let mut r = error_body(status, code, &message);
+    if let Some(wait) = retry_after
+        && let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string())
+    {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv1a_matches_the_reference_vectors() {
+        assert_eq!(fnv1a(b""), 0xcbf29ce484222325);
+        assert_eq!(fnv1a(b"a"), 0xaf63dc4c8601ec8c);
+    }
+}

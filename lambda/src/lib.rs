@@ -1,0 +1,7 @@
+//! The now-playing function as a library: the binary in `main.rs` only wires it up.
+
+pub mod adapters;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod ports;

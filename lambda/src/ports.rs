@@ -1,0 +1,104 @@
+//! The traits the domain needs from the outside world, one per collaborator.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use secrecy::SecretString;
+use time::OffsetDateTime;
+
+use crate::domain::{AccessToken, Credentials, Playback, Played};
+
+/// A fresh access token from Spotify's accounts service.
+#[derive(Debug)]
+pub struct TokenGrant {
+    pub access_token: SecretString,
+    pub expires_in: Duration,
+    /// Present when Spotify rotated the refresh token: it replaces the stored one.
+    pub refresh_token: Option<SecretString>,
+}
+
+/// Why a Spotify call failed. Carries no secret, so it may be logged as is.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum SpotifyError {
+    #[error("Spotify rejected the access token (401)")]
+    Unauthorized,
+    #[error("Spotify refused the refresh token (invalid_grant): it was revoked or has expired")]
+    InvalidGrant,
+    #[error("Spotify refused the client credentials (invalid_client)")]
+    InvalidClient,
+    #[error("Spotify refused access (403): {0}")]
+    Forbidden(String),
+    #[error("Spotify is rate limiting this app for {retry_after:?}")]
+    RateLimited { retry_after: Duration },
+    #[error("Spotify answered HTTP {0}")]
+    Upstream(u16),
+    #[error("Spotify did not answer in time")]
+    Timeout,
+    #[error("could not reach Spotify: {0}")]
+    Network(String),
+    #[error("Spotify sent a body that could not be read: {0}")]
+    Malformed(String),
+}
+
+/// Spotify's accounts service and Web API, as far as this function uses them.
+#[async_trait]
+pub trait Spotify: Send + Sync {
+    /// Exchanges the refresh token for an access token (`grant_type=refresh_token`).
+    async fn refresh(&self, credentials: &Credentials) -> Result<TokenGrant, SpotifyError>;
+    /// `GET /v1/me/player/currently-playing`, episodes included. 204 is `Playback::Nothing`.
+    async fn currently_playing(&self, token: &AccessToken) -> Result<Playback, SpotifyError>;
+    /// The most recent entry of `GET /v1/me/player/recently-played`, if there is one.
+    async fn recently_played(&self, token: &AccessToken) -> Result<Option<Played>, SpotifyError>;
+}
+
+/// A failure of the shared token store; the caller carries on without it.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[error("token store: {0}")]
+pub struct StoreError(pub String);
+
+/// The access token shared between instances, with the lease that lets one instance
+/// refresh it while the others wait.
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    /// The stored access token, whatever its expiry; `None` when there is none.
+    async fn load(&self) -> Result<Option<AccessToken>, StoreError>;
+    /// Stores the token for every instance.
+    async fn save(&self, token: &AccessToken) -> Result<(), StoreError>;
+    /// Takes the refresh lease for `owner` until `until`, unless another owner holds an
+    /// unexpired one. `Ok(false)` means somebody else is refreshing.
+    async fn try_lease(
+        &self,
+        owner: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Gives the lease back early if `owner` still holds it.
+    async fn release_lease(&self, owner: &str) -> Result<(), StoreError>;
+}
+
+/// Why the credentials could not be read or written. Never carries a secret value.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum CredentialsError {
+    #[error("the SSM parameter {0} does not exist; run `make bootstrap` to create it")]
+    Missing(String),
+    #[error(
+        "the SSM parameter {name} is not a valid credentials document ({reason}); run `make bootstrap` to rewrite it"
+    )]
+    Malformed { name: String, reason: String },
+    #[error("the SSM parameter {name} could not be accessed: {reason}")]
+    Unavailable { name: String, reason: String },
+}
+
+/// The SSM SecureString that holds the client credentials and the refresh token.
+#[async_trait]
+pub trait CredentialStore: Send + Sync {
+    /// Reads and decrypts the credentials.
+    async fn load(&self) -> Result<Credentials, CredentialsError>;
+    /// Overwrites the parameter with these credentials (after Spotify rotated the refresh token).
+    async fn save(&self, credentials: &Credentials) -> Result<(), CredentialsError>;
+}
+
+/// Wall-clock time, replaceable in tests.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> OffsetDateTime;
+}
