@@ -1,0 +1,316 @@
+//! Hand-written fakes of the ports, and fixture loading, shared by the integration tests.
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use now_playing::adapters::spotify::{parse_currently_playing, parse_recently_played};
+use now_playing::domain::token::LeaseTiming;
+use now_playing::domain::{
+    AccessToken, Credentials, NowPlayingService, Playback, Played, TokenManager,
+};
+use now_playing::ports::{
+    Clock, CredentialStore, CredentialsError, Spotify, SpotifyError, StoreError, TokenGrant,
+    TokenStore,
+};
+use secrecy::{ExposeSecret, SecretString};
+use time::OffsetDateTime;
+use time::macros::datetime;
+
+pub const NOW: OffsetDateTime = datetime!(2026-11-27 20:00:00 UTC);
+pub const CLIENT_SECRET: &str = "client-secret-7f3a9c";
+pub const REFRESH_TOKEN: &str = "refresh-token-2b8e41";
+
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/spotify")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
+}
+
+pub fn playback(name: &str) -> Playback {
+    parse_currently_playing(&fixture(name)).expect("fixture parses")
+}
+
+pub fn last_played() -> Played {
+    parse_recently_played(&fixture("recently_played.json"))
+        .expect("fixture parses")
+        .expect("one entry")
+}
+
+pub fn credentials() -> Credentials {
+    Credentials {
+        client_id: "client-id".into(),
+        client_secret: SecretString::from(CLIENT_SECRET),
+        refresh_token: SecretString::from(REFRESH_TOKEN),
+        authorized_at: datetime!(2026-08-01 12:00:00 UTC),
+    }
+}
+
+pub fn token(value: &str, expires_at: OffsetDateTime) -> AccessToken {
+    AccessToken {
+        value: SecretString::from(value),
+        expires_at,
+    }
+}
+
+pub struct FakeClock(pub Mutex<OffsetDateTime>);
+
+impl FakeClock {
+    pub fn at(now: OffsetDateTime) -> Arc<Self> {
+        Arc::new(FakeClock(Mutex::new(now)))
+    }
+    pub fn advance(&self, by: Duration) {
+        *self.0.lock().unwrap() += by;
+    }
+}
+
+impl Clock for FakeClock {
+    fn now(&self) -> OffsetDateTime {
+        *self.0.lock().unwrap()
+    }
+}
+
+/// Answers from scripts; once a script runs out, the last answer repeats.
+#[derive(Default)]
+pub struct FakeSpotify {
+    pub refreshes: Mutex<VecDeque<Result<TokenGrant, SpotifyError>>>,
+    pub playing: Mutex<VecDeque<Result<Playback, SpotifyError>>>,
+    pub recent: Mutex<VecDeque<Result<Option<Played>, SpotifyError>>>,
+    pub refresh_calls: AtomicUsize,
+    pub playing_calls: AtomicUsize,
+    pub recent_calls: AtomicUsize,
+    /// The refresh token each refresh call was made with.
+    pub refreshed_with: Mutex<Vec<String>>,
+    /// The access token each player call was made with.
+    pub played_with: Mutex<Vec<String>>,
+}
+
+pub fn grant(access: &str, rotated: Option<&str>) -> Result<TokenGrant, SpotifyError> {
+    Ok(TokenGrant {
+        access_token: SecretString::from(access),
+        expires_in: Duration::from_secs(3600),
+        refresh_token: rotated.map(SecretString::from),
+    })
+}
+
+fn next<T: Clone>(queue: &Mutex<VecDeque<T>>, what: &str) -> T {
+    let mut q = queue.lock().unwrap();
+    if q.len() > 1 {
+        q.pop_front().unwrap()
+    } else {
+        q.front()
+            .cloned()
+            .unwrap_or_else(|| panic!("no scripted {what}"))
+    }
+}
+
+fn clone_grant(g: &Result<TokenGrant, SpotifyError>) -> Result<TokenGrant, SpotifyError> {
+    match g {
+        Ok(g) => Ok(TokenGrant {
+            access_token: g.access_token.clone(),
+            expires_in: g.expires_in,
+            refresh_token: g.refresh_token.clone(),
+        }),
+        Err(e) => Err(e.clone()),
+    }
+}
+
+impl FakeSpotify {
+    pub fn new() -> Arc<Self> {
+        Arc::new(FakeSpotify::default())
+    }
+    pub fn script_refresh(&self, answers: Vec<Result<TokenGrant, SpotifyError>>) {
+        *self.refreshes.lock().unwrap() = answers.into();
+    }
+    pub fn script_playing(&self, answers: Vec<Result<Playback, SpotifyError>>) {
+        *self.playing.lock().unwrap() = answers.into();
+    }
+    pub fn script_recent(&self, answers: Vec<Result<Option<Played>, SpotifyError>>) {
+        *self.recent.lock().unwrap() = answers.into();
+    }
+    pub fn calls(&self) -> (usize, usize, usize) {
+        (
+            self.refresh_calls.load(Ordering::SeqCst),
+            self.playing_calls.load(Ordering::SeqCst),
+            self.recent_calls.load(Ordering::SeqCst),
+        )
+    }
+}
+
+#[async_trait]
+impl Spotify for FakeSpotify {
+    async fn refresh(&self, credentials: &Credentials) -> Result<TokenGrant, SpotifyError> {
+        self.refresh_calls.fetch_add(1, Ordering::SeqCst);
+        self.refreshed_with
+            .lock()
+            .unwrap()
+            .push(credentials.refresh_token.expose_secret().to_owned());
+        let mut q = self.refreshes.lock().unwrap();
+        let answer = if q.len() > 1 {
+            q.pop_front().unwrap()
+        } else {
+            clone_grant(q.front().expect("no scripted refresh"))
+        };
+        answer
+    }
+    async fn currently_playing(&self, token: &AccessToken) -> Result<Playback, SpotifyError> {
+        self.playing_calls.fetch_add(1, Ordering::SeqCst);
+        self.played_with
+            .lock()
+            .unwrap()
+            .push(token.value.expose_secret().to_owned());
+        next(&self.playing, "currently-playing")
+    }
+    async fn recently_played(&self, _token: &AccessToken) -> Result<Option<Played>, SpotifyError> {
+        self.recent_calls.fetch_add(1, Ordering::SeqCst);
+        next(&self.recent, "recently-played")
+    }
+}
+
+/// The shared token store in memory; `failing` makes every call fail like an outage.
+#[derive(Default)]
+pub struct MemoryTokenStore {
+    pub token: Mutex<Option<AccessToken>>,
+    pub lease: Mutex<Option<(String, OffsetDateTime)>>,
+    pub failing: std::sync::atomic::AtomicBool,
+    pub saves: AtomicUsize,
+}
+
+impl MemoryTokenStore {
+    pub fn new() -> Arc<Self> {
+        Arc::new(MemoryTokenStore::default())
+    }
+    fn check(&self) -> Result<(), StoreError> {
+        if self.failing.load(Ordering::SeqCst) {
+            Err(StoreError("table unavailable".into()))
+        } else {
+            Ok(())
+        }
+    }
+    pub fn stored_value(&self) -> Option<String> {
+        self.token
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(|t| t.value.expose_secret().to_owned())
+    }
+}
+
+#[async_trait]
+impl TokenStore for MemoryTokenStore {
+    async fn load(&self) -> Result<Option<AccessToken>, StoreError> {
+        self.check()?;
+        Ok(self.token.lock().unwrap().clone())
+    }
+    async fn save(&self, token: &AccessToken) -> Result<(), StoreError> {
+        self.check()?;
+        self.saves.fetch_add(1, Ordering::SeqCst);
+        *self.token.lock().unwrap() = Some(token.clone());
+        Ok(())
+    }
+    async fn try_lease(
+        &self,
+        owner: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.check()?;
+        let mut lease = self.lease.lock().unwrap();
+        match lease.as_ref() {
+            Some((holder, expires)) if holder != owner && *expires >= now => Ok(false),
+            _ => {
+                *lease = Some((owner.to_owned(), until));
+                Ok(true)
+            }
+        }
+    }
+    async fn release_lease(&self, owner: &str) -> Result<(), StoreError> {
+        self.check()?;
+        let mut lease = self.lease.lock().unwrap();
+        if lease.as_ref().is_some_and(|(holder, _)| holder == owner) {
+            *lease = None;
+        }
+        Ok(())
+    }
+}
+
+/// The SSM parameter in memory.
+pub struct MemoryCredentialStore {
+    pub stored: Mutex<Result<Credentials, CredentialsError>>,
+    pub loads: AtomicUsize,
+    pub saves: AtomicUsize,
+}
+
+impl MemoryCredentialStore {
+    pub fn with(credentials: Result<Credentials, CredentialsError>) -> Arc<Self> {
+        Arc::new(MemoryCredentialStore {
+            stored: Mutex::new(credentials),
+            loads: AtomicUsize::new(0),
+            saves: AtomicUsize::new(0),
+        })
+    }
+    pub fn refresh_token(&self) -> String {
+        self.stored
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(|c| c.refresh_token.expose_secret().to_owned())
+            .unwrap_or_default()
+    }
+}
+
+#[async_trait]
+impl CredentialStore for MemoryCredentialStore {
+    async fn load(&self) -> Result<Credentials, CredentialsError> {
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        self.stored.lock().unwrap().clone()
+    }
+    async fn save(&self, credentials: &Credentials) -> Result<(), CredentialsError> {
+        self.saves.fetch_add(1, Ordering::SeqCst);
+        *self.stored.lock().unwrap() = Ok(credentials.clone());
+        Ok(())
+    }
+}
+
+/// A service over the fakes, as one Lambda instance would hold it.
+pub struct Harness {
+    pub spotify: Arc<FakeSpotify>,
+    pub store: Arc<MemoryTokenStore>,
+    pub credentials: Arc<MemoryCredentialStore>,
+    pub clock: Arc<FakeClock>,
+}
+
+pub const FAST_LEASE: LeaseTiming = LeaseTiming {
+    lease: Duration::from_secs(10),
+    wait: Duration::from_millis(300),
+    poll: Duration::from_millis(10),
+};
+
+impl Harness {
+    pub fn new() -> Self {
+        Harness {
+            spotify: FakeSpotify::new(),
+            store: MemoryTokenStore::new(),
+            credentials: MemoryCredentialStore::with(Ok(credentials())),
+            clock: FakeClock::at(NOW),
+        }
+    }
+
+    /// A new instance (its own memory) over the same shared fakes.
+    pub fn instance(&self, id: &str) -> NowPlayingService {
+        let tokens = TokenManager::new(
+            self.spotify.clone(),
+            self.store.clone(),
+            self.credentials.clone(),
+            self.clock.clone(),
+            id.to_owned(),
+            FAST_LEASE,
+        );
+        NowPlayingService::new(self.spotify.clone(), tokens, self.clock.clone())
+    }
+}

@@ -1,0 +1,397 @@
+//! The domain over hand-written fakes: statuses, the token lifecycle and the fallbacks.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use common::*;
+use now_playing::domain::{ItemKind, Playback, ServiceError, Status};
+use now_playing::ports::{CredentialsError, SpotifyError};
+
+#[tokio::test]
+async fn a_playing_track_is_answered_with_its_progress() {
+    let h = Harness::new();
+    h.spotify.script_refresh(vec![grant("access-1", None)]);
+    h.spotify
+        .script_playing(vec![Ok(playback("currently_playing_track.json"))]);
+    let doc = h.instance("a").current().await.unwrap();
+    assert_eq!(doc.status, Status::Playing);
+    assert!(doc.is_playing);
+    assert_eq!(doc.progress_ms, Some(81234));
+    assert!(!doc.stale);
+    let item = doc.item.unwrap();
+    assert_eq!(item.name, "Never Gonna Give You Up");
+    assert_eq!(
+        item.images.iter().map(|i| i.width).collect::<Vec<_>>(),
+        [Some(640), Some(300), Some(64)]
+    );
+    assert_eq!(
+        h.spotify.calls(),
+        (1, 1, 0),
+        "nothing playing was not asked"
+    );
+}
+
+#[tokio::test]
+async fn serves_last_played_when_nothing_is_playing() {
+    let h = Harness::new();
+    h.spotify.script_refresh(vec![grant("access-1", None)]);
+    h.spotify.script_playing(vec![Ok(Playback::Nothing)]);
+    h.spotify.script_recent(vec![Ok(Some(last_played()))]);
+    let doc = h.instance("a").current().await.unwrap();
+    assert_eq!(doc.status, Status::LastPlayed);
+    assert_eq!(doc.progress_ms, None);
+    assert!(doc.played_at.is_some());
+}
+
+#[tokio::test]
+async fn an_ad_counts_as_nothing_playing() {
+    let h = Harness::new();
+    h.spotify.script_refresh(vec![grant("access-1", None)]);
+    h.spotify
+        .script_playing(vec![Ok(playback("currently_playing_ad.json"))]);
+    h.spotify.script_recent(vec![Ok(None)]);
+    let doc = h.instance("a").current().await.unwrap();
+    assert_eq!(doc.status, Status::Offline);
+    assert_eq!(doc.item, None);
+}
+
+#[tokio::test]
+async fn an_episode_puts_the_show_in_artists_and_album() {
+    let h = Harness::new();
+    h.spotify.script_refresh(vec![grant("access-1", None)]);
+    h.spotify
+        .script_playing(vec![Ok(playback("currently_playing_episode.json"))]);
+    let item = h.instance("a").current().await.unwrap().item.unwrap();
+    assert_eq!(item.kind, ItemKind::Episode);
+    assert_eq!(item.artists.len(), 1);
+    assert_eq!(item.artists[0].name, "The Changelog");
+    assert_eq!(item.album, item.artists[0]);
+}
+
+#[tokio::test]
+async fn the_token_is_refreshed_once_and_then_reused_from_memory() {
+    let h = Harness::new();
+    h.spotify.script_refresh(vec![grant("access-1", None)]);
+    h.spotify
+        .script_playing(vec![Ok(playback("currently_playing_track.json"))]);
+    let service = h.instance("a");
+    for _ in 0..3 {
+        service.current().await.unwrap();
+    }
+    assert_eq!(h.spotify.calls().0, 1);
+    assert_eq!(
+        h.store.stored_value().as_deref(),
+        Some("access-1"),
+        "shared with other instances"
+    );
+}
+
+#[tokio::test]
+async fn a_token_with_under_60_seconds_left_is_refreshed() {
+    let h = Harness::new();
+    h.spotify
+        .script_refresh(vec![grant("access-1", None), grant("access-2", None)]);
+    h.spotify
+        .script_playing(vec![Ok(playback("currently_playing_track.json"))]);
+    let service = h.instance("a");
+    service.current().await.unwrap();
+    h.clock.advance(Duration::from_secs(3600 - 59));
+    service.current().await.unwrap();
+    assert_eq!(h.spotify.calls().0, 2);
+    assert_eq!(
+        h.spotify.played_with.lock().unwrap().last().unwrap(),
+        "access-2"
+    );
+}
+
+#[tokio::test]
+async fn a_second_instance_uses_the_shared_token_instead_of_refreshing() {
+    let h = Harness::new();
+    h.spotify.script_refresh(vec![grant("access-1", None)]);
+    h.spotify
+        .script_playing(vec![Ok(playback("currently_playing_track.json"))]);
+    h.instance("a").current().await.unwrap();
+    h.instance("b").current().await.unwrap();
+    assert_eq!(h.spotify.calls().0, 1);
+}
+
+#[tokio::test]
+async fn an_instance_that_loses_the_lease_waits_for_the_winner_token() {
+    let h = Harness::new();
+    *h.store.lease.lock().unwrap() = Some(("winner".into(), NOW + Duration::from_secs(10)));
+    h.spotify
+        .script_refresh(vec![grant("should-not-be-used", None)]);
+    h.spotify
+        .script_playing(vec![Ok(playback("currently_playing_track.json"))]);
+    let store = h.store.clone();
+    let winner = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        *store.token.lock().unwrap() = Some(token("from-winner", NOW + Duration::from_secs(3600)));
+    });
+    h.instance("loser").current().await.unwrap();
+    winner.await.unwrap();
+    assert_eq!(h.spotify.calls().0, 0, "the loser must not refresh");
+    assert_eq!(
+        h.spotify.played_with.lock().unwrap().as_slice(),
+        ["from-winner"]
+    );
+}
+
+#[tokio::test]
+async fn concurrent_instances_refresh_once_between_them() {
+    let h = Harness::new();
+    h.spotify.script_refresh(vec![grant("access-1", None)]);
+    h.spotify
+        .script_playing(vec![Ok(playback("currently_playing_track.json"))]);
+    let instances: Vec<_> = (0..8)
+        .map(|i| Arc::new(h.instance(&format!("i{i}"))))
+        .collect();
+    let tasks: Vec<_> = instances
+        .iter()
+        .cloned()
+        .map(|s| tokio::spawn(async move { s.current().await }))
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(h.spotify.calls().0, 1);
+}
+
+#[tokio::test]
+async fn when_the_lease_holder_never_delivers_the_waiter_refreshes_itself() {
+    let h = Harness::new();
+    *h.store.lease.lock().unwrap() = Some(("dead".into(), NOW + Duration::from_secs(10)));
+    h.spotify.script_refresh(vec![grant("access-1", None)]);
+    h.spotify
+        .script_playing(vec![Ok(playback("currently_playing_track.json"))]);
+    h.instance("a").current().await.unwrap();
+    assert_eq!(h.spotify.calls().0, 1);
+}
+
+#[tokio::test]
+async fn a_401_refreshes_once_and_retries_once() {
+    let h = Harness::new();
+    *h.store.token.lock().unwrap() = Some(token("revoked-early", NOW + Duration::from_secs(3000)));
+    h.spotify.script_refresh(vec![grant("access-2", None)]);
+    h.spotify.script_playing(vec![
+        Err(SpotifyError::Unauthorized),
+        Ok(playback("currently_playing_track.json")),
+    ]);
+    let doc = h.instance("a").current().await.unwrap();
+    assert_eq!(doc.status, Status::Playing);
+    assert_eq!(h.spotify.calls(), (1, 2, 0));
+    assert_eq!(
+        h.spotify.played_with.lock().unwrap().as_slice(),
+        ["revoked-early", "access-2"]
+    );
+}
+
+#[tokio::test]
+async fn a_second_401_asks_for_reauthorization_instead_of_looping() {
+    let h = Harness::new();
+    h.spotify
+        .script_refresh(vec![grant("access-1", None), grant("access-2", None)]);
+    h.spotify
+        .script_playing(vec![Err(SpotifyError::Unauthorized)]);
+    let err = h.instance("a").current().await.unwrap_err();
+    assert!(
+        matches!(err, ServiceError::ReauthorizationRequired(_)),
+        "{err:?}"
+    );
+    assert_eq!(h.spotify.calls(), (2, 2, 0));
+}
+
+#[tokio::test]
+async fn a_rotated_refresh_token_is_persisted_and_used_from_then_on() {
+    let h = Harness::new();
+    h.spotify.script_refresh(vec![
+        grant("access-1", Some("rotated-refresh")),
+        grant("access-2", None),
+    ]);
+    h.spotify
+        .script_playing(vec![Ok(playback("currently_playing_track.json"))]);
+    let service = h.instance("a");
+    service.current().await.unwrap();
+    assert_eq!(h.credentials.refresh_token(), "rotated-refresh");
+    let stored = h.credentials.stored.lock().unwrap().clone().unwrap();
+    assert_eq!(stored.client_id, "client-id", "other fields kept");
+    assert_eq!(
+        stored.authorized_at,
+        credentials().authorized_at,
+        "rotation does not restart the 6-month clock"
+    );
+    h.clock.advance(Duration::from_secs(3600));
+    service.current().await.unwrap();
+    assert_eq!(
+        h.spotify.refreshed_with.lock().unwrap().as_slice(),
+        [REFRESH_TOKEN, "rotated-refresh"]
+    );
+}
+
+#[tokio::test]
+async fn the_same_refresh_token_coming_back_is_not_written_again() {
+    let h = Harness::new();
+    h.spotify
+        .script_refresh(vec![grant("access-1", Some(REFRESH_TOKEN))]);
+    h.spotify
+        .script_playing(vec![Ok(playback("currently_playing_track.json"))]);
+    h.instance("a").current().await.unwrap();
+    assert_eq!(h.credentials.saves.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn invalid_grant_is_not_retried_and_asks_for_bootstrap() {
+    let h = Harness::new();
+    h.spotify
+        .script_refresh(vec![Err(SpotifyError::InvalidGrant)]);
+    let service = h.instance("a");
+    let err = service.current().await.unwrap_err();
+    assert!(
+        matches!(err, ServiceError::ReauthorizationRequired(_)),
+        "{err:?}"
+    );
+    assert_eq!(
+        h.spotify.calls().0,
+        1,
+        "one refresh attempt, no retry with the same token"
+    );
+}
+
+#[tokio::test]
+async fn invalid_grant_after_another_instance_rotated_retries_with_the_new_token() {
+    let h = Harness::new();
+    h.spotify.script_refresh(vec![
+        Err(SpotifyError::InvalidGrant),
+        grant("access-1", None),
+    ]);
+    h.spotify
+        .script_playing(vec![Ok(playback("currently_playing_track.json"))]);
+    let service = h.instance("a");
+    // This instance read the parameter, then another one rotated the token.
+    service.health().await;
+    let mut rotated = credentials();
+    rotated.refresh_token = "rotated-elsewhere".to_owned().into();
+    *h.credentials.stored.lock().unwrap() = Ok(rotated);
+    service.current().await.unwrap();
+    assert_eq!(
+        h.spotify.refreshed_with.lock().unwrap().as_slice(),
+        [REFRESH_TOKEN, "rotated-elsewhere"]
+    );
+}
+
+#[tokio::test]
+async fn spotify_failing_serves_the_last_good_answer_marked_stale() {
+    let h = Harness::new();
+    h.spotify.script_refresh(vec![grant("access-1", None)]);
+    h.spotify.script_playing(vec![
+        Ok(playback("currently_playing_track.json")),
+        Err(SpotifyError::Upstream(503)),
+    ]);
+    let service = h.instance("a");
+    let good = service.current().await.unwrap();
+    let stale = service.current().await.unwrap();
+    assert!(stale.stale);
+    assert_eq!(stale.item, good.item);
+    assert_eq!(
+        stale.fetched_at, good.fetched_at,
+        "fetched_at stays when the data was read"
+    );
+}
+
+#[tokio::test]
+async fn spotify_failing_with_nothing_to_fall_back_on_is_upstream_unavailable() {
+    let h = Harness::new();
+    h.spotify.script_refresh(vec![grant("access-1", None)]);
+    h.spotify.script_playing(vec![Err(SpotifyError::Timeout)]);
+    let err = h.instance("a").current().await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ServiceError::UpstreamUnavailable {
+                cause: SpotifyError::Timeout,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_429_stops_calls_to_spotify_until_retry_after_passes() {
+    let h = Harness::new();
+    h.spotify.script_refresh(vec![grant("access-1", None)]);
+    h.spotify.script_playing(vec![
+        Ok(playback("currently_playing_track.json")),
+        Err(SpotifyError::RateLimited {
+            retry_after: Duration::from_secs(19056),
+        }),
+        Ok(playback("currently_playing_paused.json")),
+    ]);
+    let service = h.instance("a");
+    service.current().await.unwrap();
+    assert!(service.current().await.unwrap().stale);
+    h.clock.advance(Duration::from_secs(19000));
+    assert!(service.current().await.unwrap().stale);
+    assert_eq!(h.spotify.calls().1, 2, "no call while backing off");
+    h.clock.advance(Duration::from_secs(60));
+    *h.store.token.lock().unwrap() = None;
+    h.spotify.script_refresh(vec![grant("access-2", None)]);
+    let doc = service.current().await.unwrap();
+    assert_eq!(doc.status, Status::Paused);
+    assert!(!doc.stale);
+}
+
+#[tokio::test]
+async fn a_token_store_outage_does_not_stop_the_answer() {
+    let h = Harness::new();
+    h.store.failing.store(true, Ordering::SeqCst);
+    h.spotify.script_refresh(vec![grant("access-1", None)]);
+    h.spotify
+        .script_playing(vec![Ok(playback("currently_playing_track.json"))]);
+    let service = h.instance("a");
+    service.current().await.unwrap();
+    service.current().await.unwrap();
+    assert_eq!(h.spotify.calls().0, 1, "the memory cache still holds");
+}
+
+#[tokio::test]
+async fn a_missing_parameter_is_reported_and_retried_on_the_next_request() {
+    let h = Harness::new();
+    *h.credentials.stored.lock().unwrap() =
+        Err(CredentialsError::Missing("/now-playing/spotify".into()));
+    let service = h.instance("a");
+    let err = service.current().await.unwrap_err();
+    assert!(
+        matches!(err, ServiceError::Credentials(CredentialsError::Missing(_))),
+        "{err:?}"
+    );
+    *h.credentials.stored.lock().unwrap() = Ok(credentials());
+    h.spotify.script_refresh(vec![grant("access-1", None)]);
+    h.spotify
+        .script_playing(vec![Ok(playback("currently_playing_track.json"))]);
+    service.current().await.unwrap();
+}
+
+#[tokio::test]
+async fn health_tells_the_days_left_of_the_six_month_authorization() {
+    let h = Harness::new();
+    let health = h.instance("a").health().await;
+    assert!(health.configured);
+    assert!(health.is_ok());
+    // Authorized 2026-08-01 12:00, now 2026-11-27 20:00: lapses 2027-02-01 12:00.
+    assert_eq!(health.authorization_age_days, Some(118));
+    assert_eq!(health.days_remaining, Some(65));
+    assert_eq!(h.spotify.calls(), (0, 0, 0), "health never calls Spotify");
+}
+
+#[tokio::test]
+async fn health_reports_a_lapsed_authorization() {
+    let h = Harness::new();
+    h.clock.advance(Duration::from_secs(80 * 86400));
+    let health = h.instance("a").health().await;
+    assert!(!health.is_ok());
+    assert!(health.problem.unwrap().contains("make bootstrap"));
+}
