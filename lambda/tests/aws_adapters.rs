@@ -1,0 +1,246 @@
+//! The DynamoDB and SSM adapters against moto's server (`MOTO_ENDPOINT_URL`, set by `make test`).
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    TimeToLiveSpecification,
+};
+use aws_sdk_ssm::types::ParameterType;
+use common::*;
+use now_playing::adapters::dynamodb::{DynamoTokenStore, TOKEN_KEY};
+use now_playing::adapters::ssm::{SsmCredentialStore, credentials_document};
+use now_playing::ports::{CredentialStore, CredentialsError, TokenStore};
+use secrecy::ExposeSecret;
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// SDK configuration for moto only: explicit endpoint and dummy credentials, so these
+/// tests can never reach a real AWS account.
+async fn moto() -> aws_config::SdkConfig {
+    let endpoint = std::env::var("MOTO_ENDPOINT_URL").unwrap_or_else(|_| {
+        panic!("MOTO_ENDPOINT_URL is not set: run these tests with `make test`, which starts moto's server")
+    });
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "testing", "testing", None, None, "moto",
+        ))
+        .load()
+        .await
+}
+
+async fn table() -> (aws_sdk_dynamodb::Client, String) {
+    let client = aws_sdk_dynamodb::Client::new(&moto().await);
+    let name = unique("tokens");
+    client
+        .create_table()
+        .table_name(&name)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("create table in moto");
+    client
+        .update_time_to_live()
+        .table_name(&name)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name("ttl")
+                .enabled(true)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("enable TTL in moto");
+    (client, name)
+}
+
+#[tokio::test]
+async fn an_empty_table_has_no_token() {
+    let (client, name) = table().await;
+    assert!(
+        DynamoTokenStore::new(client, name)
+            .load()
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_saved_token_is_loaded_with_its_expiry_and_a_ttl() {
+    let (client, name) = table().await;
+    let store = DynamoTokenStore::new(client.clone(), &name);
+    let expires_at = NOW + Duration::from_secs(3600);
+    store.save(&token("access-1", expires_at)).await.unwrap();
+    let loaded = store.load().await.unwrap().unwrap();
+    assert_eq!(loaded.value.expose_secret(), "access-1");
+    assert_eq!(loaded.expires_at, expires_at);
+    let item = client
+        .get_item()
+        .table_name(&name)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(TOKEN_KEY.into()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let ttl: i64 = item["ttl"].as_n().unwrap().parse().unwrap();
+    assert!(
+        ttl > expires_at.unix_timestamp(),
+        "the TTL outlives the token"
+    );
+}
+
+#[tokio::test]
+async fn only_one_owner_wins_the_lease_until_it_lapses_or_is_released() {
+    let (client, name) = table().await;
+    let store = DynamoTokenStore::new(client, name);
+    let until = NOW + Duration::from_secs(10);
+    assert!(store.try_lease("a", NOW, until).await.unwrap());
+    assert!(
+        !store.try_lease("b", NOW, until).await.unwrap(),
+        "the conditional write is lost"
+    );
+    assert!(
+        store
+            .try_lease(
+                "b",
+                until + Duration::from_secs(1),
+                until + Duration::from_secs(11)
+            )
+            .await
+            .unwrap(),
+        "a lapsed lease is taken over"
+    );
+    store.release_lease("a").await.unwrap();
+    assert!(
+        !store.try_lease("c", NOW, until).await.unwrap(),
+        "a non-owner cannot release it"
+    );
+    store.release_lease("b").await.unwrap();
+    assert!(store.try_lease("c", NOW, until).await.unwrap());
+}
+
+#[tokio::test]
+async fn a_missing_table_is_an_error_not_a_panic() {
+    let client = aws_sdk_dynamodb::Client::new(&moto().await);
+    let store = DynamoTokenStore::new(client, unique("no-such-table"));
+    let err = store.load().await.unwrap_err();
+    assert!(err.0.contains("ResourceNotFound"), "{err}");
+}
+
+async fn ssm() -> aws_sdk_ssm::Client {
+    aws_sdk_ssm::Client::new(&moto().await)
+}
+
+async fn put(client: &aws_sdk_ssm::Client, name: &str, value: &str) {
+    client
+        .put_parameter()
+        .name(name)
+        .r#type(ParameterType::SecureString)
+        .value(value)
+        .overwrite(true)
+        .send()
+        .await
+        .expect("put parameter in moto");
+}
+
+#[tokio::test]
+async fn a_missing_parameter_is_named() {
+    let name = format!("/{}", unique("missing"));
+    let err = SsmCredentialStore::new(ssm().await, &name)
+        .load()
+        .await
+        .unwrap_err();
+    assert_eq!(err, CredentialsError::Missing(name));
+    assert!(err.to_string().contains("make bootstrap"));
+}
+
+#[tokio::test]
+async fn the_stored_document_is_read_with_decryption() {
+    let client = ssm().await;
+    let name = format!("/{}", unique("creds"));
+    put(
+        &client,
+        &name,
+        credentials_document(&credentials()).expose_secret(),
+    )
+    .await;
+    let loaded = SsmCredentialStore::new(client, &name).load().await.unwrap();
+    assert_eq!(loaded.client_id, "client-id");
+    assert_eq!(loaded.client_secret.expose_secret(), CLIENT_SECRET);
+    assert_eq!(loaded.refresh_token.expose_secret(), REFRESH_TOKEN);
+}
+
+#[tokio::test]
+async fn a_rotation_is_persisted_as_a_securestring_keeping_the_other_fields() {
+    let client = ssm().await;
+    let name = format!("/{}", unique("creds"));
+    put(
+        &client,
+        &name,
+        credentials_document(&credentials()).expose_secret(),
+    )
+    .await;
+    let store = SsmCredentialStore::new(client.clone(), &name);
+    let mut rotated = store.load().await.unwrap();
+    rotated.refresh_token = "rotated-refresh".to_owned().into();
+    store.save(&rotated).await.unwrap();
+    let again = store.load().await.unwrap();
+    assert_eq!(again.refresh_token.expose_secret(), "rotated-refresh");
+    assert_eq!(again.client_secret.expose_secret(), CLIENT_SECRET);
+    assert_eq!(again.authorized_at, credentials().authorized_at);
+    let described = client
+        .get_parameter()
+        .name(&name)
+        .send()
+        .await
+        .unwrap()
+        .parameter
+        .unwrap();
+    assert_eq!(described.r#type, Some(ParameterType::SecureString));
+}
+
+#[tokio::test]
+async fn a_malformed_parameter_is_named_without_its_value() {
+    let client = ssm().await;
+    let name = format!("/{}", unique("creds"));
+    put(&client, &name, "refresh=abc123secret").await;
+    let err = SsmCredentialStore::new(client, &name)
+        .load()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CredentialsError::Malformed { .. }), "{err:?}");
+    assert!(!err.to_string().contains("abc123secret"), "{err}");
+}

@@ -1,0 +1,296 @@
+//! API Gateway REST (v1) and HTTP API (v2) events through the HTTP layer: routing,
+//! status codes, CORS and caching headers.
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+
+use common::*;
+use lambda_http::http::{StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use now_playing::config::AllowedOrigins;
+use now_playing::http::{App, route_path};
+use now_playing::ports::{CredentialsError, SpotifyError};
+use serde_json::Value;
+
+fn event(name: &str) -> serde_json::Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/events")
+        .join(name);
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn request(mut value: Value, edit: impl FnOnce(&mut Value)) -> Request {
+    edit(&mut value);
+    lambda_http::request::from_str(&value.to_string()).expect("a valid API Gateway event")
+}
+
+fn rest(path: &str, method: &str) -> Request {
+    request(event("apigw_rest_current.json"), |e| {
+        e["path"] = path.into();
+        e["httpMethod"] = method.into();
+        e["requestContext"]["httpMethod"] = method.into();
+    })
+}
+
+fn app(h: &Harness, origins: AllowedOrigins) -> App {
+    App {
+        service: h.instance("a"),
+        allowed_origins: origins,
+        cache_seconds: 5,
+    }
+}
+
+fn playing_harness() -> Harness {
+    let h = Harness::new();
+    h.spotify.script_refresh(vec![grant("access-1", None)]);
+    h.spotify
+        .script_playing(vec![Ok(playback("currently_playing_track.json"))]);
+    h
+}
+
+fn body_json(r: &Response<Body>) -> Value {
+    match r.body() {
+        Body::Text(t) => serde_json::from_str(t).expect("JSON body"),
+        other => panic!("expected a text body, got {other:?}"),
+    }
+}
+
+fn header_of<'a>(r: &'a Response<Body>, name: header::HeaderName) -> Option<&'a str> {
+    r.headers().get(name).map(|v| v.to_str().unwrap())
+}
+
+#[tokio::test]
+async fn a_rest_api_event_is_routed_without_its_stage() {
+    let req = request(event("apigw_rest_current.json"), |_| {});
+    assert_eq!(route_path(&req), "/v1/current");
+    let h = playing_harness();
+    let r = app(&h, AllowedOrigins::Any).handle(req).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        header_of(&r, header::CONTENT_TYPE),
+        Some("application/json")
+    );
+    let doc = body_json(&r);
+    assert_eq!(doc["status"], "playing");
+    assert_eq!(doc["item"]["name"], "Never Gonna Give You Up");
+}
+
+#[tokio::test]
+async fn an_http_api_event_with_a_named_stage_is_routed_without_it() {
+    let req = request(event("apigw_http_current.json"), |_| {});
+    assert_eq!(route_path(&req), "/v1/current");
+    let h = playing_harness();
+    assert_eq!(
+        app(&h, AllowedOrigins::Any).handle(req).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn an_http_api_event_on_the_default_stage_is_routed() {
+    let req = request(event("apigw_http_current.json"), |e| {
+        e["rawPath"] = "/v1/current".into();
+        e["requestContext"]["http"]["path"] = "/v1/current".into();
+        e["requestContext"]["stage"] = "$default".into();
+    });
+    assert_eq!(route_path(&req), "/v1/current");
+}
+
+#[tokio::test]
+async fn a_rest_stage_named_like_the_version_does_not_eat_the_path() {
+    let req = request(event("apigw_rest_current.json"), |e| {
+        e["requestContext"]["stage"] = "v1".into()
+    });
+    assert_eq!(route_path(&req), "/v1/current");
+}
+
+#[tokio::test]
+async fn an_unknown_path_is_a_json_404() {
+    let h = Harness::new();
+    let r = app(&h, AllowedOrigins::Any)
+        .handle(rest("/v1/nope", "GET"))
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(body_json(&r)["error"]["code"], "not_found");
+    assert_eq!(
+        header_of(&r, header::ACCESS_CONTROL_ALLOW_ORIGIN),
+        Some("*"),
+        "CORS on errors too"
+    );
+}
+
+#[tokio::test]
+async fn a_post_is_a_json_405_with_allow() {
+    let h = Harness::new();
+    let r = app(&h, AllowedOrigins::Any)
+        .handle(rest("/v1/current", "POST"))
+        .await;
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(body_json(&r)["error"]["code"], "method_not_allowed");
+    assert_eq!(header_of(&r, header::ALLOW), Some("GET, HEAD, OPTIONS"));
+}
+
+#[tokio::test]
+async fn a_preflight_is_answered_without_calling_spotify() {
+    let h = Harness::new();
+    let r = app(&h, AllowedOrigins::Any)
+        .handle(rest("/v1/current", "OPTIONS"))
+        .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        header_of(&r, header::ACCESS_CONTROL_ALLOW_METHODS),
+        Some("GET, HEAD, OPTIONS")
+    );
+    assert_eq!(h.spotify.calls(), (0, 0, 0));
+}
+
+#[tokio::test]
+async fn a_listed_origin_is_echoed_and_another_is_not() {
+    let origins = AllowedOrigins::List(vec!["https://example.com".into()]);
+    let h = playing_harness();
+    let r = app(&h, origins.clone())
+        .handle(request(event("apigw_rest_current.json"), |_| {}))
+        .await;
+    assert_eq!(
+        header_of(&r, header::ACCESS_CONTROL_ALLOW_ORIGIN),
+        Some("https://example.com")
+    );
+    assert_eq!(header_of(&r, header::VARY), Some("Origin"));
+    let other = request(event("apigw_rest_current.json"), |e| {
+        e["headers"]["Origin"] = "https://evil.example".into();
+        e["multiValueHeaders"]["Origin"] = serde_json::json!(["https://evil.example"]);
+    });
+    let r = app(&h, origins).handle(other).await;
+    assert_eq!(header_of(&r, header::ACCESS_CONTROL_ALLOW_ORIGIN), None);
+}
+
+#[tokio::test]
+async fn the_answer_is_briefly_cacheable_and_revalidates_to_304() {
+    let h = playing_harness();
+    let app = app(&h, AllowedOrigins::Any);
+    let first = app.handle(rest("/v1/current", "GET")).await;
+    assert_eq!(
+        header_of(&first, header::CACHE_CONTROL),
+        Some("public, max-age=5")
+    );
+    let etag = header_of(&first, header::ETAG).unwrap().to_owned();
+    let again = request(event("apigw_rest_current.json"), |e| {
+        e["headers"]["If-None-Match"] = etag.clone().into();
+        e["multiValueHeaders"]["If-None-Match"] = serde_json::json!([etag.clone()]);
+    });
+    let second = app.handle(again).await;
+    assert_eq!(second.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(header_of(&second, header::ETAG), Some(etag.as_str()));
+    let changed = request(event("apigw_rest_current.json"), |e| {
+        e["headers"]["If-None-Match"] = "\"0000000000000000\"".into();
+        e["multiValueHeaders"]["If-None-Match"] = serde_json::json!(["\"0000000000000000\""]);
+    });
+    assert_eq!(app.handle(changed).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_revoked_refresh_token_is_a_503_that_says_to_run_bootstrap() {
+    let h = Harness::new();
+    h.spotify
+        .script_refresh(vec![Err(SpotifyError::InvalidGrant)]);
+    let r = app(&h, AllowedOrigins::Any)
+        .handle(rest("/v1/current", "GET"))
+        .await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = body_json(&r);
+    assert_eq!(body["error"]["code"], "reauthorization_required");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("make bootstrap")
+    );
+    assert_eq!(header_of(&r, header::CACHE_CONTROL), Some("no-store"));
+}
+
+#[tokio::test]
+async fn spotify_down_with_no_earlier_answer_is_a_502() {
+    let h = Harness::new();
+    h.spotify.script_refresh(vec![grant("access-1", None)]);
+    h.spotify
+        .script_playing(vec![Err(SpotifyError::Upstream(500))]);
+    let r = app(&h, AllowedOrigins::Any)
+        .handle(rest("/v1/current", "GET"))
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_GATEWAY);
+    assert_eq!(body_json(&r)["error"]["code"], "upstream_unavailable");
+}
+
+#[tokio::test]
+async fn a_spotify_timeout_with_no_earlier_answer_is_a_504() {
+    let h = Harness::new();
+    h.spotify.script_refresh(vec![grant("access-1", None)]);
+    h.spotify.script_playing(vec![Err(SpotifyError::Timeout)]);
+    let r = app(&h, AllowedOrigins::Any)
+        .handle(rest("/v1/current", "GET"))
+        .await;
+    assert_eq!(r.status(), StatusCode::GATEWAY_TIMEOUT);
+}
+
+#[tokio::test]
+async fn a_429_with_no_earlier_answer_passes_retry_after_on() {
+    let h = Harness::new();
+    h.spotify.script_refresh(vec![grant("access-1", None)]);
+    h.spotify
+        .script_playing(vec![Err(SpotifyError::RateLimited {
+            retry_after: std::time::Duration::from_secs(120),
+        })]);
+    let r = app(&h, AllowedOrigins::Any)
+        .handle(rest("/v1/current", "GET"))
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_GATEWAY);
+    assert_eq!(header_of(&r, header::RETRY_AFTER), Some("120"));
+}
+
+#[tokio::test]
+async fn a_missing_parameter_is_a_503_naming_it() {
+    let h = Harness::new();
+    *h.credentials.stored.lock().unwrap() =
+        Err(CredentialsError::Missing("/now-playing/spotify".into()));
+    let r = app(&h, AllowedOrigins::Any)
+        .handle(rest("/v1/current", "GET"))
+        .await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = body_json(&r);
+    assert_eq!(body["error"]["code"], "not_configured");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("/now-playing/spotify")
+    );
+}
+
+#[tokio::test]
+async fn health_answers_without_calling_spotify() {
+    let h = Harness::new();
+    let r = app(&h, AllowedOrigins::Any)
+        .handle(rest("/v1/health", "GET"))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body = body_json(&r);
+    assert_eq!(body["configured"], true);
+    assert_eq!(body["days_remaining"], 65);
+    assert_eq!(body["authorized_at"], "2026-08-01T12:00:00Z");
+    assert_eq!(h.spotify.calls(), (0, 0, 0));
+    assert_eq!(h.credentials.loads.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn health_is_503_when_unconfigured() {
+    let h = Harness::new();
+    *h.credentials.stored.lock().unwrap() =
+        Err(CredentialsError::Missing("/now-playing/spotify".into()));
+    let r = app(&h, AllowedOrigins::Any)
+        .handle(rest("/v1/health", "GET"))
+        .await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body_json(&r)["configured"], false);
+}

@@ -1,0 +1,163 @@
+//! Arbitrary input never panics: Spotify payload parsing and request routing.
+
+mod common;
+
+use common::*;
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, RequestExt};
+use now_playing::adapters::spotify::{
+    parse_currently_playing, parse_recently_played, parse_token_grant,
+};
+use now_playing::config::AllowedOrigins;
+use now_playing::http::App;
+use proptest::prelude::*;
+use serde_json::Value;
+
+fn arbitrary_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        prop::sample::select(vec![
+            "track", "episode", "ad", "unknown", "", "item", "name"
+        ])
+        .prop_map(Value::from),
+        ".{0,12}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 64, 8, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::btree_map(
+                prop::sample::select(vec![
+                    "is_playing",
+                    "progress_ms",
+                    "item",
+                    "type",
+                    "name",
+                    "artists",
+                    "album",
+                    "images",
+                    "show",
+                    "external_urls",
+                    "spotify",
+                    "items",
+                    "track",
+                    "played_at",
+                    "currently_playing_type",
+                    "url",
+                    "width",
+                    "is_local",
+                    "access_token",
+                    "expires_in",
+                    "refresh_token",
+                ])
+                .prop_map(str::to_owned),
+                inner,
+                0..6
+            )
+            .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// Real payloads with one field replaced by arbitrary JSON.
+fn mutated_fixture() -> impl Strategy<Value = Vec<u8>> {
+    let names = prop::sample::select(vec![
+        "currently_playing_track.json",
+        "currently_playing_episode.json",
+        "currently_playing_local.json",
+        "recently_played.json",
+    ]);
+    (names, any::<prop::sample::Index>(), arbitrary_json()).prop_map(
+        |(name, index, replacement)| {
+            let mut value: Value = serde_json::from_slice(&fixture(name)).unwrap();
+            let mut pointers = Vec::new();
+            collect_pointers(&value, String::new(), &mut pointers);
+            let target = index.get(&pointers).clone();
+            if let Some(slot) = value.pointer_mut(&target) {
+                *slot = replacement;
+            }
+            serde_json::to_vec(&value).unwrap()
+        },
+    )
+}
+
+fn collect_pointers(value: &Value, at: String, out: &mut Vec<String>) {
+    out.push(at.clone());
+    match value {
+        Value::Object(map) => map
+            .iter()
+            .for_each(|(k, v)| collect_pointers(v, format!("{at}/{k}"), out)),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .for_each(|(i, v)| collect_pointers(v, format!("{at}/{i}"), out)),
+        _ => {}
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn arbitrary_bytes_never_panic_the_parsers(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        let _ = parse_currently_playing(&bytes);
+        let _ = parse_recently_played(&bytes);
+        let _ = parse_token_grant(&bytes);
+    }
+
+    #[test]
+    fn arbitrary_json_never_panics_the_parsers(value in arbitrary_json()) {
+        let bytes = serde_json::to_vec(&value).unwrap();
+        let _ = parse_currently_playing(&bytes);
+        let _ = parse_recently_played(&bytes);
+        let _ = parse_token_grant(&bytes);
+    }
+
+    #[test]
+    fn real_payloads_with_a_field_mangled_parse_or_fail_cleanly(bytes in mutated_fixture()) {
+        let _ = parse_currently_playing(&bytes);
+        let _ = parse_recently_played(&bytes);
+    }
+}
+
+const DOCUMENTED: [StatusCode; 9] = [
+    StatusCode::OK,
+    StatusCode::NO_CONTENT,
+    StatusCode::NOT_MODIFIED,
+    StatusCode::NOT_FOUND,
+    StatusCode::METHOD_NOT_ALLOWED,
+    StatusCode::INTERNAL_SERVER_ERROR,
+    StatusCode::BAD_GATEWAY,
+    StatusCode::SERVICE_UNAVAILABLE,
+    StatusCode::GATEWAY_TIMEOUT,
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn arbitrary_requests_get_a_documented_answer_with_a_body(
+        path in prop_oneof!["/v1/(current|health)/?", "/[ -~]{0,40}", "\\PC{0,30}"],
+        method in prop::sample::select(vec!["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"]),
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let h = Harness::new();
+        h.spotify.script_refresh(vec![grant("access-1", None)]);
+        h.spotify.script_playing(vec![Ok(playback("currently_playing_track.json"))]);
+        let app = App { service: h.instance("a"), allowed_origins: AllowedOrigins::Any, cache_seconds: 5 };
+        let req = lambda_http::http::Request::builder()
+            .method(Method::from_bytes(method.as_bytes()).unwrap())
+            .uri("https://example.com/")
+            .body(Body::Empty)
+            .unwrap()
+            .with_raw_http_path(path.clone());
+        let r = runtime.block_on(app.handle(req));
+        prop_assert!(DOCUMENTED.contains(&r.status()), "{} {:?} -> {}", method, path, r.status());
+        if r.status() != StatusCode::NO_CONTENT && r.status() != StatusCode::NOT_MODIFIED {
+            let Body::Text(text) = r.body() else { panic!("empty body for {method} {path:?}") };
+            let json: Value = serde_json::from_str(text).unwrap();
+            prop_assert!(json.is_object());
+        }
+    }
+}

@@ -1,0 +1,221 @@
+"""A local stand-in for Spotify's accounts service and Web API.
+
+It serves the repository's fixtures (checked against Spotify's OpenAPI schemas), checks
+Basic and Bearer credentials the way Spotify does, counts every call, and can be scripted:
+`make dev` lets it cycle through scenes; tests set a scene or a failure over HTTP.
+"""
+
+import base64
+import copy
+import itertools
+import json
+import threading
+import time
+import urllib.parse
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+FIXTURES = Path(__file__).resolve().parents[2] / "lambda" / "tests" / "data" / "spotify"
+
+SCENES = {
+    "track": "currently_playing_track.json",
+    "paused": "currently_playing_paused.json",
+    "episode": "currently_playing_episode.json",
+    "local": "currently_playing_local.json",
+    "ad": "currently_playing_ad.json",
+    "nothing": None,
+    "offline": None,
+}
+# The order `make dev` walks through, each for CYCLE_SECONDS.
+DEMO_CYCLE = ["track", "paused", "episode", "local", "nothing"]
+CYCLE_SECONDS = 30
+
+
+def fixture(name: str) -> dict:
+    return json.loads((FIXTURES / name).read_text())
+
+
+class State:
+    def __init__(self, client_id: str, client_secret: str, refresh_token: str, cycle: bool):
+        self.lock = threading.Lock()
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.refresh_token = refresh_token
+        self.cycle = cycle
+        self.scene = "track"
+        self.scene_started = time.time()
+        self.started = time.time()
+        self.issued = set()
+        self.serial = itertools.count(1)
+        self.calls = {"token": 0, "currently_playing": 0, "recently_played": 0, "me": 0}
+        # Failures to serve before the normal answer: (path prefix, status, headers, body, delay).
+        self.failures = []
+        self.rotate_next = False
+        self.expires_in = 3600
+        self.delay = 0.0
+
+    def current_scene(self) -> str:
+        if self.cycle:
+            index = int((time.time() - self.started) // CYCLE_SECONDS) % len(DEMO_CYCLE)
+            return DEMO_CYCLE[index]
+        return self.scene
+
+
+class Handler(BaseHTTPRequestHandler):
+    state: State
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):  # quiet: tests and `make dev` print their own lines
+        pass
+
+    def send(self, status: int, body=None, headers=None):
+        data = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+        self.send_response(status)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        if data:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if data:
+            self.wfile.write(data)
+
+    def scripted_failure(self, path: str) -> bool:
+        with self.state.lock:
+            match = next((f for f in self.state.failures if path.startswith(f["path"])), None)
+            if match:
+                self.state.failures.remove(match)
+        if not match:
+            return False
+        time.sleep(match.get("delay", 0))
+        body = match.get("body")
+        self.send(match["status"], body.encode() if isinstance(body, str) else body, match.get("headers"))
+        return True
+
+    def do_POST(self):
+        url = urllib.parse.urlparse(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        if url.path.startswith("/_fake/"):
+            return self.control(url.path, json.loads(raw or b"{}"))
+        if url.path != "/api/token":
+            return self.send(404, {"error": {"status": 404, "message": "Service not found"}})
+        with self.state.lock:
+            self.state.calls["token"] += 1
+        if self.scripted_failure(url.path):
+            return
+        form = urllib.parse.parse_qs(raw.decode())
+        expected = base64.b64encode(f"{self.state.client_id}:{self.state.client_secret}".encode()).decode()
+        if self.headers.get("Authorization") != f"Basic {expected}":
+            return self.send(400, fixture("error_invalid_client.json"))
+        if form.get("grant_type") != ["refresh_token"] or form.get("refresh_token") != [self.state.refresh_token]:
+            return self.send(400, fixture("error_invalid_grant.json"))
+        with self.state.lock:
+            token = f"fake-access-{next(self.state.serial)}"
+            self.state.issued.add(token)
+            answer = fixture("token.json") | {"access_token": token, "expires_in": self.state.expires_in}
+            if self.state.rotate_next:
+                self.state.refresh_token = f"fake-refresh-rotated-{next(self.state.serial)}"
+                answer["refresh_token"] = self.state.refresh_token
+                self.state.rotate_next = False
+        time.sleep(self.state.delay)
+        self.send(200, answer)
+
+    def do_GET(self):
+        url = urllib.parse.urlparse(self.path)
+        if url.path == "/_fake/calls":
+            with self.state.lock:
+                return self.send(200, dict(self.state.calls))
+        kind = {
+            "/v1/me/player/currently-playing": "currently_playing",
+            "/v1/me/player/recently-played": "recently_played",
+            "/v1/me": "me",
+        }.get(url.path)
+        if kind is None:
+            return self.send(404, {"error": {"status": 404, "message": "Service not found"}})
+        with self.state.lock:
+            self.state.calls[kind] += 1
+        if self.scripted_failure(url.path):
+            return
+        bearer = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+        with self.state.lock:
+            known = bearer in self.state.issued
+        if not known:
+            return self.send(401, {"error": {"status": 401, "message": "Invalid access token"}})
+        time.sleep(self.state.delay)
+        if kind == "currently_playing":
+            return self.currently_playing(urllib.parse.parse_qs(url.query))
+        if kind == "recently_played":
+            return self.recently_played()
+        return self.send(200, {"id": "owner", "display_name": "Local Owner", "product": "premium", "type": "user"})
+
+    def currently_playing(self, query):
+        scene = self.state.current_scene()
+        name = SCENES[scene]
+        if name is None:
+            return self.send(204)
+        body = fixture(name)
+        if body["currently_playing_type"] == "episode" and "episode" not in ",".join(query.get("additional_types", [])):
+            # Without additional_types=episode Spotify hides the episode.
+            body = body | {"item": None, "currently_playing_type": "unknown"}
+        item = body.get("item")
+        if item and body["is_playing"]:
+            elapsed_ms = int((time.time() - self.state.scene_started) * 1000)
+            body["progress_ms"] = (body["progress_ms"] + elapsed_ms) % item["duration_ms"]
+        body["timestamp"] = int(time.time() * 1000)
+        self.send(200, body)
+
+    def recently_played(self):
+        if self.state.current_scene() == "offline":
+            return self.send(200, fixture("recently_played_empty.json"))
+        body = copy.deepcopy(fixture("recently_played.json"))
+        played = datetime.fromtimestamp(time.time() - 720, tz=timezone.utc)
+        body["items"][0]["played_at"] = played.strftime("%Y-%m-%dT%H:%M:%S.") + f"{played.microsecond // 1000:03d}Z"
+        self.send(200, body)
+
+    def control(self, path, body):
+        with self.state.lock:
+            if path == "/_fake/scene":
+                self.state.cycle = False
+                self.state.scene = body["scene"]
+                self.state.scene_started = time.time()
+            elif path == "/_fake/fail":
+                self.state.failures.extend([body] * int(body.get("times", 1)))
+            elif path == "/_fake/rotate":
+                self.state.rotate_next = True
+            elif path == "/_fake/revoke":
+                self.state.refresh_token = "revoked"
+            elif path == "/_fake/expire-access-tokens":
+                self.state.issued.clear()
+            elif path == "/_fake/delay":
+                self.state.delay = float(body["seconds"])
+            else:
+                return self.send(404, {"error": "no such control"})
+        self.send(204)
+
+
+class FakeSpotify:
+    """Runs in a background thread; `url` serves both the accounts service and the Web API."""
+
+    def __init__(self, client_id: str, client_secret: str, refresh_token: str, port: int = 0, cycle: bool = False):
+        self.state = State(client_id, client_secret, refresh_token, cycle)
+        handler = type("BoundHandler", (Handler,), {"state": self.state})
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> "FakeSpotify":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self) -> "FakeSpotify":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
