@@ -1,0 +1,63 @@
+"""`make dev`: the whole system on loopback until Ctrl-C.
+
+With SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET and SPOTIFY_REFRESH_TOKEN set, the function
+talks to the real Spotify; otherwise to a local stand-in that moves through playing,
+paused, an episode, a local file and nothing playing, 30 seconds each.
+"""
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from devstack.local import LocalStack, now_rfc3339  # noqa: E402
+
+
+def real_spotify() -> dict | None:
+    names = ("SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET", "SPOTIFY_REFRESH_TOKEN")
+    given = [n for n in names if os.environ.get(n)]
+    if not given:
+        return None
+    if len(given) < len(names):
+        missing = ", ".join(n for n in names if n not in given)
+        raise SystemExit(f"make dev: {missing} not set; set all three to use the real Spotify, or none for the stand-in")
+    return {
+        "client_id": os.environ["SPOTIFY_CLIENT_ID"],
+        "client_secret": os.environ["SPOTIFY_CLIENT_SECRET"],
+        "refresh_token": os.environ["SPOTIFY_REFRESH_TOKEN"],
+        "authorized_at": os.environ.get("SPOTIFY_AUTHORIZED_AT") or now_rfc3339(),
+    }
+
+
+def main() -> int:
+    port = int(os.environ.get("PORT", "9000"))
+    real = real_spotify()
+    stack = LocalStack(port=port, real_spotify=real, cycle=True, log_level=os.environ.get("RUST_LOG", "info"))
+    print("make dev: starting moto (DynamoDB + SSM), "
+          + ("the real Spotify" if real else "the local Spotify stand-in") + " and the function…", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        stack.start()
+        print(f"""
+  now playing   curl {stack.url}/v1/current
+  health        curl {stack.url}/v1/health
+  function log  {stack.log_path}
+  moto          {stack.moto.url}   (table {stack.function_env()['TOKEN_TABLE']}, parameter {stack.function_env()['CREDENTIALS_PARAMETER']})
+  spotify       {stack.fake.url + '  (stand-in: a new scene every 30 s)' if stack.fake else 'https://api.spotify.com'}
+
+Ctrl-C stops everything.""", flush=True)
+        while stack.function.poll() is None:
+            time.sleep(0.5)
+        print(f"make dev: the function exited; see {stack.log_path}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stack.stop()
+        print("make dev: stopped.", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,18 @@
+"""Fixtures that start the built system from outside: moto, the Spotify stand-in and the
+function under `cargo lambda watch`, exactly as `make dev` does."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+
+from devstack.local import LocalStack  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def stack():
+    # Debug logging on, so the secret checks see everything the function could print.
+    with LocalStack(log_level="debug") as running:
+        yield running

@@ -1,0 +1,162 @@
+"""The real function, run the way `make dev` runs it, checked over HTTP."""
+
+import json
+from calendar import monthrange
+from datetime import datetime, timezone
+
+import pytest
+import requests
+
+RESPONSES = []  # every body the function sent, for the secret check at the end
+
+
+def get(stack, path="/v1/current", **kwargs):
+    response = requests.get(stack.url + path, timeout=30, **kwargs)
+    RESPONSES.append(response.text + json.dumps(dict(response.headers)))
+    return response
+
+
+def control(stack, what, body=None):
+    requests.post(f"{stack.fake.url}/_fake/{what}", json=body or {}, timeout=5).raise_for_status()
+
+
+def calls(stack):
+    return requests.get(f"{stack.fake.url}/_fake/calls", timeout=5).json()
+
+
+def current_with(stack, scene):
+    control(stack, "scene", {"scene": scene})
+    response = get(stack)
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"] == "application/json"
+    return response.json()
+
+
+def test_a_playing_track_is_the_public_document(stack):
+    doc = current_with(stack, "track")
+    assert set(doc) == {"status", "is_playing", "item", "progress_ms", "played_at", "fetched_at", "stale"}
+    assert doc["status"] == "playing" and doc["is_playing"] is True and doc["stale"] is False
+    assert doc["played_at"] is None
+    assert isinstance(doc["progress_ms"], int)
+    item = doc["item"]
+    assert set(item) == {"type", "id", "name", "url", "artists", "album", "images", "duration_ms", "explicit", "is_local"}
+    assert item["name"] == "Never Gonna Give You Up"
+    assert item["artists"] == [{"name": "Rick Astley", "url": "https://open.spotify.com/artist/0gxyHStUsqpMadRV0Di1Qt"}]
+    assert [i["width"] for i in item["images"]] == [640, 300, 64]
+    assert doc["fetched_at"].endswith("Z")
+
+
+def test_a_paused_track_is_paused(stack):
+    doc = current_with(stack, "paused")
+    assert (doc["status"], doc["is_playing"]) == ("paused", False)
+
+
+def test_an_episode_shows_its_show(stack):
+    doc = current_with(stack, "episode")
+    assert doc["item"]["type"] == "episode"
+    assert doc["item"]["artists"][0]["name"] == doc["item"]["album"]["name"] == "The Changelog"
+
+
+def test_a_local_file_has_no_links(stack):
+    item = current_with(stack, "local")["item"]
+    assert item["is_local"] is True
+    assert (item["id"], item["url"], item["images"]) == (None, None, [])
+
+
+@pytest.mark.parametrize("scene", ["nothing", "ad"])
+def test_nothing_playing_answers_the_last_play(stack, scene):
+    doc = current_with(stack, scene)
+    assert doc["status"] == "last_played"
+    assert doc["progress_ms"] is None
+    assert doc["played_at"].endswith("Z")
+    assert doc["item"]["name"] == "Never Gonna Give You Up"
+
+
+def test_nothing_at_all_is_offline(stack):
+    doc = current_with(stack, "offline")
+    assert (doc["status"], doc["item"]) == ("offline", None)
+
+
+def test_an_unchanged_answer_revalidates_to_304(stack):
+    control(stack, "scene", {"scene": "paused"})
+    first = get(stack)
+    assert first.headers["Cache-Control"].startswith("public, max-age=")
+    second = get(stack, headers={"If-None-Match": first.headers["ETag"]})
+    assert second.status_code == 304
+
+
+def test_health_counts_the_days_left_without_calling_spotify(stack):
+    before = calls(stack)
+    response = get(stack, "/v1/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["configured"] is True
+    authorized = datetime.fromisoformat(stack.credentials["authorized_at"])
+    assert body["authorized_at"] == stack.credentials["authorized_at"]
+    year, month = authorized.year + (authorized.month + 5) // 12, (authorized.month + 5) % 12 + 1
+    expires = authorized.replace(year=year, month=month, day=min(authorized.day, monthrange(year, month)[1]))
+    assert body["authorization_expires_at"] == expires.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert body["days_remaining"] == (expires - datetime.now(timezone.utc)).days
+    assert calls(stack) == before
+
+
+def test_errors_are_json_with_a_stable_code_and_cors(stack):
+    missing = get(stack, "/v1/nope")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"
+    assert missing.headers["Access-Control-Allow-Origin"] == "*"
+    wrong = requests.delete(stack.url + "/v1/current", timeout=30)
+    assert wrong.status_code == 405
+    assert wrong.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_a_spotify_outage_serves_the_last_answer_as_stale(stack):
+    good = current_with(stack, "track")
+    control(stack, "fail", {"path": "/v1/me/player/currently-playing", "status": 503})
+    stale = get(stack).json()
+    assert stale["stale"] is True
+    assert stale["item"] == good["item"]
+
+
+def test_a_rotated_refresh_token_is_persisted_to_the_parameter(stack):
+    control(stack, "scene", {"scene": "track"})
+    control(stack, "rotate")
+    control(stack, "expire-access-tokens")  # the next Web API call gets a 401
+    before = calls(stack)["token"]
+    assert get(stack).json()["stale"] is False
+    assert calls(stack)["token"] == before + 1
+    stored = stack.moto.read_credentials("/now-playing/spotify")
+    assert stored["refresh_token"] == stack.fake.state.refresh_token
+    assert stored["refresh_token"].startswith("fake-refresh-rotated-")
+    assert {k: stored[k] for k in ("client_id", "client_secret", "authorized_at")} == {
+        k: stack.credentials[k] for k in ("client_id", "client_secret", "authorized_at")
+    }
+    stack.credentials["rotated_refresh_token"] = stored["refresh_token"]
+
+
+def test_a_revoked_refresh_token_asks_the_owner_to_run_bootstrap(stack):
+    kept = stack.fake.state.refresh_token
+    control(stack, "revoke")
+    control(stack, "expire-access-tokens")
+    try:
+        response = get(stack)
+        assert response.status_code == 503
+        error = response.json()["error"]
+        assert error["code"] == "reauthorization_required"
+        assert "make bootstrap" in error["message"]
+    finally:
+        stack.fake.state.refresh_token = kept
+
+
+def test_no_secret_appears_in_any_response_or_the_debug_log(stack):
+    """Runs last: by now the function has refreshed, rotated, failed and logged at debug."""
+    secrets = [stack.credentials["client_secret"], stack.credentials["refresh_token"]]
+    secrets += [stack.credentials["rotated_refresh_token"]] if "rotated_refresh_token" in stack.credentials else []
+    secrets += sorted(stack.fake.state.issued) or []
+    assert len(secrets) >= 3, "the run must have issued access tokens to look for"
+    logs = stack.logs()
+    assert "DEBUG" in logs, "the function must have logged at debug level for this check to mean anything"
+    for secret in secrets:
+        assert secret not in logs, "a secret appears in the function's log"
+        for body in RESPONSES:
+            assert secret not in body, "a secret appears in a response"
