@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # cargo-lambda and zig come from the venv, pinned in requirements-dev.txt.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv dev test test-rust test-e2e lint fmt build clean
+.PHONY: help venv dev bootstrap test test-rust test-e2e lint fmt build clean
 
 help: ## List the targets
 	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -26,9 +26,14 @@ venv: $(STAMP) ## Install the local toolchain (moto, cargo-lambda, zig, pytest) 
 dev: $(STAMP) ## Run the whole system locally (moto + Spotify stand-in + the function); Ctrl-C stops it
 	$(PY) scripts/dev.py
 
+bootstrap: ## Authorize your Spotify app once and store the credentials in SSM (ARGS="--print-only" etc.)
+	scripts/bootstrap $(ARGS)
+
 test: lint test-rust test-e2e ## Run every test offline: lint, unit, adapter, end-to-end
 
+# Builds the binaries the end-to-end tests run, then the Rust tests against moto.
 test-rust: $(STAMP)
+	cargo build --workspace --locked
 	$(PY) scripts/with_moto.py -- cargo test --workspace --locked
 
 test-e2e: $(STAMP)

@@ -142,7 +142,8 @@ impl Config {
     }
 }
 
-fn base_url(
+/// An http(s) base URL from `value`, or `default`; trailing slashes removed.
+pub fn base_url(
     name: &'static str,
     value: Option<String>,
     default: &str,

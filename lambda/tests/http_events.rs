@@ -57,7 +57,7 @@ fn body_json(r: &Response<Body>) -> Value {
     }
 }
 
-fn header_of<'a>(r: &'a Response<Body>, name: header::HeaderName) -> Option<&'a str> {
+fn header_of(r: &Response<Body>, name: header::HeaderName) -> Option<&str> {
     r.headers().get(name).map(|v| v.to_str().unwrap())
 }
 

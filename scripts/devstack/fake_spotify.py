@@ -54,6 +54,11 @@ class State:
         self.rotate_next = False
         self.expires_in = 3600
         self.delay = 0.0
+        # The authorization-code side: redirect URIs registered on the app, issued codes.
+        self.redirect_uris = set()
+        self.codes = {}
+        self.deny_next = False
+        self.product = "premium"
 
     def current_scene(self) -> str:
         if self.cycle:
@@ -109,6 +114,8 @@ class Handler(BaseHTTPRequestHandler):
         expected = base64.b64encode(f"{self.state.client_id}:{self.state.client_secret}".encode()).decode()
         if self.headers.get("Authorization") != f"Basic {expected}":
             return self.send(400, fixture("error_invalid_client.json"))
+        if form.get("grant_type") == ["authorization_code"]:
+            return self.authorization_code(form)
         if form.get("grant_type") != ["refresh_token"] or form.get("refresh_token") != [self.state.refresh_token]:
             return self.send(400, fixture("error_invalid_grant.json"))
         with self.state.lock:
@@ -122,8 +129,51 @@ class Handler(BaseHTTPRequestHandler):
         time.sleep(self.state.delay)
         self.send(200, answer)
 
+    def authorization_code(self, form):
+        code = (form.get("code") or [""])[0]
+        with self.state.lock:
+            issued_for = self.state.codes.pop(code, None)
+            if issued_for is None or form.get("redirect_uri") != [issued_for]:
+                return self.send(400, {"error": "invalid_grant", "error_description": "Invalid authorization code"})
+            token = f"fake-access-{next(self.state.serial)}"
+            self.state.issued.add(token)
+            self.state.refresh_token = f"fake-refresh-{next(self.state.serial)}"
+            answer = fixture("token_rotated.json") | {"access_token": token, "refresh_token": self.state.refresh_token}
+        self.send(200, answer)
+
+    def authorize(self, query):
+        """Spotify's consent page, already approved: redirects with a code, or says why not."""
+        param = {k: v[0] for k, v in query.items()}
+        if param.get("client_id") != self.state.client_id:
+            return self.send_html(400, "INVALID_CLIENT: Invalid client")
+        redirect = param.get("redirect_uri", "")
+        if redirect not in self.state.redirect_uris:
+            return self.send_html(400, "INVALID_CLIENT: Invalid redirect URI")
+        if param.get("response_type") != "code":
+            return self.send_html(400, "unsupported_response_type")
+        with self.state.lock:
+            if self.state.deny_next:
+                self.state.deny_next = False
+                outcome = {"error": "access_denied"}
+            else:
+                code = f"fake-code-{next(self.state.serial)}"
+                self.state.codes[code] = redirect
+                outcome = {"code": code}
+        location = redirect + "?" + urllib.parse.urlencode(outcome | {"state": param.get("state", "")})
+        self.send(302, headers={"Location": location})
+
+    def send_html(self, status, text):
+        data = f"<!doctype html><title>Error</title><p>{text}</p>".encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def do_GET(self):
         url = urllib.parse.urlparse(self.path)
+        if url.path == "/authorize":
+            return self.authorize(urllib.parse.parse_qs(url.query))
         if url.path == "/_fake/calls":
             with self.state.lock:
                 return self.send(200, dict(self.state.calls))
@@ -148,7 +198,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.currently_playing(urllib.parse.parse_qs(url.query))
         if kind == "recently_played":
             return self.recently_played()
-        return self.send(200, {"id": "owner", "display_name": "Local Owner", "product": "premium", "type": "user"})
+        return self.send(200, {"id": "owner", "display_name": "Local Owner", "product": self.state.product, "type": "user",
+                               "uri": "spotify:user:owner", "href": "https://api.spotify.com/v1/users/owner",
+                               "external_urls": {"spotify": "https://open.spotify.com/user/owner"}})
 
     def currently_playing(self, query):
         scene = self.state.current_scene()
@@ -188,6 +240,12 @@ class Handler(BaseHTTPRequestHandler):
                 self.state.refresh_token = "revoked"
             elif path == "/_fake/expire-access-tokens":
                 self.state.issued.clear()
+            elif path == "/_fake/register":
+                self.state.redirect_uris.add(body["redirect_uri"])
+            elif path == "/_fake/deny":
+                self.state.deny_next = True
+            elif path == "/_fake/product":
+                self.state.product = body["product"]
             elif path == "/_fake/delay":
                 self.state.delay = float(body["seconds"])
             else:

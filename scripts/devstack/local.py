@@ -91,7 +91,7 @@ class LocalStack:
             env.pop(key, None)
         self.log = open(self.log_path, "w")
         self.function = subprocess.Popen(
-            [cargo_lambda, "lambda", "watch", "--ignore-changes", "--disable-cors",
+            [cargo_lambda, "lambda", "watch", "--bin", "now-playing", "--ignore-changes", "--disable-cors",
              "-A", "127.0.0.1", "-P", str(self.port), "--env-var", env_list],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )

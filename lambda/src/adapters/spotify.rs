@@ -64,6 +64,106 @@ impl SpotifyHttp {
     }
 }
 
+/// The account that authorized the app (`GET /v1/me`).
+#[derive(Debug, Deserialize)]
+pub struct Profile {
+    pub id: String,
+    pub display_name: Option<String>,
+    /// `premium`, `free` or `open`; the Web API needs Premium for a development-mode app.
+    pub product: Option<String>,
+}
+
+/// The authorization-code flow, used once by `make bootstrap`, never by the function.
+impl SpotifyHttp {
+    /// The `/authorize` URL the owner opens in a browser.
+    pub fn authorize_url(
+        &self,
+        client_id: &str,
+        redirect_uri: &str,
+        scopes: &str,
+        state: &str,
+    ) -> Result<String, String> {
+        let query = [
+            ("client_id", client_id),
+            ("response_type", "code"),
+            ("redirect_uri", redirect_uri),
+            ("scope", scopes),
+            ("state", state),
+            ("show_dialog", "true"),
+        ];
+        let mut url = reqwest::Url::parse(&format!("{}/authorize", self.accounts_url))
+            .map_err(|e| format!("the accounts URL {:?} is not a URL: {e}", self.accounts_url))?;
+        url.query_pairs_mut().extend_pairs(query);
+        Ok(url.into())
+    }
+
+    /// Exchanges the callback's `code` for tokens (`grant_type=authorization_code`).
+    pub async fn exchange_code(
+        &self,
+        client_id: &str,
+        client_secret: &SecretString,
+        code: &SecretString,
+        redirect_uri: &str,
+    ) -> Result<TokenGrant, SpotifyError> {
+        let response = self
+            .client
+            .post(format!("{}/api/token", self.accounts_url))
+            .basic_auth(client_id, Some(client_secret.expose_secret()))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code.expose_secret()),
+                ("redirect_uri", redirect_uri),
+            ])
+            .send()
+            .await
+            .map_err(transport)?;
+        token_answer(response).await
+    }
+
+    /// Whose account a token belongs to.
+    pub async fn me(&self, token: &SecretString) -> Result<Profile, SpotifyError> {
+        let response = self
+            .client
+            .get(format!("{}/v1/me", self.api_url))
+            .bearer_auth(token.expose_secret())
+            .send()
+            .await
+            .map_err(transport)?;
+        match response.status() {
+            StatusCode::OK => {
+                let body = response.bytes().await.map_err(transport)?;
+                serde_json::from_slice(&body).map_err(|e| malformed("profile", &e))
+            }
+            StatusCode::UNAUTHORIZED => Err(SpotifyError::Unauthorized),
+            StatusCode::FORBIDDEN => {
+                let body = response.bytes().await.unwrap_or_default();
+                Err(SpotifyError::Forbidden(
+                    web_api_message(&body).unwrap_or_else(|| "no reason given".into()),
+                ))
+            }
+            StatusCode::TOO_MANY_REQUESTS => Err(rate_limited(&response)),
+            other => Err(SpotifyError::Upstream(other.as_u16())),
+        }
+    }
+}
+
+/// The accounts service's answer to either grant.
+async fn token_answer(response: Response) -> Result<TokenGrant, SpotifyError> {
+    let status = response.status();
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        return Err(rate_limited(&response));
+    }
+    let body = response.bytes().await.map_err(transport)?;
+    if status.is_success() {
+        return parse_token_grant(&body);
+    }
+    Err(match accounts_error_code(&body).as_deref() {
+        Some("invalid_grant") => SpotifyError::InvalidGrant,
+        Some("invalid_client") => SpotifyError::InvalidClient,
+        _ => SpotifyError::Upstream(status.as_u16()),
+    })
+}
+
 #[async_trait]
 impl Spotify for SpotifyHttp {
     async fn refresh(&self, credentials: &Credentials) -> Result<TokenGrant, SpotifyError> {
@@ -81,20 +181,7 @@ impl Spotify for SpotifyHttp {
             .send()
             .await
             .map_err(transport)?;
-        let status = response.status();
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            return Err(rate_limited(&response));
-        }
-        let body = response.bytes().await.map_err(transport)?;
-        if status.is_success() {
-            return parse_token_grant(&body);
-        }
-        Err(match accounts_error_code(&body).as_deref() {
-            Some("invalid_grant") => SpotifyError::InvalidGrant,
-            Some("invalid_client") => SpotifyError::InvalidClient,
-            _ if status.is_client_error() => SpotifyError::Upstream(status.as_u16()),
-            _ => SpotifyError::Upstream(status.as_u16()),
-        })
+        token_answer(response).await
     }
 
     async fn currently_playing(&self, token: &AccessToken) -> Result<Playback, SpotifyError> {

@@ -151,12 +151,11 @@ impl Spotify for FakeSpotify {
             .unwrap()
             .push(credentials.refresh_token.expose_secret().to_owned());
         let mut q = self.refreshes.lock().unwrap();
-        let answer = if q.len() > 1 {
+        if q.len() > 1 {
             q.pop_front().unwrap()
         } else {
             clone_grant(q.front().expect("no scripted refresh"))
-        };
-        answer
+        }
     }
     async fn currently_playing(&self, token: &AccessToken) -> Result<Playback, SpotifyError> {
         self.playing_calls.fetch_add(1, Ordering::SeqCst);

@@ -1,0 +1,266 @@
+"""`make bootstrap` (the now-playing-authorize binary) against the Spotify stand-in and
+moto's SSM; a test plays the browser by following the printed link."""
+
+import json
+import os
+import socket
+import subprocess
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import requests
+
+from devstack.aws import DUMMY_CREDENTIALS, REGION, Moto, free_port
+from devstack.fake_spotify import FakeSpotify
+
+ROOT = Path(__file__).resolve().parent.parent
+BINARY = ROOT / "target" / "debug" / "now-playing-authorize"
+CLIENT_ID = "bootstrap-client"
+CLIENT_SECRET = "bootstrap-secret-5d1e"
+
+
+@pytest.fixture(scope="module")
+def moto():
+    with Moto() as running:
+        yield running
+
+
+@pytest.fixture
+def fake():
+    with FakeSpotify(CLIENT_ID, CLIENT_SECRET, "unused") as running:
+        yield running
+
+
+class Run:
+    """One run of the command, its output collected as it goes."""
+
+    def __init__(self, fake, moto, parameter, *args, env=None, secret=CLIENT_SECRET, timeout=20, port=None):
+        assert BINARY.exists(), f"{BINARY} is not built: run `make test` (it builds the workspace first)"
+        self.port = port or free_port()
+        self.redirect_uri = f"http://127.0.0.1:{self.port}/callback"
+        base = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        self.env = base | DUMMY_CREDENTIALS | {
+            "AWS_REGION": REGION,
+            "AWS_ENDPOINT_URL": moto.url,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "SPOTIFY_CLIENT_ID": CLIENT_ID,
+            "SPOTIFY_CLIENT_SECRET": secret,
+            "SPOTIFY_ACCOUNTS_URL": fake.url,
+            "SPOTIFY_API_URL": fake.url,
+            "CREDENTIALS_PARAMETER": parameter,
+        } | (env or {})
+        self.proc = subprocess.Popen(
+            [str(BINARY), "--port", str(self.port), "--no-browser", "--timeout", str(timeout), *args],
+            env={k: v for k, v in self.env.items() if v is not None},
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        self.lines = []
+
+    def authorize_url(self) -> str:
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            if line.strip().startswith("http") and "/authorize?" in line:
+                return line.strip()
+        raise AssertionError("no authorize link printed:\n" + "".join(self.lines) + self.proc.stderr.read())
+
+    def finish(self):
+        out, err = self.proc.communicate(timeout=60)
+        self.stdout = "".join(self.lines) + out
+        self.stderr = err
+        return self.proc.returncode
+
+
+def browser(url):
+    """Follows the authorize link and Spotify's redirect to the callback, like a browser."""
+    return requests.get(url, timeout=10)
+
+
+def parameter_name(request):
+    return "/now-playing-test/" + request.node.name.replace("[", "-").replace("]", "")
+
+
+def assert_no_secret(run, fake, *extra):
+    printed = run.stdout + run.stderr
+    for secret in [CLIENT_SECRET, fake.state.refresh_token, *fake.state.issued, *extra]:
+        assert secret not in printed, "a secret was printed"
+
+
+def test_the_happy_path_stores_what_the_function_reads(fake, moto, request):
+    name = parameter_name(request)
+    run = Run(fake, moto, name)
+    fake.state.redirect_uris.add(run.redirect_uri)
+    first = run.proc.stdout.readline() + run.proc.stdout.readline() + run.proc.stdout.readline()
+    run.lines.append(first)
+    assert run.redirect_uri in first, "the redirect URI to register comes before anything else"
+    url = run.authorize_url()
+    query = urllib.parse.parse_qs(urllib.parse.urlparse(url).query)
+    assert query["scope"] == ["user-read-currently-playing user-read-recently-played"]
+    assert query["redirect_uri"] == [run.redirect_uri]
+    assert len(query["state"][0]) >= 32
+    page = browser(url)
+    assert page.status_code == 200 and "You can close this tab" in page.text
+    assert run.finish() == 0, run.stderr
+    assert "Authorized as Local Owner (Spotify user owner), a Premium account." in run.stdout
+    stored = moto.read_credentials(name)
+    assert set(stored) == {"client_id", "client_secret", "refresh_token", "authorized_at"}
+    assert stored["client_id"] == CLIENT_ID and stored["client_secret"] == CLIENT_SECRET
+    assert stored["refresh_token"] == fake.state.refresh_token, "the refresh token Spotify issued"
+    assert stored["authorized_at"].endswith("Z")
+    kind = moto.client("ssm").describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [name]}])
+    assert kind["Parameters"][0]["Type"] == "SecureString"
+    assert_no_secret(run, fake)
+
+
+def test_running_it_again_renews_the_authorization(fake, moto, request):
+    name = parameter_name(request)
+    moto.put_credentials(name, {"client_id": "old", "client_secret": "old", "refresh_token": "old",
+                                "authorized_at": "2026-01-01T00:00:00Z"})
+    run = Run(fake, moto, name)
+    fake.state.redirect_uris.add(run.redirect_uri)
+    browser(run.authorize_url())
+    assert run.finish() == 0, run.stderr
+    stored = moto.read_credentials(name)
+    assert stored["refresh_token"] == fake.state.refresh_token
+    assert stored["authorized_at"] > "2026-01-01T00:00:00Z"
+
+
+def test_print_only_masks_secrets_and_stores_nothing(fake, moto, request):
+    name = parameter_name(request)
+    run = Run(fake, moto, name, "--print-only")
+    fake.state.redirect_uris.add(run.redirect_uri)
+    browser(run.authorize_url())
+    assert run.finish() == 0, run.stderr
+    assert "nothing stored" in run.stdout and "<hidden," in run.stdout
+    assert_no_secret(run, fake)
+    with pytest.raises(Exception, match="ParameterNotFound"):
+        moto.read_credentials(name)
+
+
+def test_a_non_premium_account_is_warned_about(fake, moto, request):
+    fake.state.product = "free"
+    run = Run(fake, moto, parameter_name(request))
+    fake.state.redirect_uris.add(run.redirect_uri)
+    browser(run.authorize_url())
+    assert run.finish() == 0
+    assert "only when the app's owner has Premium" in run.stdout
+
+
+def failing(run, fake, exit_message, moto=None, name=None):
+    assert run.finish() == 1, run.stdout
+    assert run.stderr.startswith("make bootstrap: "), run.stderr
+    assert exit_message in run.stderr, run.stderr
+    assert "panicked" not in run.stderr and "backtrace" not in run.stderr.lower()
+    assert_no_secret(run, fake)
+    if moto and name:
+        with pytest.raises(Exception, match="ParameterNotFound"):
+            moto.read_credentials(name)
+
+
+def test_a_wrong_client_secret_is_explained(fake, moto, request):
+    name = parameter_name(request)
+    run = Run(fake, moto, name, secret="wrong-secret-91ab")
+    fake.state.redirect_uris.add(run.redirect_uri)
+    browser(run.authorize_url())
+    failing(run, fake, "invalid_client", moto, name)
+    assert "wrong-secret-91ab" not in run.stdout + run.stderr
+
+
+def test_an_unregistered_redirect_uri_says_what_to_register(fake, moto, request):
+    name = parameter_name(request)
+    run = Run(fake, moto, name, timeout=3)
+    page = browser(run.authorize_url())
+    assert "Invalid redirect URI" in page.text
+    failing(run, fake, f"add {run.redirect_uri} under Redirect URIs", moto, name)
+
+
+def test_a_port_in_use_is_explained(fake, moto, request):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = Run(fake, moto, parameter_name(request), port=port)
+        failing(run, fake, f"port {port} on 127.0.0.1 is not free")
+        assert "--port" in run.stderr
+
+
+def test_a_state_mismatch_is_refused(fake, moto, request):
+    name = parameter_name(request)
+    run = Run(fake, moto, name)
+    run.authorize_url()
+    page = requests.get(f"{run.redirect_uri}?code=forged&state=not-the-state", timeout=10)
+    assert page.status_code == 400
+    failing(run, fake, "state does not match", moto, name)
+
+
+def test_cancel_in_the_browser_is_explained(fake, moto, request):
+    name = parameter_name(request)
+    run = Run(fake, moto, name)
+    fake.state.redirect_uris.add(run.redirect_uri)
+    fake.state.deny_next = True
+    page = browser(run.authorize_url())
+    assert "cancelled" in page.text
+    failing(run, fake, "cancelled in the browser", moto, name)
+
+
+def test_no_callback_before_the_timeout(fake, moto, request):
+    name = parameter_name(request)
+    run = Run(fake, moto, name, timeout=1)
+    run.authorize_url()
+    failing(run, fake, "no answer from the browser within 1 s", moto, name)
+
+
+def test_no_aws_credentials_is_explained(fake, moto, request, tmp_path):
+    empty = tmp_path / "empty"
+    empty.write_text("")
+    name = parameter_name(request)
+    run = Run(fake, moto, name, env={
+        "AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None, "AWS_SESSION_TOKEN": None,
+        "AWS_CONFIG_FILE": str(empty), "AWS_SHARED_CREDENTIALS_FILE": str(empty),
+    })
+    fake.state.redirect_uris.add(run.redirect_uri)
+    browser(run.authorize_url())
+    failing(run, fake, "no AWS credentials found", moto, name)
+
+
+class DenyingSsm(BaseHTTPRequestHandler):
+    """Answers every SSM call the way AWS answers an identity without permission."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = json.dumps({"__type": "AccessDeniedException", "message": "User is not authorized to perform: ssm:PutParameter"}).encode()
+        self.send_response(400)
+        self.send_header("Content-Type", "application/x-amz-json-1.1")
+        self.send_header("x-amzn-ErrorType", "AccessDeniedException")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_refused_parameter_write_is_explained(fake, moto, request):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), DenyingSsm)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        run = Run(fake, moto, parameter_name(request), env={"AWS_ENDPOINT_URL": f"http://127.0.0.1:{server.server_address[1]}"})
+        fake.state.redirect_uris.add(run.redirect_uri)
+        browser(run.authorize_url())
+        failing(run, fake, "AccessDenied")
+        assert "ssm:PutParameter" in run.stderr
+    finally:
+        server.shutdown()
+
+
+def test_spotify_unreachable_is_explained(fake, moto, request):
+    closed = free_port()
+    name = parameter_name(request)
+    run = Run(fake, moto, name, env={"SPOTIFY_ACCOUNTS_URL": f"http://127.0.0.1:{closed}"})
+    url = run.authorize_url()
+    state = urllib.parse.parse_qs(urllib.parse.urlparse(url).query)["state"][0]
+    requests.get(f"{run.redirect_uri}?code=some-code&state={state}", timeout=10)
+    failing(run, fake, "could not reach Spotify", moto, name)
+    assert "some-code" not in run.stdout + run.stderr
