@@ -9,7 +9,13 @@ STAMP := $(VENV)/.installed
 # cargo-lambda and zig come from the venv, pinned in requirements-dev.txt.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv dev bootstrap test test-rust test-e2e lint fmt build clean
+NODE_STAMP := infra/node_modules/.installed
+# CDK settings as context flags, e.g. CDK_ARGS="-c domainName=np.example.com -c hostedZoneId=Z0123..."
+CDK_ARGS ?=
+CDK := cd infra && CDK_DISABLE_VERSION_CHECK=1 npx cdk --no-notices
+STACK ?= NowPlaying
+
+.PHONY: help venv dev bootstrap test test-rust test-e2e test-infra lint fmt build synth deploy diff destroy logs smoke clean
 
 help: ## List the targets
 	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -29,7 +35,7 @@ dev: $(STAMP) ## Run the whole system locally (moto + Spotify stand-in + the fun
 bootstrap: ## Authorize your Spotify app once and store the credentials in SSM (ARGS="--print-only" etc.)
 	scripts/bootstrap $(ARGS)
 
-test: lint test-rust test-e2e ## Run every test offline: lint, unit, adapter, end-to-end
+test: lint test-rust test-e2e test-infra ## Run every test offline: lint, unit, adapter, end-to-end, stack
 
 # Builds the binaries the end-to-end tests run, then the Rust tests against moto.
 test-rust: $(STAMP)
@@ -39,9 +45,21 @@ test-rust: $(STAMP)
 test-e2e: $(STAMP)
 	$(PY) -m pytest tests
 
-lint: ## cargo fmt --check and cargo clippy -D warnings
+# The stack: type check, jest assertions and cdk-nag, then cfn-lint on every variant jest wrote.
+test-infra: $(STAMP) $(NODE_STAMP)
+	rm -rf infra/test-out
+	cd infra && npx tsc --noEmit && npx jest
+	cd infra && ../$(VENV)/bin/cfn-lint
+
+$(NODE_STAMP): infra/package.json infra/package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found: install Node.js 20 or newer" >&2; exit 1; }
+	cd infra && npm ci --no-audit --no-fund
+	touch $@
+
+lint: $(NODE_STAMP) ## cargo fmt --check, cargo clippy -D warnings, and the TypeScript type check of infra/
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+	cd infra && npx tsc --noEmit
 
 fmt: ## Format the Rust code
 	cargo fmt --all
@@ -50,6 +68,35 @@ build: $(STAMP) ## Build the arm64 Lambda zip (target/lambda/now-playing/bootstr
 	cargo lambda build --release --arm64 --output-format zip --bin now-playing
 	@ls -l target/lambda/now-playing/bootstrap.zip | awk '{printf "bootstrap.zip: %.2f MB (%d bytes)\n", $$5/1048576, $$5}'
 
-clean: ## Remove build output and the venv
+synth: build $(NODE_STAMP) ## Synthesize the CloudFormation template (offline, no AWS credentials)
+	$(CDK) synth $(CDK_ARGS) --quiet
+	@echo "template: infra/cdk.out/$(STACK).template.json"
+
+deploy: build $(NODE_STAMP) ## Build, then deploy the stack to the account and region your AWS settings name
+	$(CDK) bootstrap $(CDK_ARGS)
+	$(CDK) deploy $(CDK_ARGS) --require-approval broadening --outputs-file cdk-outputs.json
+	@echo "Check it: make smoke URL=<EndpointUrl above, without /v1/current>"
+
+diff: build $(NODE_STAMP) ## Show what deploy would change
+	$(CDK) diff $(CDK_ARGS)
+
+destroy: $(NODE_STAMP) ## Remove the stack: function, table, API, domain, alarms and their logs
+	@echo "Removes: the function, the token table (a cache), the API and its custom domain and"
+	@echo "certificate, the alarms and topic, and both log groups with their logs."
+	@echo "Keeps: the SSM parameter (not part of the stack; delete it with"
+	@echo "  aws ssm delete-parameter --name /now-playing/spotify) and API Gateway's"
+	@echo "  account-wide logging role, which other APIs in the account may use."
+	$(CDK) destroy $(CDK_ARGS)
+
+logs: ## Follow the deployed function's logs (needs the AWS CLI)
+	@command -v aws >/dev/null || { echo "make logs needs the AWS CLI (aws) on PATH" >&2; exit 1; }
+	aws logs tail "$$(aws cloudformation describe-stacks --stack-name $(STACK) \
+	  --query "Stacks[0].Outputs[?OutputKey=='LogGroupName'].OutputValue" --output text)" --follow --format short
+
+smoke: $(STAMP) ## Check a deployed endpoint from outside: make smoke URL=https://np.example.com
+	@test -n "$(URL)" || { echo "usage: make smoke URL=https://np.example.com" >&2; exit 2; }
+	$(PY) tests/smoke.py $(URL)
+
+clean: ## Remove build output, the venv and infra's node_modules
 	cargo clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) infra/node_modules infra/cdk.out infra/test-out

@@ -98,6 +98,10 @@ def test_health_counts_the_days_left_without_calling_spotify(stack):
     assert body["authorization_expires_at"] == expires.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert body["days_remaining"] == (expires - datetime.now(timezone.utc)).days
     assert calls(stack) == before
+    metric_lines = [json.loads(line) for line in stack.logs().splitlines() if '"AuthorizationDaysRemaining"' in line]
+    assert metric_lines, "the health check publishes the days left as an EMF line"
+    assert metric_lines[-1]["AuthorizationDaysRemaining"] == body["days_remaining"]
+    assert metric_lines[-1]["CredentialsParameter"] == "/now-playing/spotify"
 
 
 def test_errors_are_json_with_a_stable_code_and_cors(stack):

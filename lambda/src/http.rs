@@ -11,6 +11,7 @@ use tracing::{error, info, warn};
 
 use crate::config::AllowedOrigins;
 use crate::domain::{NowPlayingService, ServiceError};
+use crate::metrics;
 use crate::ports::{CredentialsError, SpotifyError};
 
 const ALLOW: &str = "GET, HEAD, OPTIONS";
@@ -20,6 +21,8 @@ pub struct App {
     pub service: NowPlayingService,
     pub allowed_origins: AllowedOrigins,
     pub cache_seconds: u32,
+    /// Names the days-left metric, so two deployments in one account stay apart.
+    pub credentials_parameter: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,6 +116,13 @@ impl App {
             },
             Route::Health => {
                 let health = self.service.health().await;
+                if let Some(days) = health.days_remaining {
+                    let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+                    println!(
+                        "{}",
+                        metrics::days_remaining_line(&self.credentials_parameter, days, now_ms)
+                    );
+                }
                 let status = if health.is_ok() {
                     StatusCode::OK
                 } else {

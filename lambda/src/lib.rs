@@ -4,4 +4,5 @@ pub mod adapters;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod metrics;
 pub mod ports;

@@ -14,7 +14,10 @@ use now_playing::http::App;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
-    let config = Config::from_env().inspect_err(|e| tracing::error!("configuration: {e}"))?;
+    let config = Config::from_env().unwrap_or_else(|e| {
+        tracing::error!("configuration: {e}");
+        std::process::exit(1)
+    });
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let spotify = Arc::new(SpotifyHttp::new(
         SpotifyHttp::default_client()?,
@@ -45,6 +48,7 @@ async fn main() -> Result<(), Error> {
         service: NowPlayingService::new(spotify, tokens, clock),
         allowed_origins: config.allowed_origins,
         cache_seconds: config.cache_seconds,
+        credentials_parameter: config.credentials_parameter,
     });
     run(service_fn(move |req: Request| {
         let app = app.clone();

@@ -39,6 +39,7 @@ fn app(h: &Harness, origins: AllowedOrigins) -> App {
         service: h.instance("a"),
         allowed_origins: origins,
         cache_seconds: 5,
+        credentials_parameter: "/now-playing/spotify".into(),
     }
 }
 
@@ -281,6 +282,16 @@ async fn health_answers_without_calling_spotify() {
     assert_eq!(body["authorized_at"], "2026-08-01T12:00:00Z");
     assert_eq!(h.spotify.calls(), (0, 0, 0));
     assert_eq!(h.credentials.loads.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn the_scheduled_health_event_of_the_stack_is_routed_to_health() {
+    let req = request(event("scheduled_health.json"), |_| {});
+    assert_eq!(route_path(&req), "/v1/health");
+    let h = Harness::new();
+    let r = app(&h, AllowedOrigins::Any).handle(req).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(body_json(&r)["days_remaining"], 65);
 }
 
 #[tokio::test]

@@ -145,7 +145,7 @@ proptest! {
         let h = Harness::new();
         h.spotify.script_refresh(vec![grant("access-1", None)]);
         h.spotify.script_playing(vec![Ok(playback("currently_playing_track.json"))]);
-        let app = App { service: h.instance("a"), allowed_origins: AllowedOrigins::Any, cache_seconds: 5 };
+        let app = App { service: h.instance("a"), allowed_origins: AllowedOrigins::Any, cache_seconds: 5, credentials_parameter: "/now-playing/spotify".into() };
         let req = lambda_http::http::Request::builder()
             .method(Method::from_bytes(method.as_bytes()).unwrap())
             .uri("https://example.com/")

@@ -1,0 +1,106 @@
+/** Optional alarms, e-mailed: function errors and throttles, API 5XX rate, and the
+ *  refresh token nearing the end of its 6-month life. */
+import { Duration } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Construct } from 'constructs';
+
+/** Where the function publishes the days left (Embedded Metric Format, on `/v1/health`). */
+export const DAYS_REMAINING_METRIC = { namespace: 'NowPlaying', metricName: 'AuthorizationDaysRemaining' };
+export const WARN_DAYS = 14;
+
+/** An API Gateway REST event for `GET /v1/health`, so the function's HTTP routing answers it. */
+export const SCHEDULED_HEALTH_EVENT = {
+  resource: '/v1/health',
+  path: '/v1/health',
+  httpMethod: 'GET',
+  headers: { 'User-Agent': 'now-playing-scheduled-health-check' },
+  multiValueHeaders: { 'User-Agent': ['now-playing-scheduled-health-check'] },
+  queryStringParameters: null,
+  multiValueQueryStringParameters: null,
+  pathParameters: null,
+  stageVariables: null,
+  requestContext: {
+    resourcePath: '/v1/health',
+    httpMethod: 'GET',
+    path: '/v1/health',
+    stage: 'schedule',
+    requestId: 'scheduled-health-check',
+    identity: {},
+  },
+  body: null,
+  isBase64Encoded: false,
+};
+
+export interface AlarmsProps {
+  readonly email: string;
+  readonly handler: lambda.IFunction;
+  readonly api: apigw.RestApi;
+  readonly credentialsParameter: string;
+}
+
+export class Alarms extends Construct {
+  public readonly topic: sns.Topic;
+
+  constructor(scope: Construct, id: string, props: AlarmsProps) {
+    super(scope, id);
+    this.topic = new sns.Topic(this, 'Topic', { displayName: 'now-playing alarms', enforceSSL: true });
+    this.topic.addSubscription(new subscriptions.EmailSubscription(props.email));
+    const notify = new actions.SnsAction(this.topic);
+    const alarm = (name: string, description: string, options: cloudwatch.CreateAlarmOptions, metric: cloudwatch.Metric) => {
+      const created = metric.createAlarm(this, name, { alarmDescription: description, ...options });
+      created.addAlarmAction(notify);
+      return created;
+    };
+
+    alarm('Errors', 'The now-playing function failed an invocation.', {
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }, props.handler.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }));
+
+    alarm('Throttles', 'Lambda throttled the now-playing function.', {
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }, props.handler.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum' }));
+
+    alarm('Api5xxRate', 'More than 5% of API requests failed with 5XX.', {
+      threshold: 0.05,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 2,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }, props.api.metricServerError({ period: Duration.minutes(5), statistic: 'Average' }));
+
+    // Missing data breaches: if the daily check stops, the owner should hear about it.
+    alarm('AuthorizationExpiring', `The Spotify authorization lapses in under ${WARN_DAYS} days: run \`make bootstrap\`.`, {
+      threshold: WARN_DAYS,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    }, new cloudwatch.Metric({
+      ...DAYS_REMAINING_METRIC,
+      dimensionsMap: { CredentialsParameter: props.credentialsParameter },
+      statistic: 'Minimum',
+      period: Duration.days(1),
+    }));
+
+    new events.Rule(this, 'DailyHealthCheck', {
+      description: 'Calls GET /v1/health once a day so the function publishes the days left',
+      schedule: events.Schedule.rate(Duration.days(1)),
+      targets: [new eventTargets.LambdaFunction(props.handler, {
+        event: events.RuleTargetInput.fromObject(SCHEDULED_HEALTH_EVENT),
+        retryAttempts: 2,
+      })],
+    });
+  }
+}

@@ -1,0 +1,97 @@
+/** The regional REST API in front of the function: routes, CORS, throttling, access logs. */
+import { RemovalPolicy } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+
+export interface NowPlayingApiProps {
+  readonly handler: lambda.IFunction;
+  readonly allowedOrigins: string;
+  readonly throttleRate: number;
+  readonly throttleBurst: number;
+  readonly logRetentionDays: number;
+}
+
+/** The routes the function answers; each is `GET` plus a CORS preflight. */
+export const ROUTES = ['/v1/current', '/v1/health'];
+
+/** The function's error shape for errors API Gateway answers itself. */
+function errorTemplate(code: string): Record<string, string> {
+  return {
+    'application/json': `{"error": {"code": "${code}", "message": $context.error.messageString}}`,
+  };
+}
+
+export class NowPlayingApi extends Construct {
+  public readonly api: apigw.RestApi;
+  public readonly accessLogs: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: NowPlayingApiProps) {
+    super(scope, id);
+    const origins = props.allowedOrigins === '*' ? apigw.Cors.ALL_ORIGINS : props.allowedOrigins.split(',').map((o) => o.trim());
+    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', {
+      retention: props.logRetentionDays as logs.RetentionDays,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.api = new apigw.RestApi(this, 'Api', {
+      description: 'now-playing: what the owner is playing on Spotify',
+      endpointConfiguration: { types: [apigw.EndpointType.REGIONAL] },
+      // Access logs need the account's API Gateway logging role.
+      cloudWatchRole: true,
+      deployOptions: {
+        stageName: 'live',
+        throttlingRateLimit: props.throttleRate,
+        throttlingBurstLimit: props.throttleBurst,
+        accessLogDestination: new apigw.LogGroupLogDestination(this.accessLogs),
+        accessLogFormat: apigw.AccessLogFormat.jsonWithStandardFields(),
+        loggingLevel: apigw.MethodLoggingLevel.ERROR,
+        metricsEnabled: true,
+      },
+      defaultCorsPreflightOptions: {
+        allowOrigins: origins,
+        allowMethods: ['GET', 'HEAD', 'OPTIONS'],
+        allowHeaders: ['Content-Type', 'If-None-Match'],
+      },
+    });
+    const integration = new apigw.LambdaIntegration(props.handler, { proxy: true });
+    // GET without a body or models: the validator costs nothing and rejects malformed
+    // requests before they reach the function.
+    const requestValidator = this.api.addRequestValidator('Parameters', {
+      validateRequestParameters: true,
+      validateRequestBody: true,
+    });
+    for (const route of ROUTES) {
+      const resource = route.split('/').filter(Boolean).reduce<apigw.IResource>(
+        (parent, part) => parent.getResource(part) ?? parent.addResource(part),
+        this.api.root,
+      );
+      resource.addMethod('GET', integration, { requestValidator });
+    }
+    // Errors API Gateway answers itself get the function's JSON shape and a CORS header,
+    // so a page can read them and back off. They carry no owner data, hence '*'.
+    const cors = { 'Access-Control-Allow-Origin': "'*'", 'Cache-Control': "'no-store'" };
+    this.api.addGatewayResponse('Throttled', {
+      type: apigw.ResponseType.THROTTLED,
+      responseHeaders: cors,
+      templates: errorTemplate('rate_limited'),
+    });
+    // A REST API answers an unknown path with 403 "Missing Authentication Token".
+    this.api.addGatewayResponse('UnknownPath', {
+      type: apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN,
+      statusCode: '404',
+      responseHeaders: cors,
+      templates: errorTemplate('not_found'),
+    });
+    this.api.addGatewayResponse('Default4xx', {
+      type: apigw.ResponseType.DEFAULT_4XX,
+      responseHeaders: cors,
+      templates: errorTemplate('bad_request'),
+    });
+    this.api.addGatewayResponse('Default5xx', {
+      type: apigw.ResponseType.DEFAULT_5XX,
+      responseHeaders: cors,
+      templates: errorTemplate('internal'),
+    });
+  }
+}

@@ -1,0 +1,83 @@
+/** The Rust function, its log group and a role holding exactly what it uses. */
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
+import { Construct } from 'constructs';
+
+export interface NowPlayingFunctionProps {
+  /** The zip `make build` writes, deployed as it is. */
+  readonly functionZip: string;
+  readonly table: dynamodb.ITable;
+  readonly credentialsParameter: string;
+  readonly allowedOrigins: string;
+  readonly cacheSeconds: number;
+  readonly memorySize: number;
+  readonly timeoutSeconds: number;
+  readonly logRetentionDays: number;
+}
+
+export class NowPlayingFunction extends Construct {
+  public readonly function: lambda.Function;
+  public readonly logGroup: logs.LogGroup;
+  public readonly role: iam.Role;
+
+  constructor(scope: Construct, id: string, props: NowPlayingFunctionProps) {
+    super(scope, id);
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetentionDays as logs.RetentionDays,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    // No managed policy: the function writes only to its own log group.
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'now-playing function: its log group, its token table items, its credentials parameter',
+    });
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [this.logGroup.logGroupArn],
+      }),
+    );
+    // The token item and the lease: read, write, conditional put, delete. No scans.
+    props.table.grant(this.role, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem');
+    // Referenced by name: CloudFormation cannot create SecureStrings, `make bootstrap` does.
+    const parameter = ssm.StringParameter.fromSecureStringParameterAttributes(this, 'Credentials', {
+      parameterName: props.credentialsParameter,
+    });
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        // Read at cold start; written back when Spotify rotates the refresh token.
+        actions: ['ssm:GetParameter', 'ssm:PutParameter'],
+        resources: [parameter.parameterArn],
+      }),
+    );
+
+    this.function = new lambda.Function(this, 'Function', {
+      description: 'GET /v1/current: what the owner is playing on Spotify',
+      runtime: lambda.Runtime.PROVIDED_AL2023,
+      architecture: lambda.Architecture.ARM_64,
+      handler: 'bootstrap',
+      code: lambda.Code.fromAsset(props.functionZip),
+      role: this.role,
+      // 256 MB buys twice the CPU of 128 MB for the cold start's TLS handshakes and
+      // SDK setup; the warm path needs a few MB. Requests cost the same either way
+      // within a few milliseconds, so the faster cold start wins.
+      memorySize: props.memorySize,
+      // Worst case: a token refresh, then two Spotify calls, each with a 4 s cap.
+      timeout: Duration.seconds(props.timeoutSeconds),
+      logGroup: this.logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
+      systemLogLevelV2: lambda.SystemLogLevel.WARN,
+      environment: {
+        TOKEN_TABLE: props.table.tableName,
+        CREDENTIALS_PARAMETER: props.credentialsParameter,
+        ALLOWED_ORIGINS: props.allowedOrigins,
+        CACHE_SECONDS: String(props.cacheSeconds),
+      },
+    });
+  }
+}

@@ -1,0 +1,67 @@
+/** The stack: composes the table, the function, the API and the optional domain and alarms. */
+import { CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { Alarms } from './alarms';
+import { NowPlayingApi } from './api';
+import { CustomDomain } from './domain';
+import { NowPlayingFunction } from './function';
+import { acknowledgeFindings } from './nag';
+import { Settings } from './settings';
+import { TokenTable } from './token-table';
+
+export interface NowPlayingStackProps extends StackProps {
+  readonly settings: Settings;
+}
+
+export class NowPlayingStack extends Stack {
+  constructor(scope: Construct, id: string, props: NowPlayingStackProps) {
+    super(scope, id, props);
+    const s = props.settings;
+    const tokens = new TokenTable(this, 'Tokens');
+    const fn = new NowPlayingFunction(this, 'NowPlaying', {
+      functionZip: s.functionZip,
+      table: tokens.table,
+      credentialsParameter: s.credentialsParameter,
+      allowedOrigins: s.allowedOrigins,
+      cacheSeconds: s.cacheSeconds,
+      memorySize: s.memorySize,
+      timeoutSeconds: s.timeoutSeconds,
+      logRetentionDays: s.logRetentionDays,
+    });
+    const api = new NowPlayingApi(this, 'Http', {
+      handler: fn.function,
+      allowedOrigins: s.allowedOrigins,
+      throttleRate: s.throttleRate,
+      throttleBurst: s.throttleBurst,
+      logRetentionDays: s.logRetentionDays,
+    });
+    let endpoint = api.api.url.replace(/\/$/, '');
+    if (s.domainName) {
+      const domain = new CustomDomain(this, 'CustomDomain', {
+        api: api.api,
+        domainName: s.domainName,
+        hostedZone: s.hostedZoneId ? { id: s.hostedZoneId, name: s.hostedZoneName! } : undefined,
+        certificateArn: s.certificateArn,
+      });
+      endpoint = domain.url;
+      if (!s.hostedZoneId) {
+        new CfnOutput(this, 'CnameTarget', {
+          description: `Point a CNAME for ${s.domainName} at this name`,
+          value: domain.domain.domainNameAliasDomainName,
+        });
+      }
+    }
+    if (s.alarmEmail) {
+      new Alarms(this, 'Alarms', {
+        email: s.alarmEmail,
+        handler: fn.function,
+        api: api.api,
+        credentialsParameter: s.credentialsParameter,
+      });
+    }
+    new CfnOutput(this, 'EndpointUrl', { description: 'The now-playing endpoint', value: `${endpoint}/v1/current` });
+    new CfnOutput(this, 'TryIt', { description: 'Try it', value: `curl -s ${endpoint}/v1/current` });
+    new CfnOutput(this, 'LogGroupName', { description: 'The function\'s logs (make logs)', value: fn.logGroup.logGroupName });
+    acknowledgeFindings(this, { api, tokens });
+  }
+}

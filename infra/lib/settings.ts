@@ -1,0 +1,149 @@
+/** Every deployment setting, its default, and the checks that run before anything is synthesized. */
+
+export interface Settings {
+  readonly stackName: string;
+  /** The deployment package `make build` writes. */
+  readonly functionZip: string;
+  readonly credentialsParameter: string;
+  readonly allowedOrigins: string;
+  readonly cacheSeconds: number;
+  readonly memorySize: number;
+  readonly timeoutSeconds: number;
+  readonly throttleRate: number;
+  readonly throttleBurst: number;
+  readonly logRetentionDays: number;
+  readonly domainName?: string;
+  readonly hostedZoneId?: string;
+  readonly hostedZoneName?: string;
+  readonly certificateArn?: string;
+  readonly alarmEmail?: string;
+}
+
+/** Each key, its default and what it means; the README's table is this list. */
+export const SETTINGS_HELP: ReadonlyArray<[keyof Settings, string, string]> = [
+  ['stackName', 'NowPlaying', 'CloudFormation stack name'],
+  ['functionZip', '../target/lambda/now-playing/bootstrap.zip', 'the package `make build` writes'],
+  ['credentialsParameter', '/now-playing/spotify', 'SSM SecureString written by `make bootstrap`'],
+  ['allowedOrigins', '*', 'origins that may read the API (`*` or comma-separated)'],
+  ['cacheSeconds', '5', 'public max-age of answers'],
+  ['memorySize', '256', 'function memory in MB (128 to 10240)'],
+  ['timeoutSeconds', '10', 'function timeout in seconds (3 to 28, under API Gateway\'s 29 s)'],
+  ['throttleRate', '20', 'stage steady-state requests per second'],
+  ['throttleBurst', '40', 'stage burst, at least throttleRate'],
+  ['logRetentionDays', '30', 'days the function and access logs are kept'],
+  ['domainName', '(none)', 'custom domain, e.g. np.example.com'],
+  ['hostedZoneId', '(none)', 'Route 53 zone for domainName: certificate and alias record are created'],
+  ['hostedZoneName', '(domain\'s parent)', 'that zone\'s name, e.g. example.com'],
+  ['certificateArn', '(none)', 'existing ACM certificate for domainName when DNS is elsewhere'],
+  ['alarmEmail', '(none)', 'turns on alarms, sent to this address'],
+];
+
+export class SettingsError extends Error {
+  constructor(key: string, problem: string) {
+    super(`setting ${key}: ${problem}`);
+    this.name = 'SettingsError';
+  }
+}
+
+const DOMAIN = /^(?=.{1,253}$)(?!-)([a-z0-9-]{1,63}(?<!-)\.)+[a-z]{2,63}$/;
+const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+const RETENTIONS = new Set(LOG_RETENTION_DAYS);
+
+/** Reads settings through `get` (CDK context in the app, a map in tests) and validates them. */
+export function loadSettings(get: (key: string) => unknown): Settings {
+  const text = (key: keyof Settings): string | undefined => {
+    const value = get(key);
+    if (value === undefined || value === null || value === '') return undefined;
+    return String(value).trim();
+  };
+  const int = (key: keyof Settings, fallback: number, min: number, max: number): number => {
+    const raw = text(key);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new SettingsError(key, `expected a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+    }
+    return value;
+  };
+
+  const domainName = text('domainName')?.toLowerCase();
+  if (domainName !== undefined && !DOMAIN.test(domainName)) {
+    throw new SettingsError('domainName', `${JSON.stringify(domainName)} is not a domain name such as np.example.com`);
+  }
+  const hostedZoneId = text('hostedZoneId');
+  if (hostedZoneId !== undefined) {
+    if (domainName === undefined) throw new SettingsError('hostedZoneId', 'needs domainName, the name to create in that zone');
+    if (!/^Z[A-Z0-9]{4,32}$/.test(hostedZoneId)) {
+      throw new SettingsError('hostedZoneId', `${JSON.stringify(hostedZoneId)} is not a Route 53 zone id such as Z0123456789ABCDEFGHIJ`);
+    }
+  }
+  let hostedZoneName = text('hostedZoneName')?.toLowerCase().replace(/\.$/, '');
+  if (hostedZoneName !== undefined && hostedZoneId === undefined) {
+    throw new SettingsError('hostedZoneName', 'needs hostedZoneId');
+  }
+  if (hostedZoneId !== undefined && domainName !== undefined) {
+    hostedZoneName ??= domainName.split('.').slice(1).join('.');
+    if (!DOMAIN.test(hostedZoneName) || !(domainName === hostedZoneName || domainName.endsWith(`.${hostedZoneName}`))) {
+      throw new SettingsError('hostedZoneName', `${domainName} is not inside the zone ${JSON.stringify(hostedZoneName)}`);
+    }
+  }
+  const certificateArn = text('certificateArn');
+  if (certificateArn !== undefined) {
+    if (domainName === undefined) throw new SettingsError('certificateArn', 'needs domainName, the name the certificate is for');
+    if (!/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]{36}$/.test(certificateArn)) {
+      throw new SettingsError('certificateArn', `${JSON.stringify(certificateArn)} is not an ACM certificate ARN`);
+    }
+  }
+  if (domainName !== undefined && hostedZoneId === undefined && certificateArn === undefined) {
+    throw new SettingsError('domainName', 'needs hostedZoneId (Route 53 DNS) or certificateArn (DNS elsewhere)');
+  }
+
+  const throttleRate = int('throttleRate', 20, 1, 10000);
+  const throttleBurst = int('throttleBurst', Math.max(40, throttleRate), 1, 5000);
+  if (throttleBurst < throttleRate) {
+    throw new SettingsError('throttleBurst', `${throttleBurst} is below throttleRate ${throttleRate}: the rate could never be reached`);
+  }
+  const logRetentionDays = int('logRetentionDays', 30, 1, 3653);
+  if (!RETENTIONS.has(logRetentionDays)) {
+    throw new SettingsError('logRetentionDays', `CloudWatch keeps logs for one of ${LOG_RETENTION_DAYS.join(', ')} days`);
+  }
+
+  const allowedOrigins = text('allowedOrigins') ?? '*';
+  if (allowedOrigins !== '*') {
+    for (const origin of allowedOrigins.split(',').map((o) => o.trim())) {
+      if (!/^https?:\/\/[^/?#\s*]+$/.test(origin)) {
+        throw new SettingsError('allowedOrigins', `${JSON.stringify(origin)} is not an origin such as https://example.com`);
+      }
+    }
+  }
+  const alarmEmail = text('alarmEmail');
+  if (alarmEmail !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(alarmEmail)) {
+    throw new SettingsError('alarmEmail', `${JSON.stringify(alarmEmail)} is not an e-mail address`);
+  }
+  const credentialsParameter = text('credentialsParameter') ?? '/now-playing/spotify';
+  if (!/^[A-Za-z0-9_.\-/]+$/.test(credentialsParameter)) {
+    throw new SettingsError('credentialsParameter', 'an SSM parameter name has letters, digits and _ . - /');
+  }
+  const stackName = text('stackName') ?? 'NowPlaying';
+  if (!/^[A-Za-z][A-Za-z0-9-]{0,127}$/.test(stackName)) {
+    throw new SettingsError('stackName', `${JSON.stringify(stackName)} is not a CloudFormation stack name`);
+  }
+
+  return {
+    stackName,
+    functionZip: text('functionZip') ?? '../target/lambda/now-playing/bootstrap.zip',
+    credentialsParameter,
+    allowedOrigins,
+    cacheSeconds: int('cacheSeconds', 5, 0, 3600),
+    memorySize: int('memorySize', 256, 128, 10240),
+    timeoutSeconds: int('timeoutSeconds', 10, 3, 28),
+    throttleRate,
+    throttleBurst,
+    logRetentionDays,
+    domainName,
+    hostedZoneId,
+    hostedZoneName,
+    certificateArn,
+    alarmEmail,
+  };
+}

@@ -1,0 +1,288 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { Match } from 'aws-cdk-lib/assertions';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { SCHEDULED_HEALTH_EVENT, WARN_DAYS } from '../lib/alarms';
+import { ROUTES } from '../lib/api';
+import { ALARMS, build, CERTIFICATE_ARN, EXTERNAL_DNS, ROUTE53, synth } from './helpers';
+
+describe('the default stack', () => {
+  const template = synth({}, 'default');
+
+  test('the token table has the shared schema, on demand, with TTL and encryption, deleted with the stack', () => {
+    template.hasResource('AWS::DynamoDB::Table', {
+      Properties: {
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+        BillingMode: 'PAY_PER_REQUEST',
+        TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+        SSESpecification: { SSEEnabled: true },
+      },
+      DeletionPolicy: 'Delete',
+    });
+  });
+
+  test('the function is the Rust binary on provided.al2023 arm64 with JSON logs', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'provided.al2023',
+      Architectures: ['arm64'],
+      Handler: 'bootstrap',
+      MemorySize: 256,
+      Timeout: 10,
+      LoggingConfig: Match.objectLike({ LogFormat: 'JSON', LogGroup: Match.anyValue() }),
+      Environment: {
+        Variables: {
+          TOKEN_TABLE: { Ref: Match.stringLikeRegexp('^TokensTable') },
+          CREDENTIALS_PARAMETER: '/now-playing/spotify',
+          ALLOWED_ORIGINS: '*',
+          CACHE_SECONDS: '5',
+        },
+      },
+    });
+  });
+
+  test('logs are kept for the set days, with no log-retention custom resource', () => {
+    template.resourceCountIs('AWS::Logs::LogGroup', 2);
+    template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+    template.resourceCountIs('Custom::LogRetention', 0);
+  });
+
+  test('the function role has no managed policy and exactly its three statements', () => {
+    const roles = template.findResources('AWS::IAM::Role', {
+      Properties: { AssumeRolePolicyDocument: Match.objectLike({ Statement: [Match.objectLike({ Principal: { Service: 'lambda.amazonaws.com' } })] }) },
+    });
+    expect(Object.keys(roles)).toHaveLength(1);
+    const [roleId] = Object.keys(roles);
+    expect(roles[roleId].Properties.ManagedPolicyArns).toBeUndefined();
+    const policies = template.findResources('AWS::IAM::Policy', {
+      Properties: { Roles: [{ Ref: roleId }] },
+    });
+    const statements = Object.values(policies).flatMap((p) => p.Properties.PolicyDocument.Statement);
+    expect(statements).toEqual([
+      { Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [expect.stringMatching(/^NowPlayingLogs/), 'Arn'] } },
+      { Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'], Effect: 'Allow', Resource: [{ 'Fn::GetAtt': [expect.stringMatching(/^TokensTable/), 'Arn'] }] },
+      {
+        Action: ['ssm:GetParameter', 'ssm:PutParameter'],
+        Effect: 'Allow',
+        Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ssm:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':parameter/now-playing/spotify']] },
+      },
+    ]);
+  });
+
+  test('no IAM statement anywhere grants a * resource', () => {
+    for (const policy of Object.values(template.findResources('AWS::IAM::Policy'))) {
+      for (const statement of policy.Properties.PolicyDocument.Statement) {
+        expect(JSON.stringify(statement.Resource)).not.toMatch(/"\*"/);
+      }
+    }
+  });
+
+  test('the credentials parameter is referenced, never created', () => {
+    template.resourceCountIs('AWS::SSM::Parameter', 0);
+  });
+
+  test('a regional REST API routes GET to the function on each path, with preflights', () => {
+    template.hasResourceProperties('AWS::ApiGateway::RestApi', { EndpointConfiguration: { Types: ['REGIONAL'] } });
+    for (const route of ROUTES) {
+      const part = route.split('/').pop();
+      const resources = template.findResources('AWS::ApiGateway::Resource', { Properties: { PathPart: part } });
+      expect(Object.keys(resources)).toHaveLength(1);
+      const [resourceId] = Object.keys(resources);
+      template.hasResourceProperties('AWS::ApiGateway::Method', {
+        HttpMethod: 'GET',
+        ResourceId: { Ref: resourceId },
+        AuthorizationType: 'NONE',
+        Integration: Match.objectLike({ Type: 'AWS_PROXY', IntegrationHttpMethod: 'POST' }),
+        RequestValidatorId: Match.anyValue(),
+      });
+      template.hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'OPTIONS', ResourceId: { Ref: resourceId } });
+    }
+  });
+
+  test('the stage throttles and writes JSON access logs', () => {
+    template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      StageName: 'live',
+      MethodSettings: Match.arrayWith([Match.objectLike({ ThrottlingRateLimit: 20, ThrottlingBurstLimit: 40, HttpMethod: '*', ResourcePath: '/*' })]),
+      AccessLogSetting: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('"requestId":"\\$context.requestId"') },
+    });
+  });
+
+  test('errors API Gateway answers itself carry CORS and the JSON error shape', () => {
+    const expected: Array<[string, string, string | undefined]> = [
+      ['THROTTLED', 'rate_limited', undefined],
+      ['MISSING_AUTHENTICATION_TOKEN', 'not_found', '404'],
+      ['DEFAULT_4XX', 'bad_request', undefined],
+      ['DEFAULT_5XX', 'internal', undefined],
+    ];
+    for (const [type, code, status] of expected) {
+      template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+        ResponseType: type,
+        ...(status ? { StatusCode: status } : {}),
+        ResponseParameters: {
+          'gatewayresponse.header.Access-Control-Allow-Origin': "'*'",
+          'gatewayresponse.header.Cache-Control': "'no-store'",
+        },
+        ResponseTemplates: { 'application/json': Match.stringLikeRegexp(`"code": "${code}"`) },
+      });
+    }
+  });
+
+  test('deploys the zip make build writes, as it is', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Code: { S3Bucket: Match.anyValue(), S3Key: Match.stringLikeRegexp('^[0-9a-f]{64}\\.zip$') },
+    });
+  });
+
+  test('outputs the endpoint, a curl line and the log group', () => {
+    template.hasOutput('LogGroupName', { Value: { Ref: Match.stringLikeRegexp('^NowPlayingLogs') } });
+    template.hasOutput('EndpointUrl', { Value: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('/v1/current$')])] } });
+    template.hasOutput('TryIt', { Value: { 'Fn::Join': ['', Match.arrayWith(['curl -s https://'])] } });
+  });
+
+  test('has no domain and no alarms unless asked', () => {
+    template.resourceCountIs('AWS::ApiGateway::DomainName', 0);
+    template.resourceCountIs('AWS::CertificateManager::Certificate', 0);
+    template.resourceCountIs('AWS::SNS::Topic', 0);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 0);
+  });
+
+  test('holds no secret and no account-specific literal', () => {
+    const text = JSON.stringify(template.toJSON());
+    expect(text).not.toMatch(/client_secret|refresh_token|access_token|SPOTIFY_CLIENT|SECRET/i);
+    expect(text).not.toMatch(/(?<![0-9a-f])\d{12}(?![0-9a-f])/);
+    expect(text).not.toMatch(/arn:aws:[a-z0-9-]+:[a-z0-9-]+:\d{12}/);
+  });
+});
+
+describe('a custom domain in a Route 53 zone', () => {
+  const template = synth(ROUTE53, 'route53-domain');
+
+  test('creates a DNS-validated certificate, a regional TLS 1.2 domain, its mapping and an alias', () => {
+    template.hasResourceProperties('AWS::CertificateManager::Certificate', {
+      DomainName: 'np.example.com',
+      ValidationMethod: 'DNS',
+      DomainValidationOptions: [{ DomainName: 'np.example.com', HostedZoneId: 'Z0123456789ABCDEFGHIJ' }],
+    });
+    template.hasResourceProperties('AWS::ApiGateway::DomainName', {
+      DomainName: 'np.example.com',
+      EndpointConfiguration: { Types: ['REGIONAL'] },
+      SecurityPolicy: 'TLS_1_2',
+      RegionalCertificateArn: { Ref: Match.stringLikeRegexp('Certificate') },
+    });
+    template.resourceCountIs('AWS::ApiGateway::BasePathMapping', 1);
+    template.hasResourceProperties('AWS::Route53::RecordSet', {
+      Name: 'np.example.com.',
+      Type: 'A',
+      HostedZoneId: 'Z0123456789ABCDEFGHIJ',
+      AliasTarget: Match.objectLike({ DNSName: { 'Fn::GetAtt': [Match.anyValue(), 'RegionalDomainName'] } }),
+    });
+  });
+
+  test('the endpoint output is the custom domain', () => {
+    template.hasOutput('EndpointUrl', { Value: 'https://np.example.com/v1/current' });
+    expect(template.findOutputs('CnameTarget')).toEqual({});
+  });
+});
+
+describe('a custom domain with DNS elsewhere', () => {
+  const template = synth(EXTERNAL_DNS, 'external-dns-domain');
+
+  test('uses the given certificate, creates no record and outputs the CNAME target', () => {
+    template.resourceCountIs('AWS::CertificateManager::Certificate', 0);
+    template.resourceCountIs('AWS::Route53::RecordSet', 0);
+    template.hasResourceProperties('AWS::ApiGateway::DomainName', { RegionalCertificateArn: CERTIFICATE_ARN });
+    template.hasOutput('CnameTarget', { Value: { 'Fn::GetAtt': [Match.anyValue(), 'RegionalDomainName'] } });
+  });
+
+  test('the only account number in the template is the one in the given certificate ARN', () => {
+    const numbers = JSON.stringify(template.toJSON()).match(/(?<![0-9a-f])\d{12}(?![0-9a-f])/g) ?? [];
+    expect(new Set(numbers)).toEqual(new Set(['111122223333']));
+  });
+});
+
+describe('alarms', () => {
+  const template = synth(ALARMS, 'alarms');
+
+  test('an SSL-only topic e-mails the owner', () => {
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'owner@example.com' });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+  });
+
+  test('alarms on errors, throttles, the 5XX rate and the authorization running out', () => {
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Errors', Namespace: 'AWS/Lambda', Threshold: 1 });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Throttles', Namespace: 'AWS/Lambda', Threshold: 1 });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: '5XXError', Namespace: 'AWS/ApiGateway', Statistic: 'Average', Threshold: 0.05 });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'AuthorizationDaysRemaining',
+      Namespace: 'NowPlaying',
+      Dimensions: [{ Name: 'CredentialsParameter', Value: '/now-playing/spotify' }],
+      ComparisonOperator: 'LessThanThreshold',
+      Threshold: WARN_DAYS,
+      Period: 86400,
+      TreatMissingData: 'breaching',
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('AlarmsTopic') }],
+    });
+  });
+
+  test('a daily rule calls the health check with the REST event the function parses', () => {
+    const fixture = path.join(__dirname, '..', '..', 'lambda', 'tests', 'data', 'events', 'scheduled_health.json');
+    expect(JSON.parse(fs.readFileSync(fixture, 'utf8'))).toEqual(SCHEDULED_HEALTH_EVENT);
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 day)',
+      Targets: [Match.objectLike({ Input: JSON.stringify(SCHEDULED_HEALTH_EVENT) })],
+    });
+  });
+});
+
+describe('settings', () => {
+  test('configurable values reach the resources', () => {
+    const template = synth({ memorySize: '512', throttleRate: '5', throttleBurst: '10', cacheSeconds: '30', allowedOrigins: 'https://me.dev', logRetentionDays: '7' });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      MemorySize: 512,
+      Environment: { Variables: Match.objectLike({ CACHE_SECONDS: '30', ALLOWED_ORIGINS: 'https://me.dev' }) },
+    });
+    template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      MethodSettings: Match.arrayWith([Match.objectLike({ ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 })]),
+    });
+    template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 7 });
+  });
+
+  test.each([
+    [{ domainName: 'not a domain', hostedZoneId: 'Z0123456789ABCDEFGHIJ' }, 'setting domainName'],
+    [{ domainName: 'np.example.com' }, 'setting domainName: needs hostedZoneId'],
+    [{ hostedZoneId: 'Z0123456789ABCDEFGHIJ' }, 'setting hostedZoneId: needs domainName'],
+    [{ domainName: 'np.example.com', hostedZoneId: 'zone-1' }, 'setting hostedZoneId'],
+    [{ domainName: 'np.example.com', hostedZoneId: 'Z0123456789ABCDEFGHIJ', hostedZoneName: 'other.org' }, 'setting hostedZoneName'],
+    [{ domainName: 'np.example.com', certificateArn: 'arn:aws:s3:::bucket' }, 'setting certificateArn'],
+    [{ throttleRate: '100', throttleBurst: '10' }, 'setting throttleBurst'],
+    [{ throttleRate: '0' }, 'setting throttleRate'],
+    [{ throttleRate: 'lots' }, 'setting throttleRate'],
+    [{ memorySize: '64' }, 'setting memorySize'],
+    [{ timeoutSeconds: '60' }, 'setting timeoutSeconds'],
+    [{ logRetentionDays: '10' }, 'setting logRetentionDays'],
+    [{ allowedOrigins: 'example.com' }, 'setting allowedOrigins'],
+    [{ alarmEmail: 'nobody' }, 'setting alarmEmail'],
+    [{ credentialsParameter: 'has space' }, 'setting credentialsParameter'],
+    [{ functionZip: '/nonexistent/bootstrap.zip' }, 'setting functionZip'],
+  ])('%j fails at synth naming the setting', (context, message) => {
+    expect(() => build(context)).toThrow(message);
+  });
+});
+
+describe('cdk-nag AwsSolutions', () => {
+  test('every variant synthesizes with no unacknowledged finding', () => {
+    for (const context of [{}, ROUTE53, EXTERNAL_DNS, { ...ALARMS, ...ROUTE53 }]) {
+      const { app } = build(context);
+      expect(() => app.synth()).not.toThrow();
+    }
+  });
+
+  test('is active: a non-compliant resource fails synthesis', () => {
+    const { app, stack } = build();
+    new s3.Bucket(stack, 'Unencrypted', { enforceSSL: false });
+    expect(() => app.synth()).toThrow(/AwsSolutions-S1/);
+  });
+});

@@ -1,0 +1,57 @@
+"""`make smoke URL=...`: checks a running deployment from outside, the way a page uses it.
+
+Exits 0 when every check passes; prints one line per check either way.
+"""
+
+import sys
+
+import requests
+
+STATUSES = {"playing", "paused", "last_played", "offline"}
+FIELDS = {"status", "is_playing", "item", "progress_ms", "played_at", "fetched_at", "stale"}
+
+
+def checks(base: str):
+    current = requests.get(f"{base}/v1/current", headers={"Origin": "https://example.com"}, timeout=15)
+    yield "GET /v1/current answers 200 JSON", current.status_code == 200 and current.headers.get(
+        "Content-Type", "").startswith("application/json"), f"{current.status_code} {current.text[:200]}"
+    doc = current.json() if current.status_code == 200 else {}
+    yield "the document has the public fields", set(doc) == FIELDS, sorted(doc)
+    yield "status is one of playing, paused, last_played, offline", doc.get("status") in STATUSES, doc.get("status")
+    yield "it may be cached briefly and has an ETag", "max-age=" in current.headers.get("Cache-Control", "") and bool(
+        current.headers.get("ETag")), dict(current.headers)
+    yield "CORS allows pages to read it", bool(current.headers.get("Access-Control-Allow-Origin")), dict(current.headers)
+    if current.headers.get("ETag"):
+        again = requests.get(f"{base}/v1/current", headers={"If-None-Match": current.headers["ETag"]}, timeout=15)
+        yield "a matching If-None-Match gets 304 (or 200 if it changed meanwhile)", again.status_code in (200, 304), again.status_code
+    health = requests.get(f"{base}/v1/health", timeout=15)
+    body = health.json() if health.headers.get("Content-Type", "").startswith("application/json") else {}
+    yield "GET /v1/health answers configured with days remaining", health.status_code == 200 and body.get(
+        "configured") is True, f"{health.status_code} {health.text[:200]}"
+    preflight = requests.options(f"{base}/v1/current", headers={
+        "Origin": "https://example.com", "Access-Control-Request-Method": "GET"}, timeout=15)
+    yield "OPTIONS preflight is answered", preflight.status_code in (200, 204), preflight.status_code
+    missing = requests.get(f"{base}/v1/no-such-path", timeout=15)
+    code = missing.json().get("error", {}).get("code") if missing.headers.get("Content-Type", "").startswith("application/json") else None
+    yield "an unknown path is a JSON not_found", missing.status_code == 404 and code == "not_found", f"{missing.status_code} {missing.text[:200]}"
+
+
+def main() -> int:
+    if len(sys.argv) != 2 or not sys.argv[1].startswith(("http://", "https://")):
+        print("usage: make smoke URL=https://np.example.com  (the base URL, without /v1/current)", file=sys.stderr)
+        return 2
+    base = sys.argv[1].rstrip("/").removesuffix("/v1/current")
+    failed = 0
+    try:
+        for name, ok, detail in checks(base):
+            print(f"{'ok  ' if ok else 'FAIL'} {name}" + ("" if ok else f": {detail}"))
+            failed += not ok
+    except requests.RequestException as e:
+        print(f"FAIL could not reach {base}: {e}")
+        return 1
+    print(f"smoke: {failed} failed" if failed else "smoke: all checks passed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
