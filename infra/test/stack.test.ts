@@ -4,6 +4,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { SCHEDULED_HEALTH_EVENT, WARN_DAYS } from '../lib/alarms';
 import { ROUTES } from '../lib/api';
+import { loadSettings, SETTINGS_HELP } from '../lib/settings';
 import { ALARMS, build, CERTIFICATE_ARN, EXTERNAL_DNS, ROUTE53, synth } from './helpers';
 
 describe('the default stack', () => {
@@ -284,5 +285,21 @@ describe('cdk-nag AwsSolutions', () => {
     const { app, stack } = build();
     new s3.Bucket(stack, 'Unencrypted', { enforceSSL: false });
     expect(() => app.synth()).toThrow(/AwsSolutions-S1/);
+  });
+});
+
+describe('the documented settings', () => {
+  test('are every setting, with the defaults the code applies, and each is in the README', () => {
+    const defaults = loadSettings(() => undefined) as unknown as Record<string, unknown>;
+    expect(SETTINGS_HELP.map(([key]) => key).sort()).toEqual(Object.keys(defaults).sort());
+    const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+    for (const [key, documented] of SETTINGS_HELP) {
+      if (documented.startsWith('(')) {
+        expect(defaults[key]).toBeUndefined();
+      } else {
+        expect(String(defaults[key])).toBe(documented);
+      }
+      expect(readme).toContain(`| \`${key}\` |`);
+    }
   });
 });
