@@ -176,6 +176,19 @@ async fn put(client: &aws_sdk_ssm::Client, name: &str, value: &str) {
         .expect("put parameter in moto");
 }
 
+/// A fresh parameter holding the test credentials, as `make bootstrap` writes them.
+async fn stored_credentials() -> (aws_sdk_ssm::Client, String) {
+    let client = ssm().await;
+    let name = format!("/{}", unique("creds"));
+    put(
+        &client,
+        &name,
+        credentials_document(&credentials()).expose_secret(),
+    )
+    .await;
+    (client, name)
+}
+
 #[tokio::test]
 async fn a_missing_parameter_is_named() {
     let name = format!("/{}", unique("missing"));
@@ -189,14 +202,7 @@ async fn a_missing_parameter_is_named() {
 
 #[tokio::test]
 async fn the_stored_document_is_read_with_decryption() {
-    let client = ssm().await;
-    let name = format!("/{}", unique("creds"));
-    put(
-        &client,
-        &name,
-        credentials_document(&credentials()).expose_secret(),
-    )
-    .await;
+    let (client, name) = stored_credentials().await;
     let loaded = SsmCredentialStore::new(client, &name).load().await.unwrap();
     assert_eq!(loaded.client_id, "client-id");
     assert_eq!(loaded.client_secret.expose_secret(), CLIENT_SECRET);
@@ -205,14 +211,7 @@ async fn the_stored_document_is_read_with_decryption() {
 
 #[tokio::test]
 async fn a_rotation_is_persisted_as_a_securestring_keeping_the_other_fields() {
-    let client = ssm().await;
-    let name = format!("/{}", unique("creds"));
-    put(
-        &client,
-        &name,
-        credentials_document(&credentials()).expose_secret(),
-    )
-    .await;
+    let (client, name) = stored_credentials().await;
     let store = SsmCredentialStore::new(client.clone(), &name);
     let mut rotated = store.load().await.unwrap();
     rotated.refresh_token = "rotated-refresh".to_owned().into();

@@ -41,11 +41,12 @@ impl SpotifyHttp {
             .build()
     }
 
-    async fn get(&self, path: &str, token: &AccessToken) -> Result<Response, SpotifyError> {
+    /// A Web API `GET`; 200 and 204 pass, every other status becomes its error.
+    async fn get(&self, path: &str, token: &SecretString) -> Result<Response, SpotifyError> {
         let response = self
             .client
             .get(format!("{}{path}", self.api_url))
-            .bearer_auth(token.value.expose_secret())
+            .bearer_auth(token.expose_secret())
             .send()
             .await
             .map_err(transport)?;
@@ -122,28 +123,13 @@ impl SpotifyHttp {
 
     /// Whose account a token belongs to.
     pub async fn me(&self, token: &SecretString) -> Result<Profile, SpotifyError> {
-        let response = self
-            .client
-            .get(format!("{}/v1/me", self.api_url))
-            .bearer_auth(token.expose_secret())
-            .send()
+        let body = self
+            .get("/v1/me", token)
+            .await?
+            .bytes()
             .await
             .map_err(transport)?;
-        match response.status() {
-            StatusCode::OK => {
-                let body = response.bytes().await.map_err(transport)?;
-                serde_json::from_slice(&body).map_err(|e| malformed("profile", &e))
-            }
-            StatusCode::UNAUTHORIZED => Err(SpotifyError::Unauthorized),
-            StatusCode::FORBIDDEN => {
-                let body = response.bytes().await.unwrap_or_default();
-                Err(SpotifyError::Forbidden(
-                    web_api_message(&body).unwrap_or_else(|| "no reason given".into()),
-                ))
-            }
-            StatusCode::TOO_MANY_REQUESTS => Err(rate_limited(&response)),
-            other => Err(SpotifyError::Upstream(other.as_u16())),
-        }
+        serde_json::from_slice(&body).map_err(|e| malformed("profile", &e))
     }
 }
 
@@ -188,7 +174,7 @@ impl Spotify for SpotifyHttp {
         let response = self
             .get(
                 "/v1/me/player/currently-playing?additional_types=track,episode",
-                token,
+                &token.value,
             )
             .await?;
         if response.status() == StatusCode::NO_CONTENT {
@@ -200,7 +186,7 @@ impl Spotify for SpotifyHttp {
 
     async fn recently_played(&self, token: &AccessToken) -> Result<Option<Played>, SpotifyError> {
         let response = self
-            .get("/v1/me/player/recently-played?limit=1", token)
+            .get("/v1/me/player/recently-played?limit=1", &token.value)
             .await?;
         if response.status() == StatusCode::NO_CONTENT {
             return Ok(None);
