@@ -28,10 +28,7 @@ pub async fn wait_for_code(
 ) -> Result<SecretString> {
     let outcome = tokio::time::timeout(timeout, async {
         loop {
-            let (stream, _) = listener
-                .accept()
-                .await
-                .context("accepting the callback connection")?;
+            let (stream, _) = listener.accept().await.context("accepting the callback connection")?;
             if let Some(result) = handle(stream, state).await {
                 return result;
             }
@@ -62,20 +59,11 @@ async fn handle(mut stream: TcpStream, state: &str) -> Option<Result<SecretStrin
         }
     }
     let head = String::from_utf8_lossy(&buffer[..read]);
-    let target = head
-        .lines()
-        .next()
-        .and_then(|line| line.split_whitespace().nth(1))
-        .unwrap_or("");
+    let target = head.lines().next().and_then(|line| line.split_whitespace().nth(1)).unwrap_or("");
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     if path != "/callback" {
-        respond(
-            &mut stream,
-            "404 Not Found",
-            "Not the callback",
-            "This address only receives Spotify's callback.",
-        )
-        .await;
+        respond(&mut stream, "404 Not Found", "Not the callback", "This address only receives Spotify's callback.")
+            .await;
         return None;
     }
     let params = parse_query(query);
@@ -86,38 +74,26 @@ async fn handle(mut stream: TcpStream, state: &str) -> Option<Result<SecretStrin
         ))
     } else if let Some(error) = params.get("error") {
         if error == "access_denied" {
-            Err(anyhow::anyhow!(
-                "the authorization was cancelled in the browser; nothing was stored"
-            ))
+            Err(anyhow::anyhow!("the authorization was cancelled in the browser; nothing was stored"))
         } else {
-            Err(anyhow::anyhow!(
-                "Spotify answered the authorization with error {error:?}; nothing was stored"
-            ))
+            Err(anyhow::anyhow!("Spotify answered the authorization with error {error:?}; nothing was stored"))
         }
     } else if let Some(code) = params.get("code").filter(|c| !c.is_empty()) {
         Ok(SecretString::from(code.as_str()))
     } else {
-        Err(anyhow::anyhow!(
-            "the callback carried neither a code nor an error; nothing was stored"
-        ))
+        Err(anyhow::anyhow!("the callback carried neither a code nor an error; nothing was stored"))
     };
     match &result {
-        Ok(_) => respond(
-            &mut stream,
-            "200 OK",
-            "Authorized",
-            "Spotify authorized now-playing. You can close this tab and return to the terminal.",
-        )
-        .await,
-        Err(e) => {
+        Ok(_) => {
             respond(
                 &mut stream,
-                "400 Bad Request",
-                "Not authorized",
-                &e.to_string(),
+                "200 OK",
+                "Authorized",
+                "Spotify authorized now-playing. You can close this tab and return to the terminal.",
             )
             .await
         }
+        Err(e) => respond(&mut stream, "400 Bad Request", "Not authorized", &e.to_string()).await,
     }
     Some(result)
 }
@@ -137,10 +113,7 @@ async fn respond(stream: &mut TcpStream, status: &str, title: &str, message: &st
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 fn parse_query(query: &str) -> HashMap<String, String> {
@@ -162,9 +135,6 @@ mod tests {
 
     #[test]
     fn text_in_the_page_is_escaped() {
-        assert_eq!(
-            escape("<b>\"x\" & y</b>"),
-            "&lt;b&gt;&quot;x&quot; &amp; y&lt;/b&gt;"
-        );
+        assert_eq!(escape("<b>\"x\" & y</b>"), "&lt;b&gt;&quot;x&quot; &amp; y&lt;/b&gt;");
     }
 }

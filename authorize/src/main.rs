@@ -22,7 +22,8 @@ use time::format_description::well_known::Rfc3339;
 
 const SCOPES: &str = "user-read-currently-playing user-read-recently-played";
 const DEFAULT_PARAMETER: &str = "/now-playing/spotify";
-const USAGE: &str = "usage: now-playing-authorize [--port N] [--parameter NAME] [--timeout SECONDS] [--print-only] [--no-browser]
+const USAGE: &str =
+    "usage: now-playing-authorize [--port N] [--parameter NAME] [--timeout SECONDS] [--print-only] [--no-browser]
 
 Authorizes your Spotify app once and stores client id, client secret, refresh token and
 the time of authorization in the SSM SecureString the function reads.
@@ -45,9 +46,7 @@ struct Args {
 }
 
 fn parse_args() -> Result<Option<Args>> {
-    let env_port = std::env::var("BOOTSTRAP_PORT")
-        .ok()
-        .filter(|v| !v.is_empty());
+    let env_port = std::env::var("BOOTSTRAP_PORT").ok().filter(|v| !v.is_empty());
     let mut args = Args {
         port: parse_port(env_port.as_deref().unwrap_or("8888"), "BOOTSTRAP_PORT")?,
         parameter: std::env::var("CREDENTIALS_PARAMETER")
@@ -60,10 +59,7 @@ fn parse_args() -> Result<Option<Args>> {
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
-        let mut value = |name: &str| {
-            it.next()
-                .ok_or_else(|| anyhow!("{name} needs a value\n\n{USAGE}"))
-        };
+        let mut value = |name: &str| it.next().ok_or_else(|| anyhow!("{name} needs a value\n\n{USAGE}"));
         match arg.as_str() {
             "--port" => args.port = parse_port(&value("--port")?, "--port")?,
             "--parameter" => args.parameter = value("--parameter")?,
@@ -85,16 +81,8 @@ fn parse_args() -> Result<Option<Args>> {
             other => bail!("unknown argument {other:?}\n\n{USAGE}"),
         }
     }
-    if args.parameter.is_empty()
-        || !args
-            .parameter
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_.-/".contains(c))
-    {
-        bail!(
-            "the parameter name {:?} has characters SSM does not allow (letters, digits, _ . - /)",
-            args.parameter
-        );
+    if args.parameter.is_empty() || !args.parameter.chars().all(|c| c.is_ascii_alphanumeric() || "_.-/".contains(c)) {
+        bail!("the parameter name {:?} has characters SSM does not allow (letters, digits, _ . - /)", args.parameter);
     }
     Ok(Some(args))
 }
@@ -109,28 +97,19 @@ fn parse_port(value: &str, name: &str) -> Result<u16> {
 
 /// From the environment, else asked at the terminal (the secret without echo).
 fn client_credentials() -> Result<(String, SecretString)> {
-    let id = match std::env::var("SPOTIFY_CLIENT_ID")
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-    {
+    let id = match std::env::var("SPOTIFY_CLIENT_ID").ok().filter(|v| !v.trim().is_empty()) {
         Some(id) => id.trim().to_owned(),
         None => prompt("Spotify client id: ")?,
     };
-    let secret = match std::env::var("SPOTIFY_CLIENT_SECRET")
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-    {
+    let secret = match std::env::var("SPOTIFY_CLIENT_SECRET").ok().filter(|v| !v.trim().is_empty()) {
         Some(secret) => secret.trim().to_owned(),
         None if std::io::stdin().is_terminal() => {
-            rpassword::prompt_password("Spotify client secret (not shown): ")
-                .context("reading the client secret")?
+            rpassword::prompt_password("Spotify client secret (not shown): ").context("reading the client secret")?
         }
         None => bail!("SPOTIFY_CLIENT_SECRET is not set and there is no terminal to ask for it"),
     };
     if id.is_empty() || secret.trim().is_empty() {
-        bail!(
-            "the client id and secret must not be empty: copy them from your app on developer.spotify.com"
-        );
+        bail!("the client id and secret must not be empty: copy them from your app on developer.spotify.com");
     }
     Ok((id, SecretString::from(secret.trim().to_owned())))
 }
@@ -148,18 +127,13 @@ fn prompt(label: &str) -> Result<String> {
 
 fn random_state() -> Result<String> {
     let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| anyhow!("no randomness for the state parameter: {e}"))?;
+    getrandom::fill(&mut bytes).map_err(|e| anyhow!("no randomness for the state parameter: {e}"))?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Best effort: the link is always printed too.
 fn open_browser(url: &str) {
-    let opener = if cfg!(target_os = "macos") {
-        "open"
-    } else {
-        "xdg-open"
-    };
+    let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
     let _ = std::process::Command::new(opener)
         .arg(url)
         .stdin(std::process::Stdio::null())
@@ -180,19 +154,14 @@ fn explain_spotify(e: SpotifyError, accounts_url: &str, redirect_uri: &str) -> a
             "Spotify refused access (403: {reason}): in development mode, add your account under User Management in the app's settings"
         ),
         SpotifyError::Network(_) | SpotifyError::Timeout => {
-            anyhow!(
-                "could not reach Spotify at {accounts_url} ({e}); check your connection and try again"
-            )
+            anyhow!("could not reach Spotify at {accounts_url} ({e}); check your connection and try again")
         }
         other => anyhow!("Spotify failed: {other}; try again in a minute"),
     }
 }
 
 fn masked(secret: &SecretString) -> String {
-    format!(
-        "<hidden, {} characters>",
-        secret.expose_secret().chars().count()
-    )
+    format!("<hidden, {} characters>", secret.expose_secret().chars().count())
 }
 
 async fn store(credentials: &Credentials, parameter: &str) -> Result<String> {
@@ -200,9 +169,7 @@ async fn store(credentials: &Credentials, parameter: &str) -> Result<String> {
     let region = aws.region().map(ToString::to_string).ok_or_else(|| {
         anyhow!("no AWS region is set: set AWS_REGION (or a region in your AWS_PROFILE) to where you deploy")
     })?;
-    let provider = aws
-        .credentials_provider()
-        .ok_or_else(|| anyhow!("no AWS credentials provider is configured"))?;
+    let provider = aws.credentials_provider().ok_or_else(|| anyhow!("no AWS credentials provider is configured"))?;
     provider.provide_credentials().await.map_err(|_| {
         anyhow!(
             "no AWS credentials found: set AWS_PROFILE to a configured profile, or run `aws configure` / `aws sso login` first"
@@ -229,27 +196,15 @@ async fn run() -> Result<()> {
     println!(
         "Register this redirect URI on your Spotify app (developer.spotify.com → your app → Settings):\n\n    {redirect_uri}\n"
     );
-    let accounts_url = base_url(
-        "SPOTIFY_ACCOUNTS_URL",
-        std::env::var("SPOTIFY_ACCOUNTS_URL").ok(),
-        DEFAULT_SPOTIFY_ACCOUNTS_URL,
-    )?;
-    let api_url = base_url(
-        "SPOTIFY_API_URL",
-        std::env::var("SPOTIFY_API_URL").ok(),
-        DEFAULT_SPOTIFY_API_URL,
-    )?;
+    let accounts_url =
+        base_url("SPOTIFY_ACCOUNTS_URL", std::env::var("SPOTIFY_ACCOUNTS_URL").ok(), DEFAULT_SPOTIFY_ACCOUNTS_URL)?;
+    let api_url = base_url("SPOTIFY_API_URL", std::env::var("SPOTIFY_API_URL").ok(), DEFAULT_SPOTIFY_API_URL)?;
     let (client_id, client_secret) = client_credentials()?;
     let listener = callback::bind(args.port).await?;
     let spotify = SpotifyHttp::new(SpotifyHttp::default_client()?, &api_url, &accounts_url);
     let state = random_state()?;
-    let url = spotify
-        .authorize_url(&client_id, &redirect_uri, SCOPES, &state)
-        .map_err(|e| anyhow!(e))?;
-    println!(
-        "Open this link, log in and approve (waiting {} s):\n\n    {url}\n",
-        args.timeout.as_secs()
-    );
+    let url = spotify.authorize_url(&client_id, &redirect_uri, SCOPES, &state).map_err(|e| anyhow!(e))?;
+    println!("Open this link, log in and approve (waiting {} s):\n\n    {url}\n", args.timeout.as_secs());
     std::io::stdout().flush()?;
     if args.open_browser {
         open_browser(&url);
@@ -259,19 +214,14 @@ async fn run() -> Result<()> {
         .exchange_code(&client_id, &client_secret, &code, &redirect_uri)
         .await
         .map_err(|e| explain_spotify(e, &accounts_url, &redirect_uri))?;
-    let refresh_token = grant.refresh_token.ok_or_else(|| {
-        anyhow!("Spotify's answer had no refresh token; run `make bootstrap` again")
-    })?;
-    let profile = spotify
-        .me(&grant.access_token)
-        .await
-        .map_err(|e| explain_spotify(e, &accounts_url, &redirect_uri))?;
+    let refresh_token = grant
+        .refresh_token
+        .ok_or_else(|| anyhow!("Spotify's answer had no refresh token; run `make bootstrap` again"))?;
+    let profile =
+        spotify.me(&grant.access_token).await.map_err(|e| explain_spotify(e, &accounts_url, &redirect_uri))?;
     let name = profile.display_name.as_deref().unwrap_or(&profile.id);
     match profile.product.as_deref() {
-        Some("premium") => println!(
-            "Authorized as {name} (Spotify user {}), a Premium account.",
-            profile.id
-        ),
+        Some("premium") => println!("Authorized as {name} (Spotify user {}), a Premium account.", profile.id),
         other => println!(
             "Authorized as {name} (Spotify user {}), a {} account.\nWarning: Spotify serves the Web API to \
              development-mode apps only when the app's owner has Premium; the function will get 403 answers until it does.",
@@ -281,12 +231,7 @@ async fn run() -> Result<()> {
     }
     let now = OffsetDateTime::now_utc();
     let authorized_at = now.replace_nanosecond(0).unwrap_or(now);
-    let credentials = Credentials {
-        client_id,
-        client_secret,
-        refresh_token,
-        authorized_at,
-    };
+    let credentials = Credentials { client_id, client_secret, refresh_token, authorized_at };
     let lapses = add_months(authorized_at, AUTHORIZATION_LIFE_MONTHS).format(&Rfc3339)?;
     if args.print_only {
         println!(

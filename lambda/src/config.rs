@@ -22,9 +22,7 @@ impl AllowedOrigins {
     pub fn allow(&self, origin: Option<&str>) -> Option<String> {
         match self {
             AllowedOrigins::Any => Some("*".to_owned()),
-            AllowedOrigins::List(list) => origin
-                .filter(|o| list.iter().any(|a| a == o))
-                .map(str::to_owned),
+            AllowedOrigins::List(list) => origin.filter(|o| list.iter().any(|a| a == o)).map(str::to_owned),
         }
     }
 }
@@ -64,72 +62,45 @@ impl Config {
 
     /// Reads settings through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let get = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let token_table = get("TOKEN_TABLE").ok_or(ConfigError::Missing(
-            "TOKEN_TABLE",
-            "set it to the DynamoDB table that caches the access token",
-        ))?;
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let token_table = get("TOKEN_TABLE")
+            .ok_or(ConfigError::Missing("TOKEN_TABLE", "set it to the DynamoDB table that caches the access token"))?;
         if token_table.len() < 3
             || token_table.len() > 255
-            || !token_table
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+            || !token_table.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
         {
             return Err(ConfigError::Invalid {
                 name: "TOKEN_TABLE",
-                reason: "a DynamoDB table name has 3 to 255 letters, digits, '_', '.' or '-'"
-                    .into(),
+                reason: "a DynamoDB table name has 3 to 255 letters, digits, '_', '.' or '-'".into(),
             });
         }
         let credentials_parameter = get("CREDENTIALS_PARAMETER").ok_or(ConfigError::Missing(
             "CREDENTIALS_PARAMETER",
             "set it to the name of the SSM SecureString written by `make bootstrap`",
         ))?;
-        if !credentials_parameter
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_.-/".contains(c))
-        {
+        if !credentials_parameter.chars().all(|c| c.is_ascii_alphanumeric() || "_.-/".contains(c)) {
             return Err(ConfigError::Invalid {
                 name: "CREDENTIALS_PARAMETER",
                 reason: "an SSM parameter name has letters, digits, '_', '.', '-' and '/'".into(),
             });
         }
-        let spotify_api_url = base_url(
-            "SPOTIFY_API_URL",
-            get("SPOTIFY_API_URL"),
-            DEFAULT_SPOTIFY_API_URL,
-        )?;
-        let spotify_accounts_url = base_url(
-            "SPOTIFY_ACCOUNTS_URL",
-            get("SPOTIFY_ACCOUNTS_URL"),
-            DEFAULT_SPOTIFY_ACCOUNTS_URL,
-        )?;
+        let spotify_api_url = base_url("SPOTIFY_API_URL", get("SPOTIFY_API_URL"), DEFAULT_SPOTIFY_API_URL)?;
+        let spotify_accounts_url =
+            base_url("SPOTIFY_ACCOUNTS_URL", get("SPOTIFY_ACCOUNTS_URL"), DEFAULT_SPOTIFY_ACCOUNTS_URL)?;
         let allowed_origins = match get("ALLOWED_ORIGINS").as_deref() {
             None | Some("*") => AllowedOrigins::Any,
             Some(list) => AllowedOrigins::List(
-                list.split(',')
-                    .map(str::trim)
-                    .filter(|o| !o.is_empty())
-                    .map(origin)
-                    .collect::<Result<_, _>>()?,
+                list.split(',').map(str::trim).filter(|o| !o.is_empty()).map(origin).collect::<Result<_, _>>()?,
             ),
         };
         let cache_seconds = match get("CACHE_SECONDS") {
             None => DEFAULT_CACHE_SECONDS,
-            Some(v) => v
-                .parse::<u32>()
-                .ok()
-                .filter(|s| *s <= MAX_CACHE_SECONDS)
-                .ok_or_else(|| ConfigError::Invalid {
+            Some(v) => {
+                v.parse::<u32>().ok().filter(|s| *s <= MAX_CACHE_SECONDS).ok_or_else(|| ConfigError::Invalid {
                     name: "CACHE_SECONDS",
-                    reason: format!(
-                        "expected whole seconds from 0 to {MAX_CACHE_SECONDS}, got {v:?}"
-                    ),
-                })?,
+                    reason: format!("expected whole seconds from 0 to {MAX_CACHE_SECONDS}, got {v:?}"),
+                })?
+            }
         };
         Ok(Config {
             token_table,
@@ -143,19 +114,11 @@ impl Config {
 }
 
 /// An http(s) base URL from `value`, or `default`; trailing slashes removed.
-pub fn base_url(
-    name: &'static str,
-    value: Option<String>,
-    default: &str,
-) -> Result<String, ConfigError> {
+pub fn base_url(name: &'static str, value: Option<String>, default: &str) -> Result<String, ConfigError> {
     let url = value.unwrap_or_else(|| default.to_owned());
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"));
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
     match rest {
-        Some(host) if !host.is_empty() && !host.contains(['?', '#', ' ']) => {
-            Ok(url.trim_end_matches('/').to_owned())
-        }
+        Some(host) if !host.is_empty() && !host.contains(['?', '#', ' ']) => Ok(url.trim_end_matches('/').to_owned()),
         _ => Err(ConfigError::Invalid {
             name,
             reason: format!("expected an http(s) base URL such as {default}, got {url:?}"),
@@ -164,13 +127,9 @@ pub fn base_url(
 }
 
 fn origin(value: &str) -> Result<String, ConfigError> {
-    let rest = value
-        .strip_prefix("https://")
-        .or_else(|| value.strip_prefix("http://"));
+    let rest = value.strip_prefix("https://").or_else(|| value.strip_prefix("http://"));
     match rest {
-        Some(host) if !host.is_empty() && !host.contains(['/', '?', '#', ' ', '*']) => {
-            Ok(value.to_owned())
-        }
+        Some(host) if !host.is_empty() && !host.contains(['/', '?', '#', ' ', '*']) => Ok(value.to_owned()),
         _ => Err(ConfigError::Invalid {
             name: "ALLOWED_ORIGINS",
             reason: format!(
@@ -186,17 +145,12 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
-    const BASE: [(&str, &str); 2] = [
-        ("TOKEN_TABLE", "now-playing-tokens"),
-        ("CREDENTIALS_PARAMETER", "/now-playing/spotify"),
-    ];
+    const BASE: [(&str, &str); 2] =
+        [("TOKEN_TABLE", "now-playing-tokens"), ("CREDENTIALS_PARAMETER", "/now-playing/spotify")];
 
     #[test]
     fn defaults_apply_when_only_the_required_settings_are_given() {
@@ -210,20 +164,13 @@ mod tests {
     #[test]
     fn a_missing_table_is_named() {
         let err = config(&[("CREDENTIALS_PARAMETER", "/p")]).unwrap_err();
-        assert!(
-            err.to_string().starts_with("TOKEN_TABLE is not set"),
-            "{err}"
-        );
+        assert!(err.to_string().starts_with("TOKEN_TABLE is not set"), "{err}");
     }
 
     #[test]
     fn a_missing_parameter_is_named() {
         let err = config(&[("TOKEN_TABLE", "tokens")]).unwrap_err();
-        assert!(
-            err.to_string()
-                .starts_with("CREDENTIALS_PARAMETER is not set"),
-            "{err}"
-        );
+        assert!(err.to_string().starts_with("CREDENTIALS_PARAMETER is not set"), "{err}");
     }
 
     #[test]
@@ -241,10 +188,7 @@ mod tests {
             pairs.retain(|(k, _)| *k != name);
             pairs.push((name, value));
             let err = config(&pairs).unwrap_err().to_string();
-            assert!(
-                err.starts_with(&format!("{name} is invalid")),
-                "{name}={value}: {err}"
-            );
+            assert!(err.starts_with(&format!("{name} is invalid")), "{name}={value}: {err}");
         }
     }
 
@@ -253,12 +197,7 @@ mod tests {
         let mut pairs = BASE.to_vec();
         pairs.push(("ALLOWED_ORIGINS", "https://a.example, https://b.example"));
         let c = config(&pairs).unwrap();
-        assert_eq!(
-            c.allowed_origins
-                .allow(Some("https://b.example"))
-                .as_deref(),
-            Some("https://b.example")
-        );
+        assert_eq!(c.allowed_origins.allow(Some("https://b.example")).as_deref(), Some("https://b.example"));
         assert_eq!(c.allowed_origins.allow(Some("https://evil.example")), None);
         assert_eq!(c.allowed_origins.allow(None), None);
     }

@@ -35,11 +35,7 @@ enum Route {
 /// carry the resource path in `path`; HTTP API events put a named stage in `rawPath`.
 pub fn route_path(req: &Request) -> String {
     let raw = req.raw_http_path();
-    let raw = if raw.is_empty() {
-        req.uri().path()
-    } else {
-        raw
-    };
+    let raw = if raw.is_empty() { req.uri().path() } else { raw };
     let mut path = raw.to_owned();
     if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref()
         && let Some(stage) = ctx.stage.as_deref().filter(|s| *s != "$default")
@@ -49,11 +45,7 @@ pub fn route_path(req: &Request) -> String {
         path = rest.to_owned();
     }
     let trimmed = path.trim_end_matches('/');
-    if trimmed.is_empty() {
-        "/".to_owned()
-    } else {
-        trimmed.to_owned()
-    }
+    if trimmed.is_empty() { "/".to_owned() } else { trimmed.to_owned() }
 }
 
 fn route(path: &str) -> Option<Route> {
@@ -68,17 +60,11 @@ impl App {
     /// Always answers: every failure becomes a JSON error response, never an invocation error.
     pub async fn handle(&self, req: Request) -> Response<Body> {
         let path = route_path(&req);
-        let origin = req
-            .headers()
-            .get(header::ORIGIN)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let mut response = match (route(&path), req.method()) {
-            (None, _) => error_body(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                &format!("no such resource: {}", printable(&path)),
-            ),
+            (None, _) => {
+                error_body(StatusCode::NOT_FOUND, "not_found", &format!("no such resource: {}", printable(&path)))
+            }
             (Some(_), &Method::OPTIONS) => preflight(),
             (Some(route), &Method::GET | &Method::HEAD) => self.answer(route, &req).await,
             (Some(_), method) => {
@@ -87,22 +73,17 @@ impl App {
                     "method_not_allowed",
                     &format!("{method} is not allowed here; use GET"),
                 );
-                r.headers_mut()
-                    .insert(header::ALLOW, HeaderValue::from_static(ALLOW));
+                r.headers_mut().insert(header::ALLOW, HeaderValue::from_static(ALLOW));
                 r
             }
         };
         if let Some(allow) = self.allowed_origins.allow(origin.as_deref())
             && let Ok(value) = HeaderValue::from_str(&allow)
         {
-            response
-                .headers_mut()
-                .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+            response.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
         }
         if matches!(self.allowed_origins, AllowedOrigins::List(_)) {
-            response
-                .headers_mut()
-                .append(header::VARY, HeaderValue::from_static("Origin"));
+            response.headers_mut().append(header::VARY, HeaderValue::from_static("Origin"));
         }
         info!(method = %req.method(), path = %printable(&path), status = response.status().as_u16(), "request");
         response
@@ -118,19 +99,11 @@ impl App {
                 let health = self.service.health().await;
                 if let Some(days) = health.days_remaining {
                     let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
-                    println!(
-                        "{}",
-                        metrics::days_remaining_line(&self.credentials_parameter, days, now_ms)
-                    );
+                    println!("{}", metrics::days_remaining_line(&self.credentials_parameter, days, now_ms));
                 }
-                let status = if health.is_ok() {
-                    StatusCode::OK
-                } else {
-                    StatusCode::SERVICE_UNAVAILABLE
-                };
+                let status = if health.is_ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
                 let mut r = json_body(status, &health);
-                r.headers_mut()
-                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
                 r
             }
         }
@@ -143,57 +116,30 @@ fn printable(path: &str) -> String {
 }
 
 fn preflight() -> Response<Body> {
-    let mut r = Response::builder()
-        .status(StatusCode::NO_CONTENT)
-        .body(Body::Empty)
-        .unwrap_or_default();
+    let mut r = Response::builder().status(StatusCode::NO_CONTENT).body(Body::Empty).unwrap_or_default();
     let h = r.headers_mut();
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static(ALLOW),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("Content-Type, If-None-Match"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_MAX_AGE,
-        HeaderValue::from_static("86400"),
-    );
+    h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static(ALLOW));
+    h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("Content-Type, If-None-Match"));
+    h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
     r
 }
 
 fn json_body<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
     match serde_json::to_string(value) {
         Ok(text) => {
-            let mut r = Response::builder()
-                .status(status)
-                .body(Body::Text(text))
-                .unwrap_or_default();
-            r.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
+            let mut r = Response::builder().status(status).body(Body::Text(text)).unwrap_or_default();
+            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
             r
         }
         Err(e) => {
             error!(error = %e, "could not serialize a response");
-            error_body(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "the answer could not be written",
-            )
+            error_body(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the answer could not be written")
         }
     }
 }
 
 /// A public, briefly cacheable JSON answer with a strong validator.
-fn cacheable<T: Serialize>(
-    req: &Request,
-    status: StatusCode,
-    value: &T,
-    max_age: u32,
-) -> Response<Body> {
+fn cacheable<T: Serialize>(req: &Request, status: StatusCode, value: &T, max_age: u32) -> Response<Body> {
     let mut r = json_body(status, value);
     let etag = match r.body() {
         Body::Text(text) => format!("\"{:016x}\"", fnv1a(text.as_bytes())),
@@ -203,16 +149,9 @@ fn cacheable<T: Serialize>(
         .headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .map(|t| t.trim().trim_start_matches("W/"))
-                .any(|t| t == etag || t == "*")
-        });
+        .is_some_and(|v| v.split(',').map(|t| t.trim().trim_start_matches("W/")).any(|t| t == etag || t == "*"));
     if matches {
-        r = Response::builder()
-            .status(StatusCode::NOT_MODIFIED)
-            .body(Body::Empty)
-            .unwrap_or_default();
+        r = Response::builder().status(StatusCode::NOT_MODIFIED).body(Body::Empty).unwrap_or_default();
     }
     let h = r.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&etag) {
@@ -226,23 +165,15 @@ fn cacheable<T: Serialize>(
 
 /// 64-bit FNV-1a: stable across instances and releases, which `DefaultHasher` is not.
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
-        (hash ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| (hash ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// `{"error": {"code", "message"}}`, never cached.
 pub fn error_body(status: StatusCode, code: &str, message: &str) -> Response<Body> {
     let body = json!({ "error": { "code": code, "message": message } }).to_string();
-    let mut r = Response::builder()
-        .status(status)
-        .body(Body::Text(body))
-        .unwrap_or_default();
+    let mut r = Response::builder().status(status).body(Body::Text(body)).unwrap_or_default();
     let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
@@ -250,8 +181,7 @@ pub fn error_body(status: StatusCode, code: &str, message: &str) -> Response<Bod
 /// The one place where a domain failure becomes a status code and a stable error code.
 fn service_error(e: &ServiceError) -> Response<Body> {
     warn!(error = %e, "request failed");
-    let (status, code, message, retry_after): (StatusCode, &str, String, Option<Duration>) = match e
-    {
+    let (status, code, message, retry_after): (StatusCode, &str, String, Option<Duration>) = match e {
         ServiceError::ReauthorizationRequired(reason) => (
             StatusCode::SERVICE_UNAVAILABLE,
             "reauthorization_required",
@@ -261,29 +191,16 @@ fn service_error(e: &ServiceError) -> Response<Body> {
         ServiceError::Credentials(CredentialsError::Unavailable { name, .. }) => (
             StatusCode::SERVICE_UNAVAILABLE,
             "credentials_unavailable",
-            format!(
-                "the credentials parameter {name} could not be read; this is retried on the next request"
-            ),
+            format!("the credentials parameter {name} could not be read; this is retried on the next request"),
             Some(Duration::from_secs(5)),
         ),
-        ServiceError::Credentials(other) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not_configured",
-            other.to_string(),
-            None,
-        ),
+        ServiceError::Credentials(other) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "not_configured", other.to_string(), None)
+        }
         ServiceError::UpstreamUnavailable { cause, retry_after } => {
-            let status = if *cause == SpotifyError::Timeout {
-                StatusCode::GATEWAY_TIMEOUT
-            } else {
-                StatusCode::BAD_GATEWAY
-            };
-            (
-                status,
-                "upstream_unavailable",
-                format!("{cause}; no earlier answer to fall back on"),
-                *retry_after,
-            )
+            let status =
+                if *cause == SpotifyError::Timeout { StatusCode::GATEWAY_TIMEOUT } else { StatusCode::BAD_GATEWAY };
+            (status, "upstream_unavailable", format!("{cause}; no earlier answer to fall back on"), *retry_after)
         }
     };
     let mut r = error_body(status, code, &message);

@@ -2,12 +2,14 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Duration;
 
+use aws_config::{BehaviorVersion, retry::RetryConfig, timeout::TimeoutConfig};
 use lambda_http::{Error, Request, run, service_fn, tracing};
-use now_playing::adapters::{
-    clock::SystemClock, dynamodb::DynamoTokenStore, spotify::SpotifyHttp, ssm::SsmCredentialStore,
-};
+use now_playing::adapters::dynamodb::{DynamoSnapshotStore, DynamoTokenStore};
+use now_playing::adapters::{clock::SystemClock, spotify::SpotifyHttp, ssm::SsmCredentialStore};
 use now_playing::config::Config;
+use now_playing::domain::service::CacheTiming;
 use now_playing::domain::{NowPlayingService, TokenManager, token::LeaseTiming};
 use now_playing::http::App;
 
@@ -18,34 +20,39 @@ async fn main() -> Result<(), Error> {
         tracing::error!("configuration: {e}");
         std::process::exit(1)
     });
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    // AWS calls must fail fast enough to leave the request deadline for Spotify.
+    let aws = aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_millis(500))
+                .operation_attempt_timeout(Duration::from_millis(700))
+                .operation_timeout(Duration::from_millis(1500))
+                .build(),
+        )
+        .retry_config(RetryConfig::standard().with_max_attempts(2))
+        .load()
+        .await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let spotify = Arc::new(SpotifyHttp::new(
         SpotifyHttp::default_client()?,
         &config.spotify_api_url,
         &config.spotify_accounts_url,
     ));
     let clock = Arc::new(SystemClock);
-    let instance = format!(
-        "{}-{}",
-        std::env::var("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_default(),
-        std::process::id()
-    );
+    let instance =
+        format!("{}-{}", std::env::var("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_default(), std::process::id());
     let tokens = TokenManager::new(
         spotify.clone(),
-        Arc::new(DynamoTokenStore::new(
-            aws_sdk_dynamodb::Client::new(&aws),
-            &config.token_table,
-        )),
-        Arc::new(SsmCredentialStore::new(
-            aws_sdk_ssm::Client::new(&aws),
-            &config.credentials_parameter,
-        )),
+        Arc::new(DynamoTokenStore::new(dynamodb.clone(), &config.token_table)),
+        Arc::new(SsmCredentialStore::new(aws_sdk_ssm::Client::new(&aws), &config.credentials_parameter)),
         clock.clone(),
-        instance,
+        instance.clone(),
         LeaseTiming::default(),
     );
+    let timing = CacheTiming { window: Duration::from_secs(config.cache_seconds.into()), ..CacheTiming::default() };
+    let snapshots = Arc::new(DynamoSnapshotStore::new(dynamodb, &config.token_table));
     let app = Arc::new(App {
-        service: NowPlayingService::new(spotify, tokens, clock),
+        service: NowPlayingService::new(spotify, tokens, snapshots, clock, instance, timing),
         allowed_origins: config.allowed_origins,
         cache_seconds: config.cache_seconds,
         credentials_parameter: config.credentials_parameter,

@@ -30,12 +30,8 @@ mod tests {
 
     #[test]
     fn the_line_declares_the_metric_and_carries_its_value_and_dimension() {
-        let line: serde_json::Value = serde_json::from_str(&days_remaining_line(
-            "/now-playing/spotify",
-            65,
-            1_795_809_600_000,
-        ))
-        .unwrap();
+        let line: serde_json::Value =
+            serde_json::from_str(&days_remaining_line("/now-playing/spotify", 65, 1_795_809_600_000)).unwrap();
         let declared = &line["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(declared["Namespace"], "NowPlaying");
         assert_eq!(declared["Dimensions"][0][0], "CredentialsParameter");

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use secrecy::SecretString;
 use time::OffsetDateTime;
 
-use crate::domain::{AccessToken, Credentials, Playback, Played};
+use crate::domain::{AccessToken, Credentials, NowPlaying, Playback, Played};
 
 /// A fresh access token from Spotify's accounts service.
 #[derive(Debug)]
@@ -66,14 +66,34 @@ pub trait TokenStore: Send + Sync {
     async fn save(&self, token: &AccessToken) -> Result<(), StoreError>;
     /// Takes the refresh lease for `owner` until `until`, unless another owner holds an
     /// unexpired one. `Ok(false)` means somebody else is refreshing.
-    async fn try_lease(
-        &self,
-        owner: &str,
-        now: OffsetDateTime,
-        until: OffsetDateTime,
-    ) -> Result<bool, StoreError>;
+    async fn try_lease(&self, owner: &str, now: OffsetDateTime, until: OffsetDateTime) -> Result<bool, StoreError>;
     /// Gives the lease back early if `owner` still holds it.
     async fn release_lease(&self, owner: &str) -> Result<(), StoreError>;
+}
+
+/// What every instance shares about the answer: one record, read once per request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SharedState {
+    /// The last good answer.
+    pub snapshot: Option<NowPlaying>,
+    /// The last item seen playing, and when: a better "last played" than Spotify's lagging history.
+    pub last_seen: Option<Played>,
+    /// Until when nobody may call Spotify (a 429's `Retry-After`).
+    pub backoff_until: Option<OffsetDateTime>,
+}
+
+/// The shared answer cache, with the lease that lets one instance refresh it per window.
+#[async_trait]
+pub trait SnapshotStore: Send + Sync {
+    async fn load(&self) -> Result<SharedState, StoreError>;
+    /// Takes the right to call Spotify until `until`, unless another owner holds it.
+    async fn try_lease(&self, owner: &str, now: OffsetDateTime, until: OffsetDateTime) -> Result<bool, StoreError>;
+    /// Stores a fresh answer (and what it shows playing, if anything) and ends the lease.
+    async fn save(&self, owner: &str, snapshot: &NowPlaying, last_seen: Option<&Played>) -> Result<(), StoreError>;
+    /// Records a rate limit: no instance calls Spotify before `until`. Ends the lease.
+    async fn back_off(&self, owner: &str, until: OffsetDateTime) -> Result<(), StoreError>;
+    /// Ends the lease after a failed refresh, if `owner` still holds it.
+    async fn release(&self, owner: &str) -> Result<(), StoreError>;
 }
 
 /// Why the credentials could not be read or written. Never carries a secret value.

@@ -6,24 +6,20 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_ssm::types::ParameterType;
 use common::*;
-use now_playing::adapters::dynamodb::{DynamoTokenStore, TOKEN_KEY};
+use now_playing::adapters::dynamodb::{DynamoSnapshotStore, DynamoTokenStore, TOKEN_KEY};
 use now_playing::adapters::ssm::{SsmCredentialStore, credentials_document};
-use now_playing::ports::{CredentialStore, CredentialsError, TokenStore};
+use now_playing::domain::Playback;
+use now_playing::ports::{CredentialStore, CredentialsError, SharedState, SnapshotStore, TokenStore};
 use secrecy::ExposeSecret;
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::SeqCst)
-    )
+    format!("{prefix}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst))
 }
 
 /// SDK configuration for moto only: explicit endpoint and dummy credentials, so these
@@ -35,9 +31,7 @@ async fn moto() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "testing", "testing", None, None, "moto",
-        ))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "moto"))
         .load()
         .await
 }
@@ -49,19 +43,9 @@ async fn table() -> (aws_sdk_dynamodb::Client, String) {
         .create_table()
         .table_name(&name)
         .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
+            AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap(),
         )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
+        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await
@@ -70,11 +54,7 @@ async fn table() -> (aws_sdk_dynamodb::Client, String) {
         .update_time_to_live()
         .table_name(&name)
         .time_to_live_specification(
-            TimeToLiveSpecification::builder()
-                .attribute_name("ttl")
-                .enabled(true)
-                .build()
-                .unwrap(),
+            TimeToLiveSpecification::builder().attribute_name("ttl").enabled(true).build().unwrap(),
         )
         .send()
         .await
@@ -85,13 +65,7 @@ async fn table() -> (aws_sdk_dynamodb::Client, String) {
 #[tokio::test]
 async fn an_empty_table_has_no_token() {
     let (client, name) = table().await;
-    assert!(
-        DynamoTokenStore::new(client, name)
-            .load()
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(DynamoTokenStore::new(client, name).load().await.unwrap().is_none());
 }
 
 #[tokio::test]
@@ -106,20 +80,14 @@ async fn a_saved_token_is_loaded_with_its_expiry_and_a_ttl() {
     let item = client
         .get_item()
         .table_name(&name)
-        .key(
-            "pk",
-            aws_sdk_dynamodb::types::AttributeValue::S(TOKEN_KEY.into()),
-        )
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(TOKEN_KEY.into()))
         .send()
         .await
         .unwrap()
         .item
         .unwrap();
     let ttl: i64 = item["ttl"].as_n().unwrap().parse().unwrap();
-    assert!(
-        ttl > expires_at.unix_timestamp(),
-        "the TTL outlives the token"
-    );
+    assert!(ttl > expires_at.unix_timestamp(), "the TTL outlives the token");
 }
 
 #[tokio::test]
@@ -128,26 +96,13 @@ async fn only_one_owner_wins_the_lease_until_it_lapses_or_is_released() {
     let store = DynamoTokenStore::new(client, name);
     let until = NOW + Duration::from_secs(10);
     assert!(store.try_lease("a", NOW, until).await.unwrap());
+    assert!(!store.try_lease("b", NOW, until).await.unwrap(), "the conditional write is lost");
     assert!(
-        !store.try_lease("b", NOW, until).await.unwrap(),
-        "the conditional write is lost"
-    );
-    assert!(
-        store
-            .try_lease(
-                "b",
-                until + Duration::from_secs(1),
-                until + Duration::from_secs(11)
-            )
-            .await
-            .unwrap(),
+        store.try_lease("b", until + Duration::from_secs(1), until + Duration::from_secs(11)).await.unwrap(),
         "a lapsed lease is taken over"
     );
     store.release_lease("a").await.unwrap();
-    assert!(
-        !store.try_lease("c", NOW, until).await.unwrap(),
-        "a non-owner cannot release it"
-    );
+    assert!(!store.try_lease("c", NOW, until).await.unwrap(), "a non-owner cannot release it");
     store.release_lease("b").await.unwrap();
     assert!(store.try_lease("c", NOW, until).await.unwrap());
 }
@@ -180,22 +135,14 @@ async fn put(client: &aws_sdk_ssm::Client, name: &str, value: &str) {
 async fn stored_credentials() -> (aws_sdk_ssm::Client, String) {
     let client = ssm().await;
     let name = format!("/{}", unique("creds"));
-    put(
-        &client,
-        &name,
-        credentials_document(&credentials()).expose_secret(),
-    )
-    .await;
+    put(&client, &name, credentials_document(&credentials()).expose_secret()).await;
     (client, name)
 }
 
 #[tokio::test]
 async fn a_missing_parameter_is_named() {
     let name = format!("/{}", unique("missing"));
-    let err = SsmCredentialStore::new(ssm().await, &name)
-        .load()
-        .await
-        .unwrap_err();
+    let err = SsmCredentialStore::new(ssm().await, &name).load().await.unwrap_err();
     assert_eq!(err, CredentialsError::Missing(name));
     assert!(err.to_string().contains("make bootstrap"));
 }
@@ -220,14 +167,7 @@ async fn a_rotation_is_persisted_as_a_securestring_keeping_the_other_fields() {
     assert_eq!(again.refresh_token.expose_secret(), "rotated-refresh");
     assert_eq!(again.client_secret.expose_secret(), CLIENT_SECRET);
     assert_eq!(again.authorized_at, credentials().authorized_at);
-    let described = client
-        .get_parameter()
-        .name(&name)
-        .send()
-        .await
-        .unwrap()
-        .parameter
-        .unwrap();
+    let described = client.get_parameter().name(&name).send().await.unwrap().parameter.unwrap();
     assert_eq!(described.r#type, Some(ParameterType::SecureString));
 }
 
@@ -236,10 +176,69 @@ async fn a_malformed_parameter_is_named_without_its_value() {
     let client = ssm().await;
     let name = format!("/{}", unique("creds"));
     put(&client, &name, "refresh=abc123secret").await;
-    let err = SsmCredentialStore::new(client, &name)
-        .load()
-        .await
-        .unwrap_err();
+    let err = SsmCredentialStore::new(client, &name).load().await.unwrap_err();
     assert!(matches!(err, CredentialsError::Malformed { .. }), "{err:?}");
     assert!(!err.to_string().contains("abc123secret"), "{err}");
+}
+
+fn snapshot_doc() -> now_playing::domain::NowPlaying {
+    now_playing::domain::NowPlaying::from_spotify(playback("currently_playing_episode.json"), None, None, NOW)
+}
+
+#[tokio::test]
+async fn an_empty_table_has_no_shared_state() {
+    let (client, name) = table().await;
+    let state = DynamoSnapshotStore::new(client, name).load().await.unwrap();
+    assert_eq!(state, SharedState::default());
+}
+
+#[tokio::test]
+async fn a_saved_snapshot_comes_back_whole_and_ends_the_lease() {
+    let (client, name) = table().await;
+    let store = DynamoSnapshotStore::new(client, name);
+    let until = NOW + Duration::from_secs(10);
+    assert!(store.try_lease("a#0", NOW, until).await.unwrap());
+    let doc = snapshot_doc();
+    let seen = doc.seen_playing();
+    store.save("a#0", &doc, seen.as_ref()).await.unwrap();
+    let state = store.load().await.unwrap();
+    assert_eq!(state.snapshot, Some(doc));
+    assert_eq!(state.last_seen, seen);
+    assert!(store.try_lease("b#0", NOW, until).await.unwrap(), "saving ended a's lease");
+}
+
+#[tokio::test]
+async fn a_saved_answer_without_an_item_keeps_what_was_last_seen() {
+    let (client, name) = table().await;
+    let store = DynamoSnapshotStore::new(client, name);
+    let playing = snapshot_doc();
+    store.save("a#0", &playing, playing.seen_playing().as_ref()).await.unwrap();
+    let offline = now_playing::domain::NowPlaying::from_spotify(Playback::Nothing, None, None, NOW);
+    store.save("a#1", &offline, None).await.unwrap();
+    let state = store.load().await.unwrap();
+    assert_eq!(state.snapshot, Some(offline));
+    assert_eq!(state.last_seen, playing.seen_playing());
+}
+
+#[tokio::test]
+async fn the_snapshot_lease_is_won_once_until_it_lapses() {
+    let (client, name) = table().await;
+    let store = DynamoSnapshotStore::new(client, name);
+    let until = NOW + Duration::from_secs(10);
+    assert!(store.try_lease("a#0", NOW, until).await.unwrap());
+    assert!(!store.try_lease("b#0", NOW, until).await.unwrap(), "the conditional update is lost");
+    store.release("b#0").await.unwrap();
+    assert!(!store.try_lease("c#0", NOW, until).await.unwrap(), "only the owner releases it");
+    assert!(store.try_lease("c#0", until + Duration::from_secs(1), until + Duration::from_secs(11)).await.unwrap());
+}
+
+#[tokio::test]
+async fn a_backoff_is_shared_and_ends_the_lease() {
+    let (client, name) = table().await;
+    let store = DynamoSnapshotStore::new(client, name);
+    let until = NOW + Duration::from_secs(19056);
+    assert!(store.try_lease("a#0", NOW, NOW + Duration::from_secs(10)).await.unwrap());
+    store.back_off("a#0", until).await.unwrap();
+    assert_eq!(store.load().await.unwrap().backoff_until, Some(until));
+    assert!(store.try_lease("b#0", NOW, NOW + Duration::from_secs(10)).await.unwrap());
 }

@@ -15,9 +15,7 @@ use now_playing::ports::{CredentialsError, SpotifyError};
 use serde_json::Value;
 
 fn event(name: &str) -> serde_json::Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/events")
-        .join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/events").join(name);
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
@@ -46,8 +44,7 @@ fn app(h: &Harness, origins: AllowedOrigins) -> App {
 fn playing_harness() -> Harness {
     let h = Harness::new();
     h.spotify.script_refresh(vec![grant("access-1", None)]);
-    h.spotify
-        .script_playing(vec![Ok(playback("currently_playing_track.json"))]);
+    h.spotify.script_playing(vec![Ok(playback("currently_playing_track.json"))]);
     h
 }
 
@@ -69,10 +66,7 @@ async fn a_rest_api_event_is_routed_without_its_stage() {
     let h = playing_harness();
     let r = app(&h, AllowedOrigins::Any).handle(req).await;
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(
-        header_of(&r, header::CONTENT_TYPE),
-        Some("application/json")
-    );
+    assert_eq!(header_of(&r, header::CONTENT_TYPE), Some("application/json"));
     let doc = body_json(&r);
     assert_eq!(doc["status"], "playing");
     assert_eq!(doc["item"]["name"], "Never Gonna Give You Up");
@@ -83,10 +77,7 @@ async fn an_http_api_event_with_a_named_stage_is_routed_without_it() {
     let req = request(event("apigw_http_current.json"), |_| {});
     assert_eq!(route_path(&req), "/v1/current");
     let h = playing_harness();
-    assert_eq!(
-        app(&h, AllowedOrigins::Any).handle(req).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(app(&h, AllowedOrigins::Any).handle(req).await.status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -101,33 +92,23 @@ async fn an_http_api_event_on_the_default_stage_is_routed() {
 
 #[tokio::test]
 async fn a_rest_stage_named_like_the_version_does_not_eat_the_path() {
-    let req = request(event("apigw_rest_current.json"), |e| {
-        e["requestContext"]["stage"] = "v1".into()
-    });
+    let req = request(event("apigw_rest_current.json"), |e| e["requestContext"]["stage"] = "v1".into());
     assert_eq!(route_path(&req), "/v1/current");
 }
 
 #[tokio::test]
 async fn an_unknown_path_is_a_json_404() {
     let h = Harness::new();
-    let r = app(&h, AllowedOrigins::Any)
-        .handle(rest("/v1/nope", "GET"))
-        .await;
+    let r = app(&h, AllowedOrigins::Any).handle(rest("/v1/nope", "GET")).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(body_json(&r)["error"]["code"], "not_found");
-    assert_eq!(
-        header_of(&r, header::ACCESS_CONTROL_ALLOW_ORIGIN),
-        Some("*"),
-        "CORS on errors too"
-    );
+    assert_eq!(header_of(&r, header::ACCESS_CONTROL_ALLOW_ORIGIN), Some("*"), "CORS on errors too");
 }
 
 #[tokio::test]
 async fn a_post_is_a_json_405_with_allow() {
     let h = Harness::new();
-    let r = app(&h, AllowedOrigins::Any)
-        .handle(rest("/v1/current", "POST"))
-        .await;
+    let r = app(&h, AllowedOrigins::Any).handle(rest("/v1/current", "POST")).await;
     assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(body_json(&r)["error"]["code"], "method_not_allowed");
     assert_eq!(header_of(&r, header::ALLOW), Some("GET, HEAD, OPTIONS"));
@@ -136,14 +117,9 @@ async fn a_post_is_a_json_405_with_allow() {
 #[tokio::test]
 async fn a_preflight_is_answered_without_calling_spotify() {
     let h = Harness::new();
-    let r = app(&h, AllowedOrigins::Any)
-        .handle(rest("/v1/current", "OPTIONS"))
-        .await;
+    let r = app(&h, AllowedOrigins::Any).handle(rest("/v1/current", "OPTIONS")).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    assert_eq!(
-        header_of(&r, header::ACCESS_CONTROL_ALLOW_METHODS),
-        Some("GET, HEAD, OPTIONS")
-    );
+    assert_eq!(header_of(&r, header::ACCESS_CONTROL_ALLOW_METHODS), Some("GET, HEAD, OPTIONS"));
     assert_eq!(h.spotify.calls(), (0, 0, 0));
 }
 
@@ -151,13 +127,8 @@ async fn a_preflight_is_answered_without_calling_spotify() {
 async fn a_listed_origin_is_echoed_and_another_is_not() {
     let origins = AllowedOrigins::List(vec!["https://example.com".into()]);
     let h = playing_harness();
-    let r = app(&h, origins.clone())
-        .handle(request(event("apigw_rest_current.json"), |_| {}))
-        .await;
-    assert_eq!(
-        header_of(&r, header::ACCESS_CONTROL_ALLOW_ORIGIN),
-        Some("https://example.com")
-    );
+    let r = app(&h, origins.clone()).handle(request(event("apigw_rest_current.json"), |_| {})).await;
+    assert_eq!(header_of(&r, header::ACCESS_CONTROL_ALLOW_ORIGIN), Some("https://example.com"));
     assert_eq!(header_of(&r, header::VARY), Some("Origin"));
     let other = request(event("apigw_rest_current.json"), |e| {
         e["headers"]["Origin"] = "https://evil.example".into();
@@ -172,10 +143,7 @@ async fn the_answer_is_briefly_cacheable_and_revalidates_to_304() {
     let h = playing_harness();
     let app = app(&h, AllowedOrigins::Any);
     let first = app.handle(rest("/v1/current", "GET")).await;
-    assert_eq!(
-        header_of(&first, header::CACHE_CONTROL),
-        Some("public, max-age=5")
-    );
+    assert_eq!(header_of(&first, header::CACHE_CONTROL), Some("public, max-age=5"));
     let etag = header_of(&first, header::ETAG).unwrap().to_owned();
     let again = request(event("apigw_rest_current.json"), |e| {
         e["headers"]["If-None-Match"] = etag.clone().into();
@@ -194,20 +162,12 @@ async fn the_answer_is_briefly_cacheable_and_revalidates_to_304() {
 #[tokio::test]
 async fn a_revoked_refresh_token_is_a_503_that_says_to_run_bootstrap() {
     let h = Harness::new();
-    h.spotify
-        .script_refresh(vec![Err(SpotifyError::InvalidGrant)]);
-    let r = app(&h, AllowedOrigins::Any)
-        .handle(rest("/v1/current", "GET"))
-        .await;
+    h.spotify.script_refresh(vec![Err(SpotifyError::InvalidGrant)]);
+    let r = app(&h, AllowedOrigins::Any).handle(rest("/v1/current", "GET")).await;
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body = body_json(&r);
     assert_eq!(body["error"]["code"], "reauthorization_required");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("make bootstrap")
-    );
+    assert!(body["error"]["message"].as_str().unwrap().contains("make bootstrap"));
     assert_eq!(header_of(&r, header::CACHE_CONTROL), Some("no-store"));
 }
 
@@ -215,11 +175,8 @@ async fn a_revoked_refresh_token_is_a_503_that_says_to_run_bootstrap() {
 async fn spotify_down_with_no_earlier_answer_is_a_502() {
     let h = Harness::new();
     h.spotify.script_refresh(vec![grant("access-1", None)]);
-    h.spotify
-        .script_playing(vec![Err(SpotifyError::Upstream(500))]);
-    let r = app(&h, AllowedOrigins::Any)
-        .handle(rest("/v1/current", "GET"))
-        .await;
+    h.spotify.script_playing(vec![Err(SpotifyError::Upstream(500))]);
+    let r = app(&h, AllowedOrigins::Any).handle(rest("/v1/current", "GET")).await;
     assert_eq!(r.status(), StatusCode::BAD_GATEWAY);
     assert_eq!(body_json(&r)["error"]["code"], "upstream_unavailable");
 }
@@ -229,9 +186,7 @@ async fn a_spotify_timeout_with_no_earlier_answer_is_a_504() {
     let h = Harness::new();
     h.spotify.script_refresh(vec![grant("access-1", None)]);
     h.spotify.script_playing(vec![Err(SpotifyError::Timeout)]);
-    let r = app(&h, AllowedOrigins::Any)
-        .handle(rest("/v1/current", "GET"))
-        .await;
+    let r = app(&h, AllowedOrigins::Any).handle(rest("/v1/current", "GET")).await;
     assert_eq!(r.status(), StatusCode::GATEWAY_TIMEOUT);
 }
 
@@ -239,13 +194,8 @@ async fn a_spotify_timeout_with_no_earlier_answer_is_a_504() {
 async fn a_429_with_no_earlier_answer_passes_retry_after_on() {
     let h = Harness::new();
     h.spotify.script_refresh(vec![grant("access-1", None)]);
-    h.spotify
-        .script_playing(vec![Err(SpotifyError::RateLimited {
-            retry_after: std::time::Duration::from_secs(120),
-        })]);
-    let r = app(&h, AllowedOrigins::Any)
-        .handle(rest("/v1/current", "GET"))
-        .await;
+    h.spotify.script_playing(vec![Err(SpotifyError::RateLimited { retry_after: std::time::Duration::from_secs(120) })]);
+    let r = app(&h, AllowedOrigins::Any).handle(rest("/v1/current", "GET")).await;
     assert_eq!(r.status(), StatusCode::BAD_GATEWAY);
     assert_eq!(header_of(&r, header::RETRY_AFTER), Some("120"));
 }
@@ -253,28 +203,18 @@ async fn a_429_with_no_earlier_answer_passes_retry_after_on() {
 #[tokio::test]
 async fn a_missing_parameter_is_a_503_naming_it() {
     let h = Harness::new();
-    *h.credentials.stored.lock().unwrap() =
-        Err(CredentialsError::Missing("/now-playing/spotify".into()));
-    let r = app(&h, AllowedOrigins::Any)
-        .handle(rest("/v1/current", "GET"))
-        .await;
+    *h.credentials.stored.lock().unwrap() = Err(CredentialsError::Missing("/now-playing/spotify".into()));
+    let r = app(&h, AllowedOrigins::Any).handle(rest("/v1/current", "GET")).await;
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body = body_json(&r);
     assert_eq!(body["error"]["code"], "not_configured");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("/now-playing/spotify")
-    );
+    assert!(body["error"]["message"].as_str().unwrap().contains("/now-playing/spotify"));
 }
 
 #[tokio::test]
 async fn health_answers_without_calling_spotify() {
     let h = Harness::new();
-    let r = app(&h, AllowedOrigins::Any)
-        .handle(rest("/v1/health", "GET"))
-        .await;
+    let r = app(&h, AllowedOrigins::Any).handle(rest("/v1/health", "GET")).await;
     assert_eq!(r.status(), StatusCode::OK);
     let body = body_json(&r);
     assert_eq!(body["configured"], true);
@@ -297,11 +237,8 @@ async fn the_scheduled_health_event_of_the_stack_is_routed_to_health() {
 #[tokio::test]
 async fn health_is_503_when_unconfigured() {
     let h = Harness::new();
-    *h.credentials.stored.lock().unwrap() =
-        Err(CredentialsError::Missing("/now-playing/spotify".into()));
-    let r = app(&h, AllowedOrigins::Any)
-        .handle(rest("/v1/health", "GET"))
-        .await;
+    *h.credentials.stored.lock().unwrap() = Err(CredentialsError::Missing("/now-playing/spotify".into()));
+    let r = app(&h, AllowedOrigins::Any).handle(rest("/v1/health", "GET")).await;
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body_json(&r)["configured"], false);
 }

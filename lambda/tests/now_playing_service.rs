@@ -14,8 +14,7 @@ use now_playing::ports::{CredentialsError, SpotifyError};
 async fn a_playing_track_is_answered_with_its_progress() {
     let h = Harness::new();
     h.spotify.script_refresh(vec![grant("access-1", None)]);
-    h.spotify
-        .script_playing(vec![Ok(playback("currently_playing_track.json"))]);
+    h.spotify.script_playing(vec![Ok(playback("currently_playing_track.json"))]);
     let doc = h.instance("a").current().await.unwrap();
     assert_eq!(doc.status, Status::Playing);
     assert!(doc.is_playing);
@@ -23,15 +22,8 @@ async fn a_playing_track_is_answered_with_its_progress() {
     assert!(!doc.stale);
     let item = doc.item.unwrap();
     assert_eq!(item.name, "Never Gonna Give You Up");
-    assert_eq!(
-        item.images.iter().map(|i| i.width).collect::<Vec<_>>(),
-        [Some(640), Some(300), Some(64)]
-    );
-    assert_eq!(
-        h.spotify.calls(),
-        (1, 1, 0),
-        "nothing playing was not asked"
-    );
+    assert_eq!(item.images.iter().map(|i| i.width).collect::<Vec<_>>(), [Some(640), Some(300), Some(64)]);
+    assert_eq!(h.spotify.calls(), (1, 1, 0), "nothing playing was not asked");
 }
 
 #[tokio::test]
@@ -50,8 +42,7 @@ async fn serves_last_played_when_nothing_is_playing() {
 async fn an_ad_counts_as_nothing_playing() {
     let h = Harness::new();
     h.spotify.script_refresh(vec![grant("access-1", None)]);
-    h.spotify
-        .script_playing(vec![Ok(playback("currently_playing_ad.json"))]);
+    h.spotify.script_playing(vec![Ok(playback("currently_playing_ad.json"))]);
     h.spotify.script_recent(vec![Ok(None)]);
     let doc = h.instance("a").current().await.unwrap();
     assert_eq!(doc.status, Status::Offline);
@@ -62,8 +53,7 @@ async fn an_ad_counts_as_nothing_playing() {
 async fn an_episode_puts_the_show_in_artists_and_album() {
     let h = Harness::new();
     h.spotify.script_refresh(vec![grant("access-1", None)]);
-    h.spotify
-        .script_playing(vec![Ok(playback("currently_playing_episode.json"))]);
+    h.spotify.script_playing(vec![Ok(playback("currently_playing_episode.json"))]);
     let item = h.instance("a").current().await.unwrap().item.unwrap();
     assert_eq!(item.kind, ItemKind::Episode);
     assert_eq!(item.artists.len(), 1);
@@ -75,57 +65,46 @@ async fn an_episode_puts_the_show_in_artists_and_album() {
 async fn the_token_is_refreshed_once_and_then_reused_from_memory() {
     let h = Harness::new();
     h.spotify.script_refresh(vec![grant("access-1", None)]);
-    h.spotify
-        .script_playing(vec![Ok(playback("currently_playing_track.json"))]);
+    h.spotify.script_playing(vec![Ok(playback("currently_playing_track.json"))]);
     let service = h.instance("a");
     for _ in 0..3 {
         service.current().await.unwrap();
+        h.clock.advance(WINDOW * 2);
     }
-    assert_eq!(h.spotify.calls().0, 1);
-    assert_eq!(
-        h.store.stored_value().as_deref(),
-        Some("access-1"),
-        "shared with other instances"
-    );
+    assert_eq!(h.spotify.calls(), (1, 3, 0));
+    assert_eq!(h.store.stored_value().as_deref(), Some("access-1"), "shared with other instances");
 }
 
 #[tokio::test]
 async fn a_token_with_under_60_seconds_left_is_refreshed() {
     let h = Harness::new();
-    h.spotify
-        .script_refresh(vec![grant("access-1", None), grant("access-2", None)]);
-    h.spotify
-        .script_playing(vec![Ok(playback("currently_playing_track.json"))]);
+    h.spotify.script_refresh(vec![grant("access-1", None), grant("access-2", None)]);
+    h.spotify.script_playing(vec![Ok(playback("currently_playing_track.json"))]);
     let service = h.instance("a");
     service.current().await.unwrap();
     h.clock.advance(Duration::from_secs(3600 - 59));
     service.current().await.unwrap();
     assert_eq!(h.spotify.calls().0, 2);
-    assert_eq!(
-        h.spotify.played_with.lock().unwrap().last().unwrap(),
-        "access-2"
-    );
+    assert_eq!(h.spotify.played_with.lock().unwrap().last().unwrap(), "access-2");
 }
 
 #[tokio::test]
 async fn a_second_instance_uses_the_shared_token_instead_of_refreshing() {
     let h = Harness::new();
     h.spotify.script_refresh(vec![grant("access-1", None)]);
-    h.spotify
-        .script_playing(vec![Ok(playback("currently_playing_track.json"))]);
+    h.spotify.script_playing(vec![Ok(playback("currently_playing_track.json"))]);
     h.instance("a").current().await.unwrap();
+    h.clock.advance(WINDOW * 2);
     h.instance("b").current().await.unwrap();
-    assert_eq!(h.spotify.calls().0, 1);
+    assert_eq!(h.spotify.calls(), (1, 2, 0), "b called Spotify with a's token");
 }
 
 #[tokio::test]
 async fn an_instance_that_loses_the_lease_waits_for_the_winner_token() {
     let h = Harness::new();
     *h.store.lease.lock().unwrap() = Some(("winner".into(), NOW + Duration::from_secs(10)));
-    h.spotify
-        .script_refresh(vec![grant("should-not-be-used", None)]);
-    h.spotify
-        .script_playing(vec![Ok(playback("currently_playing_track.json"))]);
+    h.spotify.script_refresh(vec![grant("should-not-be-used", None)]);
+    h.spotify.script_playing(vec![Ok(playback("currently_playing_track.json"))]);
     let store = h.store.clone();
     let winner = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -134,26 +113,16 @@ async fn an_instance_that_loses_the_lease_waits_for_the_winner_token() {
     h.instance("loser").current().await.unwrap();
     winner.await.unwrap();
     assert_eq!(h.spotify.calls().0, 0, "the loser must not refresh");
-    assert_eq!(
-        h.spotify.played_with.lock().unwrap().as_slice(),
-        ["from-winner"]
-    );
+    assert_eq!(h.spotify.played_with.lock().unwrap().as_slice(), ["from-winner"]);
 }
 
 #[tokio::test]
 async fn concurrent_instances_refresh_once_between_them() {
     let h = Harness::new();
     h.spotify.script_refresh(vec![grant("access-1", None)]);
-    h.spotify
-        .script_playing(vec![Ok(playback("currently_playing_track.json"))]);
-    let instances: Vec<_> = (0..8)
-        .map(|i| Arc::new(h.instance(&format!("i{i}"))))
-        .collect();
-    let tasks: Vec<_> = instances
-        .iter()
-        .cloned()
-        .map(|s| tokio::spawn(async move { s.current().await }))
-        .collect();
+    h.spotify.script_playing(vec![Ok(playback("currently_playing_track.json"))]);
+    let instances: Vec<_> = (0..8).map(|i| Arc::new(h.instance(&format!("i{i}")))).collect();
+    let tasks: Vec<_> = instances.iter().cloned().map(|s| tokio::spawn(async move { s.current().await })).collect();
     for task in tasks {
         task.await.unwrap().unwrap();
     }
@@ -165,8 +134,7 @@ async fn when_the_lease_holder_never_delivers_the_waiter_refreshes_itself() {
     let h = Harness::new();
     *h.store.lease.lock().unwrap() = Some(("dead".into(), NOW + Duration::from_secs(10)));
     h.spotify.script_refresh(vec![grant("access-1", None)]);
-    h.spotify
-        .script_playing(vec![Ok(playback("currently_playing_track.json"))]);
+    h.spotify.script_playing(vec![Ok(playback("currently_playing_track.json"))]);
     h.instance("a").current().await.unwrap();
     assert_eq!(h.spotify.calls().0, 1);
 }
@@ -176,68 +144,44 @@ async fn a_401_refreshes_once_and_retries_once() {
     let h = Harness::new();
     *h.store.token.lock().unwrap() = Some(token("revoked-early", NOW + Duration::from_secs(3000)));
     h.spotify.script_refresh(vec![grant("access-2", None)]);
-    h.spotify.script_playing(vec![
-        Err(SpotifyError::Unauthorized),
-        Ok(playback("currently_playing_track.json")),
-    ]);
+    h.spotify.script_playing(vec![Err(SpotifyError::Unauthorized), Ok(playback("currently_playing_track.json"))]);
     let doc = h.instance("a").current().await.unwrap();
     assert_eq!(doc.status, Status::Playing);
     assert_eq!(h.spotify.calls(), (1, 2, 0));
-    assert_eq!(
-        h.spotify.played_with.lock().unwrap().as_slice(),
-        ["revoked-early", "access-2"]
-    );
+    assert_eq!(h.spotify.played_with.lock().unwrap().as_slice(), ["revoked-early", "access-2"]);
 }
 
 #[tokio::test]
 async fn a_second_401_asks_for_reauthorization_instead_of_looping() {
     let h = Harness::new();
-    h.spotify
-        .script_refresh(vec![grant("access-1", None), grant("access-2", None)]);
-    h.spotify
-        .script_playing(vec![Err(SpotifyError::Unauthorized)]);
+    h.spotify.script_refresh(vec![grant("access-1", None), grant("access-2", None)]);
+    h.spotify.script_playing(vec![Err(SpotifyError::Unauthorized)]);
     let err = h.instance("a").current().await.unwrap_err();
-    assert!(
-        matches!(err, ServiceError::ReauthorizationRequired(_)),
-        "{err:?}"
-    );
+    assert!(matches!(err, ServiceError::ReauthorizationRequired(_)), "{err:?}");
     assert_eq!(h.spotify.calls(), (2, 2, 0));
 }
 
 #[tokio::test]
 async fn a_rotated_refresh_token_is_persisted_and_used_from_then_on() {
     let h = Harness::new();
-    h.spotify.script_refresh(vec![
-        grant("access-1", Some("rotated-refresh")),
-        grant("access-2", None),
-    ]);
-    h.spotify
-        .script_playing(vec![Ok(playback("currently_playing_track.json"))]);
+    h.spotify.script_refresh(vec![grant("access-1", Some("rotated-refresh")), grant("access-2", None)]);
+    h.spotify.script_playing(vec![Ok(playback("currently_playing_track.json"))]);
     let service = h.instance("a");
     service.current().await.unwrap();
     assert_eq!(h.credentials.refresh_token(), "rotated-refresh");
     let stored = h.credentials.stored.lock().unwrap().clone().unwrap();
     assert_eq!(stored.client_id, "client-id", "other fields kept");
-    assert_eq!(
-        stored.authorized_at,
-        credentials().authorized_at,
-        "rotation does not restart the 6-month clock"
-    );
+    assert_eq!(stored.authorized_at, credentials().authorized_at, "rotation does not restart the 6-month clock");
     h.clock.advance(Duration::from_secs(3600));
     service.current().await.unwrap();
-    assert_eq!(
-        h.spotify.refreshed_with.lock().unwrap().as_slice(),
-        [REFRESH_TOKEN, "rotated-refresh"]
-    );
+    assert_eq!(h.spotify.refreshed_with.lock().unwrap().as_slice(), [REFRESH_TOKEN, "rotated-refresh"]);
 }
 
 #[tokio::test]
 async fn the_same_refresh_token_coming_back_is_not_written_again() {
     let h = Harness::new();
-    h.spotify
-        .script_refresh(vec![grant("access-1", Some(REFRESH_TOKEN))]);
-    h.spotify
-        .script_playing(vec![Ok(playback("currently_playing_track.json"))]);
+    h.spotify.script_refresh(vec![grant("access-1", Some(REFRESH_TOKEN))]);
+    h.spotify.script_playing(vec![Ok(playback("currently_playing_track.json"))]);
     h.instance("a").current().await.unwrap();
     assert_eq!(h.credentials.saves.load(Ordering::SeqCst), 0);
 }
@@ -245,30 +189,18 @@ async fn the_same_refresh_token_coming_back_is_not_written_again() {
 #[tokio::test]
 async fn invalid_grant_is_not_retried_and_asks_for_bootstrap() {
     let h = Harness::new();
-    h.spotify
-        .script_refresh(vec![Err(SpotifyError::InvalidGrant)]);
+    h.spotify.script_refresh(vec![Err(SpotifyError::InvalidGrant)]);
     let service = h.instance("a");
     let err = service.current().await.unwrap_err();
-    assert!(
-        matches!(err, ServiceError::ReauthorizationRequired(_)),
-        "{err:?}"
-    );
-    assert_eq!(
-        h.spotify.calls().0,
-        1,
-        "one refresh attempt, no retry with the same token"
-    );
+    assert!(matches!(err, ServiceError::ReauthorizationRequired(_)), "{err:?}");
+    assert_eq!(h.spotify.calls().0, 1, "one refresh attempt, no retry with the same token");
 }
 
 #[tokio::test]
 async fn invalid_grant_after_another_instance_rotated_retries_with_the_new_token() {
     let h = Harness::new();
-    h.spotify.script_refresh(vec![
-        Err(SpotifyError::InvalidGrant),
-        grant("access-1", None),
-    ]);
-    h.spotify
-        .script_playing(vec![Ok(playback("currently_playing_track.json"))]);
+    h.spotify.script_refresh(vec![Err(SpotifyError::InvalidGrant), grant("access-1", None)]);
+    h.spotify.script_playing(vec![Ok(playback("currently_playing_track.json"))]);
     let service = h.instance("a");
     // This instance read the parameter, then another one rotated the token.
     service.health().await;
@@ -276,29 +208,21 @@ async fn invalid_grant_after_another_instance_rotated_retries_with_the_new_token
     rotated.refresh_token = "rotated-elsewhere".to_owned().into();
     *h.credentials.stored.lock().unwrap() = Ok(rotated);
     service.current().await.unwrap();
-    assert_eq!(
-        h.spotify.refreshed_with.lock().unwrap().as_slice(),
-        [REFRESH_TOKEN, "rotated-elsewhere"]
-    );
+    assert_eq!(h.spotify.refreshed_with.lock().unwrap().as_slice(), [REFRESH_TOKEN, "rotated-elsewhere"]);
 }
 
 #[tokio::test]
 async fn spotify_failing_serves_the_last_good_answer_marked_stale() {
     let h = Harness::new();
     h.spotify.script_refresh(vec![grant("access-1", None)]);
-    h.spotify.script_playing(vec![
-        Ok(playback("currently_playing_track.json")),
-        Err(SpotifyError::Upstream(503)),
-    ]);
+    h.spotify.script_playing(vec![Ok(playback("currently_playing_track.json")), Err(SpotifyError::Upstream(503))]);
     let service = h.instance("a");
     let good = service.current().await.unwrap();
+    h.clock.advance(WINDOW * 2);
     let stale = service.current().await.unwrap();
     assert!(stale.stale);
     assert_eq!(stale.item, good.item);
-    assert_eq!(
-        stale.fetched_at, good.fetched_at,
-        "fetched_at stays when the data was read"
-    );
+    assert_eq!(stale.fetched_at, good.fetched_at, "fetched_at stays when the data was read");
 }
 
 #[tokio::test]
@@ -307,16 +231,7 @@ async fn spotify_failing_with_nothing_to_fall_back_on_is_upstream_unavailable() 
     h.spotify.script_refresh(vec![grant("access-1", None)]);
     h.spotify.script_playing(vec![Err(SpotifyError::Timeout)]);
     let err = h.instance("a").current().await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            ServiceError::UpstreamUnavailable {
-                cause: SpotifyError::Timeout,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, ServiceError::UpstreamUnavailable { cause: SpotifyError::Timeout, .. }), "{err:?}");
 }
 
 #[tokio::test]
@@ -325,13 +240,12 @@ async fn a_429_stops_calls_to_spotify_until_retry_after_passes() {
     h.spotify.script_refresh(vec![grant("access-1", None)]);
     h.spotify.script_playing(vec![
         Ok(playback("currently_playing_track.json")),
-        Err(SpotifyError::RateLimited {
-            retry_after: Duration::from_secs(19056),
-        }),
+        Err(SpotifyError::RateLimited { retry_after: Duration::from_secs(19056) }),
         Ok(playback("currently_playing_paused.json")),
     ]);
     let service = h.instance("a");
     service.current().await.unwrap();
+    h.clock.advance(WINDOW * 2);
     assert!(service.current().await.unwrap().stale);
     h.clock.advance(Duration::from_secs(19000));
     assert!(service.current().await.unwrap().stale);
@@ -349,29 +263,24 @@ async fn a_token_store_outage_does_not_stop_the_answer() {
     let h = Harness::new();
     h.store.failing.store(true, Ordering::SeqCst);
     h.spotify.script_refresh(vec![grant("access-1", None)]);
-    h.spotify
-        .script_playing(vec![Ok(playback("currently_playing_track.json"))]);
+    h.spotify.script_playing(vec![Ok(playback("currently_playing_track.json"))]);
     let service = h.instance("a");
     service.current().await.unwrap();
+    h.clock.advance(WINDOW * 2);
     service.current().await.unwrap();
-    assert_eq!(h.spotify.calls().0, 1, "the memory cache still holds");
+    assert_eq!(h.spotify.calls(), (1, 2, 0), "the token in memory still serves");
 }
 
 #[tokio::test]
 async fn a_missing_parameter_is_reported_and_retried_on_the_next_request() {
     let h = Harness::new();
-    *h.credentials.stored.lock().unwrap() =
-        Err(CredentialsError::Missing("/now-playing/spotify".into()));
+    *h.credentials.stored.lock().unwrap() = Err(CredentialsError::Missing("/now-playing/spotify".into()));
     let service = h.instance("a");
     let err = service.current().await.unwrap_err();
-    assert!(
-        matches!(err, ServiceError::Credentials(CredentialsError::Missing(_))),
-        "{err:?}"
-    );
+    assert!(matches!(err, ServiceError::Credentials(CredentialsError::Missing(_))), "{err:?}");
     *h.credentials.stored.lock().unwrap() = Ok(credentials());
     h.spotify.script_refresh(vec![grant("access-1", None)]);
-    h.spotify
-        .script_playing(vec![Ok(playback("currently_playing_track.json"))]);
+    h.spotify.script_playing(vec![Ok(playback("currently_playing_track.json"))]);
     service.current().await.unwrap();
 }
 

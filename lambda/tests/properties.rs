@@ -5,9 +5,7 @@ mod common;
 use common::*;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, RequestExt};
-use now_playing::adapters::spotify::{
-    parse_currently_playing, parse_recently_played, parse_token_grant,
-};
+use now_playing::adapters::spotify::{parse_currently_playing, parse_recently_played, parse_token_grant};
 use now_playing::config::AllowedOrigins;
 use now_playing::http::App;
 use proptest::prelude::*;
@@ -18,10 +16,7 @@ fn arbitrary_json() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
-        prop::sample::select(vec![
-            "track", "episode", "ad", "unknown", "", "item", "name"
-        ])
-        .prop_map(Value::from),
+        prop::sample::select(vec!["track", "episode", "ad", "unknown", "", "item", "name"]).prop_map(Value::from),
         ".{0,12}".prop_map(Value::String),
     ];
     leaf.prop_recursive(4, 64, 8, |inner| {
@@ -68,30 +63,25 @@ fn mutated_fixture() -> impl Strategy<Value = Vec<u8>> {
         "currently_playing_local.json",
         "recently_played.json",
     ]);
-    (names, any::<prop::sample::Index>(), arbitrary_json()).prop_map(
-        |(name, index, replacement)| {
-            let mut value: Value = serde_json::from_slice(&fixture(name)).unwrap();
-            let mut pointers = Vec::new();
-            collect_pointers(&value, String::new(), &mut pointers);
-            let target = index.get(&pointers).clone();
-            if let Some(slot) = value.pointer_mut(&target) {
-                *slot = replacement;
-            }
-            serde_json::to_vec(&value).unwrap()
-        },
-    )
+    (names, any::<prop::sample::Index>(), arbitrary_json()).prop_map(|(name, index, replacement)| {
+        let mut value: Value = serde_json::from_slice(&fixture(name)).unwrap();
+        let mut pointers = Vec::new();
+        collect_pointers(&value, String::new(), &mut pointers);
+        let target = index.get(&pointers).clone();
+        if let Some(slot) = value.pointer_mut(&target) {
+            *slot = replacement;
+        }
+        serde_json::to_vec(&value).unwrap()
+    })
 }
 
 fn collect_pointers(value: &Value, at: String, out: &mut Vec<String>) {
     out.push(at.clone());
     match value {
-        Value::Object(map) => map
-            .iter()
-            .for_each(|(k, v)| collect_pointers(v, format!("{at}/{k}"), out)),
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .for_each(|(i, v)| collect_pointers(v, format!("{at}/{i}"), out)),
+        Value::Object(map) => map.iter().for_each(|(k, v)| collect_pointers(v, format!("{at}/{k}"), out)),
+        Value::Array(items) => {
+            items.iter().enumerate().for_each(|(i, v)| collect_pointers(v, format!("{at}/{i}"), out))
+        }
         _ => {}
     }
 }

@@ -13,10 +13,7 @@ use wiremock::matchers::{body_string_contains, header, method, path, query_param
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn adapter(server: &MockServer) -> SpotifyHttp {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_millis(500))
-        .build()
-        .unwrap();
+    let client = reqwest::Client::builder().timeout(Duration::from_millis(500)).build().unwrap();
     SpotifyHttp::new(client, &server.uri(), &server.uri())
 }
 
@@ -34,20 +31,13 @@ async fn playing_answer(template: ResponseTemplate) -> Result<Playback, SpotifyE
         .expect(1)
         .mount(&server)
         .await;
-    adapter(&server)
-        .currently_playing(&token("access-1", NOW))
-        .await
+    adapter(&server).currently_playing(&token("access-1", NOW)).await
 }
 
 #[tokio::test]
 async fn a_200_with_a_track_is_parsed() {
-    let Playback::Item {
-        item,
-        is_playing,
-        progress_ms,
-    } = playing_answer(json("currently_playing_track.json"))
-        .await
-        .unwrap()
+    let Playback::Item { item, is_playing, progress_ms } =
+        playing_answer(json("currently_playing_track.json")).await.unwrap()
     else {
         panic!("expected an item")
     };
@@ -55,14 +45,8 @@ async fn a_200_with_a_track_is_parsed() {
     assert_eq!(progress_ms, Some(81234));
     assert_eq!(item.kind, ItemKind::Track);
     assert_eq!(item.id.as_deref(), Some("4uLU6hMCjMI75M1A2tKUQC"));
-    assert_eq!(
-        item.url.as_deref(),
-        Some("https://open.spotify.com/track/4uLU6hMCjMI75M1A2tKUQC")
-    );
-    assert_eq!(
-        item.artists[0].url.as_deref(),
-        Some("https://open.spotify.com/artist/0gxyHStUsqpMadRV0Di1Qt")
-    );
+    assert_eq!(item.url.as_deref(), Some("https://open.spotify.com/track/4uLU6hMCjMI75M1A2tKUQC"));
+    assert_eq!(item.artists[0].url.as_deref(), Some("https://open.spotify.com/artist/0gxyHStUsqpMadRV0Di1Qt"));
     assert_eq!(item.album.name, "Whenever You Need Somebody");
     assert_eq!(item.duration_ms, 213573);
     assert_eq!(item.images[0].width, Some(640), "largest first");
@@ -70,63 +54,35 @@ async fn a_200_with_a_track_is_parsed() {
 
 #[tokio::test]
 async fn a_204_means_nothing_is_playing() {
-    assert_eq!(
-        playing_answer(ResponseTemplate::new(204)).await.unwrap(),
-        Playback::Nothing
-    );
+    assert_eq!(playing_answer(ResponseTemplate::new(204)).await.unwrap(), Playback::Nothing);
 }
 
 #[tokio::test]
 async fn a_paused_session_is_an_item_that_is_not_playing() {
-    let answer = playing_answer(json("currently_playing_paused.json"))
-        .await
-        .unwrap();
-    assert!(
-        matches!(
-            answer,
-            Playback::Item {
-                is_playing: false,
-                ..
-            }
-        ),
-        "{answer:?}"
-    );
+    let answer = playing_answer(json("currently_playing_paused.json")).await.unwrap();
+    assert!(matches!(answer, Playback::Item { is_playing: false, .. }), "{answer:?}");
 }
 
 #[tokio::test]
 async fn an_ad_with_a_null_item_is_nothing() {
-    assert_eq!(
-        playing_answer(json("currently_playing_ad.json"))
-            .await
-            .unwrap(),
-        Playback::Nothing
-    );
+    assert_eq!(playing_answer(json("currently_playing_ad.json")).await.unwrap(), Playback::Nothing);
 }
 
 #[tokio::test]
 async fn an_episode_is_parsed_with_its_show() {
-    let Playback::Item { item, .. } = playing_answer(json("currently_playing_episode.json"))
-        .await
-        .unwrap()
-    else {
+    let Playback::Item { item, .. } = playing_answer(json("currently_playing_episode.json")).await.unwrap() else {
         panic!("expected an item")
     };
     assert_eq!(item.kind, ItemKind::Episode);
     assert_eq!(item.album.name, "The Changelog");
-    assert_eq!(
-        item.album.url.as_deref(),
-        Some("https://open.spotify.com/show/2mTUnDkuKUkhiueKcVWoP0")
-    );
+    assert_eq!(item.album.url.as_deref(), Some("https://open.spotify.com/show/2mTUnDkuKUkhiueKcVWoP0"));
     assert_eq!(item.images[0].width, None, "unknown image sizes stay null");
     assert!(item.explicit);
 }
 
 #[tokio::test]
 async fn a_local_file_has_no_id_url_or_images() {
-    let Playback::Item { item, .. } = playing_answer(json("currently_playing_local.json"))
-        .await
-        .unwrap()
-    else {
+    let Playback::Item { item, .. } = playing_answer(json("currently_playing_local.json")).await.unwrap() else {
         panic!("expected an item")
     };
     assert!(item.is_local);
@@ -138,25 +94,15 @@ async fn a_local_file_has_no_id_url_or_images() {
 
 #[tokio::test]
 async fn a_401_is_unauthorized() {
-    assert_eq!(
-        playing_answer(ResponseTemplate::new(401)).await,
-        Err(SpotifyError::Unauthorized)
-    );
+    assert_eq!(playing_answer(ResponseTemplate::new(401)).await, Err(SpotifyError::Unauthorized));
 }
 
 #[tokio::test]
 async fn a_403_carries_spotify_reason() {
-    let answer = playing_answer(
-        ResponseTemplate::new(403)
-            .set_body_raw(fixture("error_forbidden.json"), "application/json"),
-    )
-    .await;
-    assert_eq!(
-        answer,
-        Err(SpotifyError::Forbidden(
-            "The user is not registered for this application".into()
-        ))
-    );
+    let answer =
+        playing_answer(ResponseTemplate::new(403).set_body_raw(fixture("error_forbidden.json"), "application/json"))
+            .await;
+    assert_eq!(answer, Err(SpotifyError::Forbidden("The user is not registered for this application".into())));
 }
 
 #[tokio::test]
@@ -167,54 +113,33 @@ async fn a_429_carries_retry_after_in_seconds() {
             .set_body_raw(fixture("error_rate_limited.json"), "application/json"),
     )
     .await;
-    assert_eq!(
-        answer,
-        Err(SpotifyError::RateLimited {
-            retry_after: Duration::from_secs(19056)
-        })
-    );
+    assert_eq!(answer, Err(SpotifyError::RateLimited { retry_after: Duration::from_secs(19056) }));
 }
 
 #[tokio::test]
 async fn a_5xx_is_an_upstream_failure() {
-    assert_eq!(
-        playing_answer(ResponseTemplate::new(503)).await,
-        Err(SpotifyError::Upstream(503))
-    );
+    assert_eq!(playing_answer(ResponseTemplate::new(503)).await, Err(SpotifyError::Upstream(503)));
 }
 
 #[tokio::test]
 async fn malformed_json_is_reported_not_panicked_on() {
-    let answer = playing_answer(
-        ResponseTemplate::new(200).set_body_raw("{\"is_playing\": tru", "application/json"),
-    )
-    .await;
-    assert!(
-        matches!(answer, Err(SpotifyError::Malformed(_))),
-        "{answer:?}"
-    );
+    let answer =
+        playing_answer(ResponseTemplate::new(200).set_body_raw("{\"is_playing\": tru", "application/json")).await;
+    assert!(matches!(answer, Err(SpotifyError::Malformed(_))), "{answer:?}");
 }
 
 #[tokio::test]
 async fn a_slow_answer_times_out() {
-    let answer =
-        playing_answer(json("currently_playing_track.json").set_delay(Duration::from_secs(2)))
-            .await;
+    let answer = playing_answer(json("currently_playing_track.json").set_delay(Duration::from_secs(2))).await;
     assert_eq!(answer, Err(SpotifyError::Timeout));
 }
 
 #[tokio::test]
 async fn an_unreachable_spotify_is_a_network_error() {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_millis(500))
-        .build()
-        .unwrap();
+    let client = reqwest::Client::builder().timeout(Duration::from_millis(500)).build().unwrap();
     let spotify = SpotifyHttp::new(client, "http://127.0.0.1:9", "http://127.0.0.1:9");
     let answer = spotify.currently_playing(&token("access-1", NOW)).await;
-    assert!(
-        matches!(answer, Err(SpotifyError::Network(_))),
-        "{answer:?}"
-    );
+    assert!(matches!(answer, Err(SpotifyError::Network(_))), "{answer:?}");
 }
 
 #[tokio::test]
@@ -226,11 +151,7 @@ async fn recently_played_gives_the_latest_play_and_its_time() {
         .respond_with(json("recently_played.json"))
         .mount(&server)
         .await;
-    let played = adapter(&server)
-        .recently_played(&token("access-1", NOW))
-        .await
-        .unwrap()
-        .unwrap();
+    let played = adapter(&server).recently_played(&token("access-1", NOW)).await.unwrap().unwrap();
     assert_eq!(played.item.name, "Never Gonna Give You Up");
     assert_eq!(played.played_at.unix_timestamp(), 1795806000);
 }
@@ -242,29 +163,16 @@ async fn an_empty_history_is_none() {
         .respond_with(json("recently_played_empty.json"))
         .mount(&server)
         .await;
-    assert_eq!(
-        adapter(&server)
-            .recently_played(&token("access-1", NOW))
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(adapter(&server).recently_played(&token("access-1", NOW)).await.unwrap(), None);
 }
 
-async fn refresh_answer(
-    template: ResponseTemplate,
-) -> Result<now_playing::ports::TokenGrant, SpotifyError> {
+async fn refresh_answer(template: ResponseTemplate) -> Result<now_playing::ports::TokenGrant, SpotifyError> {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/api/token"))
-        .and(header(
-            "authorization",
-            "Basic Y2xpZW50LWlkOmNsaWVudC1zZWNyZXQtN2YzYTlj",
-        ))
+        .and(header("authorization", "Basic Y2xpZW50LWlkOmNsaWVudC1zZWNyZXQtN2YzYTlj"))
         .and(body_string_contains("grant_type=refresh_token"))
-        .and(body_string_contains(
-            format!("refresh_token={REFRESH_TOKEN}").as_str(),
-        ))
+        .and(body_string_contains(format!("refresh_token={REFRESH_TOKEN}").as_str()))
         .respond_with(template)
         .expect(1)
         .mount(&server)
@@ -275,10 +183,7 @@ async fn refresh_answer(
 #[tokio::test]
 async fn a_refresh_sends_basic_auth_and_reads_the_token() {
     let grant = refresh_answer(json("token.json")).await.unwrap();
-    assert_eq!(
-        grant.access_token.expose_secret(),
-        "BQD-access-token-fixture"
-    );
+    assert_eq!(grant.access_token.expose_secret(), "BQD-access-token-fixture");
     assert_eq!(grant.expires_in, Duration::from_secs(3600));
     assert!(grant.refresh_token.is_none());
 }
@@ -286,17 +191,13 @@ async fn a_refresh_sends_basic_auth_and_reads_the_token() {
 #[tokio::test]
 async fn a_refresh_answer_may_rotate_the_refresh_token() {
     let grant = refresh_answer(json("token_rotated.json")).await.unwrap();
-    assert_eq!(
-        grant.refresh_token.unwrap().expose_secret(),
-        "AQD-rotated-refresh-token"
-    );
+    assert_eq!(grant.refresh_token.unwrap().expose_secret(), "AQD-rotated-refresh-token");
 }
 
 #[tokio::test]
 async fn a_revoked_or_expired_refresh_token_is_invalid_grant() {
     let answer = refresh_answer(
-        ResponseTemplate::new(400)
-            .set_body_raw(fixture("error_invalid_grant.json"), "application/json"),
+        ResponseTemplate::new(400).set_body_raw(fixture("error_invalid_grant.json"), "application/json"),
     )
     .await;
     assert_eq!(answer.unwrap_err(), SpotifyError::InvalidGrant);
@@ -305,8 +206,7 @@ async fn a_revoked_or_expired_refresh_token_is_invalid_grant() {
 #[tokio::test]
 async fn a_wrong_client_secret_is_invalid_client() {
     let answer = refresh_answer(
-        ResponseTemplate::new(400)
-            .set_body_raw(fixture("error_invalid_client.json"), "application/json"),
+        ResponseTemplate::new(400).set_body_raw(fixture("error_invalid_client.json"), "application/json"),
     )
     .await;
     assert_eq!(answer.unwrap_err(), SpotifyError::InvalidClient);
@@ -314,13 +214,9 @@ async fn a_wrong_client_secret_is_invalid_client() {
 
 #[tokio::test]
 async fn a_malformed_token_answer_does_not_quote_it() {
-    let answer = refresh_answer(
-        ResponseTemplate::new(200)
-            .set_body_raw(r#"{"access_token": 12345678}"#, "application/json"),
-    )
-    .await;
-    let SpotifyError::Malformed(message) = answer.unwrap_err() else {
-        panic!("expected Malformed")
-    };
+    let answer =
+        refresh_answer(ResponseTemplate::new(200).set_body_raw(r#"{"access_token": 12345678}"#, "application/json"))
+            .await;
+    let SpotifyError::Malformed(message) = answer.unwrap_err() else { panic!("expected Malformed") };
     assert!(!message.contains("12345678"), "{message}");
 }

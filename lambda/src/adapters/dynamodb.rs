@@ -1,4 +1,5 @@
-//! The shared access-token cache and refresh lease in DynamoDB (`pk` string key, `ttl` TTL).
+//! The shared token cache and answer snapshot in DynamoDB (`pk` string key, `ttl` TTL), each
+//! with the lease that lets one instance refresh it.
 
 use std::collections::HashMap;
 
@@ -10,8 +11,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 
-use crate::domain::AccessToken;
-use crate::ports::{StoreError, TokenStore};
+use crate::domain::{AccessToken, NowPlaying, Played};
+use crate::ports::{SharedState, SnapshotStore, StoreError, TokenStore};
 
 pub const TOKEN_KEY: &str = "spotify#access-token";
 pub const LEASE_KEY: &str = "spotify#refresh-lease";
@@ -25,16 +26,11 @@ pub struct DynamoTokenStore {
 
 impl DynamoTokenStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        DynamoTokenStore {
-            client,
-            table: table.into(),
-        }
+        DynamoTokenStore { client, table: table.into() }
     }
 }
 
-fn store_error<E: std::error::Error + 'static, R: std::fmt::Debug>(
-    e: SdkError<E, R>,
-) -> StoreError {
+fn store_error<E: std::error::Error + 'static, R: std::fmt::Debug>(e: SdkError<E, R>) -> StoreError {
     StoreError(DisplayErrorContext(e).to_string())
 }
 
@@ -62,16 +58,12 @@ impl TokenStore for DynamoTokenStore {
             return Ok(None);
         };
         let value = item.get("access_token").and_then(|v| v.as_s().ok());
-        let expires_at = read_number(&item, "expires_at")
-            .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok());
+        let expires_at = read_number(&item, "expires_at").and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok());
         match (value, expires_at) {
-            (Some(value), Some(expires_at)) => Ok(Some(AccessToken {
-                value: SecretString::from(value.as_str()),
-                expires_at,
-            })),
-            _ => Err(StoreError(format!(
-                "item {TOKEN_KEY} lacks access_token or expires_at"
-            ))),
+            (Some(value), Some(expires_at)) => {
+                Ok(Some(AccessToken { value: SecretString::from(value.as_str()), expires_at }))
+            }
+            _ => Err(StoreError(format!("item {TOKEN_KEY} lacks access_token or expires_at"))),
         }
     }
 
@@ -81,10 +73,7 @@ impl TokenStore for DynamoTokenStore {
             .put_item()
             .table_name(&self.table)
             .item("pk", AttributeValue::S(TOKEN_KEY.into()))
-            .item(
-                "access_token",
-                AttributeValue::S(token.value.expose_secret().to_owned()),
-            )
+            .item("access_token", AttributeValue::S(token.value.expose_secret().to_owned()))
             .item("expires_at", number(expires_at))
             .item("ttl", number(expires_at + TTL_GRACE_SECONDS))
             .send()
@@ -93,12 +82,7 @@ impl TokenStore for DynamoTokenStore {
         Ok(())
     }
 
-    async fn try_lease(
-        &self,
-        owner: &str,
-        now: OffsetDateTime,
-        until: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
+    async fn try_lease(&self, owner: &str, now: OffsetDateTime, until: OffsetDateTime) -> Result<bool, StoreError> {
         let result = self
             .client
             .put_item()
@@ -107,9 +91,7 @@ impl TokenStore for DynamoTokenStore {
             .item("owner", AttributeValue::S(owner.into()))
             .item("lease_until", number(until.unix_timestamp()))
             .item("ttl", number(until.unix_timestamp() + TTL_GRACE_SECONDS))
-            .condition_expression(
-                "attribute_not_exists(pk) OR lease_until < :now OR #owner = :owner",
-            )
+            .condition_expression("attribute_not_exists(pk) OR lease_until < :now OR #owner = :owner")
             .expression_attribute_names("#owner", "owner")
             .expression_attribute_values(":now", number(now.unix_timestamp()))
             .expression_attribute_values(":owner", AttributeValue::S(owner.into()))
@@ -117,9 +99,7 @@ impl TokenStore for DynamoTokenStore {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(e))
-                if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) =>
-            {
+            Err(SdkError::ServiceError(e)) if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) => {
                 Ok(false)
             }
             Err(e) => Err(store_error(e)),
@@ -139,9 +119,126 @@ impl TokenStore for DynamoTokenStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                Ok(())
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => Ok(()),
+            Err(e) => Err(store_error(e)),
+        }
+    }
+}
+
+pub const SNAPSHOT_KEY: &str = "spotify#now-playing";
+/// The snapshot item lives a week past its last write: long enough to serve through an outage.
+const SNAPSHOT_TTL_SECONDS: i64 = 7 * 86400;
+
+/// The shared answer, what was last seen playing, the backoff and the refresh lease, all
+/// in one item so that one consistent `GetItem` tells an instance everything.
+pub struct DynamoSnapshotStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoSnapshotStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoSnapshotStore { client, table: table.into() }
+    }
+
+    fn update(&self) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client.update_item().table_name(&self.table).key("pk", AttributeValue::S(SNAPSHOT_KEY.into()))
+    }
+}
+
+fn json_attribute<T: serde::de::DeserializeOwned>(item: &HashMap<String, AttributeValue>, name: &str) -> Option<T> {
+    // An unreadable value (an older release's shape) counts as absent, never as an error.
+    serde_json::from_str(item.get(name)?.as_s().ok()?).ok()
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError(format!("serializing the snapshot: {e}")))
+}
+
+fn is_condition_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+    matches!(e, SdkError::ServiceError(s) if s.err().code() == Some("ConditionalCheckFailedException"))
+}
+
+#[async_trait]
+impl SnapshotStore for DynamoSnapshotStore {
+    async fn load(&self) -> Result<SharedState, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(SNAPSHOT_KEY.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error)?;
+        let Some(item) = output.item else { return Ok(SharedState::default()) };
+        Ok(SharedState {
+            snapshot: json_attribute(&item, "answer_json"),
+            last_seen: json_attribute(&item, "last_seen_json"),
+            backoff_until: read_number(&item, "backoff_until")
+                .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok()),
+        })
+    }
+
+    async fn try_lease(&self, owner: &str, now: OffsetDateTime, until: OffsetDateTime) -> Result<bool, StoreError> {
+        let result = self
+            .update()
+            .update_expression("SET lease_owner = :owner, lease_until = :until")
+            .condition_expression("attribute_not_exists(lease_until) OR lease_until < :now OR lease_owner = :owner")
+            .expression_attribute_values(":owner", AttributeValue::S(owner.into()))
+            .expression_attribute_values(":until", number(until.unix_timestamp()))
+            .expression_attribute_values(":now", number(now.unix_timestamp()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(store_error(e)),
+        }
+    }
+
+    async fn save(&self, _owner: &str, snapshot: &NowPlaying, last_seen: Option<&Played>) -> Result<(), StoreError> {
+        let mut update = self
+            .update()
+            .expression_attribute_values(":snapshot", AttributeValue::S(to_json(snapshot)?))
+            .expression_attribute_values(":ttl", number(snapshot.fetched_at.unix_timestamp() + SNAPSHOT_TTL_SECONDS));
+        let expression = match last_seen {
+            Some(seen) => {
+                update = update.expression_attribute_values(":seen", AttributeValue::S(to_json(seen)?));
+                "SET answer_json = :snapshot, last_seen_json = :seen, #ttl = :ttl REMOVE lease_owner, lease_until"
             }
+            None => "SET answer_json = :snapshot, #ttl = :ttl REMOVE lease_owner, lease_until",
+        };
+        update
+            .update_expression(expression)
+            .expression_attribute_names("#ttl", "ttl")
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn back_off(&self, _owner: &str, until: OffsetDateTime) -> Result<(), StoreError> {
+        self.update()
+            .update_expression("SET backoff_until = :until REMOVE lease_owner, lease_until")
+            .expression_attribute_values(":until", number(until.unix_timestamp()))
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn release(&self, owner: &str) -> Result<(), StoreError> {
+        let result = self
+            .update()
+            .update_expression("REMOVE lease_owner, lease_until")
+            .condition_expression("lease_owner = :owner")
+            .expression_attribute_values(":owner", AttributeValue::S(owner.into()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Ok(()),
             Err(e) => Err(store_error(e)),
         }
     }

@@ -32,11 +32,11 @@ impl SpotifyHttp {
         }
     }
 
-    /// The HTTP client with timeouts that fit in one Lambda request.
+    /// The HTTP client with per-call timeouts that fit the request deadline.
     pub fn default_client() -> Result<Client, reqwest::Error> {
         Client::builder()
-            .connect_timeout(Duration::from_secs(2))
-            .timeout(Duration::from_secs(4))
+            .connect_timeout(Duration::from_millis(1500))
+            .timeout(Duration::from_secs(3))
             .user_agent(concat!("now-playing/", env!("CARGO_PKG_VERSION")))
             .build()
     }
@@ -55,9 +55,7 @@ impl SpotifyHttp {
             StatusCode::UNAUTHORIZED => Err(SpotifyError::Unauthorized),
             StatusCode::FORBIDDEN => {
                 let body = response.bytes().await.unwrap_or_default();
-                Err(SpotifyError::Forbidden(
-                    web_api_message(&body).unwrap_or_else(|| "no reason given".into()),
-                ))
+                Err(SpotifyError::Forbidden(web_api_message(&body).unwrap_or_else(|| "no reason given".into())))
             }
             StatusCode::TOO_MANY_REQUESTS => Err(rate_limited(&response)),
             other => Err(SpotifyError::Upstream(other.as_u16())),
@@ -123,12 +121,7 @@ impl SpotifyHttp {
 
     /// Whose account a token belongs to.
     pub async fn me(&self, token: &SecretString) -> Result<Profile, SpotifyError> {
-        let body = self
-            .get("/v1/me", token)
-            .await?
-            .bytes()
-            .await
-            .map_err(transport)?;
+        let body = self.get("/v1/me", token).await?.bytes().await.map_err(transport)?;
         serde_json::from_slice(&body).map_err(|e| malformed("profile", &e))
     }
 }
@@ -156,14 +149,8 @@ impl Spotify for SpotifyHttp {
         let response = self
             .client
             .post(format!("{}/api/token", self.accounts_url))
-            .basic_auth(
-                &credentials.client_id,
-                Some(credentials.client_secret.expose_secret()),
-            )
-            .form(&[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", credentials.refresh_token.expose_secret()),
-            ])
+            .basic_auth(&credentials.client_id, Some(credentials.client_secret.expose_secret()))
+            .form(&[("grant_type", "refresh_token"), ("refresh_token", credentials.refresh_token.expose_secret())])
             .send()
             .await
             .map_err(transport)?;
@@ -171,12 +158,7 @@ impl Spotify for SpotifyHttp {
     }
 
     async fn currently_playing(&self, token: &AccessToken) -> Result<Playback, SpotifyError> {
-        let response = self
-            .get(
-                "/v1/me/player/currently-playing?additional_types=track,episode",
-                &token.value,
-            )
-            .await?;
+        let response = self.get("/v1/me/player/currently-playing?additional_types=track,episode", &token.value).await?;
         if response.status() == StatusCode::NO_CONTENT {
             return Ok(Playback::Nothing);
         }
@@ -185,9 +167,7 @@ impl Spotify for SpotifyHttp {
     }
 
     async fn recently_played(&self, token: &AccessToken) -> Result<Option<Played>, SpotifyError> {
-        let response = self
-            .get("/v1/me/player/recently-played?limit=1", &token.value)
-            .await?;
+        let response = self.get("/v1/me/player/recently-played?limit=1", &token.value).await?;
         if response.status() == StatusCode::NO_CONTENT {
             return Ok(None);
         }
@@ -221,11 +201,7 @@ fn rate_limited(response: &Response) -> SpotifyError {
 /// `{"error": {"status": 403, "message": "..."}}` from the Web API.
 fn web_api_message(body: &[u8]) -> Option<String> {
     let value: Value = serde_json::from_slice(body).ok()?;
-    value
-        .get("error")?
-        .get("message")?
-        .as_str()
-        .map(|m| m.chars().take(200).collect())
+    value.get("error")?.get("message")?.as_str().map(|m| m.chars().take(200).collect())
 }
 
 /// `{"error": "invalid_grant", "error_description": "..."}` from the accounts service.
@@ -245,17 +221,12 @@ struct TokenGrantWire {
 pub fn parse_token_grant(body: &[u8]) -> Result<TokenGrant, SpotifyError> {
     let wire: TokenGrantWire = serde_json::from_slice(body).map_err(|e| malformed("token", &e))?;
     if wire.access_token.is_empty() {
-        return Err(SpotifyError::Malformed(
-            "token answer has an empty access_token".into(),
-        ));
+        return Err(SpotifyError::Malformed("token answer has an empty access_token".into()));
     }
     Ok(TokenGrant {
         access_token: SecretString::from(wire.access_token),
         expires_in: Duration::from_secs(wire.expires_in),
-        refresh_token: wire
-            .refresh_token
-            .filter(|t| !t.is_empty())
-            .map(SecretString::from),
+        refresh_token: wire.refresh_token.filter(|t| !t.is_empty()).map(SecretString::from),
     })
 }
 
@@ -280,23 +251,17 @@ struct CurrentlyPlayingWire {
 
 /// A `CurrentlyPlayingObject`. Ads, unknown types and null items are `Playback::Nothing`.
 pub fn parse_currently_playing(body: &[u8]) -> Result<Playback, SpotifyError> {
-    let wire: CurrentlyPlayingWire =
-        serde_json::from_slice(body).map_err(|e| malformed("currently-playing", &e))?;
-    if matches!(
-        wire.currently_playing_type.as_deref(),
-        Some("ad" | "unknown")
-    ) {
+    let wire: CurrentlyPlayingWire = serde_json::from_slice(body).map_err(|e| malformed("currently-playing", &e))?;
+    if matches!(wire.currently_playing_type.as_deref(), Some("ad" | "unknown")) {
         return Ok(Playback::Nothing);
     }
     let Some(item) = wire.item.filter(|v| !v.is_null()) else {
         return Ok(Playback::Nothing);
     };
     Ok(match parse_item(item)? {
-        Some(item) => Playback::Item {
-            item,
-            is_playing: wire.is_playing.unwrap_or(false),
-            progress_ms: wire.progress_ms,
-        },
+        Some(item) => {
+            Playback::Item { item, is_playing: wire.is_playing.unwrap_or(false), progress_ms: wire.progress_ms }
+        }
         None => Playback::Nothing,
     })
 }
@@ -314,14 +279,12 @@ struct PlayHistoryWire {
 
 /// The first (most recent) entry of a `CursorPagingPlayHistoryObject`.
 pub fn parse_recently_played(body: &[u8]) -> Result<Option<Played>, SpotifyError> {
-    let wire: RecentlyPlayedWire =
-        serde_json::from_slice(body).map_err(|e| malformed("recently-played", &e))?;
+    let wire: RecentlyPlayedWire = serde_json::from_slice(body).map_err(|e| malformed("recently-played", &e))?;
     let Some(entry) = wire.items.into_iter().next() else {
         return Ok(None);
     };
-    let played_at = OffsetDateTime::parse(&entry.played_at, &Rfc3339).map_err(|_| {
-        SpotifyError::Malformed("recently-played answer: played_at is not an RFC 3339 time".into())
-    })?;
+    let played_at = OffsetDateTime::parse(&entry.played_at, &Rfc3339)
+        .map_err(|_| SpotifyError::Malformed("recently-played answer: played_at is not an RFC 3339 time".into()))?;
     let Some(track) = entry.track.filter(|v| !v.is_null()) else {
         return Ok(None);
     };
@@ -415,10 +378,7 @@ fn parse_item(value: Value) -> Result<Option<Item>, SpotifyError> {
                 name: t.name,
                 url: t.external_urls.spotify.filter(|_| !t.is_local),
                 artists: t.artists.into_iter().map(link).collect(),
-                album: Link {
-                    name: album.name,
-                    url: album.external_urls.spotify,
-                },
+                album: Link { name: album.name, url: album.external_urls.spotify },
                 images: images(album.images),
                 duration_ms: t.duration_ms,
                 explicit: t.explicit,
@@ -426,12 +386,8 @@ fn parse_item(value: Value) -> Result<Option<Item>, SpotifyError> {
             }))
         }
         Some("episode") => {
-            let e: EpisodeWire =
-                serde_json::from_value(value).map_err(|e| malformed("episode", &e))?;
-            let show = Link {
-                name: e.show.name,
-                url: e.show.external_urls.spotify,
-            };
+            let e: EpisodeWire = serde_json::from_value(value).map_err(|e| malformed("episode", &e))?;
+            let show = Link { name: e.show.name, url: e.show.external_urls.spotify };
             let own_images = images(e.images);
             Ok(Some(Item {
                 kind: ItemKind::Episode,
@@ -440,11 +396,7 @@ fn parse_item(value: Value) -> Result<Option<Item>, SpotifyError> {
                 url: e.external_urls.spotify,
                 artists: vec![show.clone()],
                 album: show,
-                images: if own_images.is_empty() {
-                    images(e.show.images)
-                } else {
-                    own_images
-                },
+                images: if own_images.is_empty() { images(e.show.images) } else { own_images },
                 duration_ms: e.duration_ms,
                 explicit: e.explicit,
                 is_local: false,
@@ -455,22 +407,13 @@ fn parse_item(value: Value) -> Result<Option<Item>, SpotifyError> {
 }
 
 fn link(named: NamedWire) -> Link {
-    Link {
-        name: named.name,
-        url: named.external_urls.spotify,
-    }
+    Link { name: named.name, url: named.external_urls.spotify }
 }
 
 /// Largest first, whatever order Spotify sent; unknown sizes last.
 fn images(wire: Vec<ImageWire>) -> Vec<Image> {
-    let mut images: Vec<Image> = wire
-        .into_iter()
-        .map(|i| Image {
-            url: i.url,
-            width: i.width,
-            height: i.height,
-        })
-        .collect();
+    let mut images: Vec<Image> =
+        wire.into_iter().map(|i| Image { url: i.url, width: i.width, height: i.height }).collect();
     images.sort_by_key(|i| std::cmp::Reverse(i.width.unwrap_or(0)));
     images
 }

@@ -29,29 +29,17 @@ pub struct SsmCredentialStore {
 
 impl SsmCredentialStore {
     pub fn new(client: Client, name: impl Into<String>) -> Self {
-        SsmCredentialStore {
-            client,
-            name: name.into(),
-        }
+        SsmCredentialStore { client, name: name.into() }
     }
 
-    fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug>(
-        &self,
-        e: SdkError<E, R>,
-    ) -> CredentialsError {
-        CredentialsError::Unavailable {
-            name: self.name.clone(),
-            reason: DisplayErrorContext(e).to_string(),
-        }
+    fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug>(&self, e: SdkError<E, R>) -> CredentialsError {
+        CredentialsError::Unavailable { name: self.name.clone(), reason: DisplayErrorContext(e).to_string() }
     }
 }
 
 /// Reads the credentials document; errors name the problem, never a value.
 pub fn parse_credentials(name: &str, json: &str) -> Result<Credentials, CredentialsError> {
-    let malformed = |reason: String| CredentialsError::Malformed {
-        name: name.to_owned(),
-        reason,
-    };
+    let malformed = |reason: String| CredentialsError::Malformed { name: name.to_owned(), reason };
     let doc: CredentialsDocument = serde_json::from_str(json).map_err(|e| {
         let text = e.to_string();
         // serde's "missing field `x`" is safe to repeat; other messages may quote the value.
@@ -61,18 +49,15 @@ pub fn parse_credentials(name: &str, json: &str) -> Result<Credentials, Credenti
                 .to_owned(),
         })
     })?;
-    for (field, value) in [
-        ("client_id", &doc.client_id),
-        ("client_secret", &doc.client_secret),
-        ("refresh_token", &doc.refresh_token),
-    ] {
+    for (field, value) in
+        [("client_id", &doc.client_id), ("client_secret", &doc.client_secret), ("refresh_token", &doc.refresh_token)]
+    {
         if value.trim().is_empty() {
             return Err(malformed(format!("{field} is empty")));
         }
     }
-    let authorized_at = OffsetDateTime::parse(&doc.authorized_at, &Rfc3339).map_err(|_| {
-        malformed("authorized_at is not an RFC 3339 time such as 2026-11-27T20:00:00Z".into())
-    })?;
+    let authorized_at = OffsetDateTime::parse(&doc.authorized_at, &Rfc3339)
+        .map_err(|_| malformed("authorized_at is not an RFC 3339 time such as 2026-11-27T20:00:00Z".into()))?;
     Ok(Credentials {
         client_id: doc.client_id,
         client_secret: SecretString::from(doc.client_secret),
@@ -87,10 +72,7 @@ pub fn credentials_document(credentials: &Credentials) -> SecretString {
         client_id: credentials.client_id.clone(),
         client_secret: credentials.client_secret.expose_secret().to_owned(),
         refresh_token: credentials.refresh_token.expose_secret().to_owned(),
-        authorized_at: credentials
-            .authorized_at
-            .format(&Rfc3339)
-            .unwrap_or_default(),
+        authorized_at: credentials.authorized_at.format(&Rfc3339).unwrap_or_default(),
     };
     SecretString::from(serde_json::to_string(&doc).unwrap_or_default())
 }
@@ -98,17 +80,9 @@ pub fn credentials_document(credentials: &Credentials) -> SecretString {
 #[async_trait]
 impl CredentialStore for SsmCredentialStore {
     async fn load(&self) -> Result<Credentials, CredentialsError> {
-        let output = self
-            .client
-            .get_parameter()
-            .name(&self.name)
-            .with_decryption(true)
-            .send()
-            .await
-            .map_err(|e| match &e {
-                SdkError::ServiceError(service)
-                    if matches!(service.err(), GetParameterError::ParameterNotFound(_)) =>
-                {
+        let output =
+            self.client.get_parameter().name(&self.name).with_decryption(true).send().await.map_err(|e| match &e {
+                SdkError::ServiceError(service) if matches!(service.err(), GetParameterError::ParameterNotFound(_)) => {
                     CredentialsError::Missing(self.name.clone())
                 }
                 _ => self.unavailable(e),
@@ -146,27 +120,29 @@ mod tests {
 
     #[test]
     fn a_missing_field_is_named() {
-        let err = parse_credentials(
-            "/p",
-            r#"{"client_id":"id","client_secret":"x","authorized_at":"2026-01-01T00:00:00Z"}"#,
-        )
-        .unwrap_err()
-        .to_string();
+        let err =
+            parse_credentials("/p", r#"{"client_id":"id","client_secret":"x","authorized_at":"2026-01-01T00:00:00Z"}"#)
+                .unwrap_err()
+                .to_string();
         assert!(err.contains("missing field `refresh_token`"), "{err}");
         assert!(err.contains("make bootstrap"), "{err}");
     }
 
     #[test]
     fn a_bad_authorized_at_is_named() {
-        let err = parse_credentials("/p", r#"{"client_id":"id","client_secret":"x","refresh_token":"r","authorized_at":"yesterday"}"#)
-            .unwrap_err()
-            .to_string();
+        let err = parse_credentials(
+            "/p",
+            r#"{"client_id":"id","client_secret":"x","refresh_token":"r","authorized_at":"yesterday"}"#,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("authorized_at"), "{err}");
     }
 
     #[test]
     fn the_document_round_trips() {
-        let json = r#"{"client_id":"id","client_secret":"cs","refresh_token":"rt","authorized_at":"2026-01-01T00:00:00Z"}"#;
+        let json =
+            r#"{"client_id":"id","client_secret":"cs","refresh_token":"rt","authorized_at":"2026-01-01T00:00:00Z"}"#;
         let creds = parse_credentials("/p", json).unwrap();
         let again = parse_credentials("/p", credentials_document(&creds).expose_secret()).unwrap();
         assert_eq!(again.refresh_token.expose_secret(), "rt");

@@ -1,7 +1,7 @@
 //! What the owner's page gets (`NowPlaying`) and what Spotify told us (`Playback`, `Played`).
 
 use secrecy::SecretString;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 /// The owner's Spotify app credentials and long-lived authorization, as stored in SSM.
@@ -16,7 +16,7 @@ pub struct Credentials {
 }
 
 /// `status` of the public JSON document.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Playing,
@@ -25,7 +25,7 @@ pub enum Status {
     Offline,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ItemKind {
     Track,
@@ -33,13 +33,13 @@ pub enum ItemKind {
 }
 
 /// A name with its Spotify page, when it has one (local files have none).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Link {
     pub name: String,
     pub url: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Image {
     pub url: String,
     pub width: Option<u32>,
@@ -48,7 +48,7 @@ pub struct Image {
 
 /// A track or an episode, flattened to what a widget shows. For an episode the show
 /// stands in both `artists` and `album`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Item {
     #[serde(rename = "type")]
     pub kind: ItemKind,
@@ -65,31 +65,26 @@ pub struct Item {
 }
 
 /// What `currently-playing` said.
-#[expect(
-    clippy::large_enum_variant,
-    reason = "one value per request, moved once; a Box buys nothing"
-)]
+#[expect(clippy::large_enum_variant, reason = "one value per request, moved once; a Box buys nothing")]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Playback {
     /// A track or episode is loaded; `is_playing` false means paused.
-    Item {
-        item: Item,
-        is_playing: bool,
-        progress_ms: Option<u64>,
-    },
+    Item { item: Item, is_playing: bool, progress_ms: Option<u64> },
     /// 204, a private session, an ad, an unknown item type or a null item: nothing to show.
     Nothing,
 }
 
-/// The most recent entry of `recently-played`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// An item and when it was played: the latest entry of `recently-played`, or what this
+/// service last saw playing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Played {
     pub item: Item,
+    #[serde(with = "time::serde::rfc3339")]
     pub played_at: OffsetDateTime,
 }
 
 /// The public JSON document answered by `GET /v1/current`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NowPlaying {
     pub status: Status,
     pub is_playing: bool,
@@ -105,28 +100,35 @@ pub struct NowPlaying {
 }
 
 impl NowPlaying {
-    /// Decides the document from what Spotify said; `recent` is consulted only when
-    /// nothing is playing.
+    /// The item on screen and when it was read, if it is playing or paused: remembered
+    /// as the last play for when Spotify's history lags.
+    pub fn seen_playing(&self) -> Option<Played> {
+        match self.status {
+            Status::Playing | Status::Paused => {
+                self.item.clone().map(|item| Played { item, played_at: self.fetched_at })
+            }
+            Status::LastPlayed | Status::Offline => None,
+        }
+    }
+
+    /// Decides the document from what Spotify said. When nothing is playing, the last
+    /// play is the newer of Spotify's history (`recent`, which lags) and what this
+    /// service last saw playing (`last_seen`).
     pub fn from_spotify(
         playback: Playback,
         recent: Option<Played>,
+        last_seen: Option<&Played>,
         fetched_at: OffsetDateTime,
     ) -> Self {
         let fetched_at = fetched_at.replace_nanosecond(0).unwrap_or(fetched_at);
+        let recent = match (recent, last_seen) {
+            (Some(r), Some(seen)) if seen.played_at > r.played_at => Some(seen.clone()),
+            (None, Some(seen)) => Some(seen.clone()),
+            (recent, _) => recent,
+        };
         match (playback, recent) {
-            (
-                Playback::Item {
-                    item,
-                    is_playing,
-                    progress_ms,
-                },
-                _,
-            ) => NowPlaying {
-                status: if is_playing {
-                    Status::Playing
-                } else {
-                    Status::Paused
-                },
+            (Playback::Item { item, is_playing, progress_ms }, _) => NowPlaying {
+                status: if is_playing { Status::Playing } else { Status::Paused },
                 is_playing,
                 item: Some(item),
                 progress_ms,
@@ -167,14 +169,8 @@ mod tests {
             id: Some("id1".into()),
             name: name.into(),
             url: Some("https://open.spotify.com/track/id1".into()),
-            artists: vec![Link {
-                name: "Artist".into(),
-                url: None,
-            }],
-            album: Link {
-                name: "Album".into(),
-                url: None,
-            },
+            artists: vec![Link { name: "Artist".into(), url: None }],
+            album: Link { name: "Album".into(), url: None },
             images: vec![],
             duration_ms: 1000,
             explicit: false,
@@ -185,13 +181,41 @@ mod tests {
     const NOW: OffsetDateTime = datetime!(2026-11-27 20:00:00.250 UTC);
 
     #[test]
+    fn what_was_last_seen_playing_wins_over_an_older_history_entry() {
+        let seen = NowPlaying::from_spotify(
+            Playback::Item { item: item("Seen"), is_playing: true, progress_ms: Some(1) },
+            None,
+            None,
+            datetime!(2026-11-27 19:55:00 UTC),
+        )
+        .seen_playing();
+        let history = Played { item: item("Older"), played_at: datetime!(2026-11-27 19:30:00 UTC) };
+        let doc = NowPlaying::from_spotify(Playback::Nothing, Some(history), seen.as_ref(), NOW);
+        assert_eq!(doc.status, Status::LastPlayed);
+        assert_eq!(doc.item.unwrap().name, "Seen");
+        assert_eq!(doc.played_at, Some(datetime!(2026-11-27 19:55:00 UTC)));
+    }
+
+    #[test]
+    fn a_newer_history_entry_wins_over_what_was_last_seen() {
+        let seen = Played { item: item("Seen"), played_at: datetime!(2026-11-27 19:00:00 UTC) };
+        let history = Played { item: item("Newer"), played_at: datetime!(2026-11-27 19:30:00 UTC) };
+        let doc = NowPlaying::from_spotify(Playback::Nothing, Some(history), Some(&seen), NOW);
+        assert_eq!(doc.item.unwrap().name, "Newer");
+    }
+
+    #[test]
+    fn what_was_last_seen_fills_an_empty_history() {
+        let seen = Played { item: item("Seen"), played_at: datetime!(2026-11-27 19:00:00 UTC) };
+        let doc = NowPlaying::from_spotify(Playback::Nothing, None, Some(&seen), NOW);
+        assert_eq!(doc.status, Status::LastPlayed);
+    }
+
+    #[test]
     fn a_paused_track_is_paused_not_playing() {
         let doc = NowPlaying::from_spotify(
-            Playback::Item {
-                item: item("A"),
-                is_playing: false,
-                progress_ms: Some(5),
-            },
+            Playback::Item { item: item("A"), is_playing: false, progress_ms: Some(5) },
+            None,
             None,
             NOW,
         );
@@ -203,14 +227,7 @@ mod tests {
     #[test]
     fn nothing_playing_falls_back_to_the_last_play_without_progress() {
         let played_at = datetime!(2026-11-27 19:00:00 UTC);
-        let doc = NowPlaying::from_spotify(
-            Playback::Nothing,
-            Some(Played {
-                item: item("B"),
-                played_at,
-            }),
-            NOW,
-        );
+        let doc = NowPlaying::from_spotify(Playback::Nothing, Some(Played { item: item("B"), played_at }), None, NOW);
         assert_eq!(doc.status, Status::LastPlayed);
         assert_eq!(doc.played_at, Some(played_at));
         assert_eq!(doc.progress_ms, None);
@@ -219,7 +236,7 @@ mod tests {
 
     #[test]
     fn nothing_at_all_is_offline_with_a_null_item() {
-        let doc = NowPlaying::from_spotify(Playback::Nothing, None, NOW);
+        let doc = NowPlaying::from_spotify(Playback::Nothing, None, None, NOW);
         assert_eq!(doc.status, Status::Offline);
         assert_eq!(doc.item, None);
     }
@@ -227,34 +244,15 @@ mod tests {
     #[test]
     fn the_document_has_the_public_field_names_and_whole_second_times() {
         let doc = NowPlaying::from_spotify(
-            Playback::Item {
-                item: item("A"),
-                is_playing: true,
-                progress_ms: Some(81234),
-            },
+            Playback::Item { item: item("A"), is_playing: true, progress_ms: Some(81234) },
+            None,
             None,
             NOW,
         );
         let json = serde_json::to_value(&doc).unwrap();
-        let mut keys: Vec<&str> = json
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
+        let mut keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
         keys.sort_unstable();
-        assert_eq!(
-            keys,
-            [
-                "fetched_at",
-                "is_playing",
-                "item",
-                "played_at",
-                "progress_ms",
-                "stale",
-                "status"
-            ]
-        );
+        assert_eq!(keys, ["fetched_at", "is_playing", "item", "played_at", "progress_ms", "stale", "status"]);
         assert_eq!(json["fetched_at"], "2026-11-27T20:00:00Z");
         assert_eq!(json["item"]["type"], "track");
         assert_eq!(json["played_at"], serde_json::Value::Null);

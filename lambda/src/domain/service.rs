@@ -1,5 +1,6 @@
 //! Answers "what is playing" and "is this deployment healthy" from the ports.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -7,8 +8,8 @@ use serde::Serialize;
 use time::{Date, Month, OffsetDateTime};
 use tracing::{info, warn};
 
-use crate::domain::{NowPlaying, Playback, TokenError, TokenManager};
-use crate::ports::{Clock, CredentialsError, Spotify, SpotifyError};
+use crate::domain::{NowPlaying, Playback, Played, TokenError, TokenManager};
+use crate::ports::{Clock, CredentialsError, SharedState, SnapshotStore, Spotify, SpotifyError};
 
 /// How long a refresh token lives after the owner authorized the app.
 pub const AUTHORIZATION_LIFE_MONTHS: u8 = 6;
@@ -21,10 +22,7 @@ pub enum ServiceError {
     Credentials(#[from] CredentialsError),
     /// Spotify failed and there is no earlier good answer to fall back on.
     #[error("Spotify is unavailable: {cause}")]
-    UpstreamUnavailable {
-        cause: SpotifyError,
-        retry_after: Option<Duration>,
-    },
+    UpstreamUnavailable { cause: SpotifyError, retry_after: Option<Duration> },
 }
 
 impl From<TokenError> for ServiceError {
@@ -32,11 +30,15 @@ impl From<TokenError> for ServiceError {
         match e {
             TokenError::Reauthorize(reason) => ServiceError::ReauthorizationRequired(reason),
             TokenError::Credentials(e) => ServiceError::Credentials(e),
-            TokenError::Spotify(cause) => ServiceError::UpstreamUnavailable {
-                retry_after: retry_after(&cause),
-                cause,
-            },
+            TokenError::Spotify(cause) => ServiceError::UpstreamUnavailable { retry_after: retry_after(&cause), cause },
         }
+    }
+}
+
+fn rate_limited(wait: Duration) -> ServiceError {
+    ServiceError::UpstreamUnavailable {
+        cause: SpotifyError::RateLimited { retry_after: wait },
+        retry_after: Some(wait),
     }
 }
 
@@ -68,60 +70,230 @@ impl Health {
     }
 }
 
+/// How the shared answer cache behaves; `Default` is what the function runs with.
+#[derive(Clone, Copy, Debug)]
+pub struct CacheTiming {
+    /// An answer younger than this is served without calling Spotify (`CACHE_SECONDS`).
+    pub window: Duration,
+    /// The most one request may take, whatever fails; image proxies give up at about 10 s.
+    pub request_deadline: Duration,
+    /// The most the Spotify calls of one refresh may take, token refresh included.
+    pub spotify_deadline: Duration,
+    /// How long a refresh lease holds if its owner dies mid-refresh.
+    pub lease: Duration,
+    /// How long an instance with nothing to show waits for another's refresh.
+    pub wait: Duration,
+    pub poll: Duration,
+}
+
+impl Default for CacheTiming {
+    fn default() -> Self {
+        CacheTiming {
+            window: Duration::from_secs(5),
+            request_deadline: Duration::from_secs(8),
+            spotify_deadline: Duration::from_secs(6),
+            lease: Duration::from_secs(10),
+            wait: Duration::from_secs(3),
+            poll: Duration::from_millis(100),
+        }
+    }
+}
+
 pub struct NowPlayingService {
     spotify: Arc<dyn Spotify>,
     tokens: TokenManager,
+    shared: Arc<dyn SnapshotStore>,
     clock: Arc<dyn Clock>,
-    last_good: Mutex<Option<NowPlaying>>,
-    backoff_until: Mutex<Option<OffsetDateTime>>,
+    instance_id: String,
+    /// Numbers each refresh attempt, so concurrent requests of one instance hold distinct leases.
+    attempts: AtomicU64,
+    timing: CacheTiming,
+    /// This instance's copy of the shared state, newest of what it saw and fetched.
+    memory: Mutex<SharedState>,
 }
 
 impl NowPlayingService {
-    pub fn new(spotify: Arc<dyn Spotify>, tokens: TokenManager, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        spotify: Arc<dyn Spotify>,
+        tokens: TokenManager,
+        shared: Arc<dyn SnapshotStore>,
+        clock: Arc<dyn Clock>,
+        instance_id: String,
+        timing: CacheTiming,
+    ) -> Self {
         NowPlayingService {
             spotify,
             tokens,
+            shared,
             clock,
-            last_good: Mutex::new(None),
-            backoff_until: Mutex::new(None),
+            instance_id,
+            attempts: AtomicU64::new(0),
+            timing,
+            memory: Mutex::new(SharedState::default()),
         }
     }
 
-    /// The now-playing document; the last good one, marked stale, when Spotify fails.
+    /// The now-playing document: from this instance's memory or the shared snapshot while
+    /// it is younger than the window; otherwise one instance asks Spotify while the others
+    /// serve the previous answer. The last good answer, marked stale, when Spotify fails.
     pub async fn current(&self) -> Result<NowPlaying, ServiceError> {
-        let now = self.clock.now();
-        let backoff = *lock(&self.backoff_until);
-        if let Some(until) = backoff.filter(|until| *until > now) {
-            let retry_after = Duration::try_from(until - now).unwrap_or_default();
-            info!(
-                spotify_call = "skipped",
-                backoff_seconds = retry_after.as_secs(),
-                "rate limited; not calling Spotify"
-            );
-            return self.fall_back(ServiceError::UpstreamUnavailable {
-                cause: SpotifyError::RateLimited { retry_after },
-                retry_after: Some(retry_after),
-            });
+        match tokio::time::timeout(self.timing.request_deadline, self.answer()).await {
+            Ok(result) => result,
+            Err(_) => {
+                warn!("request deadline passed");
+                self.fall_back(ServiceError::UpstreamUnavailable { cause: SpotifyError::Timeout, retry_after: None })
+            }
         }
-        match self.fetch().await {
+    }
+
+    async fn answer(&self) -> Result<NowPlaying, ServiceError> {
+        if let Some(doc) = self.fresh(self.clock.now()) {
+            info!(cache = "memory", "answered from this instance");
+            return Ok(doc);
+        }
+        let shared = match self.shared.load().await {
+            Ok(state) => {
+                self.merge(state);
+                true
+            }
+            Err(e) => {
+                warn!(error = %e, "snapshot store unavailable; answering from this instance");
+                false
+            }
+        };
+        let now = self.clock.now();
+        if let Some(wait) = self.backing_off(now) {
+            info!(spotify_call = "skipped", backoff_seconds = wait.as_secs(), "rate limited; not calling Spotify");
+            return self.fall_back(rate_limited(wait));
+        }
+        if let Some(doc) = self.fresh(now) {
+            info!(cache = "shared", "answered from the shared snapshot");
+            return Ok(doc);
+        }
+        if !shared {
+            return self.refresh(None).await;
+        }
+        let owner = format!("{}#{}", self.instance_id, self.attempts.fetch_add(1, Ordering::Relaxed));
+        match self.shared.try_lease(&owner, now, now + self.timing.lease).await {
+            Ok(true) => self.refresh(Some(&owner)).await,
+            Ok(false) => self.while_another_refreshes().await,
+            Err(e) => {
+                warn!(error = %e, "refresh lease unavailable; calling Spotify without it");
+                self.refresh(None).await
+            }
+        }
+    }
+
+    /// Another instance holds the lease: the previous answer stands until it is done.
+    async fn while_another_refreshes(&self) -> Result<NowPlaying, ServiceError> {
+        if let Some(doc) = lock(&self.memory).snapshot.clone() {
+            info!(cache = "previous", "another instance is refreshing; answering the previous snapshot");
+            return Ok(doc);
+        }
+        let deadline = tokio::time::Instant::now() + self.timing.wait;
+        while tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(self.timing.poll).await;
+            if let Ok(state) = self.shared.load().await {
+                self.merge(state);
+                if let Some(wait) = self.backing_off(self.clock.now()) {
+                    return self.fall_back(rate_limited(wait));
+                }
+                if let Some(doc) = lock(&self.memory).snapshot.clone() {
+                    info!(cache = "waited", "answered from another instance's refresh");
+                    return Ok(doc);
+                }
+            }
+        }
+        warn!("the other instance's refresh did not arrive in time; calling Spotify here");
+        self.refresh(None).await
+    }
+
+    /// Calls Spotify, then shares what came of it: the answer, or the backoff. `lease` is
+    /// the owner id of the lease this attempt holds, if it holds one.
+    async fn refresh(&self, lease: Option<&str>) -> Result<NowPlaying, ServiceError> {
+        let last_seen = lock(&self.memory).last_seen.clone();
+        let result = match tokio::time::timeout(self.timing.spotify_deadline, self.fetch(last_seen.as_ref())).await {
+            Ok(result) => result,
+            Err(_) => Err(ServiceError::UpstreamUnavailable { cause: SpotifyError::Timeout, retry_after: None }),
+        };
+        match result {
             Ok(doc) => {
-                info!(status = ?doc.status, "now playing answered");
-                *lock(&self.last_good) = Some(doc.clone());
+                info!(status = ?doc.status, "now playing read from Spotify");
+                let seen = doc.seen_playing();
+                {
+                    let mut memory = lock(&self.memory);
+                    memory.snapshot = Some(doc.clone());
+                    if seen.is_some() {
+                        memory.last_seen.clone_from(&seen);
+                    }
+                }
+                if let Some(owner) = lease
+                    && let Err(e) = self.shared.save(owner, &doc, seen.as_ref()).await
+                {
+                    warn!(error = %e, "could not share the new snapshot");
+                }
                 Ok(doc)
             }
             Err(ServiceError::UpstreamUnavailable { cause, retry_after }) => {
                 warn!(error = %cause, "Spotify call failed");
                 if let Some(wait) = retry_after {
-                    *lock(&self.backoff_until) = Some(now + wait);
+                    let until = self.clock.now() + wait;
+                    lock(&self.memory).backoff_until = Some(until);
+                    // Shared whether or not this instance held the lease: every instance must stop.
+                    if let Err(e) = self.shared.back_off(lease.unwrap_or(&self.instance_id), until).await {
+                        warn!(error = %e, "could not share the backoff");
+                    }
+                } else {
+                    self.release(lease).await;
                 }
                 self.fall_back(ServiceError::UpstreamUnavailable { cause, retry_after })
             }
-            Err(other) => Err(other),
+            Err(other) => {
+                self.release(lease).await;
+                Err(other)
+            }
+        }
+    }
+
+    async fn release(&self, lease: Option<&str>) {
+        if let Some(owner) = lease
+            && let Err(e) = self.shared.release(owner).await
+        {
+            warn!(error = %e, "could not release the refresh lease; it lapses by itself");
+        }
+    }
+
+    /// The snapshot in memory if it is younger than the window.
+    fn fresh(&self, now: OffsetDateTime) -> Option<NowPlaying> {
+        let memory = lock(&self.memory);
+        memory.snapshot.as_ref().filter(|doc| now - doc.fetched_at < self.timing.window).cloned()
+    }
+
+    fn backing_off(&self, now: OffsetDateTime) -> Option<Duration> {
+        let until = lock(&self.memory).backoff_until?;
+        (until > now).then(|| Duration::try_from(until - now).unwrap_or_default())
+    }
+
+    /// Keeps the newer of each part: what this instance holds and what the store holds.
+    fn merge(&self, shared: SharedState) {
+        let mut memory = lock(&self.memory);
+        if let Some(doc) = shared.snapshot
+            && memory.snapshot.as_ref().is_none_or(|mine| doc.fetched_at > mine.fetched_at)
+        {
+            memory.snapshot = Some(doc);
+        }
+        if let Some(seen) = shared.last_seen
+            && memory.last_seen.as_ref().is_none_or(|mine| seen.played_at > mine.played_at)
+        {
+            memory.last_seen = Some(seen);
+        }
+        if shared.backoff_until > memory.backoff_until {
+            memory.backoff_until = shared.backoff_until;
         }
     }
 
     fn fall_back(&self, error: ServiceError) -> Result<NowPlaying, ServiceError> {
-        match lock(&self.last_good).clone() {
+        match lock(&self.memory).snapshot.clone() {
             Some(doc) => {
                 info!(stale = true, "serving the last good answer");
                 Ok(NowPlaying { stale: true, ..doc })
@@ -130,31 +302,21 @@ impl NowPlayingService {
         }
     }
 
-    async fn fetch(&self) -> Result<NowPlaying, ServiceError> {
+    async fn fetch(&self, last_seen: Option<&Played>) -> Result<NowPlaying, ServiceError> {
         let mut token = self.tokens.token().await?;
         let playback = match self.spotify.currently_playing(&token).await {
             Err(SpotifyError::Unauthorized) => {
-                info!(
-                    spotify_status = 401,
-                    "access token rejected; refreshing once"
-                );
+                info!(spotify_status = 401, "access token rejected; refreshing once");
                 token = self.tokens.token_after_rejection(&token).await?;
-                self.spotify
-                    .currently_playing(&token)
-                    .await
-                    .map_err(after_retry)?
+                self.spotify.currently_playing(&token).await.map_err(after_retry)?
             }
             other => other.map_err(after_retry)?,
         };
         let recent = match playback {
-            Playback::Nothing => self
-                .spotify
-                .recently_played(&token)
-                .await
-                .map_err(after_retry)?,
+            Playback::Nothing => self.spotify.recently_played(&token).await.map_err(after_retry)?,
             Playback::Item { .. } => None,
         };
-        Ok(NowPlaying::from_spotify(playback, recent, self.clock.now()))
+        Ok(NowPlaying::from_spotify(playback, recent, last_seen, self.clock.now()))
     }
 
     /// The authorization's state, without calling Spotify.
@@ -170,10 +332,8 @@ impl NowPlayingService {
                     authorization_age_days: Some((now - credentials.authorized_at).whole_days()),
                     authorization_expires_at: Some(expires_at),
                     days_remaining: Some(days_remaining),
-                    problem: (days_remaining <= 0).then(|| {
-                        "the refresh token is past its 6-month life; run `make bootstrap`"
-                            .to_owned()
-                    }),
+                    problem: (days_remaining <= 0)
+                        .then(|| "the refresh token is past its 6-month life; run `make bootstrap`".to_owned()),
                 }
             }
             Err(e) => Health {
@@ -194,10 +354,7 @@ fn after_retry(e: SpotifyError) -> ServiceError {
         SpotifyError::Unauthorized => ServiceError::ReauthorizationRequired(
             "Spotify rejected a fresh access token; the authorization lacks a scope".into(),
         ),
-        cause => ServiceError::UpstreamUnavailable {
-            retry_after: retry_after(&cause),
-            cause,
-        },
+        cause => ServiceError::UpstreamUnavailable { retry_after: retry_after(&cause), cause },
     }
 }
 
@@ -211,9 +368,7 @@ pub fn add_months(at: OffsetDateTime, months: u8) -> OffsetDateTime {
     let year = at.year() + index.div_euclid(12);
     let month = Month::try_from((index.rem_euclid(12) + 1) as u8).unwrap_or(Month::December);
     let day = at.day().min(time::util::days_in_month(month, year));
-    Date::from_calendar_date(year, month, day)
-        .map(|date| at.replace_date(date))
-        .unwrap_or(at)
+    Date::from_calendar_date(year, month, day).map(|date| at.replace_date(date)).unwrap_or(at)
 }
 
 #[cfg(test)]
@@ -223,17 +378,11 @@ mod tests {
 
     #[test]
     fn six_months_after_august_31_is_the_last_day_of_february() {
-        assert_eq!(
-            add_months(datetime!(2026-08-31 10:00 UTC), 6),
-            datetime!(2027-02-28 10:00 UTC)
-        );
+        assert_eq!(add_months(datetime!(2026-08-31 10:00 UTC), 6), datetime!(2027-02-28 10:00 UTC));
     }
 
     #[test]
     fn six_months_after_may_20_is_november_20() {
-        assert_eq!(
-            add_months(datetime!(2026-05-20 10:00 UTC), 6),
-            datetime!(2026-11-20 10:00 UTC)
-        );
+        assert_eq!(add_months(datetime!(2026-05-20 10:00 UTC), 6), datetime!(2026-11-20 10:00 UTC));
     }
 }

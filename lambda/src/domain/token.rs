@@ -55,11 +55,7 @@ pub struct LeaseTiming {
 
 impl Default for LeaseTiming {
     fn default() -> Self {
-        LeaseTiming {
-            lease: Duration::from_secs(10),
-            wait: Duration::from_secs(3),
-            poll: Duration::from_millis(100),
-        }
+        LeaseTiming { lease: Duration::from_secs(10), wait: Duration::from_secs(3), poll: Duration::from_millis(100) }
     }
 }
 
@@ -124,10 +120,7 @@ impl TokenManager {
     }
 
     /// A token other than `rejected`, which the Web API just answered 401 to.
-    pub async fn token_after_rejection(
-        &self,
-        rejected: &AccessToken,
-    ) -> Result<AccessToken, TokenError> {
+    pub async fn token_after_rejection(&self, rejected: &AccessToken) -> Result<AccessToken, TokenError> {
         let _gate = self.refresh_gate.lock().await;
         if let Some(token) = self.cached(Some(rejected)) {
             return Ok(token);
@@ -137,21 +130,12 @@ impl TokenManager {
 
     fn cached(&self, rejected: Option<&AccessToken>) -> Option<AccessToken> {
         let now = self.clock.now();
-        let memory = self
-            .memory
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        memory
-            .as_ref()
-            .filter(|t| t.is_fresh_at(now) && !rejected.is_some_and(|r| r.same_value(t)))
-            .cloned()
+        let memory = self.memory.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        memory.as_ref().filter(|t| t.is_fresh_at(now) && !rejected.is_some_and(|r| r.same_value(t))).cloned()
     }
 
     fn remember(&self, token: &AccessToken) {
-        *self
-            .memory
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(token.clone());
+        *self.memory.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(token.clone());
     }
 
     fn usable(&self, token: &AccessToken, rejected: Option<&AccessToken>) -> bool {
@@ -174,11 +158,7 @@ impl TokenManager {
         }
         let now = self.clock.now();
         let lease_until = now + self.timing.lease;
-        match self
-            .store
-            .try_lease(&self.instance_id, now, lease_until)
-            .await
-        {
+        match self.store.try_lease(&self.instance_id, now, lease_until).await {
             Ok(true) => {
                 let result = self.refresh().await;
                 if let Err(e) = self.store.release_lease(&self.instance_id).await {
@@ -194,14 +174,8 @@ impl TokenManager {
         }
     }
 
-    async fn wait_for_other_refresh(
-        &self,
-        rejected: Option<&AccessToken>,
-    ) -> Result<AccessToken, TokenError> {
-        info!(
-            token_source = "wait",
-            "another instance is refreshing the access token"
-        );
+    async fn wait_for_other_refresh(&self, rejected: Option<&AccessToken>) -> Result<AccessToken, TokenError> {
+        info!(token_source = "wait", "another instance is refreshing the access token");
         let deadline = tokio::time::Instant::now() + self.timing.wait;
         while tokio::time::Instant::now() < deadline {
             tokio::time::sleep(self.timing.poll).await;
@@ -224,28 +198,18 @@ impl TokenManager {
             Err(SpotifyError::InvalidGrant) => {
                 // Another instance may have rotated the refresh token since this one read it.
                 let reloaded = self.reload_credentials().await?;
-                if reloaded.refresh_token.expose_secret()
-                    == credentials.refresh_token.expose_secret()
-                {
-                    error!(
-                        "Spotify refused the refresh token (invalid_grant); run `make bootstrap`"
-                    );
+                if reloaded.refresh_token.expose_secret() == credentials.refresh_token.expose_secret() {
+                    error!("Spotify refused the refresh token (invalid_grant); run `make bootstrap`");
                     return Err(TokenError::Reauthorize(
                         "Spotify refused the refresh token: it was revoked or is past its 6-month life".into(),
                     ));
                 }
                 info!("refresh token was rotated by another instance; retrying with it");
-                self.spotify
-                    .refresh(&reloaded)
-                    .await
-                    .map_err(refresh_failure)?
+                self.spotify.refresh(&reloaded).await.map_err(refresh_failure)?
             }
             Err(e) => return Err(refresh_failure(e)),
         };
-        let token = AccessToken {
-            value: grant.access_token,
-            expires_at: self.clock.now() + grant.expires_in,
-        };
+        let token = AccessToken { value: grant.access_token, expires_at: self.clock.now() + grant.expires_in };
         if let Some(rotated) = grant.refresh_token {
             self.persist_rotation(rotated).await;
         }
@@ -287,9 +251,9 @@ fn refresh_failure(e: SpotifyError) -> TokenError {
         SpotifyError::InvalidGrant => TokenError::Reauthorize(
             "Spotify refused the refresh token: it was revoked or is past its 6-month life".into(),
         ),
-        SpotifyError::InvalidClient => TokenError::Reauthorize(
-            "Spotify refused the client id or secret stored in the parameter".into(),
-        ),
+        SpotifyError::InvalidClient => {
+            TokenError::Reauthorize("Spotify refused the client id or secret stored in the parameter".into())
+        }
         other => TokenError::Spotify(other),
     }
 }

@@ -9,13 +9,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use now_playing::adapters::spotify::{parse_currently_playing, parse_recently_played};
+use now_playing::domain::service::CacheTiming;
 use now_playing::domain::token::LeaseTiming;
-use now_playing::domain::{
-    AccessToken, Credentials, NowPlayingService, Playback, Played, TokenManager,
-};
+use now_playing::domain::{AccessToken, Credentials, NowPlaying, NowPlayingService, Playback, Played, TokenManager};
 use now_playing::ports::{
-    Clock, CredentialStore, CredentialsError, Spotify, SpotifyError, StoreError, TokenGrant,
-    TokenStore,
+    Clock, CredentialStore, CredentialsError, SharedState, SnapshotStore, Spotify, SpotifyError, StoreError,
+    TokenGrant, TokenStore,
 };
 use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
@@ -26,9 +25,7 @@ pub const CLIENT_SECRET: &str = "client-secret-7f3a9c";
 pub const REFRESH_TOKEN: &str = "refresh-token-2b8e41";
 
 pub fn fixture(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/spotify")
-        .join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/spotify").join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
 }
 
@@ -37,9 +34,7 @@ pub fn playback(name: &str) -> Playback {
 }
 
 pub fn last_played() -> Played {
-    parse_recently_played(&fixture("recently_played.json"))
-        .expect("fixture parses")
-        .expect("one entry")
+    parse_recently_played(&fixture("recently_played.json")).expect("fixture parses").expect("one entry")
 }
 
 pub fn credentials() -> Credentials {
@@ -52,10 +47,7 @@ pub fn credentials() -> Credentials {
 }
 
 pub fn token(value: &str, expires_at: OffsetDateTime) -> AccessToken {
-    AccessToken {
-        value: SecretString::from(value),
-        expires_at,
-    }
+    AccessToken { value: SecretString::from(value), expires_at }
 }
 
 pub struct FakeClock(pub Mutex<OffsetDateTime>);
@@ -88,6 +80,8 @@ pub struct FakeSpotify {
     pub refreshed_with: Mutex<Vec<String>>,
     /// The access token each player call was made with.
     pub played_with: Mutex<Vec<String>>,
+    /// How long each player call takes.
+    pub delay: Mutex<Duration>,
 }
 
 pub fn grant(access: &str, rotated: Option<&str>) -> Result<TokenGrant, SpotifyError> {
@@ -103,9 +97,7 @@ fn next<T: Clone>(queue: &Mutex<VecDeque<T>>, what: &str) -> T {
     if q.len() > 1 {
         q.pop_front().unwrap()
     } else {
-        q.front()
-            .cloned()
-            .unwrap_or_else(|| panic!("no scripted {what}"))
+        q.front().cloned().unwrap_or_else(|| panic!("no scripted {what}"))
     }
 }
 
@@ -146,23 +138,15 @@ impl FakeSpotify {
 impl Spotify for FakeSpotify {
     async fn refresh(&self, credentials: &Credentials) -> Result<TokenGrant, SpotifyError> {
         self.refresh_calls.fetch_add(1, Ordering::SeqCst);
-        self.refreshed_with
-            .lock()
-            .unwrap()
-            .push(credentials.refresh_token.expose_secret().to_owned());
+        self.refreshed_with.lock().unwrap().push(credentials.refresh_token.expose_secret().to_owned());
         let mut q = self.refreshes.lock().unwrap();
-        if q.len() > 1 {
-            q.pop_front().unwrap()
-        } else {
-            clone_grant(q.front().expect("no scripted refresh"))
-        }
+        if q.len() > 1 { q.pop_front().unwrap() } else { clone_grant(q.front().expect("no scripted refresh")) }
     }
     async fn currently_playing(&self, token: &AccessToken) -> Result<Playback, SpotifyError> {
         self.playing_calls.fetch_add(1, Ordering::SeqCst);
-        self.played_with
-            .lock()
-            .unwrap()
-            .push(token.value.expose_secret().to_owned());
+        self.played_with.lock().unwrap().push(token.value.expose_secret().to_owned());
+        let delay = *self.delay.lock().unwrap();
+        tokio::time::sleep(delay).await;
         next(&self.playing, "currently-playing")
     }
     async fn recently_played(&self, _token: &AccessToken) -> Result<Option<Played>, SpotifyError> {
@@ -185,18 +169,10 @@ impl MemoryTokenStore {
         Arc::new(MemoryTokenStore::default())
     }
     fn check(&self) -> Result<(), StoreError> {
-        if self.failing.load(Ordering::SeqCst) {
-            Err(StoreError("table unavailable".into()))
-        } else {
-            Ok(())
-        }
+        if self.failing.load(Ordering::SeqCst) { Err(StoreError("table unavailable".into())) } else { Ok(()) }
     }
     pub fn stored_value(&self) -> Option<String> {
-        self.token
-            .lock()
-            .unwrap()
-            .as_ref()
-            .map(|t| t.value.expose_secret().to_owned())
+        self.token.lock().unwrap().as_ref().map(|t| t.value.expose_secret().to_owned())
     }
 }
 
@@ -212,12 +188,7 @@ impl TokenStore for MemoryTokenStore {
         *self.token.lock().unwrap() = Some(token.clone());
         Ok(())
     }
-    async fn try_lease(
-        &self,
-        owner: &str,
-        now: OffsetDateTime,
-        until: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
+    async fn try_lease(&self, owner: &str, now: OffsetDateTime, until: OffsetDateTime) -> Result<bool, StoreError> {
         self.check()?;
         let mut lease = self.lease.lock().unwrap();
         match lease.as_ref() {
@@ -254,12 +225,7 @@ impl MemoryCredentialStore {
         })
     }
     pub fn refresh_token(&self) -> String {
-        self.stored
-            .lock()
-            .unwrap()
-            .as_ref()
-            .map(|c| c.refresh_token.expose_secret().to_owned())
-            .unwrap_or_default()
+        self.stored.lock().unwrap().as_ref().map(|c| c.refresh_token.expose_secret().to_owned()).unwrap_or_default()
     }
 }
 
@@ -276,19 +242,88 @@ impl CredentialStore for MemoryCredentialStore {
     }
 }
 
+/// The shared snapshot record in memory; `failing` makes every call fail like an outage.
+#[derive(Default)]
+pub struct MemorySnapshotStore {
+    pub state: Mutex<SharedState>,
+    pub lease: Mutex<Option<(String, OffsetDateTime)>>,
+    pub failing: std::sync::atomic::AtomicBool,
+    pub saves: AtomicUsize,
+}
+
+impl MemorySnapshotStore {
+    fn check(&self) -> Result<(), StoreError> {
+        if self.failing.load(Ordering::SeqCst) { Err(StoreError("table unavailable".into())) } else { Ok(()) }
+    }
+}
+
+#[async_trait]
+impl SnapshotStore for MemorySnapshotStore {
+    async fn load(&self) -> Result<SharedState, StoreError> {
+        self.check()?;
+        Ok(self.state.lock().unwrap().clone())
+    }
+    async fn try_lease(&self, owner: &str, now: OffsetDateTime, until: OffsetDateTime) -> Result<bool, StoreError> {
+        self.check()?;
+        let mut lease = self.lease.lock().unwrap();
+        match lease.as_ref() {
+            Some((holder, expires)) if holder != owner && *expires >= now => Ok(false),
+            _ => {
+                *lease = Some((owner.to_owned(), until));
+                Ok(true)
+            }
+        }
+    }
+    async fn save(&self, _owner: &str, snapshot: &NowPlaying, last_seen: Option<&Played>) -> Result<(), StoreError> {
+        self.check()?;
+        self.saves.fetch_add(1, Ordering::SeqCst);
+        let mut state = self.state.lock().unwrap();
+        state.snapshot = Some(snapshot.clone());
+        if let Some(seen) = last_seen {
+            state.last_seen = Some(seen.clone());
+        }
+        *self.lease.lock().unwrap() = None;
+        Ok(())
+    }
+    async fn back_off(&self, _owner: &str, until: OffsetDateTime) -> Result<(), StoreError> {
+        self.check()?;
+        self.state.lock().unwrap().backoff_until = Some(until);
+        *self.lease.lock().unwrap() = None;
+        Ok(())
+    }
+    async fn release(&self, owner: &str) -> Result<(), StoreError> {
+        self.check()?;
+        let mut lease = self.lease.lock().unwrap();
+        if lease.as_ref().is_some_and(|(holder, _)| holder == owner) {
+            *lease = None;
+        }
+        Ok(())
+    }
+}
+
+/// The cache window the harness runs with; tests advance the clock past it to refresh.
+pub const WINDOW: Duration = Duration::from_secs(5);
+
+pub const FAST_CACHE: CacheTiming = CacheTiming {
+    window: WINDOW,
+    request_deadline: Duration::from_secs(2),
+    spotify_deadline: Duration::from_millis(500),
+    lease: Duration::from_secs(10),
+    wait: Duration::from_millis(300),
+    poll: Duration::from_millis(10),
+};
+
 /// A service over the fakes, as one Lambda instance would hold it.
 pub struct Harness {
     pub spotify: Arc<FakeSpotify>,
     pub store: Arc<MemoryTokenStore>,
     pub credentials: Arc<MemoryCredentialStore>,
+    pub snapshots: Arc<MemorySnapshotStore>,
     pub clock: Arc<FakeClock>,
 }
 
-pub const FAST_LEASE: LeaseTiming = LeaseTiming {
-    lease: Duration::from_secs(10),
-    wait: Duration::from_millis(300),
-    poll: Duration::from_millis(10),
-};
+pub const FAST_LEASE: LeaseTiming =
+    LeaseTiming { lease: Duration::from_secs(10), wait: Duration::from_millis(300), poll: Duration::from_millis(10) };
 
 impl Harness {
     pub fn new() -> Self {
@@ -296,6 +331,7 @@ impl Harness {
             spotify: FakeSpotify::new(),
             store: MemoryTokenStore::new(),
             credentials: MemoryCredentialStore::with(Ok(credentials())),
+            snapshots: Arc::new(MemorySnapshotStore::default()),
             clock: FakeClock::at(NOW),
         }
     }
@@ -310,6 +346,13 @@ impl Harness {
             id.to_owned(),
             FAST_LEASE,
         );
-        NowPlayingService::new(self.spotify.clone(), tokens, self.clock.clone())
+        NowPlayingService::new(
+            self.spotify.clone(),
+            tokens,
+            self.snapshots.clone(),
+            self.clock.clone(),
+            id.to_owned(),
+            FAST_CACHE,
+        )
     }
 }
