@@ -10,9 +10,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 
 from devstack.local import LocalStack  # noqa: E402
 
+WINDOW = 1
+
 
 @pytest.fixture(scope="session")
 def stack():
     # Debug logging on, so the secret checks see everything the function could print.
-    with LocalStack(log_level="debug") as running:
+    # A one-second cache window, so each test can see Spotify's answer change.
+    with LocalStack(log_level="debug", extra_env={"CACHE_SECONDS": str(WINDOW)}) as running:
         yield running

@@ -1,11 +1,14 @@
 """The real function, run the way `make dev` runs it, checked over HTTP."""
 
 import json
+import time
 from calendar import monthrange
 from datetime import datetime, timezone
 
 import pytest
 import requests
+from conftest import WINDOW
+from devstack.local import LocalStack
 
 RESPONSES = []  # every body the function sent, for the secret check at the end
 
@@ -24,8 +27,14 @@ def calls(stack):
     return requests.get(f"{stack.fake.url}/_fake/calls", timeout=5).json()
 
 
+def after_the_window():
+    """Lets the cached answer age out, so the next request reads Spotify again."""
+    time.sleep(WINDOW + 0.05)
+
+
 def current_with(stack, scene):
     control(stack, "scene", {"scene": scene})
+    after_the_window()
     response = get(stack)
     assert response.status_code == 200, response.text
     assert response.headers["Content-Type"] == "application/json"
@@ -64,17 +73,35 @@ def test_a_local_file_has_no_links(stack):
 
 
 @pytest.mark.parametrize("scene", ["nothing", "ad"])
-def test_nothing_playing_answers_the_last_play(stack, scene):
+def test_nothing_playing_answers_what_was_last_seen_playing(stack, scene):
+    seen = current_with(stack, "episode")
     doc = current_with(stack, scene)
     assert doc["status"] == "last_played"
     assert doc["progress_ms"] is None
-    assert doc["played_at"].endswith("Z")
+    assert doc["item"] == seen["item"], "newer than the stand-in's 12-minute-old history entry"
+    assert doc["played_at"] == seen["fetched_at"]
+
+
+@pytest.fixture
+def fresh_stack():
+    """A stack that has never seen anything playing."""
+    with LocalStack(extra_env={"CACHE_SECONDS": str(WINDOW)}) as running:
+        yield running
+
+
+def test_with_nothing_seen_the_last_play_comes_from_spotify_history(fresh_stack):
+    control(fresh_stack, "scene", {"scene": "nothing"})
+    doc = get(fresh_stack).json()
+    assert doc["status"] == "last_played"
     assert doc["item"]["name"] == "Never Gonna Give You Up"
+    played = datetime.fromisoformat(doc["played_at"].replace("Z", "+00:00"))
+    assert 600 < (datetime.now(timezone.utc) - played).total_seconds() < 900
 
 
-def test_nothing_at_all_is_offline(stack):
-    doc = current_with(stack, "offline")
-    assert (doc["status"], doc["item"]) == ("offline", None)
+def test_nothing_seen_and_no_history_is_offline(fresh_stack):
+    control(fresh_stack, "scene", {"scene": "offline"})
+    doc = get(fresh_stack).json()
+    assert (doc["status"], doc["item"], doc["played_at"]) == ("offline", None, None)
 
 
 def test_an_unchanged_answer_revalidates_to_304(stack):
@@ -117,6 +144,7 @@ def test_errors_are_json_with_a_stable_code_and_cors(stack):
 def test_a_spotify_outage_serves_the_last_answer_as_stale(stack):
     good = current_with(stack, "track")
     control(stack, "fail", {"path": "/v1/me/player/currently-playing", "status": 503})
+    after_the_window()
     stale = get(stack).json()
     assert stale["stale"] is True
     assert stale["item"] == good["item"]
@@ -127,6 +155,7 @@ def test_a_rotated_refresh_token_is_persisted_to_the_parameter(stack):
     control(stack, "rotate")
     control(stack, "expire-access-tokens")  # the next Web API call gets a 401
     before = calls(stack)["token"]
+    after_the_window()
     assert get(stack).json()["stale"] is False
     assert calls(stack)["token"] == before + 1
     stored = stack.moto.read_credentials("/now-playing/spotify")
@@ -142,6 +171,7 @@ def test_a_revoked_refresh_token_asks_the_owner_to_run_bootstrap(stack):
     kept = stack.fake.state.refresh_token
     control(stack, "revoke")
     control(stack, "expire-access-tokens")
+    after_the_window()
     try:
         response = get(stack)
         assert response.status_code == 503

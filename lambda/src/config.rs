@@ -35,6 +35,8 @@ pub struct Config {
     pub spotify_accounts_url: String,
     pub allowed_origins: AllowedOrigins,
     pub cache_seconds: u32,
+    /// Image hosts allowed besides Spotify's CDNs (`host` or `host:port`), e.g. a local stand-in.
+    pub art_hosts: Vec<String>,
 }
 
 impl fmt::Debug for Config {
@@ -46,6 +48,7 @@ impl fmt::Debug for Config {
             .field("spotify_accounts_url", &self.spotify_accounts_url)
             .field("allowed_origins", &self.allowed_origins)
             .field("cache_seconds", &self.cache_seconds)
+            .field("art_hosts", &self.art_hosts)
             .finish()
     }
 }
@@ -102,6 +105,9 @@ impl Config {
                 })?
             }
         };
+        let art_hosts = get("ART_HOSTS")
+            .map(|v| v.split(',').map(str::trim).filter(|h| !h.is_empty()).map(str::to_owned).collect())
+            .unwrap_or_default();
         Ok(Config {
             token_table,
             credentials_parameter,
@@ -109,6 +115,7 @@ impl Config {
             spotify_accounts_url,
             allowed_origins,
             cache_seconds,
+            art_hosts,
         })
     }
 }

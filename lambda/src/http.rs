@@ -1,5 +1,7 @@
 //! Request -> domain -> response: routing, CORS, caching headers and the one error mapping.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use lambda_http::http::{HeaderValue, Method, StatusCode, header};
@@ -10,9 +12,10 @@ use serde_json::json;
 use tracing::{error, info, warn};
 
 use crate::config::AllowedOrigins;
-use crate::domain::{NowPlayingService, ServiceError};
+use crate::domain::{NowPlaying, NowPlayingService, ServiceError};
+use crate::embed::{self, Art, Theme};
 use crate::metrics;
-use crate::ports::{CredentialsError, SpotifyError};
+use crate::ports::{Artwork, CredentialsError, SpotifyError};
 
 const ALLOW: &str = "GET, HEAD, OPTIONS";
 
@@ -23,12 +26,22 @@ pub struct App {
     pub cache_seconds: u32,
     /// Names the days-left metric, so two deployments in one account stay apart.
     pub credentials_parameter: String,
+    pub artwork: Arc<dyn Artwork>,
+    /// Album art already fetched, by URL: each image is fetched once per instance.
+    pub art_cache: Mutex<HashMap<String, Art>>,
 }
+
+/// How many images an instance keeps; a listening session touches a handful an hour.
+const ART_CACHE_ENTRIES: usize = 64;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Route {
     Current,
     Health,
+    Card,
+    Open,
+    Widget,
+    Page,
 }
 
 /// The path as the client sent it, without an HTTP API stage prefix. REST API events
@@ -52,11 +65,32 @@ fn route(path: &str) -> Option<Route> {
     match path {
         "/v1/current" => Some(Route::Current),
         "/v1/health" => Some(Route::Health),
+        "/v1/current.svg" => Some(Route::Card),
+        "/v1/open" => Some(Route::Open),
+        "/v1/widget.js" => Some(Route::Widget),
+        "/" => Some(Route::Page),
         _ => None,
     }
 }
 
 impl App {
+    pub fn new(
+        service: NowPlayingService,
+        allowed_origins: AllowedOrigins,
+        cache_seconds: u32,
+        credentials_parameter: String,
+        artwork: Arc<dyn Artwork>,
+    ) -> Self {
+        App {
+            service,
+            allowed_origins,
+            cache_seconds,
+            credentials_parameter,
+            artwork,
+            art_cache: Mutex::new(HashMap::new()),
+        }
+    }
+
     /// Always answers: every failure becomes a JSON error response, never an invocation error.
     pub async fn handle(&self, req: Request) -> Response<Body> {
         let path = route_path(&req);
@@ -66,7 +100,7 @@ impl App {
                 error_body(StatusCode::NOT_FOUND, "not_found", &format!("no such resource: {}", printable(&path)))
             }
             (Some(_), &Method::OPTIONS) => preflight(),
-            (Some(route), &Method::GET | &Method::HEAD) => self.answer(route, &req).await,
+            (Some(route), &Method::GET | &Method::HEAD) => self.answer(route, &req, &path).await,
             (Some(_), method) => {
                 let mut r = error_body(
                     StatusCode::METHOD_NOT_ALLOWED,
@@ -89,12 +123,48 @@ impl App {
         response
     }
 
-    async fn answer(&self, route: Route, req: &Request) -> Response<Body> {
+    async fn answer(&self, route: Route, req: &Request, path: &str) -> Response<Body> {
+        let briefly = format!("public, max-age={}", self.cache_seconds);
         match route {
             Route::Current => match self.service.current().await {
-                Ok(doc) => cacheable(req, StatusCode::OK, &doc, self.cache_seconds),
+                Ok(doc) => validated(req, json_body(StatusCode::OK, &doc), &briefly),
                 Err(e) => service_error(&e),
             },
+            Route::Card => {
+                let doc = self.service.current().await.inspect_err(|e| warn!(error = %e, "card drawn without data"));
+                let doc = doc.ok();
+                let art = self.art_for(doc.as_ref()).await;
+                let theme = Theme::from_query(req.query_string_parameters_ref().and_then(|q| q.first("theme")));
+                // Drawn as of the read, so the card and its ETag stay the same for the window.
+                let at = doc.as_ref().map_or_else(time::OffsetDateTime::now_utc, |d| d.fetched_at);
+                let svg = embed::svg_card(doc.as_ref(), art.as_ref(), theme, at);
+                validated(req, text_body("image/svg+xml; charset=utf-8", svg), &briefly)
+            }
+            Route::Open => {
+                let target = match self.service.current().await {
+                    Ok(NowPlaying { item: Some(item), .. }) => item.url.unwrap_or_else(|| OPEN_SPOTIFY.into()),
+                    _ => OPEN_SPOTIFY.into(),
+                };
+                let mut r = Response::builder().status(StatusCode::FOUND).body(Body::Empty).unwrap_or_default();
+                if let Ok(v) = HeaderValue::from_str(&target) {
+                    r.headers_mut().insert(header::LOCATION, v);
+                }
+                r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_str(&briefly).unwrap_or(NO_STORE));
+                r
+            }
+            Route::Widget => {
+                let versioned = req
+                    .query_string_parameters_ref()
+                    .and_then(|q| q.first("v"))
+                    .is_some_and(|v| v == embed::widget_version());
+                // A versioned URL never changes; the bare one is re-checked hourly.
+                let cache = if versioned { "public, max-age=31536000, immutable" } else { "public, max-age=3600" };
+                validated(req, text_body("text/javascript; charset=utf-8", embed::WIDGET_JS.to_owned()), cache)
+            }
+            Route::Page => {
+                let page = embed::preview_page(&public_base(req, path));
+                validated(req, text_body("text/html; charset=utf-8", page), "public, max-age=300")
+            }
             Route::Health => {
                 let health = self.service.health().await;
                 if let Some(days) = health.days_remaining {
@@ -138,9 +208,71 @@ fn json_body<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
     }
 }
 
-/// A public, briefly cacheable JSON answer with a strong validator.
-fn cacheable<T: Serialize>(req: &Request, status: StatusCode, value: &T, max_age: u32) -> Response<Body> {
-    let mut r = json_body(status, value);
+const OPEN_SPOTIFY: &str = "https://open.spotify.com/";
+const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
+
+impl App {
+    /// The largest image up to 300 px wide (the card shows 88 px at 2x and more), fetched
+    /// once per instance; `None` when there is none or it cannot be had quickly.
+    async fn art_for(&self, doc: Option<&NowPlaying>) -> Option<Art> {
+        let images = &doc?.item.as_ref()?.images;
+        let image = images.iter().find(|i| i.width.is_none_or(|w| w <= 300)).or(images.last())?;
+        if let Some(art) = self.art_cache.lock().unwrap_or_else(|p| p.into_inner()).get(&image.url) {
+            return Some(art.clone());
+        }
+        match self.artwork.fetch(&image.url).await {
+            Ok(art) => {
+                let mut cache = self.art_cache.lock().unwrap_or_else(|p| p.into_inner());
+                if cache.len() >= ART_CACHE_ENTRIES {
+                    cache.clear();
+                }
+                cache.insert(image.url.clone(), art.clone());
+                Some(art)
+            }
+            Err(e) => {
+                warn!(error = %e, "card drawn without album art");
+                None
+            }
+        }
+    }
+}
+
+/// Where this deployment is reachable, for the snippets on the preview page: the Host the
+/// client used, and a REST API stage when the request came through one.
+fn public_base(req: &Request, path: &str) -> String {
+    let headers = req.headers();
+    let host = headers.get("x-forwarded-host").or_else(|| headers.get(header::HOST)).and_then(|v| v.to_str().ok());
+    let Some(host) = host.filter(|h| !h.is_empty() && !h.contains(['/', ' ', '"', '<'])) else { return String::new() };
+    let local = host.starts_with("127.0.0.1") || host.starts_with("localhost") || host.starts_with("[::1]");
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .filter(|p| matches!(*p, "http" | "https"))
+        .unwrap_or(if local { "http" } else { "https" });
+    let prefix = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(ctx)) => {
+            let full = ctx.path.as_deref().unwrap_or_default();
+            full.trim_end_matches('/').strip_suffix(path.trim_end_matches('/')).unwrap_or_default().to_owned()
+        }
+        Some(RequestContext::ApiGatewayV2(ctx)) => {
+            ctx.stage.as_deref().filter(|s| *s != "$default").map(|s| format!("/{s}")).unwrap_or_default()
+        }
+        _ => String::new(),
+    };
+    format!("{scheme}://{host}{prefix}")
+}
+
+fn text_body(content_type: &'static str, text: String) -> Response<Body> {
+    let mut r = Response::builder().status(StatusCode::OK).body(Body::Text(text)).unwrap_or_default();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+/// Adds a strong ETag and `cache_control`; a matching `If-None-Match` becomes a 304.
+fn validated(req: &Request, mut r: Response<Body>, cache_control: &str) -> Response<Body> {
+    if r.status() != StatusCode::OK {
+        return r;
+    }
     let etag = match r.body() {
         Body::Text(text) => format!("\"{:016x}\"", fnv1a(text.as_bytes())),
         _ => return r,
@@ -157,14 +289,14 @@ fn cacheable<T: Serialize>(req: &Request, status: StatusCode, value: &T, max_age
     if let Ok(v) = HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, v);
     }
-    if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={max_age}")) {
+    if let Ok(v) = HeaderValue::from_str(cache_control) {
         h.insert(header::CACHE_CONTROL, v);
     }
     r
 }
 
 /// 64-bit FNV-1a: stable across instances and releases, which `DefaultHasher` is not.
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| (hash ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
 }
 

@@ -3,6 +3,7 @@
 pub mod adapters;
 pub mod config;
 pub mod domain;
+pub mod embed;
 pub mod http;
 pub mod metrics;
 pub mod ports;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use aws_config::{BehaviorVersion, retry::RetryConfig, timeout::TimeoutConfig};
 use lambda_http::{Error, Request, run, service_fn, tracing};
+use now_playing::adapters::artwork::ArtworkHttp;
 use now_playing::adapters::dynamodb::{DynamoSnapshotStore, DynamoTokenStore};
 use now_playing::adapters::{clock::SystemClock, spotify::SpotifyHttp, ssm::SsmCredentialStore};
 use now_playing::config::Config;
@@ -51,12 +52,14 @@ async fn main() -> Result<(), Error> {
     );
     let timing = CacheTiming { window: Duration::from_secs(config.cache_seconds.into()), ..CacheTiming::default() };
     let snapshots = Arc::new(DynamoSnapshotStore::new(dynamodb, &config.token_table));
-    let app = Arc::new(App {
-        service: NowPlayingService::new(spotify, tokens, snapshots, clock, instance, timing),
-        allowed_origins: config.allowed_origins,
-        cache_seconds: config.cache_seconds,
-        credentials_parameter: config.credentials_parameter,
-    });
+    let artwork = Arc::new(ArtworkHttp::new(ArtworkHttp::default_client()?, config.art_hosts));
+    let app = Arc::new(App::new(
+        NowPlayingService::new(spotify, tokens, snapshots, clock, instance, timing),
+        config.allowed_origins,
+        config.cache_seconds,
+        config.credentials_parameter,
+        artwork,
+    ));
     run(service_fn(move |req: Request| {
         let app = app.clone();
         async move { Ok::<_, Infallible>(app.handle(req).await) }

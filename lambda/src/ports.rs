@@ -122,3 +122,14 @@ pub trait CredentialStore: Send + Sync {
 pub trait Clock: Send + Sync {
     fn now(&self) -> OffsetDateTime;
 }
+
+/// Why album art could not be had; the card is drawn without it.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[error("album art: {0}")]
+pub struct ArtError(pub String);
+
+/// Album art by URL, for inlining in the SVG card.
+#[async_trait]
+pub trait Artwork: Send + Sync {
+    async fn fetch(&self, url: &str) -> Result<crate::embed::Art, ArtError>;
+}

@@ -4,6 +4,7 @@
 mod common;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use common::*;
@@ -33,12 +34,7 @@ fn rest(path: &str, method: &str) -> Request {
 }
 
 fn app(h: &Harness, origins: AllowedOrigins) -> App {
-    App {
-        service: h.instance("a"),
-        allowed_origins: origins,
-        cache_seconds: 5,
-        credentials_parameter: "/now-playing/spotify".into(),
-    }
+    app_over(h, origins, Arc::new(FakeArtwork::default()))
 }
 
 fn playing_harness() -> Harness {
@@ -241,4 +237,92 @@ async fn health_is_503_when_unconfigured() {
     let r = app(&h, AllowedOrigins::Any).handle(rest("/v1/health", "GET")).await;
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body_json(&r)["configured"], false);
+}
+
+fn rest_with_query(path: &str, query: &[(&str, &str)]) -> Request {
+    request(event("apigw_rest_current.json"), |e| {
+        e["path"] = path.into();
+        e["resource"] = path.into();
+        e["requestContext"]["path"] = format!("/prod{path}").into();
+        e["queryStringParameters"] = query.iter().map(|(k, v)| (k.to_string(), Value::from(*v))).collect();
+        e["multiValueQueryStringParameters"] =
+            query.iter().map(|(k, v)| (k.to_string(), Value::from(vec![*v]))).collect();
+    })
+}
+
+fn text_of(r: &Response<Body>) -> &str {
+    match r.body() {
+        Body::Text(t) => t,
+        other => panic!("expected text, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_card_is_an_svg_with_the_art_inlined_and_fetched_once() {
+    let h = playing_harness();
+    let artwork = Arc::new(FakeArtwork::default());
+    let app = app_over(&h, AllowedOrigins::Any, artwork.clone());
+    let r = app.handle(rest_with_query("/v1/current.svg", &[("theme", "dark")])).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(header_of(&r, header::CONTENT_TYPE), Some("image/svg+xml; charset=utf-8"));
+    assert_eq!(header_of(&r, header::CACHE_CONTROL), Some("public, max-age=5"));
+    assert!(header_of(&r, header::ETAG).is_some());
+    let svg = text_of(&r);
+    assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+    assert!(svg.contains("href=\"data:image/png;base64,iVBORw0KGgo"), "art inlined");
+    assert!(svg.contains("Never Gonna Give You Up") && svg.contains("#181818"), "dark theme");
+    app.handle(rest_with_query("/v1/current.svg", &[])).await;
+    assert_eq!(artwork.fetches.load(Ordering::SeqCst), 1, "the art is fetched once");
+}
+
+#[tokio::test]
+async fn the_card_is_drawn_even_when_spotify_has_nothing_for_it() {
+    let h = Harness::new();
+    h.spotify.script_refresh(vec![Err(SpotifyError::InvalidGrant)]);
+    let r = app(&h, AllowedOrigins::Any).handle(rest_with_query("/v1/current.svg", &[])).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(text_of(&r).contains("Nothing playing"));
+}
+
+#[tokio::test]
+async fn open_redirects_to_what_is_playing() {
+    let h = playing_harness();
+    let r = app(&h, AllowedOrigins::Any).handle(rest_with_query("/v1/open", &[])).await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert_eq!(header_of(&r, header::LOCATION), Some("https://open.spotify.com/track/4uLU6hMCjMI75M1A2tKUQC"));
+}
+
+#[tokio::test]
+async fn open_for_a_local_file_goes_to_spotify_itself() {
+    let h = Harness::new();
+    h.spotify.script_refresh(vec![grant("access-1", None)]);
+    h.spotify.script_playing(vec![Ok(playback("currently_playing_local.json"))]);
+    let r = app(&h, AllowedOrigins::Any).handle(rest_with_query("/v1/open", &[])).await;
+    assert_eq!(header_of(&r, header::LOCATION), Some("https://open.spotify.com/"));
+}
+
+#[tokio::test]
+async fn the_widget_is_served_with_a_long_cache_when_versioned() {
+    let h = Harness::new();
+    let app = app(&h, AllowedOrigins::Any);
+    let version = now_playing::embed::widget_version();
+    let r = app.handle(rest_with_query("/v1/widget.js", &[("v", &version)])).await;
+    assert_eq!(header_of(&r, header::CONTENT_TYPE), Some("text/javascript; charset=utf-8"));
+    assert_eq!(header_of(&r, header::CACHE_CONTROL), Some("public, max-age=31536000, immutable"));
+    assert!(text_of(&r).contains("class NowPlayingElement"));
+    let bare = app.handle(rest_with_query("/v1/widget.js", &[])).await;
+    assert_eq!(header_of(&bare, header::CACHE_CONTROL), Some("public, max-age=3600"));
+    assert_eq!(h.spotify.calls(), (0, 0, 0));
+}
+
+#[tokio::test]
+async fn the_preview_page_shows_snippets_for_this_deployment_url() {
+    let h = Harness::new();
+    let r = app(&h, AllowedOrigins::Any).handle(rest_with_query("/", &[])).await;
+    assert_eq!(header_of(&r, header::CONTENT_TYPE), Some("text/html; charset=utf-8"));
+    let page = text_of(&r);
+    let base = "https://abc123.execute-api.eu-west-1.amazonaws.com/prod";
+    assert!(page.contains(&format!("&lt;now-playing src=&quot;{base}/v1/current&quot;&gt;")), "{page}");
+    assert!(page.contains(&format!("[![Now playing on Spotify]({base}/v1/current.svg)]({base}/v1/open)")));
+    assert!(page.contains(&format!("<now-playing src=\"{base}/v1/current\">")), "the live widget");
 }

@@ -7,7 +7,6 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, RequestExt};
 use now_playing::adapters::spotify::{parse_currently_playing, parse_recently_played, parse_token_grant};
 use now_playing::config::AllowedOrigins;
-use now_playing::http::App;
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -111,8 +110,9 @@ proptest! {
     }
 }
 
-const DOCUMENTED: [StatusCode; 9] = [
+const DOCUMENTED: [StatusCode; 10] = [
     StatusCode::OK,
+    StatusCode::FOUND,
     StatusCode::NO_CONTENT,
     StatusCode::NOT_MODIFIED,
     StatusCode::NOT_FOUND,
@@ -128,14 +128,14 @@ proptest! {
 
     #[test]
     fn arbitrary_requests_get_a_documented_answer_with_a_body(
-        path in prop_oneof!["/v1/(current|health)/?", "/[ -~]{0,40}", "\\PC{0,30}"],
+        path in prop_oneof!["/v1/(current|health|open|widget\\.js|current\\.svg)/?", "/", "/[ -~]{0,40}", "\\PC{0,30}"],
         method in prop::sample::select(vec!["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"]),
     ) {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let h = Harness::new();
         h.spotify.script_refresh(vec![grant("access-1", None)]);
         h.spotify.script_playing(vec![Ok(playback("currently_playing_track.json"))]);
-        let app = App { service: h.instance("a"), allowed_origins: AllowedOrigins::Any, cache_seconds: 5, credentials_parameter: "/now-playing/spotify".into() };
+        let app = app_over(&h, AllowedOrigins::Any, std::sync::Arc::new(FakeArtwork::default()));
         let req = lambda_http::http::Request::builder()
             .method(Method::from_bytes(method.as_bytes()).unwrap())
             .uri("https://example.com/")
@@ -144,10 +144,18 @@ proptest! {
             .with_raw_http_path(path.clone());
         let r = runtime.block_on(app.handle(req));
         prop_assert!(DOCUMENTED.contains(&r.status()), "{} {:?} -> {}", method, path, r.status());
-        if r.status() != StatusCode::NO_CONTENT && r.status() != StatusCode::NOT_MODIFIED {
-            let Body::Text(text) = r.body() else { panic!("empty body for {method} {path:?}") };
-            let json: Value = serde_json::from_str(text).unwrap();
-            prop_assert!(json.is_object());
+        match r.status() {
+            StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED => {}
+            StatusCode::FOUND => prop_assert!(r.headers().contains_key("location")),
+            _ => {
+                let Body::Text(text) = r.body() else { panic!("empty body for {method} {path:?}") };
+                let content_type = r.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
+                prop_assert!(content_type.is_some(), "no content type for {} {:?}", method, path);
+                if content_type.as_deref() == Some("application/json") {
+                    let json: Value = serde_json::from_str(text).unwrap();
+                    prop_assert!(json.is_object());
+                }
+            }
         }
     }
 }

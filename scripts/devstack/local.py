@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .aws import DUMMY_CREDENTIALS, REGION, Moto, free_port
 from .fake_spotify import FakeSpotify
+from .runtime import LambdaRuntime
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLE = "now-playing-tokens"
@@ -29,7 +30,7 @@ class LocalStack:
     """Starts everything in order and stops it all, whatever failed in between."""
 
     def __init__(self, port: int = 0, moto_port: int = 0, spotify_port: int = 0, real_spotify: dict | None = None,
-                 cycle: bool = False, log_level: str = "info", extra_env: dict | None = None):
+                 cycle: bool = False, log_level: str = "info", extra_env: dict | None = None, processes: int | None = None):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.moto = Moto(moto_port)
@@ -38,6 +39,10 @@ class LocalStack:
         self.function = None
         self.log_level = log_level
         self.extra_env = extra_env or {}
+        # None: one process under `cargo lambda watch`, as `make dev` runs it. A number: that
+        # many processes of the built binary under the Runtime API emulator, REST events.
+        self.processes = processes
+        self.runtime = None
         self.log_path = Path(tempfile.mkstemp(prefix="now-playing-", suffix=".log")[1])
         if real_spotify:
             self.credentials = dict(real_spotify)
@@ -81,6 +86,8 @@ class LocalStack:
         return self
 
     def _start_function(self, timeout: float) -> None:
+        if self.processes:
+            return self._start_processes()
         cargo_lambda = shutil.which("cargo-lambda", path=str(Path(sys.executable).parent)) or shutil.which("cargo-lambda")
         if not cargo_lambda:
             raise SystemExit("cargo-lambda not found; run `make venv` first")
@@ -109,10 +116,25 @@ class LocalStack:
                 time.sleep(0.2)
         raise SystemExit(f"the function did not answer on {self.url} within {timeout:.0f} s; see {self.log_path}")
 
+    def _start_processes(self) -> None:
+        binary = ROOT / "target" / "debug" / "now-playing"
+        if not binary.exists():
+            raise SystemExit(f"{binary} is not built: run `cargo build --workspace` (make test does)")
+        self.runtime = LambdaRuntime([str(binary)], self.function_env(), processes=self.processes,
+                                     log_path=str(self.log_path)).start()
+        self.url = self.runtime.front_url
+        deadline = time.monotonic() + 60
+        while len(self.runtime.init_seconds) < self.processes:
+            if time.monotonic() > deadline or any(p.poll() is not None for p in self.runtime.processes):
+                raise SystemExit(f"the function processes did not start; see {self.log_path}:\n{self.logs()[-3000:]}")
+            time.sleep(0.05)
+
     def logs(self) -> str:
         return self.log_path.read_text()
 
     def stop(self) -> None:
+        if self.runtime:
+            self.runtime.stop()
         if self.function and self.function.poll() is None:
             os.killpg(self.function.pid, signal.SIGTERM)
             try:

@@ -1,5 +1,6 @@
 //! The only modules that know reqwest and the AWS SDK.
 
+pub mod artwork;
 pub mod clock;
 pub mod dynamodb;
 pub mod spotify;

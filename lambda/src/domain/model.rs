@@ -90,10 +90,11 @@ pub struct NowPlaying {
     pub is_playing: bool,
     pub item: Option<Item>,
     pub progress_ms: Option<u64>,
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "rfc3339_millis::option")]
     pub played_at: Option<OffsetDateTime>,
-    /// When the data was read from Spotify.
-    #[serde(with = "time::serde::rfc3339")]
+    /// When the data was read from Spotify, to the millisecond: the cache window is
+    /// measured from it, and a widget advances `progress_ms` from it.
+    #[serde(with = "rfc3339_millis")]
     pub fetched_at: OffsetDateTime,
     /// True only when this is the last good answer served because Spotify failed.
     pub stale: bool,
@@ -120,7 +121,8 @@ impl NowPlaying {
         last_seen: Option<&Played>,
         fetched_at: OffsetDateTime,
     ) -> Self {
-        let fetched_at = fetched_at.replace_nanosecond(0).unwrap_or(fetched_at);
+        let millis = fetched_at.nanosecond() / 1_000_000 * 1_000_000;
+        let fetched_at = fetched_at.replace_nanosecond(millis).unwrap_or(fetched_at);
         let recent = match (recent, last_seen) {
             (Some(r), Some(seen)) if seen.played_at > r.played_at => Some(seen.clone()),
             (None, Some(seen)) => Some(seen.clone()),
@@ -154,6 +156,41 @@ impl NowPlaying {
                 fetched_at,
                 stale: false,
             },
+        }
+    }
+}
+
+/// RFC 3339 in UTC with exactly three fraction digits: `2026-11-27T20:00:00.250Z`.
+mod rfc3339_millis {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error as _, ser::Error as _};
+    use time::format_description::well_known::Rfc3339;
+    use time::macros::format_description;
+    use time::{OffsetDateTime, UtcOffset};
+
+    pub fn serialize<S: Serializer>(at: &OffsetDateTime, serializer: S) -> Result<S::Ok, S::Error> {
+        let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+        serializer.serialize_str(&at.to_offset(UtcOffset::UTC).format(&format).map_err(S::Error::custom)?)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<OffsetDateTime, D::Error> {
+        OffsetDateTime::parse(&String::deserialize(deserializer)?, &Rfc3339).map_err(D::Error::custom)
+    }
+
+    pub mod option {
+        use serde::{Deserialize, Deserializer, Serializer};
+        use time::OffsetDateTime;
+
+        pub fn serialize<S: Serializer>(at: &Option<OffsetDateTime>, serializer: S) -> Result<S::Ok, S::Error> {
+            match at {
+                Some(at) => super::serialize(at, serializer),
+                None => serializer.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<OffsetDateTime>, D::Error> {
+            #[derive(Deserialize)]
+            struct Wrapped(#[serde(with = "super")] OffsetDateTime);
+            Ok(Option::<Wrapped>::deserialize(deserializer)?.map(|Wrapped(at)| at))
         }
     }
 }
@@ -225,6 +262,21 @@ mod tests {
     }
 
     #[test]
+    fn times_always_have_three_fraction_digits() {
+        let played_at = datetime!(2026-11-27 19:00:00.410 UTC);
+        let doc = NowPlaying::from_spotify(
+            Playback::Nothing,
+            Some(Played { item: item("B"), played_at }),
+            None,
+            datetime!(2026-11-27 20:00:00 UTC),
+        );
+        let json = serde_json::to_value(&doc).unwrap();
+        assert_eq!(json["played_at"], "2026-11-27T19:00:00.410Z");
+        assert_eq!(json["fetched_at"], "2026-11-27T20:00:00.000Z");
+        assert_eq!(serde_json::from_value::<NowPlaying>(json).unwrap(), doc);
+    }
+
+    #[test]
     fn nothing_playing_falls_back_to_the_last_play_without_progress() {
         let played_at = datetime!(2026-11-27 19:00:00 UTC);
         let doc = NowPlaying::from_spotify(Playback::Nothing, Some(Played { item: item("B"), played_at }), None, NOW);
@@ -242,7 +294,7 @@ mod tests {
     }
 
     #[test]
-    fn the_document_has_the_public_field_names_and_whole_second_times() {
+    fn the_document_has_the_public_field_names_and_millisecond_times() {
         let doc = NowPlaying::from_spotify(
             Playback::Item { item: item("A"), is_playing: true, progress_ms: Some(81234) },
             None,
@@ -253,7 +305,9 @@ mod tests {
         let mut keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
         keys.sort_unstable();
         assert_eq!(keys, ["fetched_at", "is_playing", "item", "played_at", "progress_ms", "stale", "status"]);
-        assert_eq!(json["fetched_at"], "2026-11-27T20:00:00Z");
+        assert_eq!(json["fetched_at"], "2026-11-27T20:00:00.250Z");
+        let back: NowPlaying = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(back, doc, "a stored snapshot round-trips exactly");
         assert_eq!(json["item"]["type"], "track");
         assert_eq!(json["played_at"], serde_json::Value::Null);
     }

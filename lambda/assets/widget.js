@@ -1,0 +1,169 @@
+// <now-playing src="https://HOST/v1/current"></now-playing>: what the owner plays on Spotify.
+// Dependency-free custom element. Untrusted text only ever goes in through textContent.
+const CSS = `
+:host{display:block;--np-bg:#fff;--np-fg:#191414;--np-muted:#5f6368;--np-accent:#1db954;--np-track:#e4e6e8;
+font:14px/1.35 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--np-fg);max-width:420px}
+:host([theme=dark]){--np-bg:#181818;--np-fg:#fff;--np-muted:#b3b3b3;--np-track:#3e3e3e}
+@media (prefers-color-scheme:dark){:host(:not([theme=light])){--np-bg:#181818;--np-fg:#fff;--np-muted:#b3b3b3;--np-track:#3e3e3e}}
+.card{display:flex;gap:12px;align-items:center;background:var(--np-bg);border-radius:12px;padding:12px;
+box-shadow:0 1px 3px rgba(0,0,0,.2);text-decoration:none;color:inherit;min-height:64px;box-sizing:border-box}
+a.card:focus-visible{outline:3px solid var(--np-accent);outline-offset:2px}
+.art{width:64px;height:64px;border-radius:6px;flex:none;background:var(--np-track);object-fit:cover}
+.text{min-width:0;flex:1}
+.status{font-size:12px;color:var(--np-muted);display:flex;gap:6px;align-items:center}
+.dot{width:8px;height:8px;border-radius:50%;background:var(--np-muted)}
+.playing .dot{background:var(--np-accent);animation:pulse 1.6s ease-in-out infinite}
+.title{font-weight:600;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.sub{color:var(--np-muted);white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.bar{height:4px;border-radius:2px;background:var(--np-track);margin-top:6px;overflow:hidden}
+.fill{height:100%;width:0;background:var(--np-accent);transition:width 1s linear}
+.placeholder .title{color:var(--np-muted);font-weight:400}
+:host([compact]) .card{padding:8px;min-height:0}:host([compact]) .art{width:40px;height:40px}
+:host([compact]) .sub,:host([compact]) .bar{display:none}
+@keyframes pulse{50%{opacity:.35}}
+@media (prefers-reduced-motion:reduce){.playing .dot{animation:none}.fill{transition:none}}`;
+
+const LABEL = { playing: 'Now playing', paused: 'Paused', last_played: 'Last played', offline: 'Offline' };
+const MIN_POLL = 5e3, MAX_POLL = 60e3, MAX_BACKOFF = 300e3;
+
+function ago(iso, now) {
+  const s = Math.max(0, (now - Date.parse(iso)) / 1e3);
+  const [n, unit] = s < 90 ? [0, ''] : s < 5400 ? [Math.round(s / 60), 'minute'] : s < 129600 ? [Math.round(s / 3600), 'hour'] : [Math.round(s / 86400), 'day'];
+  return n ? ` ${n} ${unit}${n > 1 ? 's' : ''} ago` : ' just now';
+}
+
+export class NowPlayingElement extends HTMLElement {
+  static define(tag = 'now-playing', registry = customElements) {
+    if (!registry.get(tag)) registry.define(tag, this);
+    return this;
+  }
+  static get observedAttributes() { return ['src']; }
+
+  constructor() {
+    super();
+    this.fetch = (url, init) => fetch(url, init); // replaceable seam
+    this.data = null;
+    this.failures = 0;
+    this.timer = 0;
+    this.ticker = 0;
+    const root = this.attachShadow({ mode: 'open' });
+    root.innerHTML = `<style>${CSS}</style><a class="card placeholder" part="card" target="_blank" rel="noopener noreferrer">
+<img class="art" alt="" part="art" hidden><div class="text"><div class="status"><span class="dot"></span><span class="label"></span></div>
+<div class="title">Spotify</div><div class="sub"></div><div class="bar" role="progressbar" aria-valuemin="0"><div class="fill"></div></div></div></a>`;
+    const $ = (s) => root.querySelector(s);
+    this.el = { card: $('.card'), art: $('.art'), label: $('.label'), title: $('.title'), sub: $('.sub'), bar: $('.bar'), fill: $('.fill') };
+    this.onVisibility = () => (document.hidden ? this.pause() : this.poll());
+  }
+
+  get src() { return this.getAttribute('src') || ''; }
+  set src(v) { this.setAttribute('src', v); }
+  get theme() { return this.getAttribute('theme') || 'auto'; }
+  set theme(v) { this.setAttribute('theme', v); }
+  get compact() { return this.hasAttribute('compact'); }
+  set compact(v) { this.toggleAttribute('compact', !!v); }
+
+  connectedCallback() {
+    document.addEventListener('visibilitychange', this.onVisibility);
+    this.poll();
+  }
+  disconnectedCallback() {
+    document.removeEventListener('visibilitychange', this.onVisibility);
+    this.pause();
+  }
+  attributeChangedCallback(name, old, value) {
+    if (name === 'src' && old !== null && old !== value && this.isConnected) this.poll();
+  }
+
+  pause() {
+    clearTimeout(this.timer);
+    clearInterval(this.ticker);
+    this.timer = this.ticker = 0;
+  }
+
+  async poll() {
+    this.pause();
+    if (!this.src || document.hidden) return;
+    try {
+      const res = await this.fetch(this.src, { headers: { Accept: 'application/json' }, cache: 'no-cache' });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      this.data = await res.json();
+      this.received = Date.now();
+      this.failures = 0;
+      this.render();
+      this.dispatchEvent(new Event('load'));
+    } catch (e) {
+      this.failures++;
+      if (!this.data) this.placeholder();
+      this.dispatchEvent(new CustomEvent('error', { detail: String(e && e.message || e) }));
+    }
+    if (!this.isConnected || document.hidden) return;
+    this.timer = setTimeout(() => this.poll(), this.nextDelay());
+  }
+
+  /** When the track should end, or a polite interval; longer when stale or failing. */
+  nextDelay() {
+    if (this.failures) return Math.min(MAX_BACKOFF, MIN_POLL * 2 ** this.failures);
+    const d = this.data || {};
+    let wait = d.status === 'playing' ? 15e3 : 30e3;
+    if (d.status === 'playing' && d.item && d.progress_ms != null) {
+      wait = Math.min(wait, d.item.duration_ms - this.position() + 1e3);
+    }
+    if (d.stale) wait = Math.max(wait, 30e3);
+    return Math.min(MAX_POLL, Math.max(MIN_POLL, wait));
+  }
+
+  /** Progress now: the answer's progress advanced by the time since Spotify was read. */
+  position() {
+    const d = this.data;
+    if (!d || d.progress_ms == null) return 0;
+    const since = d.status === 'playing' ? Math.max(0, Date.now() - Date.parse(d.fetched_at)) : 0;
+    return Math.min(d.item ? d.item.duration_ms : 0, d.progress_ms + since);
+  }
+
+  placeholder() {
+    const { card, art, label, title, sub, bar } = this.el;
+    card.className = 'card placeholder';
+    card.removeAttribute('href');
+    card.setAttribute('aria-label', 'Spotify: nothing to show');
+    art.hidden = true;
+    label.textContent = '';
+    title.textContent = 'Spotify';
+    sub.textContent = '';
+    bar.hidden = true;
+  }
+
+  render() {
+    const d = this.data;
+    const { card, art, label, title, sub, bar, fill } = this.el;
+    if (!d || !d.item) {
+      this.placeholder();
+      label.textContent = LABEL.offline;
+      return;
+    }
+    const item = d.item;
+    card.className = `card ${d.status}`;
+    if (item.url) card.href = item.url; else card.removeAttribute('href');
+    const image = item.images && item.images[item.images.length > 1 ? item.images.length - 2 : 0];
+    art.hidden = !image;
+    if (image && art.src !== image.url) art.src = image.url;
+    label.textContent = (LABEL[d.status] || '') + (d.status === 'last_played' && d.played_at ? ago(d.played_at, Date.now()) : '') + (d.stale ? ' · may be out of date' : '');
+    title.textContent = item.name;
+    const by = (item.artists || []).map((a) => a.name).join(', ');
+    sub.textContent = item.type === 'episode' ? by : [by, item.album && item.album.name].filter(Boolean).join(' · ');
+    card.setAttribute('aria-label', `${LABEL[d.status] || 'Spotify'}: ${item.name}${by ? ` by ${by}` : ''}`);
+    const hasBar = d.progress_ms != null && item.duration_ms > 0;
+    bar.hidden = !hasBar;
+    if (hasBar) {
+      bar.setAttribute('aria-valuemax', String(item.duration_ms));
+      const tick = () => {
+        const at = this.position();
+        fill.style.width = `${(100 * at) / item.duration_ms}%`;
+        bar.setAttribute('aria-valuenow', String(Math.round(at)));
+      };
+      tick();
+      if (d.status === 'playing') this.ticker = setInterval(tick, 1e3);
+    }
+  }
+}
+
+NowPlayingElement.define();

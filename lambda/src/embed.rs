@@ -1,0 +1,253 @@
+//! What the function shows: the widget script, the SVG card for READMEs and the preview page.
+
+use time::OffsetDateTime;
+
+use crate::domain::{ItemKind, NowPlaying, Status};
+
+/// The `<now-playing>` custom element, served as `/v1/widget.js`.
+pub const WIDGET_JS: &str = include_str!("../assets/widget.js");
+
+/// Changes whenever the widget does; `/v1/widget.js?v=VERSION` may be cached for a year.
+pub fn widget_version() -> String {
+    format!("{:08x}", crate::http::fnv1a(WIDGET_JS.as_bytes()) as u32)
+}
+
+/// Album art inlined in the card (GitHub's image proxy blocks outside images).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Art {
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Theme {
+    Light,
+    Dark,
+}
+
+impl Theme {
+    pub fn from_query(value: Option<&str>) -> Theme {
+        match value {
+            Some("dark") => Theme::Dark,
+            _ => Theme::Light,
+        }
+    }
+}
+
+/// Escapes text for XML and HTML content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            // Characters XML 1.0 does not allow at all.
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// At most `max` characters, with an ellipsis when cut: SVG text does not wrap or clip.
+fn fit(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        format!("{}…", text.chars().take(max - 1).collect::<String>())
+    }
+}
+
+fn ago(then: OffsetDateTime, now: OffsetDateTime) -> String {
+    let seconds = (now - then).whole_seconds().max(0);
+    let (n, unit) = match seconds {
+        s if s < 90 => return "just now".into(),
+        s if s < 5400 => ((s + 30) / 60, "minute"),
+        s if s < 129_600 => ((s + 1800) / 3600, "hour"),
+        s => ((s + 43_200) / 86_400, "day"),
+    };
+    format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
+}
+
+/// The status line a person reads: "Now playing", "Last played 12 minutes ago", …
+pub fn status_line(doc: Option<&NowPlaying>, now: OffsetDateTime) -> String {
+    let Some(doc) = doc else { return "Spotify".into() };
+    let line = match (doc.status, doc.played_at) {
+        (Status::Playing, _) => "Now playing".to_owned(),
+        (Status::Paused, _) => "Paused".to_owned(),
+        (Status::LastPlayed, Some(at)) => format!("Last played {}", ago(at, now)),
+        (Status::LastPlayed, None) => "Last played".to_owned(),
+        (Status::Offline, _) => "Offline".to_owned(),
+    };
+    if doc.stale { format!("{line} · may be out of date") } else { line }
+}
+
+/// A 400×120 card: art, status, title, artists or show, progress.
+pub fn svg_card(doc: Option<&NowPlaying>, art: Option<&Art>, theme: Theme, now: OffsetDateTime) -> String {
+    let (bg, fg, muted, track) = match theme {
+        Theme::Light => ("#ffffff", "#191414", "#5f6368", "#e4e6e8"),
+        Theme::Dark => ("#181818", "#ffffff", "#b3b3b3", "#3e3e3e"),
+    };
+    let item = doc.and_then(|d| d.item.as_ref());
+    let title = item.map_or_else(|| "Nothing playing".to_owned(), |i| i.name.clone());
+    let by = item.map_or_else(String::new, |i| {
+        let artists = i.artists.iter().map(|a| a.name.as_str()).collect::<Vec<_>>().join(", ");
+        match i.kind {
+            ItemKind::Episode => artists,
+            ItemKind::Track if i.album.name.is_empty() => artists,
+            ItemKind::Track => format!("{artists} · {}", i.album.name),
+        }
+    });
+    let status = status_line(doc, now);
+    let playing = doc.is_some_and(|d| d.status == Status::Playing);
+    let progress = doc.zip(item).and_then(|(d, i)| {
+        let at = d.progress_ms? + if playing { (now - d.fetched_at).whole_milliseconds().max(0) as u64 } else { 0 };
+        (i.duration_ms > 0).then(|| (at.min(i.duration_ms) as f64 / i.duration_ms as f64 * 264.0).round())
+    });
+    let picture = match art {
+        Some(art) => format!(
+            r#"<image x="16" y="16" width="88" height="88" clip-path="url(#r)" preserveAspectRatio="xMidYMid slice" href="data:{};base64,{}"/>"#,
+            escape(&art.content_type),
+            base64(&art.bytes)
+        ),
+        None => format!(
+            r#"<rect x="16" y="16" width="88" height="88" rx="8" fill="{track}"/><path d="M48 44v26a7 7 0 1 1-4-6.3V48l20-5v21a7 7 0 1 1-4-6.3V47z" fill="{muted}"/>"#
+        ),
+    };
+    let bar = progress.map_or_else(String::new, |width| {
+        format!(r##"<rect x="120" y="96" width="264" height="4" rx="2" fill="{track}"/><rect x="120" y="96" width="{width}" height="4" rx="2" fill="#1db954"/>"##)
+    });
+    let dot = if playing { "#1db954" } else { muted };
+    format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="400" height="120" viewBox="0 0 400 120" role="img" aria-label="{label}"><title>{label}</title><defs><clipPath id="r"><rect x="16" y="16" width="88" height="88" rx="8"/></clipPath></defs><rect width="400" height="120" rx="12" fill="{bg}"/>{picture}<circle cx="124" cy="31" r="4" fill="{dot}"/><text x="134" y="35" font-family="system-ui,-apple-system,Segoe UI,Roboto,sans-serif" font-size="12" fill="{muted}">{status}</text><text x="120" y="60" font-family="system-ui,-apple-system,Segoe UI,Roboto,sans-serif" font-size="16" font-weight="600" fill="{fg}">{title}</text><text x="120" y="82" font-family="system-ui,-apple-system,Segoe UI,Roboto,sans-serif" font-size="13" fill="{muted}">{by}</text>{bar}</svg>"#,
+        label = escape(&format!("{status}: {title}")),
+        status = escape(&fit(&status, 40)),
+        title = escape(&fit(&title, 30)),
+        by = escape(&fit(&by, 40)),
+    )
+}
+
+/// `GET /`: the live widget and card, and the two snippets for this deployment's own URL.
+pub fn preview_page(base: &str) -> String {
+    let version = widget_version();
+    let base = escape(base);
+    let html_snippet = escape(&format!(
+        "<script type=\"module\" src=\"{base}/v1/widget.js?v={version}\"></script>\n<now-playing src=\"{base}/v1/current\"></now-playing>"
+    ));
+    let markdown_snippet = escape(&format!("[![Now playing on Spotify]({base}/v1/current.svg)]({base}/v1/open)"));
+    format!(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>now-playing</title><script type="module" src="{base}/v1/widget.js?v={version}"></script>
+<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:44rem;margin:2rem auto;padding:0 1rem;color:#191414}}pre{{background:#f4f4f4;padding:1rem;overflow:auto;white-space:pre-wrap}}h2{{margin-top:2rem}}@media (prefers-color-scheme:dark){{body{{background:#121212;color:#eee}}pre{{background:#222}}}}</style></head>
+<body><h1>now-playing</h1><p>What this endpoint's owner is listening to on Spotify, live.</p>
+<h2>The widget</h2><now-playing src="{base}/v1/current"></now-playing>
+<p>Paste into any page:</p><pre><code>{html_snippet}</code></pre>
+<h2>The card</h2><p><a href="{base}/v1/open"><img src="{base}/v1/current.svg" width="400" height="120" alt="Now playing on Spotify"></a></p>
+<p>Paste into a README (GitHub's image proxy fetches it; <code>?theme=dark</code> for dark):</p><pre><code>{markdown_snippet}</code></pre>
+<h2>The data</h2><p><a href="{base}/v1/current">{base}/v1/current</a> · <a href="{base}/v1/health">health</a></p></body></html>"#
+    )
+}
+
+const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+fn base64(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(BASE64[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Item, Link, Playback};
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2026-11-27 20:00:00 UTC);
+
+    fn doc(name: &str, status_playing: bool) -> NowPlaying {
+        let item = Item {
+            kind: ItemKind::Track,
+            id: None,
+            name: name.into(),
+            url: None,
+            artists: vec![Link { name: "A & B".into(), url: None }],
+            album: Link { name: "<Album>".into(), url: None },
+            images: vec![],
+            duration_ms: 200_000,
+            explicit: false,
+            is_local: true,
+        };
+        NowPlaying::from_spotify(
+            Playback::Item { item, is_playing: status_playing, progress_ms: Some(100_000) },
+            None,
+            None,
+            NOW,
+        )
+    }
+
+    #[test]
+    fn base64_matches_the_rfc_4648_vectors() {
+        for (input, expected) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foobar", "Zm9vYmFy")] {
+            assert_eq!(base64(input.as_bytes()), expected);
+        }
+    }
+
+    #[test]
+    fn hostile_text_is_escaped_in_the_card() {
+        let svg = svg_card(Some(&doc("</text><script>alert(1)</script>", true)), None, Theme::Light, NOW);
+        assert!(!svg.contains("<script>"), "{svg}");
+        assert!(svg.contains("&lt;/text&gt;&lt;script&gt;"));
+        assert!(svg.contains("A &amp; B · &lt;Album&gt;"));
+    }
+
+    #[test]
+    fn control_characters_cannot_break_the_xml() {
+        assert_eq!(escape("a\u{0}b\u{1b}c"), "a\u{FFFD}b\u{FFFD}c");
+    }
+
+    #[test]
+    fn long_titles_are_cut_with_an_ellipsis() {
+        let svg = svg_card(Some(&doc(&"x".repeat(80), true)), None, Theme::Dark, NOW);
+        assert!(svg.contains(&format!("{}…", "x".repeat(29))));
+    }
+
+    #[test]
+    fn the_progress_bar_advances_with_time_while_playing() {
+        let d = doc("T", true);
+        let at_fetch = svg_card(Some(&d), None, Theme::Light, NOW);
+        let later = svg_card(Some(&d), None, Theme::Light, NOW + time::Duration::seconds(20));
+        assert!(at_fetch.contains(r#"width="132" height="4""#), "{at_fetch}");
+        assert!(later.contains(r#"width="158" height="4""#), "{later}");
+    }
+
+    #[test]
+    fn the_status_line_says_how_long_ago() {
+        let mut d = doc("T", false);
+        d.status = Status::LastPlayed;
+        d.played_at = Some(NOW - time::Duration::minutes(12));
+        assert_eq!(status_line(Some(&d), NOW), "Last played 12 minutes ago");
+        d.stale = true;
+        assert_eq!(status_line(Some(&d), NOW), "Last played 12 minutes ago · may be out of date");
+        d.played_at = Some(NOW - time::Duration::hours(40));
+        d.stale = false;
+        assert_eq!(status_line(Some(&d), NOW), "Last played 2 days ago");
+    }
+
+    #[test]
+    fn the_page_escapes_its_base_url() {
+        let page = preview_page("https://np.example.com/\"><script>");
+        assert!(!page.contains("\"><script>"));
+    }
+}

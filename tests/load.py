@@ -1,0 +1,119 @@
+"""A bounded load run against a running now-playing endpoint, e.g. the one `make dev` prints.
+
+    .venv/bin/python tests/load.py http://127.0.0.1:9000 --clients 50 --seconds 10 \\
+        --spotify http://127.0.0.1:PORT   # the stand-in's URL, to count upstream calls
+
+Prints requests served, answers by status, latency percentiles, and with --spotify the
+calls Spotify received and the token refreshes. Only loopback targets are accepted.
+"""
+
+import argparse
+import statistics
+import sys
+import threading
+import time
+import urllib.parse
+from collections import Counter
+
+import requests
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+def spotify_calls(url):
+    return requests.get(f"{url}/_fake/calls", timeout=5).json() if url else None
+
+
+def run(base, clients, seconds, spotify=None, max_requests=None):
+    """N clients, each requesting /v1/current back to back until `seconds` pass or the
+    total reaches `max_requests`. Returns the figures as a dict."""
+    host = urllib.parse.urlparse(base).hostname
+    if host not in LOOPBACK and f"[{host}]" not in LOOPBACK:
+        raise SystemExit(f"load.py only targets loopback addresses, not {host}")
+    statuses, latencies, stale, errors = Counter(), [], Counter(), Counter()
+    lock = threading.Lock()
+    sent = [0]
+    before = spotify_calls(spotify)
+    deadline = time.monotonic() + seconds
+    start_together = threading.Barrier(clients)
+
+    def client():
+        session = requests.Session()
+        start_together.wait()
+        while time.monotonic() < deadline:
+            with lock:
+                if max_requests is not None and sent[0] >= max_requests:
+                    return
+                sent[0] += 1
+            began = time.perf_counter()
+            try:
+                response = session.get(f"{base}/v1/current", timeout=30)
+                took = time.perf_counter() - began
+                with lock:
+                    statuses[response.status_code] += 1
+                    latencies.append(took)
+                    if response.status_code == 200:
+                        stale[response.json().get("stale")] += 1
+            except requests.RequestException as e:
+                with lock:
+                    errors[type(e).__name__] += 1
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    began = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - began
+    after = spotify_calls(spotify)
+    latencies.sort()
+    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else float("nan")
+    figures = {
+        "requests": sum(statuses.values()),
+        "seconds": elapsed,
+        "per_second": sum(statuses.values()) / elapsed if elapsed else 0,
+        "statuses": dict(statuses),
+        "stale": stale.get(True, 0),
+        "errors": dict(errors),
+        "p50_ms": pick(0.50) * 1000,
+        "p99_ms": pick(0.99) * 1000,
+        "mean_ms": statistics.fmean(latencies) * 1000 if latencies else float("nan"),
+    }
+    if before is not None:
+        figures["spotify_player_calls"] = after["currently_playing"] - before["currently_playing"]
+        figures["spotify_history_calls"] = after["recently_played"] - before["recently_played"]
+        figures["token_refreshes"] = after["token"] - before["token"]
+    return figures
+
+
+def report(figures):
+    lines = [
+        f"requests served      {figures['requests']} in {figures['seconds']:.1f} s ({figures['per_second']:.0f}/s)",
+        f"answers by status    {figures['statuses']}",
+        f"stale answers        {figures['stale']}",
+        f"client errors        {figures['errors'] or 0}",
+        f"latency              p50 {figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms",
+    ]
+    if "spotify_player_calls" in figures:
+        lines += [
+            f"Spotify player calls {figures['spotify_player_calls']} (+{figures['spotify_history_calls']} history)",
+            f"token refreshes      {figures['token_refreshes']}",
+        ]
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("url", help="base URL, e.g. http://127.0.0.1:9000")
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--max-requests", type=int, default=100_000)
+    parser.add_argument("--spotify", help="the Spotify stand-in's base URL, to count upstream calls")
+    args = parser.parse_args()
+    figures = run(args.url.rstrip("/"), args.clients, args.seconds, args.spotify, args.max_requests)
+    print(report(figures))
+    return 0 if set(figures["statuses"]) <= {200, 304} and not figures["errors"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
