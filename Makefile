@@ -10,12 +10,13 @@ STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 NODE_STAMP := infra/node_modules/.installed
+BROWSER_STAMP := tests/browser/node_modules/.installed
 # CDK settings as context flags, e.g. CDK_ARGS="-c domainName=np.example.com -c hostedZoneId=Z0123..."
 CDK_ARGS ?=
 CDK := cd infra && CDK_DISABLE_VERSION_CHECK=1 npx cdk --no-notices
 STACK ?= NowPlaying
 
-.PHONY: help venv dev bootstrap test test-rust test-e2e test-infra lint fmt build synth deploy diff destroy logs smoke clean
+.PHONY: chromium help venv dev bootstrap test test-rust test-e2e test-infra lint fmt build synth deploy diff destroy logs smoke clean
 
 help: ## List the targets
 	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,8 +43,19 @@ test-rust: $(STAMP)
 	cargo build --workspace --locked
 	$(PY) scripts/with_moto.py -- cargo test --workspace --locked
 
-test-e2e: $(STAMP)
+test-e2e: $(STAMP) $(BROWSER_STAMP) chromium
 	$(PY) -m pytest tests
+
+# The browser tests drive Debian's Chromium with playwright-core (no browser download).
+$(BROWSER_STAMP): tests/browser/package.json tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund
+	touch $@
+
+chromium:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "the browser tests need Chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
 
 # The stack: type check, jest assertions and cdk-nag, then cfn-lint on every variant jest wrote.
 test-infra: $(STAMP) $(NODE_STAMP)
@@ -99,4 +111,4 @@ smoke: $(STAMP) ## Check a deployed endpoint from outside: make smoke URL=https:
 
 clean: ## Remove build output, the venv and infra's node_modules
 	cargo clean
-	rm -rf $(VENV) infra/node_modules infra/cdk.out infra/test-out
+	rm -rf $(VENV) infra/node_modules infra/cdk.out infra/test-out tests/browser/node_modules tests/artifacts

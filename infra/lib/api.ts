@@ -14,7 +14,7 @@ export interface NowPlayingApiProps {
 }
 
 /** The routes the function answers; each is `GET` plus a CORS preflight. */
-export const ROUTES = ['/v1/current', '/v1/health'];
+export const ROUTES = ['/', '/v1/current', '/v1/health', '/v1/current.svg', '/v1/open', '/v1/widget.js'];
 
 /** The function's error shape for errors API Gateway answers itself. */
 function errorTemplate(code: string): Record<string, string> {

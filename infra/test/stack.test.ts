@@ -84,19 +84,26 @@ describe('the default stack', () => {
 
   test('a regional REST API routes GET to the function on each path, with preflights', () => {
     template.hasResourceProperties('AWS::ApiGateway::RestApi', { EndpointConfiguration: { Types: ['REGIONAL'] } });
+    expect(ROUTES).toEqual(['/', '/v1/current', '/v1/health', '/v1/current.svg', '/v1/open', '/v1/widget.js']);
+    const restApi = Object.keys(template.findResources('AWS::ApiGateway::RestApi'))[0];
     for (const route of ROUTES) {
       const part = route.split('/').pop();
-      const resources = template.findResources('AWS::ApiGateway::Resource', { Properties: { PathPart: part } });
-      expect(Object.keys(resources)).toHaveLength(1);
-      const [resourceId] = Object.keys(resources);
+      let resourceId: unknown;
+      if (part === '') {
+        resourceId = { 'Fn::GetAtt': [restApi, 'RootResourceId'] };
+      } else {
+        const resources = template.findResources('AWS::ApiGateway::Resource', { Properties: { PathPart: part } });
+        expect(Object.keys(resources)).toHaveLength(1);
+        resourceId = { Ref: Object.keys(resources)[0] };
+      }
       template.hasResourceProperties('AWS::ApiGateway::Method', {
         HttpMethod: 'GET',
-        ResourceId: { Ref: resourceId },
+        ResourceId: resourceId,
         AuthorizationType: 'NONE',
         Integration: Match.objectLike({ Type: 'AWS_PROXY', IntegrationHttpMethod: 'POST' }),
         RequestValidatorId: Match.anyValue(),
       });
-      template.hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'OPTIONS', ResourceId: { Ref: resourceId } });
+      template.hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'OPTIONS', ResourceId: resourceId });
     }
   });
 

@@ -125,8 +125,9 @@ pub fn svg_card(doc: Option<&NowPlaying>, art: Option<&Art>, theme: Theme, now: 
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="400" height="120" viewBox="0 0 400 120" role="img" aria-label="{label}"><title>{label}</title><defs><clipPath id="r"><rect x="16" y="16" width="88" height="88" rx="8"/></clipPath></defs><rect width="400" height="120" rx="12" fill="{bg}"/>{picture}<circle cx="124" cy="31" r="4" fill="{dot}"/><text x="134" y="35" font-family="system-ui,-apple-system,Segoe UI,Roboto,sans-serif" font-size="12" fill="{muted}">{status}</text><text x="120" y="60" font-family="system-ui,-apple-system,Segoe UI,Roboto,sans-serif" font-size="16" font-weight="600" fill="{fg}">{title}</text><text x="120" y="82" font-family="system-ui,-apple-system,Segoe UI,Roboto,sans-serif" font-size="13" fill="{muted}">{by}</text>{bar}</svg>"#,
         label = escape(&format!("{status}: {title}")),
         status = escape(&fit(&status, 40)),
-        title = escape(&fit(&title, 30)),
-        by = escape(&fit(&by, 40)),
+        // What fits in the 264 px beside the art at each font size.
+        title = escape(&fit(&title, 27)),
+        by = escape(&fit(&by, 36)),
     )
 }
 
@@ -220,7 +221,7 @@ mod tests {
     #[test]
     fn long_titles_are_cut_with_an_ellipsis() {
         let svg = svg_card(Some(&doc(&"x".repeat(80), true)), None, Theme::Dark, NOW);
-        assert!(svg.contains(&format!("{}…", "x".repeat(29))));
+        assert!(svg.contains(&format!("{}…", "x".repeat(26))));
     }
 
     #[test]

@@ -7,6 +7,9 @@ Basic and Bearer credentials the way Spotify does, counts every call, and can be
 
 import base64
 import copy
+import hashlib
+import struct
+import zlib
 import itertools
 import json
 import threading
@@ -34,6 +37,16 @@ CYCLE_SECONDS = 30
 
 def fixture(name: str) -> dict:
     return json.loads((FIXTURES / name).read_text())
+
+
+def cover_png(key: str, size: int = 64) -> bytes:
+    """A small cover drawn from `key`: two colours in diagonal bands, as a PNG."""
+    digest = hashlib.sha256(key.encode()).digest()
+    a, b = digest[:3], digest[3:6]
+    rows = b"".join(b"\0" + b"".join(a if ((x + y) // 8) % 2 else b for x in range(size)) for y in range(size))
+    chunk = lambda kind, data: struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
 
 class State:
@@ -75,7 +88,7 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def send(self, status: int, body=None, headers=None):
-        data = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+        data = b"" if body is None else (body if isinstance(body, bytes) else self.local_images(json.dumps(body)).encode())
         self.send_response(status)
         for k, v in (headers or {}).items():
             self.send_header(k, v)
@@ -85,6 +98,11 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if data:
             self.wfile.write(data)
+
+    def local_images(self, text: str) -> str:
+        """Album art URLs pointed at this stand-in, which serves them (no outside network)."""
+        host = self.headers.get("Host") or ""
+        return text.replace("https://i.scdn.co/image/", f"http://{host}/image/") if host else text
 
     def scripted_failure(self, path: str) -> bool:
         with self.state.lock:
@@ -172,6 +190,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         url = urllib.parse.urlparse(self.path)
+        if url.path.startswith("/image/"):
+            png = cover_png(url.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(png)))
+            self.end_headers()
+            return self.wfile.write(png)
         if url.path == "/authorize":
             return self.authorize(urllib.parse.parse_qs(url.query))
         if url.path == "/_fake/calls":

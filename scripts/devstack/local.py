@@ -60,7 +60,12 @@ class LocalStack:
             )
 
     def function_env(self) -> dict:
-        spotify = {} if self.fake is None else {"SPOTIFY_API_URL": self.fake.url, "SPOTIFY_ACCOUNTS_URL": self.fake.url}
+        spotify = {} if self.fake is None else {
+            "SPOTIFY_API_URL": self.fake.url,
+            "SPOTIFY_ACCOUNTS_URL": self.fake.url,
+            # The stand-in serves the album art itself.
+            "ART_HOSTS": self.fake.url.removeprefix("http://"),
+        }
         return {
             "TOKEN_TABLE": TABLE,
             "CREDENTIALS_PARAMETER": PARAMETER,

@@ -1,0 +1,214 @@
+// The widget, the card and the preview page in headless Chromium, against the function
+// running locally with the Spotify stand-in (NP_URL; started by tests/test_browser.py).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+
+const BASE = process.env.NP_URL;
+const SHOTS = process.env.NP_SCREENSHOTS || new URL('../artifacts/', import.meta.url).pathname;
+mkdirSync(SHOTS, { recursive: true });
+
+const track = {
+  type: 'track', id: '4uLU6hMCjMI75M1A2tKUQC', name: 'Never Gonna Give You Up',
+  url: 'https://open.spotify.com/track/4uLU6hMCjMI75M1A2tKUQC',
+  artists: [{ name: 'Rick Astley', url: 'https://open.spotify.com/artist/0gxyHStUsqpMadRV0Di1Qt' }],
+  album: { name: 'Whenever You Need Somebody', url: 'https://open.spotify.com/album/6XhjNHCyCDyyGJRM5mg40G' },
+  images: [], duration_ms: 213573, explicit: false, is_local: false,
+};
+const episode = {
+  type: 'episode', id: '512ojhOuo1ktJprKbVcKyQ', name: 'Rust in production', url: 'https://open.spotify.com/episode/512ojhOuo1ktJprKbVcKyQ',
+  artists: [{ name: 'The Changelog', url: 'https://open.spotify.com/show/2mTUnDkuKUkhiueKcVWoP0' }],
+  album: { name: 'The Changelog', url: 'https://open.spotify.com/show/2mTUnDkuKUkhiueKcVWoP0' },
+  images: [], duration_ms: 4123000, explicit: true, is_local: false,
+};
+const local = { ...track, id: null, url: null, name: 'Garage Take 3', artists: [{ name: 'Home Recordings', url: null }], album: { name: 'Demos', url: null }, is_local: true };
+const now = () => new Date().toISOString();
+const doc = (over) => ({ status: 'playing', is_playing: true, item: track, progress_ms: 60000, played_at: null, fetched_at: now(), stale: false, ...over });
+
+const STATES = {
+  playing: () => doc({}),
+  paused: () => doc({ status: 'paused', is_playing: false }),
+  last_played: () => doc({ status: 'last_played', is_playing: false, progress_ms: null, played_at: new Date(Date.now() - 12 * 60e3).toISOString() }),
+  episode: () => doc({ item: episode, progress_ms: 600000 }),
+  local_file: () => doc({ item: local }),
+  offline: () => doc({ status: 'offline', is_playing: false, item: null, progress_ms: null }),
+  stale: () => doc({ stale: true }),
+  error: null,
+};
+
+let browser;
+let page;
+let images;
+
+before(async () => {
+  assert.ok(BASE, 'NP_URL must name the running function');
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+  page = await browser.newPage({ viewport: { width: 480, height: 140 } });
+  await page.goto(`${BASE}/`);
+  // The stand-in's album art, so screenshots show covers.
+  images = await page.evaluate(async (base) => (await (await fetch(`${base}/v1/current`)).json()).item?.images ?? [], BASE);
+});
+
+after(async () => browser && browser.close());
+
+/** Replaces the page body with one widget fed `body` (or a failing fetch) through its seam. */
+async function mount(state, attrs = {}) {
+  const body = STATES[state] ? { ...STATES[state](), ...(STATES[state]().item ? { item: { ...STATES[state]().item, images: state === 'local_file' ? [] : images } } : {}) } : null;
+  await page.evaluate(({ body, attrs }) => {
+    document.body.innerHTML = '';
+    document.body.style.margin = '8px';
+    const el = document.createElement('now-playing');
+    el.fetch = async () => (body ? new Response(JSON.stringify(body), { headers: { 'Content-Type': 'application/json' } }) : new Response('{"error":{"code":"upstream_unavailable","message":"x"}}', { status: 502 }));
+    for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+    el.setAttribute('src', '/v1/current');
+    window.events = [];
+    el.addEventListener('load', () => window.events.push('load'));
+    el.addEventListener('error', () => window.events.push('error'));
+    document.body.append(el);
+  }, { body, attrs });
+  await page.waitForFunction(() => window.events.length > 0);
+  return page.locator('now-playing');
+}
+
+const shadow = (selector, prop = 'textContent') =>
+  page.evaluate(([s, p]) => document.querySelector('now-playing').shadowRoot.querySelector(s)[p], [selector, prop]);
+
+describe('each state renders', () => {
+  const expected = {
+    playing: ['Now playing', 'Never Gonna Give You Up', 'Rick Astley · Whenever You Need Somebody'],
+    paused: ['Paused', 'Never Gonna Give You Up', 'Rick Astley · Whenever You Need Somebody'],
+    last_played: ['Last played 12 minutes ago', 'Never Gonna Give You Up', 'Rick Astley · Whenever You Need Somebody'],
+    episode: ['Now playing', 'Rust in production', 'The Changelog'],
+    local_file: ['Now playing', 'Garage Take 3', 'Home Recordings · Demos'],
+    offline: ['Offline', 'Spotify', ''],
+    stale: ['Now playing · may be out of date', 'Never Gonna Give You Up', 'Rick Astley · Whenever You Need Somebody'],
+    error: ['', 'Spotify', ''],
+  };
+  for (const [state, [label, title, sub]] of Object.entries(expected)) {
+    test(state, async () => {
+      const el = await mount(state);
+      assert.equal(await shadow('.label'), label);
+      assert.equal(await shadow('.title'), title);
+      assert.equal(await shadow('.sub'), sub);
+      await el.screenshot({ path: `${SHOTS}/widget-${state}.png` });
+    });
+  }
+
+  test('a track links to Spotify and a local file links nowhere', async () => {
+    await mount('playing');
+    assert.equal(await shadow('.card', 'href'), 'https://open.spotify.com/track/4uLU6hMCjMI75M1A2tKUQC');
+    await mount('local_file');
+    assert.equal(await shadow('.card', 'href'), '');
+    assert.equal(await shadow('.art', 'hidden'), true);
+  });
+
+  test('a failure leaves a quiet placeholder and an error event, no console error', async () => {
+    const messages = [];
+    page.on('console', (m) => m.type() === 'error' && messages.push(m.text()));
+    page.on('pageerror', (e) => messages.push(String(e)));
+    await mount('error');
+    assert.deepEqual(await page.evaluate(() => window.events), ['error']);
+    assert.deepEqual(messages.filter((m) => !m.includes('502')), []);
+  });
+});
+
+test('the progress bar advances between polls while playing, and not when paused', async () => {
+  await mount('playing');
+  const width = () => page.evaluate(() => parseFloat(document.querySelector('now-playing').shadowRoot.querySelector('.fill').style.width));
+  const first = await width();
+  await page.waitForTimeout(2200);
+  assert.ok((await width()) > first, 'moved');
+  await mount('paused');
+  const paused = await width();
+  await page.waitForTimeout(1200);
+  assert.equal(await width(), paused);
+});
+
+test('a hostile track name shows as text and injects nothing', async () => {
+  const dialogs = [];
+  page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss(); });
+  const hostile = '<img src=x onerror=alert(1)><script>alert(2)</script>';
+  STATES.hostile = () => doc({ item: { ...track, name: hostile, artists: [{ name: '"><b>bold</b>', url: null }] } });
+  await mount('hostile');
+  assert.equal(await shadow('.title'), hostile);
+  const injected = await page.evaluate(() => document.querySelector('now-playing').shadowRoot.querySelectorAll('script, b, img:not(.art)').length);
+  assert.equal(injected, 0);
+  assert.deepEqual(dialogs, []);
+  await page.locator('now-playing').screenshot({ path: `${SHOTS}/widget-hostile.png` });
+});
+
+test('dark mode follows the system and the theme attribute overrides it', async () => {
+  const background = () => page.evaluate(() => getComputedStyle(document.querySelector('now-playing').shadowRoot.querySelector('.card')).backgroundColor);
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await mount('playing');
+  assert.equal(await background(), 'rgb(24, 24, 24)');
+  await page.locator('now-playing').screenshot({ path: `${SHOTS}/widget-playing-dark.png` });
+  await mount('playing', { theme: 'light' });
+  assert.equal(await background(), 'rgb(255, 255, 255)');
+  await page.emulateMedia({ colorScheme: 'light' });
+  await mount('playing', { theme: 'dark' });
+  assert.equal(await background(), 'rgb(24, 24, 24)');
+});
+
+test('reduced motion stops the pulse and the bar animation', async () => {
+  await page.emulateMedia({ reducedMotion: 'reduce' });
+  await mount('playing');
+  assert.equal(await page.evaluate(() => getComputedStyle(document.querySelector('now-playing').shadowRoot.querySelector('.dot')).animationName), 'none');
+  await page.emulateMedia({ reducedMotion: 'no-preference' });
+  await mount('playing');
+  assert.equal(await page.evaluate(() => getComputedStyle(document.querySelector('now-playing').shadowRoot.querySelector('.dot')).animationName), 'pulse');
+});
+
+test('the card is reachable by keyboard and named for screen readers', async () => {
+  await mount('playing', { compact: '' });
+  await page.keyboard.press('Tab');
+  const focused = await page.evaluate(() => document.querySelector('now-playing').shadowRoot.activeElement?.className);
+  assert.match(focused, /card/);
+  assert.equal(await shadow('.card', 'ariaLabel'), 'Now playing: Never Gonna Give You Up by Rick Astley');
+  await page.locator('now-playing').screenshot({ path: `${SHOTS}/widget-compact.png` });
+});
+
+test('the preview page shows the live widget from this deployment', async () => {
+  await page.goto(`${BASE}/`);
+  await page.waitForFunction(() => document.querySelector('now-playing')?.shadowRoot?.querySelector('.title')?.textContent !== 'Spotify');
+  const title = await page.evaluate(() => document.querySelector('now-playing').shadowRoot.querySelector('.title').textContent);
+  assert.ok(title.length > 0);
+  const snippet = await page.locator('pre').first().textContent();
+  assert.ok(snippet.includes(`<now-playing src="${BASE}/v1/current"></now-playing>`), snippet);
+  await page.setViewportSize({ width: 800, height: 900 });
+  await page.screenshot({ path: `${SHOTS}/preview-page.png`, fullPage: true });
+  await page.setViewportSize({ width: 480, height: 140 });
+});
+
+for (const theme of ['light', 'dark']) {
+  test(`the ${theme} SVG card is valid XML and renders to a picture`, async () => {
+    const url = `${BASE}/v1/current.svg?theme=${theme}`;
+    await page.goto(`${BASE}/`);
+    const result = await page.evaluate(async (u) => {
+      const text = await (await fetch(u)).text();
+      const xml = new DOMParser().parseFromString(text, 'image/svg+xml');
+      const img = new Image();
+      img.src = u;
+      await img.decode();
+      const canvas = Object.assign(document.createElement('canvas'), { width: 400, height: 120 });
+      const ctx = canvas.getContext('2d');
+      ctx.drawImage(img, 0, 0);
+      const data = ctx.getImageData(0, 0, 400, 120).data;
+      const colours = new Set();
+      for (let i = 0; i < data.length; i += 4 * 7) colours.add(`${data[i]},${data[i + 1]},${data[i + 2]},${data[i + 3]}`);
+      return { parseError: xml.querySelector('parsererror')?.textContent ?? null, colours: colours.size, hasArt: text.includes('data:image/png;base64,') };
+    }, url);
+    assert.equal(result.parseError, null);
+    assert.ok(result.colours > 20, `only ${result.colours} colours: blank?`);
+    assert.ok(result.hasArt, 'album art inlined');
+    await page.goto(url);
+    await page.setViewportSize({ width: 400, height: 120 });
+    await page.screenshot({ path: `${SHOTS}/card-${theme}.png` });
+    await page.setViewportSize({ width: 480, height: 140 });
+  });
+}

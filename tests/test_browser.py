@@ -1,0 +1,49 @@
+"""Runs the browser tests (tests/browser, Node's test runner with playwright-core and
+Debian's Chromium) against the function running locally with the Spotify stand-in."""
+
+import os
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import requests
+
+from devstack.local import LocalStack
+
+BROWSER = Path(__file__).resolve().parent / "browser"
+
+
+@pytest.fixture(scope="module")
+def playing():
+    with LocalStack(extra_env={"CACHE_SECONDS": "1"}) as stack:
+        requests.post(f"{stack.fake.url}/_fake/scene", json={"scene": "track"}, timeout=5).raise_for_status()
+        yield stack
+
+
+def test_the_svg_card_is_well_formed_xml(playing):
+    for theme in ("light", "dark"):
+        response = requests.get(f"{playing.url}/v1/current.svg?theme={theme}", timeout=30)
+        assert response.headers["Content-Type"] == "image/svg+xml; charset=utf-8"
+        root = ET.fromstring(response.content)
+        assert root.tag == "{http://www.w3.org/2000/svg}svg"
+        assert (root.get("width"), root.get("height")) == ("400", "120")
+
+
+def test_the_widget_is_under_6_kb_gzipped(playing):
+    import gzip
+    body = requests.get(f"{playing.url}/v1/widget.js", timeout=30).content
+    assert len(gzip.compress(body, 9)) < 6 * 1024
+
+
+def test_the_widget_card_and_page_in_chromium(playing):
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    assert Path(chromium).exists(), "Debian's chromium is not installed (apt-get install chromium)"
+    assert (BROWSER / "node_modules" / "playwright-core").exists(), "run `make test` (it installs tests/browser)"
+    done = subprocess.run(
+        ["node", "--test", "--test-reporter=spec", "widget.test.mjs"], cwd=BROWSER,
+        env=dict(os.environ, NP_URL=playing.url, CHROMIUM=chromium), capture_output=True, text=True, timeout=300,
+    )
+    print(done.stdout[-6000:])
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
