@@ -11,12 +11,13 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 NODE_STAMP := infra/node_modules/.installed
 BROWSER_STAMP := tests/browser/node_modules/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
 # CDK settings as context flags, e.g. CDK_ARGS="-c domainName=np.example.com -c hostedZoneId=Z0123..."
 CDK_ARGS ?=
 CDK := cd infra && CDK_DISABLE_VERSION_CHECK=1 npx cdk --no-notices
 STACK ?= NowPlaying
 
-.PHONY: chromium help venv dev bootstrap test test-rust test-e2e test-infra lint fmt build synth deploy diff destroy logs smoke clean
+.PHONY: bench chromium help venv dev bootstrap test test-rust test-e2e test-infra lint fmt build synth deploy diff destroy logs smoke clean
 
 help: ## List the targets
 	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -108,6 +109,14 @@ logs: ## Follow the deployed function's logs (needs the AWS CLI)
 smoke: $(STAMP) ## Check a deployed endpoint from outside: make smoke URL=https://np.example.com
 	@test -n "$(URL)" || { echo "usage: make smoke URL=https://np.example.com" >&2; exit 2; }
 	$(PY) tests/smoke.py $(URL)
+
+$(BENCH_STAMP): $(STAMP) bench/requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	touch $@
+
+bench: $(BENCH_STAMP) build ## Measure this function against the blog-post design; writes bench/RESULTS.md
+	cargo build --release --locked -p now-playing --bin now-playing
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean: ## Remove build output, the venv and infra's node_modules
 	cargo clean

@@ -34,11 +34,9 @@ async fn main() -> Result<(), Error> {
         .load()
         .await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
-    let spotify = Arc::new(SpotifyHttp::new(
-        SpotifyHttp::default_client()?,
-        &config.spotify_api_url,
-        &config.spotify_accounts_url,
-    ));
+    // One HTTP client (one load of the root certificates) for Spotify and album art.
+    let http = SpotifyHttp::default_client()?;
+    let spotify = Arc::new(SpotifyHttp::new(http.clone(), &config.spotify_api_url, &config.spotify_accounts_url));
     let clock = Arc::new(SystemClock);
     let instance =
         format!("{}-{}", std::env::var("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_default(), std::process::id());
@@ -52,7 +50,7 @@ async fn main() -> Result<(), Error> {
     );
     let timing = CacheTiming { window: Duration::from_secs(config.cache_seconds.into()), ..CacheTiming::default() };
     let snapshots = Arc::new(DynamoSnapshotStore::new(dynamodb, &config.token_table));
-    let artwork = Arc::new(ArtworkHttp::new(ArtworkHttp::default_client()?, config.art_hosts));
+    let artwork = Arc::new(ArtworkHttp::new(http, config.art_hosts));
     let app = Arc::new(App::new(
         NowPlayingService::new(spotify, tokens, snapshots, clock, instance, timing),
         config.allowed_origins,

@@ -83,6 +83,7 @@ class State:
 class Handler(BaseHTTPRequestHandler):
     state: State
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as separate writes
 
     def log_message(self, *args):  # quiet: tests and `make dev` print their own lines
         pass

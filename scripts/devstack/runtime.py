@@ -68,6 +68,7 @@ class LambdaRuntime:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out as separate writes
 
             def log_message(self, *args):
                 pass
@@ -123,6 +124,7 @@ class LambdaRuntime:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out as separate writes
 
             def log_message(self, *args):
                 pass
@@ -198,6 +200,8 @@ class LambdaRuntime:
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_LOG_STREAM_NAME": f"local/{uuid.uuid4().hex[:8]}",
         }
+        if "AWS_REGION" in env:
+            env.setdefault("AWS_DEFAULT_REGION", env["AWS_REGION"])  # as Lambda sets both
         with self.lock:
             self.started_at[slot] = time.monotonic()
         proc = subprocess.Popen(self.command, env=env, stdout=self.log, stderr=subprocess.STDOUT)

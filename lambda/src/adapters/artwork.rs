@@ -10,6 +10,8 @@ use crate::ports::{ArtError, Artwork};
 
 /// Larger images are not inlined: a README card must stay small.
 const MAX_BYTES: usize = 256 * 1024;
+/// Art is optional: the card is drawn without it rather than late.
+const TIMEOUT: Duration = Duration::from_millis(1500);
 
 pub struct ArtworkHttp {
     client: Client,
@@ -20,10 +22,6 @@ pub struct ArtworkHttp {
 impl ArtworkHttp {
     pub fn new(client: Client, extra_hosts: Vec<String>) -> Self {
         ArtworkHttp { client, extra_hosts }
-    }
-
-    pub fn default_client() -> Result<Client, reqwest::Error> {
-        Client::builder().connect_timeout(Duration::from_millis(700)).timeout(Duration::from_millis(1500)).build()
     }
 
     /// Spotify's CDNs over HTTPS, or a configured extra host: nothing else is fetched.
@@ -48,7 +46,8 @@ impl Artwork for ArtworkHttp {
                 parsed.host_str().unwrap_or("?")
             )));
         }
-        let response = self.client.get(parsed).send().await.map_err(|e| ArtError(e.without_url().to_string()))?;
+        let response =
+            self.client.get(parsed).timeout(TIMEOUT).send().await.map_err(|e| ArtError(e.without_url().to_string()))?;
         if !response.status().is_success() {
             return Err(ArtError(format!("HTTP {}", response.status().as_u16())));
         }

@@ -1,0 +1,287 @@
+"""`make bench`: this project's function against the blog-post baseline, side by side,
+under the same Lambda Runtime API emulator, the same moto and the same Spotify stand-in.
+
+Prints a table and writes bench/RESULTS.md (machine, date, commit, every figure).
+"""
+
+import argparse
+import io
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import zipfile
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from devstack.aws import DUMMY_CREDENTIALS, REGION, Moto  # noqa: E402
+from devstack.fake_spotify import FakeSpotify  # noqa: E402
+from devstack.local import PARAMETER, TABLE, now_rfc3339  # noqa: E402
+from devstack.runtime import LambdaRuntime  # noqa: E402
+from load import run as load_run  # noqa: E402
+
+MEMORY_MB = 256  # what the stack configures
+
+# us-east-1 list prices, as published since the DynamoDB on-demand price cut of
+# 2024-11-01; check the current price pages before relying on them.
+PRICES_DATED = "2024-11-01"
+LAMBDA_ARM_GB_SECOND = 0.0000133334
+LAMBDA_PER_MILLION = 0.20
+APIGW_REST_PER_MILLION = 3.50
+DYNAMODB_READ_PER_MILLION = 0.125   # per read request unit (a strongly consistent read of up to 4 KB)
+DYNAMODB_WRITE_PER_MILLION = 0.625  # per write request unit (a write of up to 1 KB)
+
+
+class CountingProxy:
+    """Forwards AWS calls to moto and counts them by operation (X-Amz-Target)."""
+
+    def __init__(self, target: str):
+        self.counts: dict[str, int] = {}
+        self.lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out as separate writes
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                operation = (self.headers.get("X-Amz-Target") or "other").split(".")[-1]
+                with proxy.lock:
+                    proxy.counts[operation] = proxy.counts.get(operation, 0) + 1
+                request = urllib.request.Request(target + self.path, data=body, method="POST",
+                                                 headers={k: v for k, v in self.headers.items() if k.lower() != "host"})
+                try:
+                    with urllib.request.urlopen(request, timeout=10) as answer:
+                        status, headers, data = answer.status, answer.headers, answer.read()
+                except urllib.error.HTTPError as e:
+                    status, headers, data = e.code, e.headers, e.read()
+                self.send_response(status)
+                for k, v in headers.items():
+                    if k.lower() not in ("content-length", "connection", "transfer-encoding", "server", "date"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def snapshot(self) -> dict[str, int]:
+        with self.lock:
+            return dict(self.counts)
+
+
+def delta(after: dict, before: dict) -> dict:
+    return {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)}
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def percentile(values, q):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
+
+
+def baseline_zip_bytes() -> int:
+    """handler.py plus `requests` and its dependencies, as the blog post packages it (boto3
+    comes with Lambda's Python runtime)."""
+    import certifi, charset_normalizer, idna, requests as req, urllib3  # noqa: E401
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+        z.write(ROOT / "bench" / "baseline" / "handler.py", "handler.py")
+        for module in (req, urllib3, idna, certifi, charset_normalizer):
+            folder = Path(module.__file__).parent
+            for file in folder.rglob("*"):
+                if file.is_file() and "__pycache__" not in file.parts:
+                    z.write(file, Path(folder.name) / file.relative_to(folder))
+    return len(buffer.getvalue())
+
+
+class Subject:
+    def __init__(self, name, command, env, package_bytes):
+        self.name, self.command, self.env, self.package_bytes = name, command, env, package_bytes
+
+
+def measure(subject, fake, proxy, args):
+    figures = {"name": subject.name, "package_mb": subject.package_bytes / 1e6}
+    # Cold starts: a new process each time, timed from spawn to its first `next`.
+    inits = []
+    for _ in range(args.cold_starts):
+        with LambdaRuntime(subject.command, subject.env, processes=1) as runtime:
+            deadline = time.monotonic() + 30
+            while not runtime.init_seconds and time.monotonic() < deadline:
+                if runtime.processes[0].poll() is not None:
+                    raise SystemExit(f"{subject.name} exited during init")
+                time.sleep(0.001)
+            inits.append(runtime.init_seconds[0])
+    figures["init_ms_median"] = statistics.median(inits) * 1000
+
+    # Warm invocations, one process, zero upstream delay unless asked.
+    with LambdaRuntime(subject.command, subject.env, processes=1) as runtime:
+        session = requests.Session()
+        for _ in range(50):
+            assert session.get(f"{runtime.front_url}/v1/current", timeout=30).status_code == 200
+        runtime.durations.clear()
+        spotify_before, aws_before = fake_calls(fake), proxy.snapshot()
+        for _ in range(args.requests):
+            response = session.get(f"{runtime.front_url}/v1/current", timeout=30)
+            assert response.status_code == 200, response.text
+        spotify, aws = delta(fake_calls(fake), spotify_before), delta(proxy.snapshot(), aws_before)
+        durations = list(runtime.durations)
+        figures["warm_p50_ms"] = percentile(durations, 0.50) * 1000
+        figures["warm_p99_ms"] = percentile(durations, 0.99) * 1000
+        figures["peak_rss_mb"] = peak_rss_mb(runtime.processes[0].pid)
+        figures["spotify_calls_per_request"] = sum(spotify.values()) / args.requests
+        figures["aws_calls_per_request"] = sum(aws.values()) / args.requests
+        figures["aws_calls"] = aws
+        reads = sum(v for k, v in aws.items() if k in ("GetItem", "Query", "Scan"))
+        writes = sum(v for k, v in aws.items() if k in ("PutItem", "UpdateItem", "DeleteItem"))
+        figures["dynamodb_reads_per_request"] = reads / args.requests
+        figures["dynamodb_writes_per_request"] = writes / args.requests
+
+    # Load: several processes, many clients.
+    with LambdaRuntime(subject.command, subject.env, processes=args.processes) as runtime:
+        time.sleep(0.5)
+        load = load_run(runtime.front_url, args.clients, args.seconds, spotify=fake.url)
+        figures["load"] = load
+    figures["cost_per_million"] = cost(figures)
+    return figures
+
+
+def fake_calls(fake):
+    return requests.get(f"{fake.url}/_fake/calls", timeout=5).json()
+
+
+def cost(f):
+    billed_ms = max(1, math.ceil(f["warm_p50_ms"]))
+    lambda_cost = LAMBDA_PER_MILLION + 1e6 * (MEMORY_MB / 1024) * (billed_ms / 1000) * LAMBDA_ARM_GB_SECOND
+    dynamodb = f["dynamodb_reads_per_request"] * DYNAMODB_READ_PER_MILLION + f["dynamodb_writes_per_request"] * DYNAMODB_WRITE_PER_MILLION
+    return {"lambda": lambda_cost, "api_gateway": APIGW_REST_PER_MILLION, "dynamodb": dynamodb,
+            "total": lambda_cost + APIGW_REST_PER_MILLION + dynamodb}
+
+
+def machine():
+    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name")), platform.processor())
+    memory = next((l.split()[1] for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")), "?")
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}), {int(memory) // 1024 // 1024} GiB"
+
+
+def row(label, ours, base, unit, lower_is_better=True, digits=2):
+    ratio = (base / ours if lower_is_better else ours / base) if ours and base else float("nan")
+    return f"| {label} | {ours:.{digits}f} {unit} | {base:.{digits}f} {unit} | {ratio:.1f}x |"
+
+
+def report(ours, base, args, commit):
+    lines = [
+        "# Benchmark results",
+        "",
+        f"- Machine: {machine()}",
+        f"- Date: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- Commit: {commit}",
+        f"- Setup: the same Runtime API emulator (`scripts/devstack/runtime.py`), moto and Spotify stand-in for both;"
+        f" upstream delay {args.upstream_delay_ms} ms; {args.cold_starts} cold starts; {args.requests} warm requests;"
+        f" load {args.clients} clients for {args.seconds:.0f} s on {args.processes} processes.",
+        f"- This project: `target/release/now-playing` built for this machine, `CACHE_SECONDS=5`. Baseline:"
+        f" `bench/baseline/handler.py` (requests + boto3, token item read on every request) under awslambdaric.",
+        "",
+        "| figure | this project | baseline | advantage |",
+        "| --- | --- | --- | --- |",
+        row("init (median of cold starts)", ours["init_ms_median"], base["init_ms_median"], "ms"),
+        row("warm invocation p50", ours["warm_p50_ms"], base["warm_p50_ms"], "ms", digits=3),
+        row("warm invocation p99", ours["warm_p99_ms"], base["warm_p99_ms"], "ms", digits=3),
+        row("peak RSS", ours["peak_rss_mb"], base["peak_rss_mb"], "MB", digits=1),
+        row("deployment package", ours["package_mb"], base["package_mb"], "MB"),
+        row("Spotify calls per request", ours["spotify_calls_per_request"], base["spotify_calls_per_request"], "", digits=4),
+        row("AWS calls per request", ours["aws_calls_per_request"], base["aws_calls_per_request"], "", digits=4),
+        row("load: requests per second", ours["load"]["per_second"], base["load"]["per_second"], "/s", lower_is_better=False, digits=0),
+        row("load: latency p50", ours["load"]["p50_ms"], base["load"]["p50_ms"], "ms", digits=1),
+        row("load: latency p99", ours["load"]["p99_ms"], base["load"]["p99_ms"], "ms", digits=1),
+        row("load: Spotify player calls", max(ours["load"]["spotify_player_calls"], 1e-9), base["load"]["spotify_player_calls"], "", digits=0),
+        row("cost per million requests", ours["cost_per_million"]["total"], base["cost_per_million"]["total"], "USD", digits=3),
+        "",
+        f"AWS calls during the warm run: this project {ours['aws_calls']}, baseline {base['aws_calls']}.",
+        "",
+        f"Cost per million requests at {MEMORY_MB} MB arm64, us-east-1 list prices as of {PRICES_DATED}"
+        f" (Lambda ${LAMBDA_ARM_GB_SECOND}/GB-s and ${LAMBDA_PER_MILLION}/M requests, API Gateway REST"
+        f" ${APIGW_REST_PER_MILLION}/M, DynamoDB on-demand ${DYNAMODB_READ_PER_MILLION}/M reads and"
+        f" ${DYNAMODB_WRITE_PER_MILLION}/M writes), with the warm p50 measured here as the billed duration:",
+        "",
+        "| per million requests | this project | baseline |",
+        "| --- | --- | --- |",
+    ]
+    for part in ("lambda", "api_gateway", "dynamodb", "total"):
+        lines.append(f"| {part} | ${ours['cost_per_million'][part]:.3f} | ${base['cost_per_million'][part]:.3f} |")
+    lines += ["", "Load runs, in full:", "", "```", f"this project: {json.dumps(ours['load'])}", f"baseline:     {json.dumps(base['load'])}", "```", ""]
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--upstream-delay-ms", type=int, default=0)
+    parser.add_argument("--cold-starts", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--processes", type=int, default=4)
+    parser.add_argument("--output", default=str(ROOT / "bench" / "RESULTS.md"))
+    parser.add_argument("--binary", default=str(ROOT / "target" / "release" / "now-playing"),
+                        help="the function binary to measure (default: the release build)")
+    args = parser.parse_args()
+
+    binary = Path(args.binary)
+    zip_path = ROOT / "target" / "lambda" / "now-playing" / "bootstrap.zip"
+    for needed, how in ((binary, "cargo build --release -p now-playing"), (zip_path, "make build")):
+        if not needed.exists():
+            raise SystemExit(f"{needed} is missing: run `{how}` (make bench does)")
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    credentials = {"client_id": "bench-client", "client_secret": "bench-secret", "refresh_token": "bench-refresh",
+                   "authorized_at": now_rfc3339()}
+    with Moto() as moto, FakeSpotify(credentials["client_id"], credentials["client_secret"], credentials["refresh_token"]) as fake:
+        moto.create_table(TABLE)
+        moto.put_credentials(PARAMETER, credentials)
+        requests.post(f"{fake.url}/_fake/scene", json={"scene": "track"}, timeout=5).raise_for_status()
+        requests.post(f"{fake.url}/_fake/delay", json={"seconds": args.upstream_delay_ms / 1000}, timeout=5).raise_for_status()
+        proxy = CountingProxy(moto.url)
+        env = {"TOKEN_TABLE": TABLE, "CREDENTIALS_PARAMETER": PARAMETER, "AWS_ENDPOINT_URL": proxy.url,
+               "AWS_REGION": REGION, "SPOTIFY_API_URL": fake.url, "SPOTIFY_ACCOUNTS_URL": fake.url,
+               "RUST_LOG": "warn", **DUMMY_CREDENTIALS}
+        ours = Subject("this project", [str(binary)], env | {"CACHE_SECONDS": "5"}, zip_path.stat().st_size)
+        base = Subject("baseline", [sys.executable, "-m", "awslambdaric", "handler.handler"],
+                       env | {"PYTHONPATH": str(ROOT / "bench" / "baseline"), "LAMBDA_TASK_ROOT": str(ROOT / "bench" / "baseline")},
+                       baseline_zip_bytes())
+        results = []
+        for subject in (ours, base):
+            print(f"measuring {subject.name}…", flush=True)
+            results.append(measure(subject, fake, proxy, args))
+    text = report(*results, args, commit)
+    Path(args.output).write_text(text)
+    print(text)
+    print(f"written to {args.output}")
+
+
+if __name__ == "__main__":
+    main()
