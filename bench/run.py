@@ -18,7 +18,7 @@ import time
 import urllib.request
 import zipfile
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import requests
@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from devstack.aws import DUMMY_CREDENTIALS, REGION, Moto  # noqa: E402
 from devstack.fake_spotify import FakeSpotify  # noqa: E402
 from devstack.local import PARAMETER, TABLE, now_rfc3339  # noqa: E402
+from devstack.quiet import QuietHandler  # noqa: E402
 from devstack.runtime import LambdaRuntime  # noqa: E402
 from load import run as load_run  # noqa: E402
 
@@ -53,12 +54,8 @@ class CountingProxy:
         self.lock = threading.Lock()
         proxy = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # headers and body go out as separate writes
+        class Handler(QuietHandler):
 
-            def log_message(self, *args):
-                pass
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))

@@ -8,16 +8,18 @@ Basic and Bearer credentials the way Spotify does, counts every call, and can be
 import base64
 import copy
 import hashlib
-import struct
-import zlib
 import itertools
 import json
+import struct
 import threading
 import time
 import urllib.parse
+import zlib
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
+
+from .quiet import QuietHandler
 
 FIXTURES = Path(__file__).resolve().parents[2] / "lambda" / "tests" / "data" / "spotify"
 
@@ -80,13 +82,9 @@ class State:
         return self.scene
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(QuietHandler):
     state: State
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out as separate writes
 
-    def log_message(self, *args):  # quiet: tests and `make dev` print their own lines
-        pass
 
     def send(self, status: int, body=None, headers=None):
         data = b"" if body is None else (body if isinstance(body, bytes) else self.local_images(json.dumps(body)).encode())

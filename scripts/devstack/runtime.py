@@ -17,7 +17,9 @@ import time
 import urllib.parse
 import uuid
 from concurrent.futures import Future
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+
+from .quiet import QuietHandler
 
 API = "/2018-06-01/runtime"
 
@@ -66,12 +68,8 @@ class LambdaRuntime:
     def _runtime_handler(self, slot: int):
         runtime = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # headers and body go out as separate writes
+        class Handler(QuietHandler):
 
-            def log_message(self, *args):
-                pass
 
             def reply(self, status, body=b"", headers=None):
                 self.send_response(status)
@@ -122,12 +120,8 @@ class LambdaRuntime:
     def _front_handler(self):
         runtime = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # headers and body go out as separate writes
+        class Handler(QuietHandler):
 
-            def log_message(self, *args):
-                pass
 
             def handle_any(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
