@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -264,3 +265,53 @@ def test_spotify_unreachable_is_explained(fake, moto, request):
     requests.get(f"{run.redirect_uri}?code=some-code&state={state}", timeout=10)
     failing(run, fake, "could not reach Spotify", moto, name)
     assert "some-code" not in run.stdout + run.stderr
+
+
+def test_without_the_variables_it_asks_at_the_terminal_and_does_not_echo_the_secret(fake, moto, request):
+    """A real terminal (a pty): the client id is typed and shown, the secret typed and not."""
+    import pty
+    import select
+
+    name = parameter_name(request)
+    port = free_port()
+    redirect_uri = f"http://127.0.0.1:{port}/callback"
+    fake.state.redirect_uris.add(redirect_uri)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SPOTIFY_CLIENT"))} | DUMMY_CREDENTIALS | {
+        "AWS_REGION": REGION, "AWS_ENDPOINT_URL": moto.url, "AWS_EC2_METADATA_DISABLED": "true",
+        "SPOTIFY_ACCOUNTS_URL": fake.url, "SPOTIFY_API_URL": fake.url, "CREDENTIALS_PARAMETER": name,
+    }
+    pid, terminal = pty.fork()
+    if pid == 0:
+        os.execve(str(BINARY), [str(BINARY), "--port", str(port), "--no-browser", "--timeout", "20"], env)
+    screen = b""
+
+    def read_until(marker: bytes, seconds=15):
+        nonlocal screen
+        deadline = time.monotonic() + seconds
+        while marker not in screen and time.monotonic() < deadline:
+            ready, _, _ = select.select([terminal], [], [], 0.2)
+            if ready:
+                try:
+                    screen += os.read(terminal, 4096)
+                except OSError:
+                    break
+        assert marker in screen, screen.decode(errors="replace")
+
+    read_until(b"Spotify client id: ")
+    os.write(terminal, CLIENT_ID.encode() + b"\r")
+    read_until(b"(not shown): ")
+    # The prompt is printed before echo is switched off; a person types after it.
+    time.sleep(0.5)
+    os.write(terminal, CLIENT_SECRET.encode() + b"\r")
+    read_until(b"/authorize?")
+    read_until(b"\r\n\r\n")
+    url = next(line.strip() for line in screen.decode().splitlines() if "/authorize?" in line)
+    browser(url)
+    read_until(b"Stored in the SSM SecureString")
+    _, status = os.waitpid(pid, 0)
+    os.close(terminal)
+    assert os.waitstatus_to_exitcode(status) == 0
+    shown = screen.decode(errors="replace")
+    assert CLIENT_ID in shown, "the id is echoed as typed"
+    assert CLIENT_SECRET not in shown, "the secret is not echoed"
+    assert moto.read_credentials(name)["client_secret"] == CLIENT_SECRET
