@@ -41,6 +41,7 @@ def main() -> int:
     try:
         stack.start()
         print(f"""
+  preview page  {stack.url}/   (the live widget and card, and the snippets to copy)
   now playing   curl {stack.url}/v1/current
   health        curl {stack.url}/v1/health
   function log  {stack.log_path}
