@@ -32,6 +32,8 @@ class Moto:
         self.log = tempfile.NamedTemporaryFile(prefix="moto-", suffix=".log", delete=False)
 
     def start(self) -> "Moto":
+        if self.proc and self.proc.poll() is None:
+            return self  # already running: never start a second, orphaned server
         server = Path(sys.executable).parent / "moto_server"
         if not server.exists():
             raise SystemExit(f"moto_server not found next to {sys.executable}; run `make venv` first")
