@@ -15,7 +15,7 @@ use crate::config::AllowedOrigins;
 use crate::domain::{NowPlaying, NowPlayingService, ServiceError};
 use crate::embed::{self, Art, Theme};
 use crate::metrics;
-use crate::ports::{Artwork, CredentialsError, SpotifyError};
+use crate::ports::{ArtCache, Artwork, CredentialsError, SpotifyError};
 
 const ALLOW: &str = "GET, HEAD, OPTIONS";
 
@@ -27,7 +27,9 @@ pub struct App {
     /// Names the days-left metric, so two deployments in one account stay apart.
     pub credentials_parameter: String,
     pub artwork: Arc<dyn Artwork>,
-    /// Album art already fetched, by URL: each image is fetched once per instance.
+    /// Album art already fetched, shared by all instances.
+    pub shared_art: Arc<dyn ArtCache>,
+    /// This instance's copy, by URL.
     pub art_cache: Mutex<HashMap<String, Art>>,
 }
 
@@ -80,6 +82,7 @@ impl App {
         cache_seconds: u32,
         credentials_parameter: String,
         artwork: Arc<dyn Artwork>,
+        shared_art: Arc<dyn ArtCache>,
     ) -> Self {
         App {
             service,
@@ -87,6 +90,7 @@ impl App {
             cache_seconds,
             credentials_parameter,
             artwork,
+            shared_art,
             art_cache: Mutex::new(HashMap::new()),
         }
     }
@@ -212,28 +216,39 @@ const OPEN_SPOTIFY: &str = "https://open.spotify.com/";
 const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 
 impl App {
-    /// The largest image up to 300 px wide (the card shows 88 px at 2x and more), fetched
-    /// once per instance; `None` when there is none or it cannot be had quickly.
+    /// The largest image up to 300 px wide (the card shows 88 px at 2x and more): from
+    /// memory, else the shared cache, else fetched once and shared; `None` when there is
+    /// none or it cannot be had quickly.
     async fn art_for(&self, doc: Option<&NowPlaying>) -> Option<Art> {
         let images = &doc?.item.as_ref()?.images;
-        let image = images.iter().find(|i| i.width.is_none_or(|w| w <= 300)).or(images.last())?;
-        if let Some(art) = self.art_cache.lock().unwrap_or_else(|p| p.into_inner()).get(&image.url) {
+        let url = &images.iter().find(|i| i.width.is_none_or(|w| w <= 300)).or(images.last())?.url;
+        if let Some(art) = self.art_cache.lock().unwrap_or_else(|p| p.into_inner()).get(url) {
             return Some(art.clone());
         }
-        match self.artwork.fetch(&image.url).await {
-            Ok(art) => {
-                let mut cache = self.art_cache.lock().unwrap_or_else(|p| p.into_inner());
-                if cache.len() >= ART_CACHE_ENTRIES {
-                    cache.clear();
+        let art = match self.shared_art.load(url).await {
+            Ok(Some(art)) => art,
+            other => {
+                if let Err(e) = other {
+                    warn!(error = %e, "shared album art unavailable");
                 }
-                cache.insert(image.url.clone(), art.clone());
-                Some(art)
+                let art = self
+                    .artwork
+                    .fetch(url)
+                    .await
+                    .inspect_err(|e| warn!(error = %e, "card drawn without album art"))
+                    .ok()?;
+                if let Err(e) = self.shared_art.save(url, &art).await {
+                    warn!(error = %e, "could not share the album art");
+                }
+                art
             }
-            Err(e) => {
-                warn!(error = %e, "card drawn without album art");
-                None
-            }
+        };
+        let mut cache = self.art_cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= ART_CACHE_ENTRIES {
+            cache.clear();
         }
+        cache.insert(url.clone(), art.clone());
+        Some(art)
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_config::{BehaviorVersion, retry::RetryConfig, timeout::TimeoutConfig};
 use lambda_http::{Error, Request, run, service_fn, tracing};
 use now_playing::adapters::artwork::ArtworkHttp;
-use now_playing::adapters::dynamodb::{DynamoSnapshotStore, DynamoTokenStore};
+use now_playing::adapters::dynamodb::{DynamoArtCache, DynamoSnapshotStore, DynamoTokenStore};
 use now_playing::adapters::{clock::SystemClock, spotify::SpotifyHttp, ssm::SsmCredentialStore};
 use now_playing::config::Config;
 use now_playing::domain::service::CacheTiming;
@@ -49,7 +49,8 @@ async fn main() -> Result<(), Error> {
         LeaseTiming::default(),
     );
     let timing = CacheTiming { window: Duration::from_secs(config.cache_seconds.into()), ..CacheTiming::default() };
-    let snapshots = Arc::new(DynamoSnapshotStore::new(dynamodb, &config.token_table));
+    let snapshots = Arc::new(DynamoSnapshotStore::new(dynamodb.clone(), &config.token_table));
+    let shared_art = Arc::new(DynamoArtCache::new(dynamodb, &config.token_table));
     let artwork = Arc::new(ArtworkHttp::new(http, config.art_hosts));
     let app = Arc::new(App::new(
         NowPlayingService::new(spotify, tokens, snapshots, clock, instance, timing),
@@ -57,6 +58,7 @@ async fn main() -> Result<(), Error> {
         config.cache_seconds,
         config.credentials_parameter,
         artwork,
+        shared_art,
     ));
     run(service_fn(move |req: Request| {
         let app = app.clone();

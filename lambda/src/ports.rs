@@ -133,3 +133,10 @@ pub struct ArtError(pub String);
 pub trait Artwork: Send + Sync {
     async fn fetch(&self, url: &str) -> Result<crate::embed::Art, ArtError>;
 }
+
+/// Album art shared between instances, so each image is fetched once for all of them.
+#[async_trait]
+pub trait ArtCache: Send + Sync {
+    async fn load(&self, url: &str) -> Result<Option<crate::embed::Art>, StoreError>;
+    async fn save(&self, url: &str, art: &crate::embed::Art) -> Result<(), StoreError>;
+}

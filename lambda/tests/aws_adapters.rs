@@ -10,10 +10,10 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_ssm::types::ParameterType;
 use common::*;
-use now_playing::adapters::dynamodb::{DynamoSnapshotStore, DynamoTokenStore, TOKEN_KEY};
+use now_playing::adapters::dynamodb::{DynamoArtCache, DynamoSnapshotStore, DynamoTokenStore, TOKEN_KEY};
 use now_playing::adapters::ssm::{SsmCredentialStore, credentials_document};
 use now_playing::domain::Playback;
-use now_playing::ports::{CredentialStore, CredentialsError, SharedState, SnapshotStore, TokenStore};
+use now_playing::ports::{ArtCache, CredentialStore, CredentialsError, SharedState, SnapshotStore, TokenStore};
 use secrecy::ExposeSecret;
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -241,4 +241,15 @@ async fn a_backoff_is_shared_and_ends_the_lease() {
     store.back_off("a#0", until).await.unwrap();
     assert_eq!(store.load().await.unwrap().backoff_until, Some(until));
     assert!(store.try_lease("b#0", NOW, NOW + Duration::from_secs(10)).await.unwrap());
+}
+
+#[tokio::test]
+async fn shared_album_art_round_trips_and_is_keyed_by_its_url() {
+    let (client, name) = table().await;
+    let cache = DynamoArtCache::new(client, name);
+    let art = now_playing::embed::Art { content_type: "image/jpeg".into(), bytes: vec![0xff, 0xd8, 0xff, 0x00, 0x10] };
+    assert_eq!(cache.load("https://i.scdn.co/image/a").await.unwrap(), None);
+    cache.save("https://i.scdn.co/image/a", &art).await.unwrap();
+    assert_eq!(cache.load("https://i.scdn.co/image/a").await.unwrap(), Some(art));
+    assert_eq!(cache.load("https://i.scdn.co/image/b").await.unwrap(), None);
 }

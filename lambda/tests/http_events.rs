@@ -326,3 +326,17 @@ async fn the_preview_page_shows_snippets_for_this_deployment_url() {
     assert!(page.contains(&format!("[![Now playing on Spotify]({base}/v1/current.svg)]({base}/v1/open)")));
     assert!(page.contains(&format!("<now-playing src=\"{base}/v1/current\">")), "the live widget");
 }
+
+#[tokio::test]
+async fn another_instance_draws_the_card_with_the_shared_art_without_fetching_it() {
+    let h = playing_harness();
+    let artwork = Arc::new(FakeArtwork::default());
+    let shared = Arc::new(MemoryArtCache::default());
+    app_sharing(&h, AllowedOrigins::Any, artwork.clone(), shared.clone())
+        .handle(rest_with_query("/v1/current.svg", &[]))
+        .await;
+    let other = app_sharing(&h, AllowedOrigins::Any, artwork.clone(), shared);
+    let r = other.handle(rest_with_query("/v1/current.svg", &[])).await;
+    assert!(text_of(&r).contains("data:image/png;base64,"));
+    assert_eq!(artwork.fetches.load(Ordering::SeqCst), 1);
+}

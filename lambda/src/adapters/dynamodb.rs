@@ -12,7 +12,8 @@ use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 
 use crate::domain::{AccessToken, NowPlaying, Played};
-use crate::ports::{SharedState, SnapshotStore, StoreError, TokenStore};
+use crate::embed::Art;
+use crate::ports::{ArtCache, SharedState, SnapshotStore, StoreError, TokenStore};
 
 pub const TOKEN_KEY: &str = "spotify#access-token";
 pub const LEASE_KEY: &str = "spotify#refresh-lease";
@@ -241,5 +242,65 @@ impl SnapshotStore for DynamoSnapshotStore {
             Err(e) if is_condition_failure(&e) => Ok(()),
             Err(e) => Err(store_error(e)),
         }
+    }
+}
+
+/// Shared album art lives this long after it was fetched.
+const ART_TTL_SECONDS: i64 = 30 * 86400;
+
+/// Album art in the same table, one item per image URL (`art#` and a hash of the URL).
+pub struct DynamoArtCache {
+    client: Client,
+    table: String,
+}
+
+impl DynamoArtCache {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoArtCache { client, table: table.into() }
+    }
+
+    fn key(url: &str) -> AttributeValue {
+        AttributeValue::S(format!("art#{:016x}", crate::http::fnv1a(url.as_bytes())))
+    }
+}
+
+#[async_trait]
+impl ArtCache for DynamoArtCache {
+    async fn load(&self, url: &str) -> Result<Option<Art>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", Self::key(url))
+            .send()
+            .await
+            .map_err(store_error)?;
+        let Some(item) = output.item else { return Ok(None) };
+        // The URL is stored too: a hash collision must not show another cover.
+        let same_url = item.get("url").and_then(|v| v.as_s().ok()).is_some_and(|u| u == url);
+        let content_type = item.get("content_type").and_then(|v| v.as_s().ok());
+        let bytes = item.get("data").and_then(|v| v.as_b().ok());
+        Ok(match (same_url, content_type, bytes) {
+            (true, Some(content_type), Some(bytes)) => {
+                Some(Art { content_type: content_type.clone(), bytes: bytes.as_ref().to_vec() })
+            }
+            _ => None,
+        })
+    }
+
+    async fn save(&self, url: &str, art: &Art) -> Result<(), StoreError> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", Self::key(url))
+            .item("url", AttributeValue::S(url.to_owned()))
+            .item("content_type", AttributeValue::S(art.content_type.clone()))
+            .item("data", AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(art.bytes.clone())))
+            .item("ttl", number(now + ART_TTL_SECONDS))
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(())
     }
 }

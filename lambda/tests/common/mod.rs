@@ -378,11 +378,38 @@ impl now_playing::ports::Artwork for FakeArtwork {
     }
 }
 
-/// The HTTP layer over a harness instance.
+/// Shared album art in memory.
+#[derive(Default)]
+pub struct MemoryArtCache {
+    pub items: Mutex<std::collections::HashMap<String, now_playing::embed::Art>>,
+}
+
+#[async_trait]
+impl now_playing::ports::ArtCache for MemoryArtCache {
+    async fn load(&self, url: &str) -> Result<Option<now_playing::embed::Art>, StoreError> {
+        Ok(self.items.lock().unwrap().get(url).cloned())
+    }
+    async fn save(&self, url: &str, art: &now_playing::embed::Art) -> Result<(), StoreError> {
+        self.items.lock().unwrap().insert(url.to_owned(), art.clone());
+        Ok(())
+    }
+}
+
+/// The HTTP layer over a harness instance, with its own (unshared) art cache.
 pub fn app_over(
     h: &Harness,
     origins: now_playing::config::AllowedOrigins,
     artwork: Arc<FakeArtwork>,
 ) -> now_playing::http::App {
-    now_playing::http::App::new(h.instance("a"), origins, 5, "/now-playing/spotify".into(), artwork)
+    app_sharing(h, origins, artwork, Arc::new(MemoryArtCache::default()))
+}
+
+/// The HTTP layer over a harness instance, sharing `art` with other instances.
+pub fn app_sharing(
+    h: &Harness,
+    origins: now_playing::config::AllowedOrigins,
+    artwork: Arc<FakeArtwork>,
+    art: Arc<MemoryArtCache>,
+) -> now_playing::http::App {
+    now_playing::http::App::new(h.instance("a"), origins, 5, "/now-playing/spotify".into(), artwork, art)
 }
