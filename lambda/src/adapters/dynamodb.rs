@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
@@ -84,45 +83,57 @@ impl TokenStore for DynamoTokenStore {
     }
 
     async fn try_lease(&self, owner: &str, now: OffsetDateTime, until: OffsetDateTime) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", AttributeValue::S(LEASE_KEY.into()))
-            .item("owner", AttributeValue::S(owner.into()))
-            .item("lease_until", number(until.unix_timestamp()))
-            .item("ttl", number(until.unix_timestamp() + TTL_GRACE_SECONDS))
-            .condition_expression("attribute_not_exists(pk) OR lease_until < :now OR #owner = :owner")
-            .expression_attribute_names("#owner", "owner")
-            .expression_attribute_values(":now", number(now.unix_timestamp()))
-            .expression_attribute_values(":owner", AttributeValue::S(owner.into()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(e)) if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) => {
-                Ok(false)
-            }
-            Err(e) => Err(store_error(e)),
-        }
+        take_lease(&self.client, &self.table, LEASE_KEY, owner, now, until).await
     }
 
     async fn release_lease(&self, owner: &str) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(LEASE_KEY.into()))
-            .condition_expression("#owner = :owner")
-            .expression_attribute_names("#owner", "owner")
-            .expression_attribute_values(":owner", AttributeValue::S(owner.into()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => Ok(()),
-            Err(e) => Err(store_error(e)),
-        }
+        end_lease(&self.client, &self.table, LEASE_KEY, owner).await
+    }
+}
+
+/// A lease on the item `key`: `owner` gets it unless another owner holds it past `now`.
+/// One conditional update, so of many concurrent callers exactly one wins.
+async fn take_lease(
+    client: &Client,
+    table: &str,
+    key: &str,
+    owner: &str,
+    now: OffsetDateTime,
+    until: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let result = client
+        .update_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S(key.into()))
+        .update_expression("SET lease_owner = :owner, lease_until = :until")
+        .condition_expression("attribute_not_exists(lease_until) OR lease_until < :now OR lease_owner = :owner")
+        .expression_attribute_values(":owner", AttributeValue::S(owner.into()))
+        .expression_attribute_values(":until", number(until.unix_timestamp()))
+        .expression_attribute_values(":now", number(now.unix_timestamp()))
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if is_condition_failure(&e) => Ok(false),
+        Err(e) => Err(store_error(e)),
+    }
+}
+
+/// Ends `owner`'s lease on `key` early; another owner's lease is left alone.
+async fn end_lease(client: &Client, table: &str, key: &str, owner: &str) -> Result<(), StoreError> {
+    let result = client
+        .update_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S(key.into()))
+        .update_expression("REMOVE lease_owner, lease_until")
+        .condition_expression("lease_owner = :owner")
+        .expression_attribute_values(":owner", AttributeValue::S(owner.into()))
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if is_condition_failure(&e) => Ok(()),
+        Err(e) => Err(store_error(e)),
     }
 }
 
@@ -182,20 +193,7 @@ impl SnapshotStore for DynamoSnapshotStore {
     }
 
     async fn try_lease(&self, owner: &str, now: OffsetDateTime, until: OffsetDateTime) -> Result<bool, StoreError> {
-        let result = self
-            .update()
-            .update_expression("SET lease_owner = :owner, lease_until = :until")
-            .condition_expression("attribute_not_exists(lease_until) OR lease_until < :now OR lease_owner = :owner")
-            .expression_attribute_values(":owner", AttributeValue::S(owner.into()))
-            .expression_attribute_values(":until", number(until.unix_timestamp()))
-            .expression_attribute_values(":now", number(now.unix_timestamp()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(store_error(e)),
-        }
+        take_lease(&self.client, &self.table, SNAPSHOT_KEY, owner, now, until).await
     }
 
     async fn save(&self, _owner: &str, snapshot: &NowPlaying, last_seen: Option<&Played>) -> Result<(), StoreError> {
@@ -230,18 +228,7 @@ impl SnapshotStore for DynamoSnapshotStore {
     }
 
     async fn release(&self, owner: &str) -> Result<(), StoreError> {
-        let result = self
-            .update()
-            .update_expression("REMOVE lease_owner, lease_until")
-            .condition_expression("lease_owner = :owner")
-            .expression_attribute_values(":owner", AttributeValue::S(owner.into()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => Ok(()),
-            Err(e) => Err(store_error(e)),
-        }
+        end_lease(&self.client, &self.table, SNAPSHOT_KEY, owner).await
     }
 }
 

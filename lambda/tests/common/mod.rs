@@ -155,11 +155,43 @@ impl Spotify for FakeSpotify {
     }
 }
 
+/// The lease rule of both stores, in memory: a lease held by another owner blocks until it
+/// lapses. Derefs to its slot, so a test can set or inspect a lease directly.
+#[derive(Default)]
+pub struct FakeLease(Mutex<Option<(String, OffsetDateTime)>>);
+
+impl FakeLease {
+    pub fn take(&self, owner: &str, now: OffsetDateTime, until: OffsetDateTime) -> bool {
+        let mut lease = self.0.lock().unwrap();
+        match lease.as_ref() {
+            Some((holder, expires)) if holder != owner && *expires >= now => false,
+            _ => {
+                *lease = Some((owner.to_owned(), until));
+                true
+            }
+        }
+    }
+
+    pub fn end(&self, owner: &str) {
+        let mut lease = self.0.lock().unwrap();
+        if lease.as_ref().is_some_and(|(holder, _)| holder == owner) {
+            *lease = None;
+        }
+    }
+}
+
+impl std::ops::Deref for FakeLease {
+    type Target = Mutex<Option<(String, OffsetDateTime)>>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
 /// The shared token store in memory; `failing` makes every call fail like an outage.
 #[derive(Default)]
 pub struct MemoryTokenStore {
     pub token: Mutex<Option<AccessToken>>,
-    pub lease: Mutex<Option<(String, OffsetDateTime)>>,
+    pub lease: FakeLease,
     pub failing: std::sync::atomic::AtomicBool,
     pub saves: AtomicUsize,
 }
@@ -190,21 +222,11 @@ impl TokenStore for MemoryTokenStore {
     }
     async fn try_lease(&self, owner: &str, now: OffsetDateTime, until: OffsetDateTime) -> Result<bool, StoreError> {
         self.check()?;
-        let mut lease = self.lease.lock().unwrap();
-        match lease.as_ref() {
-            Some((holder, expires)) if holder != owner && *expires >= now => Ok(false),
-            _ => {
-                *lease = Some((owner.to_owned(), until));
-                Ok(true)
-            }
-        }
+        Ok(self.lease.take(owner, now, until))
     }
     async fn release_lease(&self, owner: &str) -> Result<(), StoreError> {
         self.check()?;
-        let mut lease = self.lease.lock().unwrap();
-        if lease.as_ref().is_some_and(|(holder, _)| holder == owner) {
-            *lease = None;
-        }
+        self.lease.end(owner);
         Ok(())
     }
 }
@@ -246,7 +268,7 @@ impl CredentialStore for MemoryCredentialStore {
 #[derive(Default)]
 pub struct MemorySnapshotStore {
     pub state: Mutex<SharedState>,
-    pub lease: Mutex<Option<(String, OffsetDateTime)>>,
+    pub lease: FakeLease,
     pub failing: std::sync::atomic::AtomicBool,
     pub saves: AtomicUsize,
 }
@@ -265,14 +287,7 @@ impl SnapshotStore for MemorySnapshotStore {
     }
     async fn try_lease(&self, owner: &str, now: OffsetDateTime, until: OffsetDateTime) -> Result<bool, StoreError> {
         self.check()?;
-        let mut lease = self.lease.lock().unwrap();
-        match lease.as_ref() {
-            Some((holder, expires)) if holder != owner && *expires >= now => Ok(false),
-            _ => {
-                *lease = Some((owner.to_owned(), until));
-                Ok(true)
-            }
-        }
+        Ok(self.lease.take(owner, now, until))
     }
     async fn save(&self, _owner: &str, snapshot: &NowPlaying, last_seen: Option<&Played>) -> Result<(), StoreError> {
         self.check()?;
@@ -293,10 +308,7 @@ impl SnapshotStore for MemorySnapshotStore {
     }
     async fn release(&self, owner: &str) -> Result<(), StoreError> {
         self.check()?;
-        let mut lease = self.lease.lock().unwrap();
-        if lease.as_ref().is_some_and(|(holder, _)| holder == owner) {
-            *lease = None;
-        }
+        self.lease.end(owner);
         Ok(())
     }
 }
