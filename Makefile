@@ -69,10 +69,10 @@ $(NODE_STAMP): infra/package.json infra/package-lock.json
 	cd infra && npm ci --no-audit --no-fund
 	touch $@
 
-lint: $(NODE_STAMP) ## cargo fmt --check, cargo clippy -D warnings, and the TypeScript type check of infra/
+lint: $(NODE_STAMP) ## cargo fmt --check, cargo clippy -D warnings, and tsc + ESLint over infra/
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
-	cd infra && npx tsc --noEmit
+	cd infra && npx tsc --noEmit && npx eslint .
 
 fmt: ## Format the Rust code
 	cargo fmt --all

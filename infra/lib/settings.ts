@@ -54,6 +54,9 @@ export function loadSettings(get: (key: string) => unknown): Settings {
   const text = (key: keyof Settings): string | undefined => {
     const value = get(key);
     if (value === undefined || value === null || value === '') return undefined;
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+      throw new SettingsError(key, `expected a string or a number, got ${JSON.stringify(value)}`);
+    }
     return String(value).trim();
   };
   const int = (key: keyof Settings, fallback: number, min: number, max: number): number => {

@@ -11,7 +11,9 @@ let asset: string | undefined;
 export function fakeAsset(): string {
   if (!asset) {
     asset = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'now-playing-asset-')), 'bootstrap.zip');
-    fs.writeFileSync(asset, Buffer.from([0x50, 0x4b, 0x05, 0x06, ...new Array(18).fill(0)]));
+    const emptyZip = Buffer.alloc(22);
+    emptyZip.write('PK\x05\x06', 'latin1');
+    fs.writeFileSync(asset, emptyZip);
   }
   return asset;
 }
@@ -25,7 +27,7 @@ export function build(context: Record<string, unknown> = {}): BuiltApp {
 export function synth(context: Record<string, unknown> = {}, variant?: string): Template {
   const { app, stack } = build(context);
   const assembly = app.synth();
-  const template = assembly.getStackArtifact(stack.artifactId).template;
+  const template = assembly.getStackArtifact(stack.artifactId).template as Record<string, unknown>;
   if (variant) {
     // cfn-lint reads these after jest (make test-infra).
     const out = path.join(__dirname, '..', 'test-out');

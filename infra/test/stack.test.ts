@@ -274,6 +274,7 @@ describe('settings', () => {
     [{ allowedOrigins: 'example.com' }, 'setting allowedOrigins'],
     [{ alarmEmail: 'nobody' }, 'setting alarmEmail'],
     [{ credentialsParameter: 'has space' }, 'setting credentialsParameter'],
+    [{ domainName: { nested: 'object' } }, 'setting domainName: expected a string or a number'],
     [{ functionZip: '/nonexistent/bootstrap.zip' }, 'setting functionZip'],
   ])('%j fails at synth naming the setting', (context, message) => {
     expect(() => build(context)).toThrow(message);
