@@ -79,7 +79,7 @@ fmt: ## Format the Rust code
 
 build: $(STAMP) ## Build the arm64 Lambda zip (target/lambda/now-playing/bootstrap.zip)
 	cargo lambda build --release --arm64 --output-format zip -p now-playing --bin now-playing
-	@ls -l target/lambda/now-playing/bootstrap.zip | awk '{printf "bootstrap.zip: %.2f MB (%d bytes)\n", $$5/1048576, $$5}'
+	@ls -l target/lambda/now-playing/bootstrap.zip | awk '{printf "bootstrap.zip: %.2f MiB (%d bytes)\n", $$5/1048576, $$5}'
 
 synth: build $(NODE_STAMP) ## Synthesize the CloudFormation template (offline, no AWS credentials)
 	$(CDK) synth $(CDK_ARGS) --quiet
