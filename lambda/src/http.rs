@@ -33,6 +33,9 @@ pub struct App {
     pub art_cache: Mutex<HashMap<String, Art>>,
 }
 
+/// The most a card request may take, art included.
+const CARD_DEADLINE: Duration = Duration::from_secs(9);
+
 /// How many images an instance keeps; a listening session touches a handful an hour.
 const ART_CACHE_ENTRIES: usize = 64;
 
@@ -135,9 +138,13 @@ impl App {
                 Err(e) => service_error(&e),
             },
             Route::Card => {
+                let started = std::time::Instant::now();
                 let doc = self.service.current().await.inspect_err(|e| warn!(error = %e, "card drawn without data"));
                 let doc = doc.ok();
-                let art = self.art_for(doc.as_ref()).await;
+                // The art gets what is left of the card's deadline, so the whole answer
+                // stays inside it: image proxies give up at about 10 s.
+                let left = CARD_DEADLINE.saturating_sub(started.elapsed());
+                let art = tokio::time::timeout(left, self.art_for(doc.as_ref())).await.ok().flatten();
                 let theme = Theme::from_query(req.query_string_parameters_ref().and_then(|q| q.first("theme")));
                 // Drawn as of the read, so the card and its ETag stay the same for the window.
                 let at = doc.as_ref().map_or_else(time::OffsetDateTime::now_utc, |d| d.fetched_at);

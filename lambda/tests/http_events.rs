@@ -340,3 +340,16 @@ async fn another_instance_draws_the_card_with_the_shared_art_without_fetching_it
     assert!(text_of(&r).contains("data:image/png;base64,"));
     assert_eq!(artwork.fetches.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_image_host_cannot_hold_the_card_past_its_deadline() {
+    let h = playing_harness();
+    let artwork = Arc::new(FakeArtwork::default());
+    *artwork.delay.lock().unwrap() = std::time::Duration::from_secs(30);
+    let started = tokio::time::Instant::now();
+    let r = app_over(&h, AllowedOrigins::Any, artwork).handle(rest_with_query("/v1/current.svg", &[])).await;
+    assert!(started.elapsed() <= std::time::Duration::from_secs(9), "took {:?}", started.elapsed());
+    assert_eq!(r.status(), StatusCode::OK);
+    let svg = text_of(&r);
+    assert!(svg.contains("Never Gonna Give You Up") && !svg.contains("data:image"), "drawn without the art");
+}

@@ -373,6 +373,8 @@ impl Harness {
 #[derive(Default)]
 pub struct FakeArtwork {
     pub fetches: AtomicUsize,
+    /// How long each fetch takes.
+    pub delay: Mutex<Duration>,
 }
 
 pub const PIXEL_PNG: &[u8] = &[
@@ -386,6 +388,8 @@ pub const PIXEL_PNG: &[u8] = &[
 impl now_playing::ports::Artwork for FakeArtwork {
     async fn fetch(&self, _url: &str) -> Result<now_playing::embed::Art, now_playing::ports::ArtError> {
         self.fetches.fetch_add(1, Ordering::SeqCst);
+        let delay = *self.delay.lock().unwrap();
+        tokio::time::sleep(delay).await;
         Ok(now_playing::embed::Art { content_type: "image/png".into(), bytes: PIXEL_PNG.to_vec() })
     }
 }
