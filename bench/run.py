@@ -13,12 +13,9 @@ import platform
 import statistics
 import subprocess
 import sys
-import threading
 import time
-import urllib.request
 import zipfile
 from datetime import datetime, timezone
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import requests
@@ -30,7 +27,6 @@ sys.path.insert(0, str(ROOT / "tests"))
 from devstack.aws import DUMMY_CREDENTIALS, REGION, Moto  # noqa: E402
 from devstack.fake_spotify import FakeSpotify  # noqa: E402
 from devstack.local import PARAMETER, TABLE, now_rfc3339  # noqa: E402
-from devstack.quiet import QuietHandler  # noqa: E402
 from devstack.runtime import LambdaRuntime  # noqa: E402
 from load import run as load_run  # noqa: E402
 
@@ -44,47 +40,6 @@ LAMBDA_PER_MILLION = 0.20
 APIGW_REST_PER_MILLION = 3.50
 DYNAMODB_READ_PER_MILLION = 0.125   # per read request unit (a strongly consistent read of up to 4 KB)
 DYNAMODB_WRITE_PER_MILLION = 0.625  # per write request unit (a write of up to 1 KB)
-
-
-class CountingProxy:
-    """Forwards AWS calls to moto and counts them by operation (X-Amz-Target)."""
-
-    def __init__(self, target: str):
-        self.counts: dict[str, int] = {}
-        self.lock = threading.Lock()
-        proxy = self
-
-        class Handler(QuietHandler):
-
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                operation = (self.headers.get("X-Amz-Target") or "other").split(".")[-1]
-                with proxy.lock:
-                    proxy.counts[operation] = proxy.counts.get(operation, 0) + 1
-                request = urllib.request.Request(target + self.path, data=body, method="POST",
-                                                 headers={k: v for k, v in self.headers.items() if k.lower() != "host"})
-                try:
-                    with urllib.request.urlopen(request, timeout=10) as answer:
-                        status, headers, data = answer.status, answer.headers, answer.read()
-                except urllib.error.HTTPError as e:
-                    status, headers, data = e.code, e.headers, e.read()
-                self.send_response(status)
-                for k, v in headers.items():
-                    if k.lower() not in ("content-length", "connection", "transfer-encoding", "server", "date"):
-                        self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def snapshot(self) -> dict[str, int]:
-        with self.lock:
-            return dict(self.counts)
 
 
 def delta(after: dict, before: dict) -> dict:
@@ -267,8 +222,8 @@ def main():
         moto.put_credentials(PARAMETER, credentials)
         requests.post(f"{fake.url}/_fake/scene", json={"scene": "track"}, timeout=5).raise_for_status()
         requests.post(f"{fake.url}/_fake/delay", json={"seconds": args.upstream_delay_ms / 1000}, timeout=5).raise_for_status()
-        proxy = CountingProxy(moto.url)
-        env = {"TOKEN_TABLE": TABLE, "CREDENTIALS_PARAMETER": PARAMETER, "AWS_ENDPOINT_URL": proxy.url,
+        proxy = moto.proxy  # counts every AWS call by operation
+        env = {"TOKEN_TABLE": TABLE, "CREDENTIALS_PARAMETER": PARAMETER, "AWS_ENDPOINT_URL": moto.url,
                "AWS_REGION": REGION, "SPOTIFY_API_URL": fake.url, "SPOTIFY_ACCOUNTS_URL": fake.url,
                "RUST_LOG": "warn", **DUMMY_CREDENTIALS}
         ours = Subject("this project", [str(binary)], env | {"CACHE_SECONDS": "5"}, zip_path.stat().st_size)

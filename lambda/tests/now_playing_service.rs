@@ -304,3 +304,15 @@ async fn health_reports_a_lapsed_authorization() {
     assert!(!health.is_ok());
     assert!(health.problem.unwrap().contains("make bootstrap"));
 }
+
+#[tokio::test]
+async fn a_token_that_lands_while_taking_the_lease_is_used_instead_of_refreshing() {
+    let h = Harness::new();
+    h.spotify.script_refresh(vec![grant("should-not-be-used", None)]);
+    h.spotify.script_playing(vec![Ok(playback("currently_playing_track.json"))]);
+    *h.store.landing.lock().unwrap() = Some(token("landed", NOW + Duration::from_secs(3600)));
+    h.instance("a").current().await.unwrap();
+    assert_eq!(h.spotify.calls().0, 0, "no refresh");
+    assert_eq!(h.spotify.played_with.lock().unwrap().as_slice(), ["landed"]);
+    assert!(h.store.lease.lock().unwrap().is_none(), "the lease was given back");
+}

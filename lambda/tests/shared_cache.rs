@@ -181,3 +181,22 @@ async fn a_refresh_that_fails_gives_the_lease_back() {
     assert!(h.snapshots.lease.lock().unwrap().is_none());
     assert_eq!(h.instance("b").current().await.unwrap().status, Status::Playing);
 }
+
+#[tokio::test]
+async fn an_answer_that_lands_while_taking_the_lease_is_served_instead_of_calling_spotify() {
+    let h = playing_harness();
+    h.instance("a").current().await.unwrap();
+    h.clock.advance(WINDOW * 2);
+    // Another instance saves a fresh answer and lets go between b's read and b's lease.
+    let landed = NowPlaying::from_spotify(
+        playback("currently_playing_paused.json"),
+        None,
+        None,
+        h.clock.0.lock().unwrap().to_owned(),
+    );
+    *h.snapshots.landing.lock().unwrap() = Some(landed.clone());
+    let answer = h.instance("b").current().await.unwrap();
+    assert_eq!(answer, landed);
+    assert_eq!(h.spotify.calls().1, 1, "b did not call Spotify");
+    assert!(h.snapshots.lease.lock().unwrap().is_none(), "b gave the lease back");
+}

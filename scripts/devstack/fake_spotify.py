@@ -16,10 +16,9 @@ import time
 import urllib.parse
 import zlib
 from datetime import datetime, timezone
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
-from .quiet import QuietHandler
+from .quiet import LoopbackServer, QuietHandler
 
 FIXTURES = Path(__file__).resolve().parents[2] / "lambda" / "tests" / "data" / "spotify"
 
@@ -283,8 +282,7 @@ class FakeSpotify:
     def __init__(self, client_id: str, client_secret: str, refresh_token: str, port: int = 0, cycle: bool = False):
         self.state = State(client_id, client_secret, refresh_token, cycle)
         handler = type("BoundHandler", (Handler,), {"state": self.state})
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        self.server.daemon_threads = True
+        self.server = LoopbackServer(("127.0.0.1", port), handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

@@ -1,6 +1,6 @@
 """The base of every local HTTP stand-in."""
 
-from http.server import BaseHTTPRequestHandler
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class QuietHandler(BaseHTTPRequestHandler):
@@ -13,3 +13,12 @@ class QuietHandler(BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+
+class LoopbackServer(ThreadingHTTPServer):
+    """A threaded server for many clients at once. The backlog must be a class attribute:
+    `listen()` runs in the constructor, and with Python's default of 5 a crowd of
+    connections overflows the accept queue and the overflow waits until it times out."""
+
+    request_queue_size = 1024
+    daemon_threads = True

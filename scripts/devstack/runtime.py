@@ -17,9 +17,8 @@ import time
 import urllib.parse
 import uuid
 from concurrent.futures import Future
-from http.server import ThreadingHTTPServer
 
-from .quiet import QuietHandler
+from .quiet import LoopbackServer, QuietHandler
 
 API = "/2018-06-01/runtime"
 
@@ -52,15 +51,13 @@ class LambdaRuntime:
         self.log = open(log_path, "w") if log_path else subprocess.DEVNULL
         # One Runtime API server per process, all fed from the one queue, so that every
         # `next` is known to come from that process.
-        self.apis: list[ThreadingHTTPServer] = []
+        self.apis: list[LoopbackServer] = []
         self.front = self._serve(self._front_handler())
         self.front_url = f"http://127.0.0.1:{self.front.server_address[1]}"
 
     @staticmethod
-    def _serve(handler) -> ThreadingHTTPServer:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        server.daemon_threads = True
-        server.request_queue_size = 512
+    def _serve(handler) -> LoopbackServer:
+        server = LoopbackServer(("127.0.0.1", 0), handler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         return server
 

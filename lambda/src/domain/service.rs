@@ -175,7 +175,19 @@ impl NowPlayingService {
         }
         let owner = format!("{}#{}", self.instance_id, self.attempts.fetch_add(1, Ordering::Relaxed));
         match self.shared.try_lease(&owner, now, now + self.timing.lease).await {
-            Ok(true) => self.refresh(Some(&owner)).await,
+            Ok(true) => {
+                // The previous holder may have saved and let go between our read and our
+                // lease: look once more before calling Spotify.
+                if let Ok(state) = self.shared.load().await {
+                    self.merge(state);
+                    if let Some(doc) = self.fresh(self.clock.now()) {
+                        self.release(Some(&owner)).await;
+                        info!(cache = "shared", "a refresh landed while taking the lease");
+                        return Ok(doc);
+                    }
+                }
+                self.refresh(Some(&owner)).await
+            }
             Ok(false) => self.while_another_refreshes().await,
             Err(e) => {
                 warn!(error = %e, "refresh lease unavailable; calling Spotify without it");

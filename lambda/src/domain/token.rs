@@ -160,6 +160,17 @@ impl TokenManager {
         let lease_until = now + self.timing.lease;
         match self.store.try_lease(&self.instance_id, now, lease_until).await {
             Ok(true) => {
+                // The previous holder may have stored its token and let go between our
+                // read and our lease: look once more before refreshing.
+                if let Ok(Some(token)) = self.store.load().await
+                    && self.usable(&token, rejected)
+                {
+                    if let Err(e) = self.store.release_lease(&self.instance_id).await {
+                        warn!(error = %e, "could not release the refresh lease; it lapses by itself");
+                    }
+                    self.remember(&token);
+                    return Ok(token);
+                }
                 let result = self.refresh().await;
                 if let Err(e) = self.store.release_lease(&self.instance_id).await {
                     warn!(error = %e, "could not release the refresh lease; it lapses by itself");

@@ -194,6 +194,8 @@ pub struct MemoryTokenStore {
     pub lease: FakeLease,
     pub failing: std::sync::atomic::AtomicBool,
     pub saves: AtomicUsize,
+    /// Another instance's token that lands just as this one takes the lease.
+    pub landing: Mutex<Option<AccessToken>>,
 }
 
 impl MemoryTokenStore {
@@ -222,6 +224,9 @@ impl TokenStore for MemoryTokenStore {
     }
     async fn try_lease(&self, owner: &str, now: OffsetDateTime, until: OffsetDateTime) -> Result<bool, StoreError> {
         self.check()?;
+        if let Some(token) = self.landing.lock().unwrap().take() {
+            *self.token.lock().unwrap() = Some(token);
+        }
         Ok(self.lease.take(owner, now, until))
     }
     async fn release_lease(&self, owner: &str) -> Result<(), StoreError> {
@@ -271,6 +276,8 @@ pub struct MemorySnapshotStore {
     pub lease: FakeLease,
     pub failing: std::sync::atomic::AtomicBool,
     pub saves: AtomicUsize,
+    /// Another instance's answer that lands just as this one takes the lease.
+    pub landing: Mutex<Option<NowPlaying>>,
 }
 
 impl MemorySnapshotStore {
@@ -287,6 +294,9 @@ impl SnapshotStore for MemorySnapshotStore {
     }
     async fn try_lease(&self, owner: &str, now: OffsetDateTime, until: OffsetDateTime) -> Result<bool, StoreError> {
         self.check()?;
+        if let Some(doc) = self.landing.lock().unwrap().take() {
+            self.state.lock().unwrap().snapshot = Some(doc);
+        }
         Ok(self.lease.take(owner, now, until))
     }
     async fn save(&self, _owner: &str, snapshot: &NowPlaying, last_seen: Option<&Played>) -> Result<(), StoreError> {
