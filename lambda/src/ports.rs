@@ -89,9 +89,9 @@ pub trait SnapshotStore: Send + Sync {
     /// Takes the right to call Spotify until `until`, unless another owner holds it.
     async fn try_lease(&self, owner: &str, now: OffsetDateTime, until: OffsetDateTime) -> Result<bool, StoreError>;
     /// Stores a fresh answer (and what it shows playing, if anything) and ends the lease.
-    async fn save(&self, owner: &str, snapshot: &NowPlaying, last_seen: Option<&Played>) -> Result<(), StoreError>;
+    async fn save(&self, snapshot: &NowPlaying, last_seen: Option<&Played>) -> Result<(), StoreError>;
     /// Records a rate limit: no instance calls Spotify before `until`. Ends the lease.
-    async fn back_off(&self, owner: &str, until: OffsetDateTime) -> Result<(), StoreError>;
+    async fn back_off(&self, until: OffsetDateTime) -> Result<(), StoreError>;
     /// Ends the lease after a failed refresh, if `owner` still holds it.
     async fn release(&self, owner: &str) -> Result<(), StoreError>;
 }

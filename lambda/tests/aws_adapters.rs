@@ -200,7 +200,7 @@ async fn a_saved_snapshot_comes_back_whole_and_ends_the_lease() {
     assert!(store.try_lease("a#0", NOW, until).await.unwrap());
     let doc = snapshot_doc();
     let seen = doc.seen_playing();
-    store.save("a#0", &doc, seen.as_ref()).await.unwrap();
+    store.save(&doc, seen.as_ref()).await.unwrap();
     let state = store.load().await.unwrap();
     assert_eq!(state.snapshot, Some(doc));
     assert_eq!(state.last_seen, seen);
@@ -212,9 +212,9 @@ async fn a_saved_answer_without_an_item_keeps_what_was_last_seen() {
     let (client, name) = table().await;
     let store = DynamoSnapshotStore::new(client, name);
     let playing = snapshot_doc();
-    store.save("a#0", &playing, playing.seen_playing().as_ref()).await.unwrap();
+    store.save(&playing, playing.seen_playing().as_ref()).await.unwrap();
     let offline = now_playing::domain::NowPlaying::from_spotify(Playback::Nothing, None, None, NOW);
-    store.save("a#1", &offline, None).await.unwrap();
+    store.save(&offline, None).await.unwrap();
     let state = store.load().await.unwrap();
     assert_eq!(state.snapshot, Some(offline));
     assert_eq!(state.last_seen, playing.seen_playing());
@@ -238,7 +238,7 @@ async fn a_backoff_is_shared_and_ends_the_lease() {
     let store = DynamoSnapshotStore::new(client, name);
     let until = NOW + Duration::from_secs(19056);
     assert!(store.try_lease("a#0", NOW, NOW + Duration::from_secs(10)).await.unwrap());
-    store.back_off("a#0", until).await.unwrap();
+    store.back_off(until).await.unwrap();
     assert_eq!(store.load().await.unwrap().backoff_until, Some(until));
     assert!(store.try_lease("b#0", NOW, NOW + Duration::from_secs(10)).await.unwrap());
 }

@@ -196,7 +196,7 @@ impl SnapshotStore for DynamoSnapshotStore {
         take_lease(&self.client, &self.table, SNAPSHOT_KEY, owner, now, until).await
     }
 
-    async fn save(&self, _owner: &str, snapshot: &NowPlaying, last_seen: Option<&Played>) -> Result<(), StoreError> {
+    async fn save(&self, snapshot: &NowPlaying, last_seen: Option<&Played>) -> Result<(), StoreError> {
         let mut update = self
             .update()
             .expression_attribute_values(":snapshot", AttributeValue::S(to_json(snapshot)?))
@@ -217,7 +217,7 @@ impl SnapshotStore for DynamoSnapshotStore {
         Ok(())
     }
 
-    async fn back_off(&self, _owner: &str, until: OffsetDateTime) -> Result<(), StoreError> {
+    async fn back_off(&self, until: OffsetDateTime) -> Result<(), StoreError> {
         self.update()
             .update_expression("SET backoff_until = :until REMOVE lease_owner, lease_until")
             .expression_attribute_values(":until", number(until.unix_timestamp()))

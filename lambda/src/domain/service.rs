@@ -239,8 +239,8 @@ impl NowPlayingService {
                         memory.last_seen.clone_from(&seen);
                     }
                 }
-                if let Some(owner) = lease
-                    && let Err(e) = self.shared.save(owner, &doc, seen.as_ref()).await
+                if lease.is_some()
+                    && let Err(e) = self.shared.save(&doc, seen.as_ref()).await
                 {
                     warn!(error = %e, "could not share the new snapshot");
                 }
@@ -252,7 +252,7 @@ impl NowPlayingService {
                     let until = self.clock.now() + wait;
                     lock(&self.memory).backoff_until = Some(until);
                     // Shared whether or not this instance held the lease: every instance must stop.
-                    if let Err(e) = self.shared.back_off(lease.unwrap_or(&self.instance_id), until).await {
+                    if let Err(e) = self.shared.back_off(until).await {
                         warn!(error = %e, "could not share the backoff");
                     }
                 } else {

@@ -299,7 +299,7 @@ impl SnapshotStore for MemorySnapshotStore {
         }
         Ok(self.lease.take(owner, now, until))
     }
-    async fn save(&self, _owner: &str, snapshot: &NowPlaying, last_seen: Option<&Played>) -> Result<(), StoreError> {
+    async fn save(&self, snapshot: &NowPlaying, last_seen: Option<&Played>) -> Result<(), StoreError> {
         self.check()?;
         self.saves.fetch_add(1, Ordering::SeqCst);
         let mut state = self.state.lock().unwrap();
@@ -310,7 +310,7 @@ impl SnapshotStore for MemorySnapshotStore {
         *self.lease.lock().unwrap() = None;
         Ok(())
     }
-    async fn back_off(&self, _owner: &str, until: OffsetDateTime) -> Result<(), StoreError> {
+    async fn back_off(&self, until: OffsetDateTime) -> Result<(), StoreError> {
         self.check()?;
         self.state.lock().unwrap().backoff_until = Some(until);
         *self.lease.lock().unwrap() = None;
