@@ -15,7 +15,11 @@ BENCH_STAMP := $(VENV)/.bench-installed
 # CDK settings as context flags, e.g. CDK_ARGS="-c domainName=np.example.com -c hostedZoneId=Z0123..."
 CDK_ARGS ?=
 CDK := cd infra && CDK_DISABLE_VERSION_CHECK=1 npx cdk --no-notices
-STACK ?= NowPlaying
+# The stack name: -c stackName=... in CDK_ARGS, else the default.
+STACK ?= $(or $(patsubst stackName=%,%,$(filter stackName=%,$(CDK_ARGS))),NowPlaying)
+# cdk deploy's --require-approval: `broadening` asks at a terminal before IAM or security
+# group changes; a pipeline with no terminal passes APPROVE=never.
+APPROVE ?= broadening
 
 .PHONY: bench chromium help venv dev bootstrap test test-rust test-e2e test-infra lint fmt build synth deploy diff destroy logs smoke clean
 
@@ -87,19 +91,20 @@ synth: build $(NODE_STAMP) ## Synthesize the CloudFormation template (offline, n
 
 deploy: build $(NODE_STAMP) ## Build, then deploy the stack to the account and region your AWS settings name
 	$(CDK) bootstrap $(CDK_ARGS)
-	$(CDK) deploy $(CDK_ARGS) --require-approval broadening --outputs-file cdk-outputs.json
+	$(CDK) deploy $(CDK_ARGS) --require-approval $(APPROVE) --outputs-file cdk-outputs.json
 	@echo "Check it: make smoke URL=<EndpointUrl above, without /v1/current>"
 
 diff: build $(NODE_STAMP) ## Show what deploy would change
 	$(CDK) diff $(CDK_ARGS)
 
+# Needs no build: removing the stack synthesizes it with a placeholder package.
 destroy: $(NODE_STAMP) ## Remove the stack: function, table, API, domain, alarms and their logs
 	@echo "Removes: the function, the token table (a cache), the API and its custom domain and"
 	@echo "certificate, the alarms and topic, and both log groups with their logs."
 	@echo "Keeps: the SSM parameter (not part of the stack; delete it with"
 	@echo "  aws ssm delete-parameter --name /now-playing/spotify) and API Gateway's"
 	@echo "  account-wide logging role, which other APIs in the account may use."
-	$(CDK) destroy $(CDK_ARGS)
+	$(CDK) destroy $(CDK_ARGS) -c withoutPackage=true
 
 logs: ## Follow the deployed function's logs (needs the AWS CLI)
 	@command -v aws >/dev/null || { echo "make logs needs the AWS CLI (aws) on PATH" >&2; exit 1; }

@@ -1,5 +1,5 @@
 /** The regional REST API in front of the function: routes, CORS, throttling, access logs. */
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -11,9 +11,13 @@ export interface NowPlayingApiProps {
   readonly throttleRate: number;
   readonly throttleBurst: number;
   readonly logRetentionDays: number;
+  /** Set API Gateway's account-wide logging role (`create`), or rely on the account's own. */
+  readonly accountLoggingRole: 'create' | 'existing';
 }
 
-/** The routes the function answers; each is `GET` plus a CORS preflight. */
+/** The routes the function answers. Every method on them reaches the function, which
+ *  answers GET and HEAD, the CORS preflight (OPTIONS) and 405 for the rest, exactly as
+ *  `make dev` does; an unknown path is the gateway's JSON 404. */
 export const ROUTES = ['/', '/v1/current', '/v1/health', '/v1/current.svg', '/v1/open', '/v1/widget.js'];
 
 /** The function's error shape for errors API Gateway answers itself. */
@@ -29,29 +33,35 @@ export class NowPlayingApi extends Construct {
 
   constructor(scope: Construct, id: string, props: NowPlayingApiProps) {
     super(scope, id);
-    const origins = props.allowedOrigins === '*' ? apigw.Cors.ALL_ORIGINS : props.allowedOrigins.split(',').map((o) => o.trim());
     this.accessLogs = new logs.LogGroup(this, 'AccessLogs', {
       retention: props.logRetentionDays as logs.RetentionDays,
       removalPolicy: RemovalPolicy.DESTROY,
     });
     this.api = new apigw.RestApi(this, 'Api', {
+      // Named after the stack: the 5XX alarm's ApiName dimension must be this API alone.
+      restApiName: Stack.of(this).stackName,
       description: 'now-playing: what the owner is playing on Spotify',
       endpointConfiguration: { types: [apigw.EndpointType.REGIONAL] },
-      // Access logs need the account's API Gateway logging role.
-      cloudWatchRole: true,
+      // Access logs need API Gateway's account-wide logging role. When the stack sets it,
+      // the role is kept on destroy: the account setting would point at nothing otherwise,
+      // and other APIs in the account may log through it.
+      ...(props.accountLoggingRole === 'create'
+        ? { cloudWatchRole: true, cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN }
+        : { cloudWatchRole: false }),
       deployOptions: {
         stageName: 'live',
         throttlingRateLimit: props.throttleRate,
         throttlingBurstLimit: props.throttleBurst,
         accessLogDestination: new apigw.LogGroupLogDestination(this.accessLogs),
         accessLogFormat: apigw.AccessLogFormat.jsonWithStandardFields(),
-        loggingLevel: apigw.MethodLoggingLevel.ERROR,
-        metricsEnabled: true,
-      },
-      defaultCorsPreflightOptions: {
-        allowOrigins: origins,
-        allowMethods: ['GET', 'HEAD', 'OPTIONS'],
-        allowHeaders: ['Content-Type', 'If-None-Match'],
+        // Execution logs off: API Gateway would create a log group of its own
+        // (API-Gateway-Execution-Logs_<id>/live) that no stack owns, kept forever and left
+        // behind by destroy. The access log records every request and the function logs
+        // its own errors.
+        loggingLevel: apigw.MethodLoggingLevel.OFF,
+        // The API-wide 4XX/5XX/Count/Latency metrics the alarm uses are always on; this
+        // adds billed per-method ones that nothing reads.
+        metricsEnabled: false,
       },
     });
     const integration = new apigw.LambdaIntegration(props.handler, { proxy: true });
@@ -66,7 +76,7 @@ export class NowPlayingApi extends Construct {
         (parent, part) => parent.getResource(part) ?? parent.addResource(part),
         this.api.root,
       );
-      resource.addMethod('GET', integration, { requestValidator });
+      resource.addMethod('ANY', integration, { requestValidator });
     }
     // Errors API Gateway answers itself get the function's JSON shape and a CORS header,
     // so a page can read them and back off. They carry no owner data, hence '*'.

@@ -1,9 +1,11 @@
 /** The optional custom domain: a regional domain name mapped to the API's stage. */
+import { Aws, CfnRule, Fn } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as targets from 'aws-cdk-lib/aws-route53-targets';
 import { Construct } from 'constructs';
+import { certificateRegion } from './settings';
 
 export interface CustomDomainProps {
   readonly api: apigw.RestApi;
@@ -26,6 +28,17 @@ export class CustomDomain extends Construct {
           zoneName: props.hostedZone.name,
         })
       : undefined;
+    if (props.certificateArn) {
+      // Settings refuse a certificate from another region when synthesis knows the region;
+      // this rule refuses it in CloudFormation otherwise, before any resource is created.
+      const region = certificateRegion(props.certificateArn);
+      new CfnRule(this, 'CertificateInStackRegion', {
+        assertions: [{
+          assert: Fn.conditionEquals(region, Aws.REGION),
+          assertDescription: `setting certificateArn: the certificate is in ${region}; a regional custom domain needs a certificate in the stack's region`,
+        }],
+      });
+    }
     const certificate = props.certificateArn
       ? acm.Certificate.fromCertificateArn(this, 'Certificate', props.certificateArn)
       : new acm.Certificate(this, 'Certificate', {

@@ -7,6 +7,9 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 
+/** The DynamoDB actions the function calls; the IAM-enforced end-to-end test runs against these. */
+export const TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
+
 export interface NowPlayingFunctionProps {
   /** The zip `make build` writes, deployed as it is. */
   readonly functionZip: string;
@@ -41,8 +44,10 @@ export class NowPlayingFunction extends Construct {
         resources: [this.logGroup.logGroupArn],
       }),
     );
-    // The token item and the lease: read, write, conditional put, delete. No scans.
-    props.table.grant(this.role, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem');
+    // Exactly the calls lambda/src/adapters/dynamodb.rs makes: GetItem (token, answer, art),
+    // PutItem (token, art) and UpdateItem (the leases, the shared answer, the backoff).
+    // No scans, no deletes: TTL removes old items.
+    props.table.grant(this.role, ...TABLE_ACTIONS);
     // Referenced by name: CloudFormation cannot create SecureStrings, `make bootstrap` does.
     const parameter = ssm.StringParameter.fromSecureStringParameterAttributes(this, 'Credentials', {
       parameterName: props.credentialsParameter,
@@ -66,7 +71,8 @@ export class NowPlayingFunction extends Construct {
       // SDK setup; the warm path needs a few MB. Requests cost the same either way
       // within a few milliseconds, so the faster cold start wins.
       memorySize: props.memorySize,
-      // Worst case: a token refresh, then two Spotify calls, each with a 4 s cap.
+      // The function bounds each request itself (8 s, 9 s for the card with its art);
+      // the timeout is a backstop above that, so settings refuse anything under 10 s.
       timeout: Duration.seconds(props.timeoutSeconds),
       logGroup: this.logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,

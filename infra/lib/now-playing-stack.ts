@@ -34,6 +34,7 @@ export class NowPlayingStack extends Stack {
       throttleRate: s.throttleRate,
       throttleBurst: s.throttleBurst,
       logRetentionDays: s.logRetentionDays,
+      accountLoggingRole: s.accountLoggingRole,
     });
     let endpoint = api.api.url.replace(/\/$/, '');
     if (s.domainName) {

@@ -17,6 +17,9 @@ export interface Settings {
   readonly hostedZoneName?: string;
   readonly certificateArn?: string;
   readonly alarmEmail?: string;
+  /** `create`: the stack sets API Gateway's account-wide logging role (kept on destroy);
+   *  `existing`: the account already has one and the stack leaves it alone. */
+  readonly accountLoggingRole: 'create' | 'existing';
 }
 
 /** Each key, its default and what it means; the README's table is this list. */
@@ -27,7 +30,7 @@ export const SETTINGS_HELP: ReadonlyArray<[keyof Settings, string, string]> = [
   ['allowedOrigins', '*', 'origins that may read the API (`*` or comma-separated)'],
   ['cacheSeconds', '5', 'public max-age of answers'],
   ['memorySize', '256', 'function memory in MB (128 to 10240)'],
-  ['timeoutSeconds', '10', 'function timeout in seconds (3 to 28, under API Gateway\'s 29 s)'],
+  ['timeoutSeconds', '10', 'function timeout in seconds (10 to 28: above the function\'s own 9 s deadline, under API Gateway\'s 29 s)'],
   ['throttleRate', '20', 'stage steady-state requests per second'],
   ['throttleBurst', '40', 'stage burst, at least throttleRate'],
   ['logRetentionDays', '30', 'days the function and access logs are kept'],
@@ -36,6 +39,7 @@ export const SETTINGS_HELP: ReadonlyArray<[keyof Settings, string, string]> = [
   ['hostedZoneName', '(domain\'s parent)', 'that zone\'s name, e.g. example.com'],
   ['certificateArn', '(none)', 'existing ACM certificate for domainName when DNS is elsewhere'],
   ['alarmEmail', '(none)', 'turns on alarms, sent to this address'],
+  ['accountLoggingRole', 'create', '`create` sets API Gateway\'s account-wide logging role (kept on destroy); `existing` when the account already has one'],
 ];
 
 export class SettingsError extends Error {
@@ -49,8 +53,14 @@ const DOMAIN = /^(?=.{1,253}$)(?!-)([a-z0-9-]{1,63}(?<!-)\.)+[a-z]{2,63}$/;
 const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 const RETENTIONS = new Set(LOG_RETENTION_DAYS);
 
-/** Reads settings through `get` (CDK context in the app, a map in tests) and validates them. */
-export function loadSettings(get: (key: string) => unknown): Settings {
+/** The region an ACM certificate ARN names. */
+export function certificateRegion(arn: string): string {
+  return arn.split(':')[3];
+}
+
+/** Reads settings through `get` (CDK context in the app, a map in tests) and validates them.
+ *  `region` is the deployment's region when known (CDK_DEFAULT_REGION from the CLI). */
+export function loadSettings(get: (key: string) => unknown, region?: string): Settings {
   const text = (key: keyof Settings): string | undefined => {
     const value = get(key);
     if (value === undefined || value === null || value === '') return undefined;
@@ -96,6 +106,15 @@ export function loadSettings(get: (key: string) => unknown): Settings {
     if (!/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]{36}$/.test(certificateArn)) {
       throw new SettingsError('certificateArn', `${JSON.stringify(certificateArn)} is not an ACM certificate ARN`);
     }
+    // A regional custom domain takes a certificate from its own region only; CloudFormation
+    // would find out late, after the function and the API were created.
+    if (region !== undefined && certificateRegion(certificateArn) !== region) {
+      throw new SettingsError(
+        'certificateArn',
+        `the certificate is in ${certificateRegion(certificateArn)} but the stack deploys to ${region}: ` +
+          `a regional custom domain needs a certificate in ${region} (request or import one there in ACM)`,
+      );
+    }
   }
   if (domainName !== undefined && hostedZoneId === undefined && certificateArn === undefined) {
     throw new SettingsError('domainName', 'needs hostedZoneId (Route 53 DNS) or certificateArn (DNS elsewhere)');
@@ -127,6 +146,10 @@ export function loadSettings(get: (key: string) => unknown): Settings {
   if (!/^[A-Za-z0-9_.\-/]+$/.test(credentialsParameter)) {
     throw new SettingsError('credentialsParameter', 'an SSM parameter name has letters, digits and _ . - /');
   }
+  const accountLoggingRole = text('accountLoggingRole') ?? 'create';
+  if (accountLoggingRole !== 'create' && accountLoggingRole !== 'existing') {
+    throw new SettingsError('accountLoggingRole', `expected create or existing, got ${JSON.stringify(accountLoggingRole)}`);
+  }
   const stackName = text('stackName') ?? 'NowPlaying';
   if (!/^[A-Za-z][A-Za-z0-9-]{0,127}$/.test(stackName)) {
     throw new SettingsError('stackName', `${JSON.stringify(stackName)} is not a CloudFormation stack name`);
@@ -139,7 +162,7 @@ export function loadSettings(get: (key: string) => unknown): Settings {
     allowedOrigins,
     cacheSeconds: int('cacheSeconds', 5, 0, 3600),
     memorySize: int('memorySize', 256, 128, 10240),
-    timeoutSeconds: int('timeoutSeconds', 10, 3, 28),
+    timeoutSeconds: int('timeoutSeconds', 10, 10, 28),
     throttleRate,
     throttleBurst,
     logRetentionDays,
@@ -148,5 +171,6 @@ export function loadSettings(get: (key: string) => unknown): Settings {
     hostedZoneName,
     certificateArn,
     alarmEmail,
+    accountLoggingRole,
   };
 }

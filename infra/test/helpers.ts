@@ -3,24 +3,20 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Template } from 'aws-cdk-lib/assertions';
-import { buildApp, BuiltApp } from '../lib/app';
+import { buildApp, BuiltApp, placeholderPackage } from '../lib/app';
 
 let asset: string | undefined;
 
 /** An empty zip standing in for the package `make build` writes; it is never deployed. */
 export function fakeAsset(): string {
-  if (!asset) {
-    asset = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'now-playing-asset-')), 'bootstrap.zip');
-    const emptyZip = Buffer.alloc(22);
-    emptyZip.write('PK\x05\x06', 'latin1');
-    fs.writeFileSync(asset, emptyZip);
-  }
+  asset ??= placeholderPackage();
   return asset;
 }
 
-export function build(context: Record<string, unknown> = {}): BuiltApp {
+/** Synthesizes as the CLI would, in `region` (undefined: a region-agnostic template). */
+export function build(context: Record<string, unknown> = {}, region?: string): BuiltApp {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'now-playing-cdk-'));
-  return buildApp({ functionZip: fakeAsset(), ...context }, outdir);
+  return buildApp({ functionZip: fakeAsset(), ...context }, outdir, region);
 }
 
 /** The template, after cdk-nag has run (synthesis throws on an unacknowledged finding). */

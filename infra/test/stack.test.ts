@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Match } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { SCHEDULED_HEALTH_EVENT, WARN_DAYS } from '../lib/alarms';
+import { AUTHORIZATION_PERIOD, HEALTH_CHECK_EVERY, SCHEDULED_HEALTH_EVENT, WARN_DAYS } from '../lib/alarms';
 import { ROUTES } from '../lib/api';
 import { loadSettings, SETTINGS_HELP } from '../lib/settings';
 import { ALARMS, build, CERTIFICATE_ARN, EXTERNAL_DNS, ROUTE53, synth } from './helpers';
@@ -61,7 +61,7 @@ describe('the default stack', () => {
     const statements = Object.values(policies).flatMap((p) => p.Properties.PolicyDocument.Statement);
     expect(statements).toEqual([
       { Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [expect.stringMatching(/^NowPlayingLogs/), 'Arn'] } },
-      { Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'], Effect: 'Allow', Resource: [{ 'Fn::GetAtt': [expect.stringMatching(/^TokensTable/), 'Arn'] }] },
+      { Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], Effect: 'Allow', Resource: [{ 'Fn::GetAtt': [expect.stringMatching(/^TokensTable/), 'Arn'] }] },
       {
         Action: ['ssm:GetParameter', 'ssm:PutParameter'],
         Effect: 'Allow',
@@ -82,8 +82,8 @@ describe('the default stack', () => {
     template.resourceCountIs('AWS::SSM::Parameter', 0);
   });
 
-  test('a regional REST API routes GET to the function on each path, with preflights', () => {
-    template.hasResourceProperties('AWS::ApiGateway::RestApi', { EndpointConfiguration: { Types: ['REGIONAL'] } });
+  test('a regional REST API named after the stack sends every method on each path to the function', () => {
+    template.hasResourceProperties('AWS::ApiGateway::RestApi', { Name: 'NowPlaying', EndpointConfiguration: { Types: ['REGIONAL'] } });
     expect(ROUTES).toEqual(['/', '/v1/current', '/v1/health', '/v1/current.svg', '/v1/open', '/v1/widget.js']);
     const restApi = Object.keys(template.findResources('AWS::ApiGateway::RestApi'))[0];
     for (const route of ROUTES) {
@@ -96,15 +96,47 @@ describe('the default stack', () => {
         expect(Object.keys(resources)).toHaveLength(1);
         resourceId = { Ref: Object.keys(resources)[0] };
       }
+      // ANY: HEAD, the preflight and 405 for POST are the function's answers, as in make dev.
       template.hasResourceProperties('AWS::ApiGateway::Method', {
-        HttpMethod: 'GET',
+        HttpMethod: 'ANY',
         ResourceId: resourceId,
         AuthorizationType: 'NONE',
         Integration: Match.objectLike({ Type: 'AWS_PROXY', IntegrationHttpMethod: 'POST' }),
         RequestValidatorId: Match.anyValue(),
       });
-      template.hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'OPTIONS', ResourceId: resourceId });
     }
+    // One method per route and nothing the gateway answers itself (no MOCK preflights).
+    template.resourceCountIs('AWS::ApiGateway::Method', ROUTES.length);
+  });
+
+  test('no execution logs (their log group would outlive the stack) and no per-method metrics', () => {
+    const [stage] = Object.values(template.findResources('AWS::ApiGateway::Stage'));
+    for (const setting of stage.Properties.MethodSettings ?? []) {
+      expect(setting.LoggingLevel ?? 'OFF').toBe('OFF');
+      expect(setting.DataTraceEnabled ?? false).toBe(false);
+      expect(setting.MetricsEnabled ?? false).toBe(false);
+    }
+  });
+
+  test('sets the account-wide logging role access logs need, and keeps it on destroy', () => {
+    template.resourceCountIs('AWS::ApiGateway::Account', 1);
+    template.hasResource('AWS::IAM::Role', {
+      Properties: { AssumeRolePolicyDocument: Match.objectLike({ Statement: [Match.objectLike({ Principal: { Service: 'apigateway.amazonaws.com' } })] }) },
+      DeletionPolicy: 'Retain',
+    });
+  });
+
+  test('what destroy removes is deleted with the stack; only the account\'s logging role and setting are kept', () => {
+    for (const type of ['AWS::Logs::LogGroup', 'AWS::DynamoDB::Table', 'AWS::Lambda::Function', 'AWS::ApiGateway::RestApi']) {
+      for (const resource of Object.values(template.findResources(type))) {
+        expect(resource.DeletionPolicy ?? 'Delete').toBe('Delete');
+      }
+    }
+    const kept = Object.entries(template.toJSON().Resources as Record<string, { Type: string; DeletionPolicy?: string }>)
+      .filter(([, r]) => r.DeletionPolicy === 'Retain')
+      .map(([, r]) => r.Type)
+      .sort();
+    expect(kept).toEqual(['AWS::ApiGateway::Account', 'AWS::IAM::Role']);
   });
 
   test('the stage throttles and writes JSON access logs', () => {
@@ -218,30 +250,111 @@ describe('alarms', () => {
     });
   });
 
-  test('alarms on errors, throttles, the 5XX rate and the authorization running out', () => {
+  test('CloudWatch may publish to the topic, for these alarms of this account only', () => {
+    const alarms = Object.keys(template.findResources('AWS::CloudWatch::Alarm')).sort();
+    const [policy] = Object.values(template.findResources('AWS::SNS::TopicPolicy'));
+    const statements = policy.Properties.PolicyDocument.Statement as Array<{ Effect: string; Condition: { ArnLike: Record<string, Array<{ 'Fn::GetAtt': string[] }>> } }>;
+    const allow = statements.find((s) => s.Effect === 'Allow')!;
+    expect(allow).toMatchObject({
+      Action: 'sns:Publish',
+      Principal: { Service: 'cloudwatch.amazonaws.com' },
+      Resource: { Ref: expect.stringMatching(/^AlarmsTopic/) },
+      Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+    });
+    const arns = allow.Condition.ArnLike['aws:SourceArn'].map((a) => a['Fn::GetAtt'][0]).sort();
+    expect(arns).toEqual(alarms);
+  });
+
+  test('the topic is not under the aws/sns key, which CloudWatch cannot use', () => {
+    const [topic] = Object.values(template.findResources('AWS::SNS::Topic'));
+    expect(JSON.stringify(topic.Properties.KmsMasterKeyId ?? '')).not.toMatch(/alias\/aws\/sns/);
+  });
+
+  test('alarms on errors, throttles, the 5XX rate of this API and the authorization running out', () => {
     template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Errors', Namespace: 'AWS/Lambda', Threshold: 1 });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Throttles', Namespace: 'AWS/Lambda', Threshold: 1 });
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: '5XXError', Namespace: 'AWS/ApiGateway', Statistic: 'Average', Threshold: 0.05 });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: '5XXError',
+      Namespace: 'AWS/ApiGateway',
+      Statistic: 'Average',
+      Threshold: 0.05,
+      Dimensions: [{ Name: 'ApiName', Value: 'NowPlaying' }],
+    });
+  });
+
+  test('the expiry alarm neither starts in ALARM nor hides a stopped health check', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'AuthorizationDaysRemaining',
       Namespace: 'NowPlaying',
       Dimensions: [{ Name: 'CredentialsParameter', Value: '/now-playing/spotify' }],
       ComparisonOperator: 'LessThanThreshold',
       Threshold: WARN_DAYS,
-      Period: 86400,
-      TreatMissingData: 'breaching',
+      Statistic: 'Minimum',
+      // Reported every hour: three reports a period, two low periods of three to alarm.
+      Period: AUTHORIZATION_PERIOD.toSeconds(),
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 2,
+      // Missing data is neither: a new alarm waits for the first report ...
+      TreatMissingData: 'missing',
       AlarmActions: [{ Ref: Match.stringLikeRegexp('AlarmsTopic') }],
+      // ... and a check that stops reporting mails through INSUFFICIENT_DATA.
+      InsufficientDataActions: [{ Ref: Match.stringLikeRegexp('AlarmsTopic') }],
     });
+    expect(AUTHORIZATION_PERIOD.toSeconds()).toBeGreaterThanOrEqual(3 * HEALTH_CHECK_EVERY.toSeconds());
   });
 
-  test('a daily rule calls the health check with the REST event the function parses', () => {
+  test('an hourly rule calls the health check with the REST event the function parses', () => {
     const fixture = path.join(__dirname, '..', '..', 'lambda', 'tests', 'data', 'events', 'scheduled_health.json');
     expect(JSON.parse(fs.readFileSync(fixture, 'utf8'))).toEqual(SCHEDULED_HEALTH_EVENT);
     template.hasResourceProperties('AWS::Events::Rule', {
-      ScheduleExpression: 'rate(1 day)',
+      ScheduleExpression: 'rate(1 hour)',
       Targets: [Match.objectLike({ Input: JSON.stringify(SCHEDULED_HEALTH_EVENT) })],
     });
+  });
+
+  test('a second deployment in the account watches its own API', () => {
+    const other = synth({ ...ALARMS, stackName: 'NowPlayingStaging' });
+    other.hasResourceProperties('AWS::ApiGateway::RestApi', { Name: 'NowPlayingStaging' });
+    other.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: '5XXError', Dimensions: [{ Name: 'ApiName', Value: 'NowPlayingStaging' }] });
+  });
+});
+
+describe('an account that already has API Gateway\'s logging role', () => {
+  const template = synth({ accountLoggingRole: 'existing' }, 'existing-logging-role');
+
+  test('leaves the account setting alone and still writes access logs', () => {
+    template.resourceCountIs('AWS::ApiGateway::Account', 0);
+    expect(JSON.stringify(template.findResources('AWS::IAM::Role'))).not.toMatch(/apigateway\.amazonaws\.com/);
+    template.hasResourceProperties('AWS::ApiGateway::Stage', { AccessLogSetting: Match.objectLike({ DestinationArn: Match.anyValue() }) });
+  });
+});
+
+describe('a certificate from another region', () => {
+  test('is refused at synth when the region is known, naming the setting', () => {
+    expect(() => build(EXTERNAL_DNS, 'eu-west-1')).toThrow(/setting certificateArn: the certificate is in us-east-1 but the stack deploys to eu-west-1/);
+    expect(() => build(EXTERNAL_DNS, 'us-east-1')).not.toThrow();
+  });
+
+  test('is refused by a template rule, before any resource is created, when it is not', () => {
+    const template = synth(EXTERNAL_DNS);
+    const rules = template.toJSON().Rules as Record<string, { Assertions: Array<{ Assert: unknown; AssertDescription: string }> }>;
+    const assertions = Object.values(rules ?? {}).flatMap((r) => r.Assertions);
+    expect(assertions).toContainEqual({
+      Assert: { 'Fn::Equals': ['us-east-1', { Ref: 'AWS::Region' }] },
+      AssertDescription: expect.stringContaining('setting certificateArn'),
+    });
+  });
+});
+
+describe('make destroy', () => {
+  test('synthesizes with no function package, with the context the Makefile passes', () => {
+    const makefile = fs.readFileSync(path.join(__dirname, '..', '..', 'Makefile'), 'utf8');
+    const recipe = makefile.slice(makefile.indexOf('\ndestroy:'));
+    const flag = /\$\(CDK\) destroy .*-c (\w+)=(\w+)/.exec(recipe);
+    expect(flag).not.toBeNull();
+    const { app } = build({ functionZip: '/nonexistent/bootstrap.zip', [flag![1]]: flag![2] });
+    expect(() => app.synth()).not.toThrow();
   });
 });
 
@@ -270,6 +383,8 @@ describe('settings', () => {
     [{ throttleRate: 'lots' }, 'setting throttleRate'],
     [{ memorySize: '64' }, 'setting memorySize'],
     [{ timeoutSeconds: '60' }, 'setting timeoutSeconds'],
+    [{ timeoutSeconds: '9' }, 'setting timeoutSeconds'],
+    [{ accountLoggingRole: 'maybe' }, 'setting accountLoggingRole'],
     [{ logRetentionDays: '10' }, 'setting logRetentionDays'],
     [{ allowedOrigins: 'example.com' }, 'setting allowedOrigins'],
     [{ alarmEmail: 'nobody' }, 'setting alarmEmail'],
