@@ -48,7 +48,7 @@ test-rust: $(STAMP)
 	cargo build --workspace --locked
 	$(PY) scripts/with_moto.py -- cargo test --workspace --locked
 
-test-e2e: $(STAMP) $(BROWSER_STAMP) chromium
+test-e2e: $(STAMP) $(NODE_STAMP) $(BROWSER_STAMP) chromium
 	$(PY) -m pytest tests
 
 # The browser tests drive Debian's Chromium with playwright-core (no browser download).

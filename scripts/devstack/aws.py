@@ -42,8 +42,9 @@ class SerialProxy:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 operation = (self.headers.get("X-Amz-Target") or "other").split(".")[-1]
-                request = urllib.request.Request(target + self.path, data=body, method="POST",
-                                                 headers={k: v for k, v in self.headers.items() if k.lower() != "host"})
+                # Host unchanged: it is signed, and moto checks signatures when IAM is enforced.
+                request = urllib.request.Request(target + self.path, data=body, method=self.command,
+                                                 headers=dict(self.headers.items()))
                 with proxy.lock:
                     proxy.counts[operation] = proxy.counts.get(operation, 0) + 1
                     try:
@@ -85,6 +86,8 @@ class Moto:
         self.backend_port = free_port()
         self.proc = None
         self.proxy: SerialProxy | None = None
+        # Once IAM is enforced, the tests' own calls go through an all-allowing user.
+        self.credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
         self.log = tempfile.NamedTemporaryFile(prefix="moto-", suffix=".log", delete=False)
 
     def start(self) -> "Moto":
@@ -122,13 +125,42 @@ class Moto:
                 self.proc.kill()
 
     def client(self, service: str):
-        return boto3.client(
-            service,
-            endpoint_url=self.url,
-            region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        return boto3.client(service, endpoint_url=self.url, region_name=REGION, **self.credentials)
+
+    def enforce_iam(self, statements: list[dict]) -> dict:
+        """From now on moto checks every call against IAM. Returns the environment of a
+        function whose role holds exactly `statements`: temporary credentials of that role,
+        assumed as Lambda would.
+
+        moto 5.2.5 checks DynamoDB and SSM calls by action, against the resource `*`: a
+        statement's resources must be given as `*` here, and the resources themselves are
+        proven by the stack's assertions."""
+        iam = self.client("iam")
+        trust = {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}
+        role = iam.create_role(RoleName="now-playing-function", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+        iam.put_role_policy(RoleName="now-playing-function", PolicyName="template",
+                            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}))
+        users = {
+            "tests": {"Effect": "Allow", "Action": "*", "Resource": "*"},
+            "lambda-service": {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role["Arn"]},
+        }
+        keys = {}
+        for user, statement in users.items():
+            iam.create_user(UserName=user)
+            iam.put_user_policy(UserName=user, PolicyName="only",
+                                PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}))
+            key = iam.create_access_key(UserName=user)["AccessKey"]
+            keys[user] = {"aws_access_key_id": key["AccessKeyId"], "aws_secret_access_key": key["SecretAccessKey"]}
+        # The moto API call is not an AWS action: straight to the server, past the proxy.
+        request = urllib.request.Request(f"http://127.0.0.1:{self.backend_port}/moto-api/reset-auth",
+                                         data=b"0", method="POST", headers={"Content-Type": "text/plain"})
+        urllib.request.urlopen(request, timeout=10).read()
+        self.credentials = keys["tests"]
+        sts = boto3.client("sts", endpoint_url=self.url, region_name=REGION, **keys["lambda-service"])
+        assumed = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="now-playing")["Credentials"]
+        return {"AWS_ACCESS_KEY_ID": assumed["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": assumed["SecretAccessKey"],
+                "AWS_SESSION_TOKEN": assumed["SessionToken"]}
 
     def create_table(self, name: str) -> None:
         """The token table with the schema the stack creates: `pk` string key, `ttl` TTL."""

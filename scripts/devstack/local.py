@@ -30,7 +30,8 @@ class LocalStack:
     """Starts everything in order and stops it all, whatever failed in between."""
 
     def __init__(self, port: int = 0, moto_port: int = 0, spotify_port: int = 0, real_spotify: dict | None = None,
-                 cycle: bool = False, log_level: str = "info", extra_env: dict | None = None, processes: int | None = None):
+                 cycle: bool = False, log_level: str = "info", extra_env: dict | None = None, processes: int | None = None,
+                 iam_statements: list[dict] | None = None):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.moto = Moto(moto_port)
@@ -43,6 +44,9 @@ class LocalStack:
         # many processes of the built binary under the Runtime API emulator, REST events.
         self.processes = processes
         self.runtime = None
+        # With statements, moto enforces IAM and the function runs with a role holding them.
+        self.iam_statements = iam_statements
+        self.aws_credentials = dict(DUMMY_CREDENTIALS)
         self.log_path = Path(tempfile.mkstemp(prefix="now-playing-", suffix=".log")[1])
         if real_spotify:
             self.credentials = dict(real_spotify)
@@ -72,7 +76,7 @@ class LocalStack:
             "AWS_ENDPOINT_URL": self.moto.url,
             "AWS_REGION": REGION,
             "RUST_LOG": self.log_level,
-            **DUMMY_CREDENTIALS,
+            **self.aws_credentials,
             **spotify,
             **self.extra_env,
         }
@@ -82,6 +86,8 @@ class LocalStack:
             self.moto.start()
             self.moto.create_table(TABLE)
             self.moto.put_credentials(PARAMETER, self.credentials)
+            if self.iam_statements is not None:
+                self.aws_credentials = self.moto.enforce_iam(self.iam_statements)
             if self.fake:
                 self.fake.start()
             self._start_function(timeout)
