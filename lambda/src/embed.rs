@@ -2,21 +2,14 @@
 
 use time::OffsetDateTime;
 
-use crate::domain::{ItemKind, NowPlaying, Status};
+use crate::domain::{Art, ItemKind, NowPlaying, Status};
 
 /// The `<now-playing>` custom element, served as `/v1/widget.js`.
 pub const WIDGET_JS: &str = include_str!("../assets/widget.js");
 
 /// Changes whenever the widget does; `/v1/widget.js?v=VERSION` may be cached for a year.
 pub fn widget_version() -> String {
-    format!("{:08x}", crate::http::fnv1a(WIDGET_JS.as_bytes()) as u32)
-}
-
-/// Album art inlined in the card (GitHub's image proxy blocks outside images).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Art {
-    pub content_type: String,
-    pub bytes: Vec<u8>,
+    format!("{:08x}", crate::fingerprint::fnv1a(WIDGET_JS.as_bytes()) as u32)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

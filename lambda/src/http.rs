@@ -12,8 +12,9 @@ use serde_json::json;
 use tracing::{error, info, warn};
 
 use crate::config::AllowedOrigins;
-use crate::domain::{NowPlaying, NowPlayingService, ServiceError};
-use crate::embed::{self, Art, Theme};
+use crate::domain::{Art, NowPlaying, NowPlayingService, ServiceError};
+use crate::embed::{self, Theme};
+use crate::fingerprint::fnv1a;
 use crate::metrics;
 use crate::ports::{ArtCache, Artwork, CredentialsError, SpotifyError};
 
@@ -317,11 +318,6 @@ fn validated(req: &Request, mut r: Response<Body>, cache_control: &str) -> Respo
     r
 }
 
-/// 64-bit FNV-1a: stable across instances and releases, which `DefaultHasher` is not.
-pub fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| (hash ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
-}
-
 /// `{"error": {"code", "message"}}`, never cached.
 pub fn error_body(status: StatusCode, code: &str, message: &str) -> Response<Body> {
     let body = json!({ "error": { "code": code, "message": message } }).to_string();
@@ -364,15 +360,4 @@ fn service_error(e: &ServiceError) -> Response<Body> {
         r.headers_mut().insert(header::RETRY_AFTER, v);
     }
     r
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fnv1a_matches_the_reference_vectors() {
-        assert_eq!(fnv1a(b""), 0xcbf29ce484222325);
-        assert_eq!(fnv1a(b"a"), 0xaf63dc4c8601ec8c);
-    }
 }

@@ -4,6 +4,7 @@ pub mod adapters;
 pub mod config;
 pub mod domain;
 pub mod embed;
+pub mod fingerprint;
 pub mod http;
 pub mod metrics;
 pub mod ports;

@@ -131,12 +131,12 @@ pub struct ArtError(pub String);
 /// Album art by URL, for inlining in the SVG card.
 #[async_trait]
 pub trait Artwork: Send + Sync {
-    async fn fetch(&self, url: &str) -> Result<crate::embed::Art, ArtError>;
+    async fn fetch(&self, url: &str) -> Result<crate::domain::Art, ArtError>;
 }
 
 /// Album art shared between instances, so each image is fetched once for all of them.
 #[async_trait]
 pub trait ArtCache: Send + Sync {
-    async fn load(&self, url: &str) -> Result<Option<crate::embed::Art>, StoreError>;
-    async fn save(&self, url: &str, art: &crate::embed::Art) -> Result<(), StoreError>;
+    async fn load(&self, url: &str) -> Result<Option<crate::domain::Art>, StoreError>;
+    async fn save(&self, url: &str, art: &crate::domain::Art) -> Result<(), StoreError>;
 }

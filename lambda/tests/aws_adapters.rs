@@ -247,7 +247,7 @@ async fn a_backoff_is_shared_and_ends_the_lease() {
 async fn shared_album_art_round_trips_and_is_keyed_by_its_url() {
     let (client, name) = table().await;
     let cache = DynamoArtCache::new(client, name);
-    let art = now_playing::embed::Art { content_type: "image/jpeg".into(), bytes: vec![0xff, 0xd8, 0xff, 0x00, 0x10] };
+    let art = now_playing::domain::Art { content_type: "image/jpeg".into(), bytes: vec![0xff, 0xd8, 0xff, 0x00, 0x10] };
     assert_eq!(cache.load("https://i.scdn.co/image/a").await.unwrap(), None);
     cache.save("https://i.scdn.co/image/a", &art).await.unwrap();
     assert_eq!(cache.load("https://i.scdn.co/image/a").await.unwrap(), Some(art));

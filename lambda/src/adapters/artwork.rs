@@ -5,7 +5,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use reqwest::{Client, Url};
 
-use crate::embed::Art;
+use crate::domain::Art;
 use crate::ports::{ArtError, Artwork};
 
 /// Larger images are not inlined: a README card must stay small.

@@ -10,8 +10,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 
-use crate::domain::{AccessToken, NowPlaying, Played};
-use crate::embed::Art;
+use crate::domain::{AccessToken, Art, NowPlaying, Played};
+use crate::fingerprint::fnv1a;
 use crate::ports::{ArtCache, SharedState, SnapshotStore, StoreError, TokenStore};
 
 pub const TOKEN_KEY: &str = "spotify#access-token";
@@ -247,7 +247,7 @@ impl DynamoArtCache {
     }
 
     fn key(url: &str) -> AttributeValue {
-        AttributeValue::S(format!("art#{:016x}", crate::http::fnv1a(url.as_bytes())))
+        AttributeValue::S(format!("art#{:016x}", fnv1a(url.as_bytes())))
     }
 }
 

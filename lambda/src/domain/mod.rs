@@ -1,9 +1,11 @@
 //! The now-playing model and the decisions made on it; no AWS, no HTTP client, no HTTP types.
 
+pub mod art;
 pub mod model;
 pub mod service;
 pub mod token;
 
+pub use art::Art;
 pub use model::{Credentials, Image, Item, ItemKind, Link, NowPlaying, Playback, Played, Status};
 pub use service::{Health, NowPlayingService, ServiceError};
 pub use token::{AccessToken, TokenError, TokenManager};

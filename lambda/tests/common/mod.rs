@@ -396,26 +396,26 @@ pub const PIXEL_PNG: &[u8] = &[
 
 #[async_trait]
 impl now_playing::ports::Artwork for FakeArtwork {
-    async fn fetch(&self, _url: &str) -> Result<now_playing::embed::Art, now_playing::ports::ArtError> {
+    async fn fetch(&self, _url: &str) -> Result<now_playing::domain::Art, now_playing::ports::ArtError> {
         self.fetches.fetch_add(1, Ordering::SeqCst);
         let delay = *self.delay.lock().unwrap();
         tokio::time::sleep(delay).await;
-        Ok(now_playing::embed::Art { content_type: "image/png".into(), bytes: PIXEL_PNG.to_vec() })
+        Ok(now_playing::domain::Art { content_type: "image/png".into(), bytes: PIXEL_PNG.to_vec() })
     }
 }
 
 /// Shared album art in memory.
 #[derive(Default)]
 pub struct MemoryArtCache {
-    pub items: Mutex<std::collections::HashMap<String, now_playing::embed::Art>>,
+    pub items: Mutex<std::collections::HashMap<String, now_playing::domain::Art>>,
 }
 
 #[async_trait]
 impl now_playing::ports::ArtCache for MemoryArtCache {
-    async fn load(&self, url: &str) -> Result<Option<now_playing::embed::Art>, StoreError> {
+    async fn load(&self, url: &str) -> Result<Option<now_playing::domain::Art>, StoreError> {
         Ok(self.items.lock().unwrap().get(url).cloned())
     }
-    async fn save(&self, url: &str, art: &now_playing::embed::Art) -> Result<(), StoreError> {
+    async fn save(&self, url: &str, art: &now_playing::domain::Art) -> Result<(), StoreError> {
         self.items.lock().unwrap().insert(url.to_owned(), art.clone());
         Ok(())
     }

@@ -1,0 +1,8 @@
+//! Album art as the domain knows it: the image bytes, and which hosts images may come from.
+
+/// An album art image, inlined in the card (GitHub's image proxy blocks outside images).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Art {
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
