@@ -27,7 +27,13 @@ impl Theme {
     }
 }
 
-/// Escapes text for XML and HTML content and attribute values.
+/// Whether XML 1.0 allows `c` at all (its `Char` production).
+fn xml_char(c: char) -> bool {
+    matches!(c as u32, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF)
+}
+
+/// Escapes text for XML and HTML content and attribute values; a character XML 1.0 does
+/// not allow (C0 controls, U+FFFE, U+FFFF) becomes U+FFFD, so the card always parses.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -37,8 +43,7 @@ pub fn escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
-            // Characters XML 1.0 does not allow at all.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{FFFD}'),
+            c if !xml_char(c) => out.push('\u{FFFD}'),
             c => out.push(c),
         }
     }

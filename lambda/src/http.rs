@@ -12,7 +12,7 @@ use serde_json::json;
 use tracing::{error, info, warn};
 
 use crate::config::AllowedOrigins;
-use crate::domain::{Art, NowPlaying, NowPlayingService, ServiceError};
+use crate::domain::{Art, ImageHosts, NowPlaying, NowPlayingService, ServiceError, is_spotify_link};
 use crate::embed::{self, Theme};
 use crate::fingerprint::fnv1a;
 use crate::metrics;
@@ -32,6 +32,24 @@ pub struct App {
     pub shared_art: Arc<dyn ArtCache>,
     /// This instance's copy, by URL.
     pub art_cache: Mutex<HashMap<String, Art>>,
+    /// The preview page's Content-Security-Policy: its images come from these hosts.
+    page_policy: String,
+}
+
+/// The card inlines its art; it needs nothing else from anywhere.
+const CARD_POLICY: &str = "default-src 'none'; img-src data:; style-src 'unsafe-inline'";
+
+/// The preview page: its own script and data, images from `hosts`, inline styles (the
+/// widget's shadow DOM), nothing else; never framed.
+fn page_policy(hosts: &ImageHosts) -> String {
+    let mut images = String::from("'self' data: https://*.scdn.co https://*.spotifycdn.com");
+    for host in hosts.extra() {
+        images.push_str(&format!(" http://{host} https://{host}"));
+    }
+    format!(
+        "default-src 'none'; script-src 'self'; connect-src 'self'; img-src {images}; style-src 'unsafe-inline'; \
+         base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
 }
 
 /// The most a card request may take, art included.
@@ -96,7 +114,14 @@ impl App {
             artwork,
             shared_art,
             art_cache: Mutex::new(HashMap::new()),
+            page_policy: page_policy(&ImageHosts::default()),
         }
+    }
+
+    /// The image hosts the preview page may show besides Spotify's CDNs (`ART_HOSTS`).
+    pub fn with_image_hosts(mut self, hosts: &ImageHosts) -> Self {
+        self.page_policy = page_policy(hosts);
+        self
     }
 
     /// Always answers: every failure becomes a JSON error response, never an invocation error.
@@ -127,6 +152,7 @@ impl App {
         if matches!(self.allowed_origins, AllowedOrigins::List(_)) {
             response.headers_mut().append(header::VARY, HeaderValue::from_static("Origin"));
         }
+        response.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
         info!(method = %req.method(), path = %printable(&path), status = response.status().as_u16(), "request");
         response
     }
@@ -150,11 +176,16 @@ impl App {
                 // Drawn as of the read, so the card and its ETag stay the same for the window.
                 let at = doc.as_ref().map_or_else(time::OffsetDateTime::now_utc, |d| d.fetched_at);
                 let svg = embed::svg_card(doc.as_ref(), art.as_ref(), theme, at);
-                validated(req, text_body("image/svg+xml; charset=utf-8", svg), &briefly)
+                let mut r = validated(req, text_body("image/svg+xml; charset=utf-8", svg), &briefly);
+                r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CARD_POLICY));
+                r
             }
             Route::Open => {
                 let target = match self.service.current().await {
-                    Ok(NowPlaying { item: Some(item), .. }) => item.url.unwrap_or_else(|| OPEN_SPOTIFY.into()),
+                    // Checked again here: a snapshot shared by an older release may predate the check.
+                    Ok(NowPlaying { item: Some(item), .. }) => {
+                        item.url.filter(|u| is_spotify_link(u)).unwrap_or_else(|| OPEN_SPOTIFY.into())
+                    }
                     _ => OPEN_SPOTIFY.into(),
                 };
                 let mut r = Response::builder().status(StatusCode::FOUND).body(Body::Empty).unwrap_or_default();
@@ -175,7 +206,11 @@ impl App {
             }
             Route::Page => {
                 let page = embed::preview_page(&public_base(req, path));
-                validated(req, text_body("text/html; charset=utf-8", page), "public, max-age=300")
+                let mut r = validated(req, text_body("text/html; charset=utf-8", page), "public, max-age=300");
+                if let Ok(v) = HeaderValue::from_str(&self.page_policy) {
+                    r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+                }
+                r
             }
             Route::Health => {
                 let health = self.service.health().await;
@@ -260,29 +295,43 @@ impl App {
     }
 }
 
-/// Where this deployment is reachable, for the snippets on the preview page: the Host the
-/// client used, and a REST API stage when the request came through one.
+/// Where this deployment is reachable, for the snippets on the preview page: the domain
+/// name API Gateway puts in the request context and the stage or base path the request
+/// came through. Never a client header (`Host`, `X-Forwarded-Host`, `X-Forwarded-Proto`):
+/// the page is cacheable, and a cache that does not key on those would serve a foreign
+/// script URL. A missing or odd domain name gives relative links.
 fn public_base(req: &Request, path: &str) -> String {
-    let headers = req.headers();
-    let host = headers.get("x-forwarded-host").or_else(|| headers.get(header::HOST)).and_then(|v| v.to_str().ok());
-    let Some(host) = host.filter(|h| !h.is_empty() && !h.contains(['/', ' ', '"', '<'])) else { return String::new() };
-    let local = host.starts_with("127.0.0.1") || host.starts_with("localhost") || host.starts_with("[::1]");
-    let scheme = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .filter(|p| matches!(*p, "http" | "https"))
-        .unwrap_or(if local { "http" } else { "https" });
-    let prefix = match req.request_context_ref() {
+    let (domain, prefix) = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV1(ctx)) => {
             let full = ctx.path.as_deref().unwrap_or_default();
-            full.trim_end_matches('/').strip_suffix(path.trim_end_matches('/')).unwrap_or_default().to_owned()
+            let prefix = full.trim_end_matches('/').strip_suffix(path.trim_end_matches('/')).unwrap_or_default();
+            (ctx.domain_name.clone(), prefix.to_owned())
         }
         Some(RequestContext::ApiGatewayV2(ctx)) => {
-            ctx.stage.as_deref().filter(|s| *s != "$default").map(|s| format!("/{s}")).unwrap_or_default()
+            let stage = ctx.stage.as_deref().filter(|s| *s != "$default").map(|s| format!("/{s}"));
+            (ctx.domain_name.clone(), stage.unwrap_or_default())
         }
-        _ => String::new(),
+        _ => (None, String::new()),
     };
-    format!("{scheme}://{host}{prefix}")
+    let prefix =
+        if prefix.chars().all(|c| c.is_ascii_alphanumeric() || "/-_.".contains(c)) { prefix } else { String::new() };
+    match domain.as_deref().and_then(origin) {
+        Some(origin) => format!("{origin}{prefix}"),
+        None => prefix,
+    }
+}
+
+/// `https://` and a plain host name with an optional port; `http://` only for loopback
+/// (local development). `None` for anything else.
+fn origin(domain: &str) -> Option<String> {
+    let host = match domain.rsplit_once(':') {
+        Some((host, port)) if !port.is_empty() && port.chars().all(|c| c.is_ascii_digit()) => host,
+        Some(_) => return None,
+        None => domain,
+    };
+    let plain = !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    let scheme = if matches!(host, "localhost" | "127.0.0.1") { "http" } else { "https" };
+    plain.then(|| format!("{scheme}://{}", domain.to_ascii_lowercase()))
 }
 
 fn text_body(content_type: &'static str, text: String) -> Response<Body> {

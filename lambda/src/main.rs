@@ -11,7 +11,7 @@ use now_playing::adapters::dynamodb::{DynamoArtCache, DynamoSnapshotStore, Dynam
 use now_playing::adapters::{clock::SystemClock, spotify::SpotifyHttp, ssm::SsmCredentialStore};
 use now_playing::config::Config;
 use now_playing::domain::service::CacheTiming;
-use now_playing::domain::{NowPlayingService, TokenManager, token::LeaseTiming};
+use now_playing::domain::{ImageHosts, NowPlayingService, TokenManager, token::LeaseTiming};
 use now_playing::http::App;
 
 #[tokio::main]
@@ -36,7 +36,11 @@ async fn main() -> Result<(), Error> {
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     // One HTTP client (one load of the root certificates) for Spotify and album art.
     let http = SpotifyHttp::default_client()?;
-    let spotify = Arc::new(SpotifyHttp::new(http.clone(), &config.spotify_api_url, &config.spotify_accounts_url));
+    let image_hosts = ImageHosts::new(config.art_hosts);
+    let spotify = Arc::new(
+        SpotifyHttp::new(http.clone(), &config.spotify_api_url, &config.spotify_accounts_url)
+            .with_image_hosts(image_hosts.clone()),
+    );
     let clock = Arc::new(SystemClock);
     let instance =
         format!("{}-{}", std::env::var("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_default(), std::process::id());
@@ -51,15 +55,18 @@ async fn main() -> Result<(), Error> {
     let timing = CacheTiming { window: Duration::from_secs(config.cache_seconds.into()), ..CacheTiming::default() };
     let snapshots = Arc::new(DynamoSnapshotStore::new(dynamodb.clone(), &config.token_table));
     let shared_art = Arc::new(DynamoArtCache::new(dynamodb, &config.token_table));
-    let artwork = Arc::new(ArtworkHttp::new(http, config.art_hosts));
-    let app = Arc::new(App::new(
-        NowPlayingService::new(spotify, tokens, snapshots, clock, instance, timing),
-        config.allowed_origins,
-        config.cache_seconds,
-        config.credentials_parameter,
-        artwork,
-        shared_art,
-    ));
+    let artwork = Arc::new(ArtworkHttp::new(http, image_hosts.clone()));
+    let app = Arc::new(
+        App::new(
+            NowPlayingService::new(spotify, tokens, snapshots, clock, instance, timing),
+            config.allowed_origins,
+            config.cache_seconds,
+            config.credentials_parameter,
+            artwork,
+            shared_art,
+        )
+        .with_image_hosts(&image_hosts),
+    );
     run(service_fn(move |req: Request| {
         let app = app.clone();
         async move { Ok::<_, Infallible>(app.handle(req).await) }

@@ -109,6 +109,21 @@ pub enum CredentialsError {
     Unavailable { name: String, reason: String },
 }
 
+impl CredentialsError {
+    /// What a public answer may say: the parameter's name and the fix, never the cause of an
+    /// access failure (the SDK's error names the role, the account and raw headers; it goes
+    /// to the log only).
+    pub fn public_message(&self) -> String {
+        match self {
+            CredentialsError::Unavailable { name, .. } => format!(
+                "the SSM parameter {name} could not be read; the function's log has the cause \
+                 (check that its role may call ssm:GetParameter on it)"
+            ),
+            other => other.to_string(),
+        }
+    }
+}
+
 /// The SSM SecureString that holds the client credentials and the refresh token.
 #[async_trait]
 pub trait CredentialStore: Send + Sync {

@@ -353,3 +353,114 @@ async fn a_slow_image_host_cannot_hold_the_card_past_its_deadline() {
     let svg = text_of(&r);
     assert!(svg.contains("Never Gonna Give You Up") && !svg.contains("data:image"), "drawn without the art");
 }
+
+// --- A hostile visitor: nothing a client sets reaches a page, and nothing private leaves.
+
+#[tokio::test]
+async fn health_tells_the_world_nothing_about_the_account() {
+    let h = Harness::new();
+    *h.credentials.stored.lock().unwrap() = Err(CredentialsError::Unavailable {
+        name: "/now-playing/spotify".into(),
+        reason: "AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/np-role/np is not authorized \
+                 to perform: ssm:GetParameter (x-amzn-requestid: 5f1c)"
+            .into(),
+    });
+    let r = app(&h, AllowedOrigins::Any).handle(rest("/v1/health", "GET")).await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let text = text_of(&r);
+    for private in ["123456789012", "arn:", "np-role", "AccessDenied", "x-amzn"] {
+        assert!(!text.contains(private), "{private} in {text}");
+    }
+    assert!(body_json(&r)["problem"].as_str().unwrap().contains("/now-playing/spotify"), "names what to check");
+}
+
+fn page_with(edit: impl FnOnce(&mut Value)) -> String {
+    let req = request(event("apigw_rest_current.json"), |e| {
+        e["path"] = "/".into();
+        e["resource"] = "/".into();
+        e["requestContext"]["path"] = "/prod/".into();
+        edit(e);
+    });
+    let h = Harness::new();
+    let r = futures_block(app(&h, AllowedOrigins::Any).handle(req));
+    text_of(&r).to_owned()
+}
+
+fn futures_block<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+}
+
+#[test]
+fn the_preview_page_takes_its_base_from_api_gateway_never_from_client_headers() {
+    for (name, value) in [
+        ("X-Forwarded-Host", "evil.example"),
+        ("Host", "evil.example"),
+        ("Host", "user@evil.example"),
+        ("Host", "evil.example?x="),
+        ("Host", "127.0.0.1.evil.example"),
+        ("X-Forwarded-Proto", "http"),
+    ] {
+        let page = page_with(|e| {
+            e["headers"][name] = value.into();
+            e["multiValueHeaders"][name] = Value::from(vec![value]);
+        });
+        assert!(!page.contains("evil.example"), "{name}: {value}");
+        assert!(page.contains("src=\"https://abc123.execute-api.eu-west-1.amazonaws.com/prod/v1/widget.js"), "{name}");
+    }
+}
+
+#[test]
+fn a_custom_domain_is_its_own_base_without_the_stage() {
+    let page = page_with(|e| {
+        e["requestContext"]["domainName"] = "np.example.com".into();
+        e["requestContext"]["path"] = "/".into();
+    });
+    assert!(page.contains("src=\"https://np.example.com/v1/widget.js"), "{page}");
+}
+
+#[test]
+fn an_odd_domain_name_gives_relative_links_not_a_foreign_host() {
+    let page = page_with(|e| e["requestContext"]["domainName"] = "evil.example/\"<x".into());
+    assert!(!page.contains("evil.example"));
+    assert!(page.contains("src=\"/prod/v1/widget.js"), "{page}");
+}
+
+#[tokio::test]
+async fn every_answer_says_nosniff_and_the_page_and_card_carry_a_policy() {
+    let h = playing_harness();
+    let app = app(&h, AllowedOrigins::Any);
+    for (path, method) in [
+        ("/v1/current", "GET"),
+        ("/v1/health", "GET"),
+        ("/v1/nope", "GET"),
+        ("/v1/current", "DELETE"),
+        ("/v1/current", "OPTIONS"),
+        ("/v1/widget.js", "GET"),
+        ("/v1/open", "GET"),
+    ] {
+        let r = app.handle(rest(path, method)).await;
+        assert_eq!(header_of(&r, header::X_CONTENT_TYPE_OPTIONS), Some("nosniff"), "{method} {path}");
+    }
+    for path in ["/", "/v1/current.svg"] {
+        let r = app.handle(rest_with_query(path, &[])).await;
+        assert_eq!(header_of(&r, header::X_CONTENT_TYPE_OPTIONS), Some("nosniff"), "{path}");
+        let policy = header_of(&r, header::CONTENT_SECURITY_POLICY).unwrap_or_else(|| panic!("{path}: no CSP"));
+        assert!(policy.starts_with("default-src 'none'"), "{path}: {policy}");
+    }
+}
+
+#[tokio::test]
+async fn the_card_carries_only_characters_xml_allows() {
+    let h = Harness::new();
+    h.spotify.script_refresh(vec![grant("access-1", None)]);
+    let mut doc: Value = serde_json::from_slice(&fixture("currently_playing_track.json")).unwrap();
+    doc["item"]["name"] = "A\u{FFFE}B\u{FFFF}C\u{1}D\u{0B}E".into();
+    doc["item"]["artists"][0]["name"] = "\u{FFFF}".into();
+    let playing = now_playing::adapters::spotify::parse_currently_playing(&serde_json::to_vec(&doc).unwrap()).unwrap();
+    h.spotify.script_playing(vec![Ok(playing)]);
+    let r = app(&h, AllowedOrigins::Any).handle(rest_with_query("/v1/current.svg", &[])).await;
+    let svg = text_of(&r);
+    let illegal = |c: char| !matches!(c as u32, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF);
+    assert!(!svg.chars().any(illegal), "{svg:?}");
+    assert!(svg.contains("A\u{FFFD}B\u{FFFD}C\u{FFFD}D\u{FFFD}E"), "each replaced, the rest kept");
+}

@@ -1,4 +1,4 @@
-//! Album art as the domain knows it: the image bytes, and which hosts images may come from.
+//! Album art as the domain knows it.
 
 /// An album art image, inlined in the card (GitHub's image proxy blocks outside images).
 #[derive(Clone, Debug, PartialEq, Eq)]

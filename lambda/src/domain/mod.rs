@@ -1,11 +1,14 @@
 //! The now-playing model and the decisions made on it; no AWS, no HTTP client, no HTTP types.
 
 pub mod art;
+pub mod links;
 pub mod model;
 pub mod service;
 pub mod token;
 
 pub use art::Art;
+pub use links::{ImageHosts, is_spotify_link};
 pub use model::{Credentials, Image, Item, ItemKind, Link, NowPlaying, Playback, Played, Status};
+pub use model::{MAX_ARTISTS, MAX_IMAGES, MAX_NAME_CHARS, after};
 pub use service::{Health, NowPlayingService, ServiceError};
 pub use token::{AccessToken, TokenError, TokenManager};

@@ -4,6 +4,22 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+/// `at` plus `duration`, saturating at the end of year 9999: a duration that comes from
+/// upstream (`Retry-After`, `expires_in`) may be absurd, and date arithmetic must not panic.
+pub fn after(at: OffsetDateTime, duration: std::time::Duration) -> OffsetDateTime {
+    time::Duration::try_from(duration)
+        .ok()
+        .and_then(|d| at.checked_add(d))
+        .unwrap_or(time::macros::datetime!(9999-12-31 23:59:59 UTC))
+}
+
+/// The most characters of a name or title kept from Spotify; longer ones are cut.
+pub const MAX_NAME_CHARS: usize = 200;
+/// The most images kept per item (Spotify sends three sizes).
+pub const MAX_IMAGES: usize = 4;
+/// The most artists kept per item.
+pub const MAX_ARTISTS: usize = 10;
+
 /// The owner's Spotify app credentials and long-lived authorization, as stored in SSM.
 /// Secret fields never print: their `Debug` is `[REDACTED]`.
 #[derive(Clone, Debug)]

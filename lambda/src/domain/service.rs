@@ -8,11 +8,13 @@ use serde::Serialize;
 use time::{Date, Month, OffsetDateTime};
 use tracing::{info, warn};
 
-use crate::domain::{NowPlaying, Playback, Played, TokenError, TokenManager};
+use crate::domain::{NowPlaying, Playback, Played, TokenError, TokenManager, after};
 use crate::ports::{Clock, CredentialsError, SharedState, SnapshotStore, Spotify, SpotifyError};
 
 /// How long a refresh token lives after the owner authorized the app.
 pub const AUTHORIZATION_LIFE_MONTHS: u8 = 6;
+/// The longest a 429 stops every Spotify call: Spotify's longest seen is about 5.3 hours.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum ServiceError {
@@ -248,8 +250,10 @@ impl NowPlayingService {
             }
             Err(ServiceError::UpstreamUnavailable { cause, retry_after }) => {
                 warn!(error = %cause, "Spotify call failed");
+                // One absurd Retry-After must not stop every call for days.
+                let retry_after = retry_after.map(|wait| wait.min(MAX_BACKOFF));
                 if let Some(wait) = retry_after {
-                    let until = self.clock.now() + wait;
+                    let until = after(self.clock.now(), wait);
                     lock(&self.memory).backoff_until = Some(until);
                     // Shared whether or not this instance held the lease: every instance must stop.
                     if let Err(e) = self.shared.back_off(until).await {
@@ -348,14 +352,17 @@ impl NowPlayingService {
                         .then(|| "the refresh token is past its 6-month life; run `make bootstrap`".to_owned()),
                 }
             }
-            Err(e) => Health {
-                configured: false,
-                authorized_at: None,
-                authorization_age_days: None,
-                authorization_expires_at: None,
-                days_remaining: None,
-                problem: Some(e.to_string()),
-            },
+            Err(e) => {
+                warn!(error = %e, "health check: credentials unavailable");
+                Health {
+                    configured: false,
+                    authorized_at: None,
+                    authorization_age_days: None,
+                    authorization_expires_at: None,
+                    days_remaining: None,
+                    problem: Some(e.public_message()),
+                }
+            }
         }
     }
 }

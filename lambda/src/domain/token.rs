@@ -8,7 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 use tracing::{error, info, warn};
 
-use crate::domain::Credentials;
+use crate::domain::{Credentials, after};
 use crate::ports::{Clock, CredentialStore, CredentialsError, Spotify, SpotifyError, TokenStore};
 
 /// A token is refreshed when it has less than this left.
@@ -220,7 +220,7 @@ impl TokenManager {
             }
             Err(e) => return Err(refresh_failure(e)),
         };
-        let token = AccessToken { value: grant.access_token, expires_at: self.clock.now() + grant.expires_in };
+        let token = AccessToken { value: grant.access_token, expires_at: after(self.clock.now(), grant.expires_in) };
         if let Some(rotated) = grant.refresh_token {
             self.persist_rotation(rotated).await;
         }
