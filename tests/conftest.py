@@ -15,7 +15,7 @@ WINDOW = 1
 
 @pytest.fixture(scope="session")
 def stack():
-    # Debug logging on, so the secret checks see everything the function could print.
+    # Trace logging on, so the secret checks see everything the function could print.
     # A one-second cache window, so each test can see Spotify's answer change.
-    with LocalStack(log_level="debug", extra_env={"CACHE_SECONDS": str(WINDOW)}) as running:
+    with LocalStack(log_level="trace", extra_env={"CACHE_SECONDS": str(WINDOW)}) as running:
         yield running

@@ -37,6 +37,9 @@ pub struct Config {
     pub cache_seconds: u32,
     /// Image hosts allowed besides Spotify's CDNs (`host` or `host:port`), e.g. a local stand-in.
     pub art_hosts: Vec<String>,
+    /// Where the deployment is reachable, for the preview page's snippets, when the request
+    /// context cannot say (`cargo lambda watch` names no port).
+    pub public_url: Option<String>,
 }
 
 impl fmt::Debug for Config {
@@ -49,6 +52,7 @@ impl fmt::Debug for Config {
             .field("allowed_origins", &self.allowed_origins)
             .field("cache_seconds", &self.cache_seconds)
             .field("art_hosts", &self.art_hosts)
+            .field("public_url", &self.public_url)
             .finish()
     }
 }
@@ -108,7 +112,12 @@ impl Config {
         let art_hosts = get("ART_HOSTS")
             .map(|v| v.split(',').map(str::trim).filter(|h| !h.is_empty()).map(str::to_owned).collect())
             .unwrap_or_default();
+        let public_url = match get("PUBLIC_URL") {
+            Some(url) => Some(base_url("PUBLIC_URL", Some(url), "https://np.example.com")?),
+            None => None,
+        };
         Ok(Config {
+            public_url,
             token_table,
             credentials_parameter,
             spotify_api_url,
@@ -190,6 +199,7 @@ mod tests {
             ("ALLOWED_ORIGINS", "example.com"),
             ("ALLOWED_ORIGINS", "https://example.com/page"),
             ("TOKEN_TABLE", "a b"),
+            ("PUBLIC_URL", "np.example.com"),
         ] {
             let mut pairs = BASE.to_vec();
             pairs.retain(|(k, _)| *k != name);

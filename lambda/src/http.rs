@@ -34,6 +34,8 @@ pub struct App {
     pub art_cache: Mutex<HashMap<String, Art>>,
     /// The preview page's Content-Security-Policy: its images come from these hosts.
     page_policy: String,
+    /// The configured base URL of the preview page's snippets (`PUBLIC_URL`), if any.
+    public_url: Option<String>,
 }
 
 /// The card inlines its art; it needs nothing else from anywhere.
@@ -115,7 +117,14 @@ impl App {
             shared_art,
             art_cache: Mutex::new(HashMap::new()),
             page_policy: page_policy(&ImageHosts::default()),
+            public_url: None,
         }
+    }
+
+    /// The preview page's snippets use this base URL rather than the request context's.
+    pub fn with_public_url(mut self, url: Option<String>) -> Self {
+        self.public_url = url;
+        self
     }
 
     /// The image hosts the preview page may show besides Spotify's CDNs (`ART_HOSTS`).
@@ -205,7 +214,8 @@ impl App {
                 validated(req, text_body("text/javascript; charset=utf-8", embed::WIDGET_JS.to_owned()), cache)
             }
             Route::Page => {
-                let page = embed::preview_page(&public_base(req, path));
+                let base = self.public_url.clone().unwrap_or_else(|| public_base(req, path));
+                let page = embed::preview_page(&base);
                 let mut r = validated(req, text_body("text/html; charset=utf-8", page), "public, max-age=300");
                 if let Ok(v) = HeaderValue::from_str(&self.page_policy) {
                     r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
@@ -322,16 +332,21 @@ fn public_base(req: &Request, path: &str) -> String {
 }
 
 /// `https://` and a plain host name with an optional port; `http://` only for loopback
-/// (local development). `None` for anything else.
+/// with a port (local development). `None` for anything else, and for a loopback name
+/// without a port, which `cargo lambda watch` reports whatever port it listens on.
 fn origin(domain: &str) -> Option<String> {
-    let host = match domain.rsplit_once(':') {
-        Some((host, port)) if !port.is_empty() && port.chars().all(|c| c.is_ascii_digit()) => host,
+    let (host, port) = match domain.rsplit_once(':') {
+        Some((host, port)) if !port.is_empty() && port.chars().all(|c| c.is_ascii_digit()) => (host, Some(port)),
         Some(_) => return None,
-        None => domain,
+        None => (domain, None),
     };
     let plain = !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
-    let scheme = if matches!(host, "localhost" | "127.0.0.1") { "http" } else { "https" };
-    plain.then(|| format!("{scheme}://{}", domain.to_ascii_lowercase()))
+    let loopback = matches!(host, "localhost" | "127.0.0.1");
+    match (plain, loopback, port) {
+        (false, _, _) | (true, true, None) => None,
+        (true, true, Some(_)) => Some(format!("http://{domain}")),
+        (true, false, _) => Some(format!("https://{}", domain.to_ascii_lowercase())),
+    }
 }
 
 fn text_body(content_type: &'static str, text: String) -> Response<Body> {

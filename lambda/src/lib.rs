@@ -6,5 +6,6 @@ pub mod domain;
 pub mod embed;
 pub mod fingerprint;
 pub mod http;
+pub mod logging;
 pub mod metrics;
 pub mod ports;

@@ -16,7 +16,7 @@ use now_playing::http::App;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
+    now_playing::logging::init();
     let config = Config::from_env().unwrap_or_else(|e| {
         tracing::error!("configuration: {e}");
         std::process::exit(1)
@@ -65,7 +65,8 @@ async fn main() -> Result<(), Error> {
             artwork,
             shared_art,
         )
-        .with_image_hosts(&image_hosts),
+        .with_image_hosts(&image_hosts)
+        .with_public_url(config.public_url),
     );
     run(service_fn(move |req: Request| {
         let app = app.clone();

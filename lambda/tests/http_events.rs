@@ -37,13 +37,6 @@ fn app(h: &Harness, origins: AllowedOrigins) -> App {
     app_over(h, origins, Arc::new(FakeArtwork::default()))
 }
 
-fn playing_harness() -> Harness {
-    let h = Harness::new();
-    h.spotify.script_refresh(vec![grant("access-1", None)]);
-    h.spotify.script_playing(vec![Ok(playback("currently_playing_track.json"))]);
-    h
-}
-
 fn body_json(r: &Response<Body>) -> Value {
     match r.body() {
         Body::Text(t) => serde_json::from_str(t).expect("JSON body"),
@@ -205,6 +198,20 @@ async fn a_missing_parameter_is_a_503_naming_it() {
     let body = body_json(&r);
     assert_eq!(body["error"]["code"], "not_configured");
     assert!(body["error"]["message"].as_str().unwrap().contains("/now-playing/spotify"));
+}
+
+#[tokio::test]
+async fn an_unreadable_parameter_is_a_503_to_retry_without_the_cause() {
+    let h = Harness::new();
+    *h.credentials.stored.lock().unwrap() = Err(CredentialsError::Unavailable {
+        name: "/now-playing/spotify".into(),
+        reason: "ThrottlingException: arn:aws:iam::123456789012:role/x".into(),
+    });
+    let r = app(&h, AllowedOrigins::Any).handle(rest("/v1/current", "GET")).await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(header_of(&r, header::RETRY_AFTER), Some("5"));
+    assert_eq!(body_json(&r)["error"]["code"], "credentials_unavailable");
+    assert!(!text_of(&r).contains("123456789012"));
 }
 
 #[tokio::test]
@@ -416,6 +423,14 @@ fn a_custom_domain_is_its_own_base_without_the_stage() {
         e["requestContext"]["path"] = "/".into();
     });
     assert!(page.contains("src=\"https://np.example.com/v1/widget.js"), "{page}");
+}
+
+#[test]
+fn a_loopback_name_without_a_port_gives_relative_links() {
+    let page = page_with(|e| e["requestContext"]["domainName"] = "localhost".into());
+    assert!(page.contains("src=\"/prod/v1/widget.js"), "{page}");
+    let page = page_with(|e| e["requestContext"]["domainName"] = "127.0.0.1:9000".into());
+    assert!(page.contains("src=\"http://127.0.0.1:9000/prod/v1/widget.js"), "{page}");
 }
 
 #[test]

@@ -44,6 +44,7 @@ class LocalStack:
         # many processes of the built binary under the Runtime API emulator, REST events.
         self.processes = processes
         self.runtime = None
+        self.env_file = None
         # With statements, moto enforces IAM and the function runs with a role holding them.
         self.iam_statements = iam_statements
         self.aws_credentials = dict(DUMMY_CREDENTIALS)
@@ -78,6 +79,8 @@ class LocalStack:
             "RUST_LOG": self.log_level,
             **self.aws_credentials,
             **spotify,
+            # cargo lambda watch names no port in its events: the page's snippets need one.
+            **({} if self.processes else {"PUBLIC_URL": self.url}),
             **self.extra_env,
         }
 
@@ -102,7 +105,14 @@ class LocalStack:
         cargo_lambda = shutil.which("cargo-lambda", path=str(Path(sys.executable).parent)) or shutil.which("cargo-lambda")
         if not cargo_lambda:
             raise SystemExit("cargo-lambda not found; run `make venv` first")
-        env_list = ",".join(f"{k}={v}" for k, v in self.function_env().items())
+        # An env file, not --env-var: that list is split on commas, and ALLOWED_ORIGINS and
+        # ART_HOSTS are comma-separated lists.
+        values = self.function_env()
+        bad = [k for k, v in values.items() if "\n" in str(v)]
+        if bad:
+            raise SystemExit(f"{', '.join(bad)}: a value with a line break cannot be passed to the function")
+        self.env_file = Path(tempfile.mkstemp(prefix="now-playing-", suffix=".env")[1])
+        self.env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
         env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
         # Neither the emulator nor cargo may see real AWS settings of the developer's shell.
         for key in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
@@ -110,7 +120,7 @@ class LocalStack:
         self.log = open(self.log_path, "w")
         self.function = subprocess.Popen(
             [cargo_lambda, "lambda", "watch", "--bin", "now-playing", "--ignore-changes", "--disable-cors",
-             "-A", "127.0.0.1", "-P", str(self.port), "--env-var", env_list],
+             "-A", "127.0.0.1", "-P", str(self.port), "--env-file", str(self.env_file)],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         deadline = time.monotonic() + timeout
@@ -140,10 +150,21 @@ class LocalStack:
                 raise SystemExit(f"the function processes did not start; see {self.log_path}:\n{self.logs()[-3000:]}")
             time.sleep(0.05)
 
+    def seed_token(self, value: str, expires_at: datetime) -> None:
+        """Stores an access token in the table, as another instance would have."""
+        self.moto.client("dynamodb").put_item(TableName=TABLE, Item={
+            "pk": {"S": "spotify#access-token"},
+            "access_token": {"S": value},
+            "expires_at": {"N": str(int(expires_at.timestamp()))},
+            "ttl": {"N": str(int(expires_at.timestamp()) + 3600)},
+        })
+
     def logs(self) -> str:
         return self.log_path.read_text()
 
     def stop(self) -> None:
+        if self.env_file:
+            self.env_file.unlink(missing_ok=True)
         if self.runtime:
             self.runtime.stop()
         if self.function and self.function.poll() is None:

@@ -46,6 +46,8 @@ class LambdaRuntime:
         self.lock = threading.Lock()
         self.started_at: dict[int, float] = {}
         self.init_seconds: list[float] = []
+        # How many events each process (by its slot) took.
+        self.handled: dict[int, int] = {}
         self.durations: list[float] = []
         self.processes: list[subprocess.Popen] = []
         self.log = open(log_path, "w") if log_path else subprocess.DEVNULL
@@ -86,6 +88,7 @@ class LambdaRuntime:
                 invocation.handed_out = time.monotonic()
                 with runtime.lock:
                     runtime.in_flight[invocation.id] = invocation
+                    runtime.handled[slot] = runtime.handled.get(slot, 0) + 1
                 deadline_ms = int((time.time() + runtime.timeout) * 1000)
                 self.reply(200, json.dumps(invocation.event).encode(), {
                     "Content-Type": "application/json",
@@ -163,6 +166,8 @@ class LambdaRuntime:
             "pathParameters": None, "stageVariables": None,
             "requestContext": {
                 "accountId": "000000000000", "apiId": "local", "stage": self.stage, "httpMethod": method,
+                # As API Gateway does: the name it served the request on, not the client's Host.
+                "domainName": f"127.0.0.1:{self.front.server_address[1]}",
                 "path": f"/{self.stage}{path}", "resourcePath": path, "requestId": str(uuid.uuid4()),
                 "requestTimeEpoch": int(time.time() * 1000), "identity": {"sourceIp": "127.0.0.1"},
             },
