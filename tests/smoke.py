@@ -23,14 +23,26 @@ def checks(base: str):
     yield "CORS allows pages to read it", bool(current.headers.get("Access-Control-Allow-Origin")), dict(current.headers)
     if current.headers.get("ETag"):
         again = requests.get(f"{base}/v1/current", headers={"If-None-Match": current.headers["ETag"]}, timeout=15)
-        yield "a matching If-None-Match gets 304 (or 200 if it changed meanwhile)", again.status_code in (200, 304), again.status_code
+        # A 200 is right only when the answer changed meanwhile, and then its ETag differs.
+        revalidated = again.status_code == 304 or (
+            again.status_code == 200 and again.headers.get("ETag") not in (None, current.headers["ETag"]))
+        yield "a matching If-None-Match gets 304", revalidated, f"{again.status_code} ETag {again.headers.get('ETag')}"
+    head = requests.head(f"{base}/v1/current", timeout=15)
+    yield "HEAD /v1/current answers 200", head.status_code == 200, head.status_code
+    yield "answers say nosniff", current.headers.get("X-Content-Type-Options") == "nosniff", dict(current.headers)
     health = requests.get(f"{base}/v1/health", timeout=15)
     body = health.json() if health.headers.get("Content-Type", "").startswith("application/json") else {}
     yield "GET /v1/health answers configured with days remaining", health.status_code == 200 and body.get(
         "configured") is True, f"{health.status_code} {health.text[:200]}"
     preflight = requests.options(f"{base}/v1/current", headers={
         "Origin": "https://example.com", "Access-Control-Request-Method": "GET"}, timeout=15)
-    yield "OPTIONS preflight is answered", preflight.status_code in (200, 204), preflight.status_code
+    allowed = [m.strip() for m in preflight.headers.get("Access-Control-Allow-Methods", "").split(",")]
+    yield "OPTIONS preflight allows GET", preflight.status_code in (200, 204) and "GET" in allowed, (
+        f"{preflight.status_code} {dict(preflight.headers)}")
+    post = requests.post(f"{base}/v1/current", timeout=15)
+    code = post.json().get("error", {}).get("code") if post.headers.get("Content-Type", "").startswith("application/json") else None
+    yield "POST is a JSON method_not_allowed", post.status_code == 405 and code == "method_not_allowed", (
+        f"{post.status_code} {post.text[:200]}")
     missing = requests.get(f"{base}/v1/no-such-path", timeout=15)
     code = missing.json().get("error", {}).get("code") if missing.headers.get("Content-Type", "").startswith("application/json") else None
     yield "an unknown path is a JSON not_found", missing.status_code == 404 and code == "not_found", f"{missing.status_code} {missing.text[:200]}"

@@ -43,17 +43,8 @@ def statements():
     return template_statements()
 
 
-def seed_expired_token(stack):
-    expired = datetime.now(timezone.utc) - timedelta(minutes=5)
-    stack.moto.client("dynamodb").put_item(TableName=TABLE, Item={
-        "pk": {"S": "spotify#access-token"},
-        "access_token": {"S": "expired-access-token"},
-        "expires_at": {"N": str(int(expired.timestamp()))},
-    })
 
 
-def control(stack, what, body=None):
-    requests.post(f"{stack.fake.url}/_fake/{what}", json=body or {}, timeout=5).raise_for_status()
 
 
 def item(stack, key):
@@ -70,8 +61,8 @@ def test_every_call_the_function_makes_is_allowed_by_the_template(statements):
         assert stack.aws_credentials["AWS_SESSION_TOKEN"] != "testing"
 
         # Cold start, expired token: a refresh under the token lease, the answer shared.
-        seed_expired_token(stack)
-        control(stack, "scene", {"scene": "track"})
+        stack.seed_token("expired-access-token", datetime.now(timezone.utc) - timedelta(minutes=5))
+        stack.fake.control("scene", {"scene": "track"})
         first = requests.get(f"{stack.url}/v1/current", timeout=30)
         assert first.status_code == 200 and first.json()["stale"] is False, first.text
         token = item(stack, "spotify#access-token")
@@ -86,14 +77,14 @@ def test_every_call_the_function_makes_is_allowed_by_the_template(statements):
         assert any(i["pk"]["S"].startswith("art#") for i in art), "the art was shared (PutItem)"
 
         # A rotated refresh token is written back to the parameter.
-        control(stack, "rotate")
-        control(stack, "expire-access-tokens")
+        stack.fake.control("rotate")
+        stack.fake.control("expire-access-tokens")
         time.sleep(WINDOW + 0.1)
         assert requests.get(f"{stack.url}/v1/current", timeout=30).json()["stale"] is False
         assert stack.moto.read_credentials(PARAMETER)["refresh_token"].startswith("fake-refresh-rotated-")
 
         # A 429 is shared as a backoff.
-        control(stack, "fail", {"path": "/v1/me/player/currently-playing", "status": 429,
+        stack.fake.control("fail", {"path": "/v1/me/player/currently-playing", "status": 429,
                                 "headers": {"Retry-After": "600"}})
         time.sleep(WINDOW + 0.1)
         assert requests.get(f"{stack.url}/v1/current", timeout=30).json()["stale"] is True
@@ -108,7 +99,7 @@ def test_a_call_the_role_lacks_is_refused_and_seen(statements):
     answer still comes, but the lease and the shared answer are refused, and it shows."""
     lacking = [dict(s, Action=[a for a in s["Action"] if a != "dynamodb:UpdateItem"]) for s in statements]
     with LocalStack(processes=1, iam_statements=lacking, extra_env={"CACHE_SECONDS": str(WINDOW)}) as stack:
-        control(stack, "scene", {"scene": "track"})
+        stack.fake.control("scene", {"scene": "track"})
         assert requests.get(f"{stack.url}/v1/current", timeout=30).status_code == 200
         assert item(stack, "spotify#now-playing") is None
         assert denials(stack), "the refused UpdateItem is logged"

@@ -8,18 +8,14 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
-from devstack.local import LocalStack, TABLE
+from devstack.local import LocalStack
 from load import report, run
 
 WINDOW = 2  # CACHE_SECONDS for these stacks
 
 
-def calls(stack):
-    return requests.get(f"{stack.fake.url}/_fake/calls", timeout=5).json()
 
 
-def control(stack, what, body=None):
-    requests.post(f"{stack.fake.url}/_fake/{what}", json=body or {}, timeout=5).raise_for_status()
 
 
 def current(stack):
@@ -35,42 +31,34 @@ def crowd():
         yield stack
 
 
-def seed_expired_token(stack):
-    expired = datetime.now(timezone.utc) - timedelta(minutes=5)
-    stack.moto.client("dynamodb").put_item(TableName=TABLE, Item={
-        "pk": {"S": "spotify#access-token"},
-        "access_token": {"S": "expired-access-token"},
-        "expires_at": {"N": str(int(expired.timestamp()))},
-        "ttl": {"N": str(int(expired.timestamp()) + 3600)},
-    })
 
 
 def test_a_crowd_on_a_cold_cache_makes_one_token_refresh_and_one_player_call_per_window(crowd):
-    seed_expired_token(crowd)
-    control(crowd, "scene", {"scene": "track"})
-    control(crowd, "delay", {"seconds": 0.3})  # a realistic Spotify, so requests overlap
+    crowd.seed_token("expired-access-token", datetime.now(timezone.utc) - timedelta(minutes=5))
+    crowd.fake.control("scene", {"scene": "track"})
+    crowd.fake.control("delay", {"seconds": 0.3})  # a realistic Spotify, so requests overlap
     figures = run(crowd.url, clients=200, seconds=30, spotify=crowd.fake.url, max_requests=600)
-    control(crowd, "delay", {"seconds": 0})
+    crowd.fake.control("delay", {"seconds": 0})
     print("\n" + report(figures))
     assert figures["requests"] == 600
     assert figures["statuses"] == {200: 600}, figures
     assert figures["token_refreshes"] == 1
     windows = math.ceil(figures["seconds"] / WINDOW) + 1
     assert 1 <= figures["spotify_player_calls"] <= windows, figures
-    served = [p for p in crowd.runtime.processes if p.poll() is None]
-    assert len(served) == 4, "four live processes took the events"
+    assert all(p.poll() is None for p in crowd.runtime.processes), "no process died"
+    assert sorted(crowd.runtime.handled) == [0, 1, 2, 3], f"each of the four processes took events: {crowd.runtime.handled}"
 
 
 def test_a_429_stops_every_process_calling_spotify_until_retry_after(crowd):
-    control(crowd, "scene", {"scene": "track"})
+    crowd.fake.control("scene", {"scene": "track"})
     current(crowd)
     time.sleep(WINDOW + 0.5)
-    control(crowd, "fail", {"path": "/v1/me/player/currently-playing", "status": 429,
+    crowd.fake.control("fail", {"path": "/v1/me/player/currently-playing", "status": 429,
                             "headers": {"Retry-After": "19056"},
                             "body": {"error": {"status": 429, "message": "Too many requests", "reason": "QUOTA_EXCEEDED"}}})
-    before = calls(crowd)["currently_playing"]
+    before = crowd.fake.calls()["currently_playing"]
     assert current(crowd)["stale"] is True
-    assert calls(crowd)["currently_playing"] == before + 1
+    assert crowd.fake.calls()["currently_playing"] == before + 1
     # Several windows later, from whichever process answers: still no call, still stale.
     figures = run(crowd.url, clients=20, seconds=3 * WINDOW, spotify=crowd.fake.url, max_requests=300)
     assert figures["statuses"] == {200: figures["requests"]}
@@ -81,7 +69,7 @@ def test_a_429_stops_every_process_calling_spotify_until_retry_after(crowd):
 @pytest.fixture
 def single():
     with LocalStack(extra_env={"CACHE_SECONDS": str(WINDOW)}) as stack:
-        control(stack, "scene", {"scene": "track"})
+        stack.fake.control("scene", {"scene": "track"})
         current(stack)
         time.sleep(WINDOW + 0.5)
         yield stack
@@ -94,7 +82,7 @@ def single():
     {"status": 200, "delay": 12},
 ])
 def test_a_spotify_fault_serves_the_last_answer_as_stale_within_the_deadline(single, fault):
-    control(single, "fail", {"path": "/v1/me/player/currently-playing", **fault})
+    single.fake.control("fail", {"path": "/v1/me/player/currently-playing", **fault})
     began = time.monotonic()
     doc = current(single)
     took = time.monotonic() - began
@@ -104,7 +92,7 @@ def test_a_spotify_fault_serves_the_last_answer_as_stale_within_the_deadline(sin
 
 def test_a_cold_start_with_spotify_down_is_a_clean_502():
     with LocalStack() as stack:
-        control(stack, "fail", {"path": "/v1/me/player/currently-playing", "status": 502})
+        stack.fake.control("fail", {"path": "/v1/me/player/currently-playing", "status": 502})
         response = requests.get(f"{stack.url}/v1/current", timeout=30)
         assert response.status_code == 502
         assert response.json()["error"]["code"] == "upstream_unavailable"

@@ -6,6 +6,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 import threading
 
+import pytest
+
 SMOKE = Path(__file__).resolve().parent / "smoke.py"
 
 
@@ -41,5 +43,60 @@ def test_smoke_fails_against_something_else():
         done = run(f"http://127.0.0.1:{server.server_address[1]}")
         assert done.returncode == 1
         assert "FAIL GET /v1/current answers 200 JSON" in done.stdout
+    finally:
+        server.shutdown()
+
+
+class Breaking(BaseHTTPRequestHandler):
+    """Forwards to the running function, breaking one behaviour (`broken`) on the way."""
+
+    target = ""
+    broken = ""
+
+    def forward(self):
+        import requests
+
+        headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+        if self.broken == "no-revalidation":
+            headers.pop("If-None-Match", None)
+        if self.broken == "bare-preflight" and self.command == "OPTIONS":
+            return self.answer(200, {}, b"")
+        answer = requests.request(self.command, self.target + self.path, headers=headers, timeout=30)
+        out = {k: v for k, v in answer.headers.items() if k.lower() not in ("content-length", "transfer-encoding", "connection")}
+        if self.broken == "sniffable":
+            out = {k: v for k, v in out.items() if k.lower() != "x-content-type-options"}
+        status = 200 if self.broken == "post-accepted" and self.command == "POST" else answer.status_code
+        self.answer(status, out, answer.content)
+
+    def answer(self, status, headers, body):
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_HEAD = do_OPTIONS = do_POST = forward
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize("broken, failure", [
+    ("no-revalidation", "FAIL a matching If-None-Match gets 304"),
+    ("bare-preflight", "FAIL OPTIONS preflight allows GET"),
+    ("sniffable", "FAIL answers say nosniff"),
+    ("post-accepted", "FAIL POST is a JSON method_not_allowed"),
+])
+def test_each_check_fails_when_its_behaviour_breaks(stack, broken, failure):
+    handler = type("Broken", (Breaking,), {"target": stack.url, "broken": broken})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        done = run(f"http://127.0.0.1:{server.server_address[1]}")
+        assert done.returncode == 1, done.stdout
+        assert failure in done.stdout, done.stdout
+        assert done.stdout.count("FAIL") == 1, f"only the broken behaviour fails:\n{done.stdout}"
     finally:
         server.shutdown()

@@ -9,6 +9,7 @@ use std::time::Duration;
 use common::*;
 use now_playing::domain::{ItemKind, Playback, ServiceError, Status};
 use now_playing::ports::{CredentialsError, SpotifyError};
+use secrecy::ExposeSecret;
 
 #[tokio::test]
 async fn a_playing_track_is_answered_with_its_progress() {
@@ -127,6 +128,23 @@ async fn concurrent_instances_refresh_once_between_them() {
         task.await.unwrap().unwrap();
     }
     assert_eq!(h.spotify.calls().0, 1);
+}
+
+/// The token lease alone, with the answer lease out of the way: instances that read the
+/// stored token and take the lease one round trip apart still refresh once between them.
+#[tokio::test]
+async fn instances_racing_for_the_token_lease_refresh_once_between_them() {
+    let h = Harness::new();
+    *h.store.round_trip.lock().unwrap() = Duration::from_millis(5);
+    *h.spotify.refresh_delay.lock().unwrap() = Duration::from_millis(20);
+    h.spotify.script_refresh(vec![grant("access-1", None)]);
+    let managers: Vec<_> = (0..8).map(|i| Arc::new(h.tokens(&format!("i{i}")))).collect();
+    let tasks: Vec<_> = managers.iter().cloned().map(|t| tokio::spawn(async move { t.token().await })).collect();
+    for task in tasks {
+        let token = task.await.unwrap().expect("every instance gets a token");
+        assert_eq!(token.value.expose_secret(), "access-1");
+    }
+    assert_eq!(h.spotify.calls().0, 1, "one refresh for all eight");
 }
 
 #[tokio::test]

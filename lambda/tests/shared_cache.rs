@@ -11,13 +11,6 @@ use common::*;
 use now_playing::domain::{NowPlaying, Playback, ServiceError, Status};
 use now_playing::ports::SpotifyError;
 
-fn playing_harness() -> Harness {
-    let h = Harness::new();
-    h.spotify.script_refresh(vec![grant("access-1", None)]);
-    h.spotify.script_playing(vec![Ok(playback("currently_playing_track.json"))]);
-    h
-}
-
 #[tokio::test]
 async fn within_the_window_another_instance_serves_the_shared_snapshot_without_calling_spotify() {
     let h = playing_harness();
@@ -56,6 +49,26 @@ async fn a_cold_instance_waits_for_the_refresh_in_progress() {
     other_instance.await.unwrap();
     assert_eq!(answer, published);
     assert_eq!(h.spotify.calls(), (0, 0, 0), "the cold instance did not call Spotify");
+}
+
+#[tokio::test]
+async fn a_cold_instance_waiting_stops_as_soon_as_the_refresh_in_progress_is_rate_limited() {
+    let h = Harness::new();
+    *h.snapshots.lease.lock().unwrap() = Some(("elsewhere#0".into(), NOW + Duration::from_secs(60)));
+    let snapshots = h.snapshots.clone();
+    let other_instance = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        snapshots.state.lock().unwrap().backoff_until = Some(NOW + Duration::from_secs(600));
+    });
+    let started = std::time::Instant::now();
+    let answer = h.instance("cold").current().await;
+    other_instance.await.unwrap();
+    let Err(ServiceError::UpstreamUnavailable { retry_after: Some(wait), .. }) = answer else {
+        panic!("expected the shared backoff, got {answer:?}")
+    };
+    assert_eq!(wait, Duration::from_secs(600));
+    assert_eq!(h.spotify.calls(), (0, 0, 0), "no call while Spotify is rate limiting");
+    assert!(started.elapsed() < FAST_CACHE.wait, "it stopped waiting at once");
 }
 
 #[tokio::test]
@@ -105,7 +118,7 @@ async fn a_429_with_nothing_to_serve_is_upstream_unavailable_with_retry_after() 
     h.instance("a").current().await.unwrap_err();
     let err = h.instance("b").current().await.unwrap_err();
     assert!(
-        matches!(err, ServiceError::UpstreamUnavailable { retry_after: Some(d), .. } if d <= Duration::from_secs(600))
+        matches!(err, ServiceError::UpstreamUnavailable { retry_after: Some(d), .. } if d == Duration::from_secs(600))
     );
     assert_eq!(h.spotify.calls().1, 1);
 }

@@ -117,6 +117,16 @@ async fn a_429_carries_retry_after_in_seconds() {
 }
 
 #[tokio::test]
+async fn a_429_without_retry_after_waits_thirty_seconds() {
+    for template in
+        [ResponseTemplate::new(429), ResponseTemplate::new(429).insert_header("retry-after", "Wed, 21 Oct 2026")]
+    {
+        let answer = playing_answer(template).await;
+        assert_eq!(answer, Err(SpotifyError::RateLimited { retry_after: Duration::from_secs(30) }));
+    }
+}
+
+#[tokio::test]
 async fn a_5xx_is_an_upstream_failure() {
     assert_eq!(playing_answer(ResponseTemplate::new(503)).await, Err(SpotifyError::Upstream(503)));
 }

@@ -10,6 +10,7 @@ import copy
 import hashlib
 import itertools
 import json
+import secrets
 import struct
 import threading
 import time
@@ -36,6 +37,9 @@ DEMO_CYCLE = ["track", "paused", "episode", "local", "nothing"]
 CYCLE_SECONDS = 30
 
 
+# The cookie a logged-in browser carries on the stand-in's accounts pages.
+SESSION_COOKIE = "sp_dc"
+
 def fixture(name: str) -> dict:
     return json.loads((FIXTURES / name).read_text())
 
@@ -61,6 +65,9 @@ class State:
         self.scene_started = time.time()
         self.started = time.time()
         self.issued = set()
+        # Every token ever handed out, access and refresh, never cleared: what a secret
+        # scan must look for, whatever was expired or rotated since.
+        self.ever_issued: list[str] = []
         self.serial = itertools.count(1)
         self.calls = {"token": 0, "currently_playing": 0, "recently_played": 0, "me": 0}
         # Failures to serve before the normal answer: (path prefix, status, headers, body, delay).
@@ -73,6 +80,12 @@ class State:
         self.codes = {}
         self.deny_next = False
         self.product = "premium"
+
+    def new_token(self, kind: str) -> str:
+        """A token no log line could contain by chance; remembered in `ever_issued`."""
+        token = f"{kind}-{next(self.serial)}-{secrets.token_hex(6)}"
+        self.ever_issued.append(token)
+        return token
 
     def current_scene(self) -> str:
         if self.cycle:
@@ -135,11 +148,11 @@ class Handler(QuietHandler):
         if form.get("grant_type") != ["refresh_token"] or form.get("refresh_token") != [self.state.refresh_token]:
             return self.send(400, fixture("error_invalid_grant.json"))
         with self.state.lock:
-            token = f"fake-access-{next(self.state.serial)}"
+            token = self.state.new_token("fake-access")
             self.state.issued.add(token)
             answer = fixture("token.json") | {"access_token": token, "expires_in": self.state.expires_in}
             if self.state.rotate_next:
-                self.state.refresh_token = f"fake-refresh-rotated-{next(self.state.serial)}"
+                self.state.refresh_token = self.state.new_token("fake-refresh-rotated")
                 answer["refresh_token"] = self.state.refresh_token
                 self.state.rotate_next = False
         time.sleep(self.state.delay)
@@ -151,14 +164,16 @@ class Handler(QuietHandler):
             issued_for = self.state.codes.pop(code, None)
             if issued_for is None or form.get("redirect_uri") != [issued_for]:
                 return self.send(400, {"error": "invalid_grant", "error_description": "Invalid authorization code"})
-            token = f"fake-access-{next(self.state.serial)}"
+            token = self.state.new_token("fake-access")
             self.state.issued.add(token)
-            self.state.refresh_token = f"fake-refresh-{next(self.state.serial)}"
+            self.state.refresh_token = self.state.new_token("fake-refresh")
             answer = fixture("token_rotated.json") | {"access_token": token, "refresh_token": self.state.refresh_token}
         self.send(200, answer)
 
     def authorize(self, query):
-        """Spotify's consent page, already approved: redirects with a code, or says why not."""
+        """Spotify's consent page: a refused link says why at once, to anyone; a visitor who
+        is not logged in (no session cookie) is sent to the login page, with no side effect;
+        a logged-in browser has already approved and is redirected with a code."""
         param = {k: v[0] for k, v in query.items()}
         if param.get("client_id") != self.state.client_id:
             return self.send_html(400, "INVALID_CLIENT: Invalid client")
@@ -167,6 +182,8 @@ class Handler(QuietHandler):
             return self.send_html(400, "INVALID_CLIENT: Invalid redirect URI")
         if param.get("response_type") != "code":
             return self.send_html(400, "unsupported_response_type")
+        if f"{SESSION_COOKIE}=" not in (self.headers.get("Cookie") or ""):
+            return self.send(302, headers={"Location": "/login?continue=" + urllib.parse.quote(self.path)})
         with self.state.lock:
             if self.state.deny_next:
                 self.state.deny_next = False
@@ -293,6 +310,17 @@ class FakeSpotify:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def control(self, what: str, body: dict | None = None) -> None:
+        """One of the `/_fake/...` controls: scene, fail, rotate, expire-access-tokens, ..."""
+        request = urllib.request.Request(f"{self.url}/_fake/{what}", data=json.dumps(body or {}).encode(),
+                                         method="POST", headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(request, timeout=5).read()
+
+    def calls(self) -> dict:
+        """How many times each Spotify endpoint was called."""
+        with urllib.request.urlopen(f"{self.url}/_fake/calls", timeout=5) as answer:
+            return json.loads(answer.read())
 
     def __enter__(self) -> "FakeSpotify":
         return self.start()

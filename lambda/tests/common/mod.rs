@@ -82,6 +82,8 @@ pub struct FakeSpotify {
     pub played_with: Mutex<Vec<String>>,
     /// How long each player call takes.
     pub delay: Mutex<Duration>,
+    /// How long each token refresh takes.
+    pub refresh_delay: Mutex<Duration>,
 }
 
 pub fn grant(access: &str, rotated: Option<&str>) -> Result<TokenGrant, SpotifyError> {
@@ -138,6 +140,8 @@ impl FakeSpotify {
 impl Spotify for FakeSpotify {
     async fn refresh(&self, credentials: &Credentials) -> Result<TokenGrant, SpotifyError> {
         self.refresh_calls.fetch_add(1, Ordering::SeqCst);
+        let delay = *self.refresh_delay.lock().unwrap();
+        tokio::time::sleep(delay).await;
         self.refreshed_with.lock().unwrap().push(credentials.refresh_token.expose_secret().to_owned());
         let mut q = self.refreshes.lock().unwrap();
         if q.len() > 1 { q.pop_front().unwrap() } else { clone_grant(q.front().expect("no scripted refresh")) }
@@ -196,9 +200,18 @@ pub struct MemoryTokenStore {
     pub saves: AtomicUsize,
     /// Another instance's token that lands just as this one takes the lease.
     pub landing: Mutex<Option<AccessToken>>,
+    /// How long each call takes, as a network round trip would: concurrent callers then
+    /// interleave between reading the token and taking the lease.
+    pub round_trip: Mutex<Duration>,
 }
 
 impl MemoryTokenStore {
+    async fn travel(&self) {
+        let pause = *self.round_trip.lock().unwrap();
+        if !pause.is_zero() {
+            tokio::time::sleep(pause).await;
+        }
+    }
     pub fn new() -> Arc<Self> {
         Arc::new(MemoryTokenStore::default())
     }
@@ -213,16 +226,19 @@ impl MemoryTokenStore {
 #[async_trait]
 impl TokenStore for MemoryTokenStore {
     async fn load(&self) -> Result<Option<AccessToken>, StoreError> {
+        self.travel().await;
         self.check()?;
         Ok(self.token.lock().unwrap().clone())
     }
     async fn save(&self, token: &AccessToken) -> Result<(), StoreError> {
+        self.travel().await;
         self.check()?;
         self.saves.fetch_add(1, Ordering::SeqCst);
         *self.token.lock().unwrap() = Some(token.clone());
         Ok(())
     }
     async fn try_lease(&self, owner: &str, now: OffsetDateTime, until: OffsetDateTime) -> Result<bool, StoreError> {
+        self.travel().await;
         self.check()?;
         if let Some(token) = self.landing.lock().unwrap().take() {
             *self.token.lock().unwrap() = Some(token);
@@ -358,16 +374,21 @@ impl Harness {
         }
     }
 
-    /// A new instance (its own memory) over the same shared fakes.
-    pub fn instance(&self, id: &str) -> NowPlayingService {
-        let tokens = TokenManager::new(
+    /// A new instance's token manager (its own memory) over the same shared fakes.
+    pub fn tokens(&self, id: &str) -> TokenManager {
+        TokenManager::new(
             self.spotify.clone(),
             self.store.clone(),
             self.credentials.clone(),
             self.clock.clone(),
             id.to_owned(),
             FAST_LEASE,
-        );
+        )
+    }
+
+    /// A new instance (its own memory) over the same shared fakes.
+    pub fn instance(&self, id: &str) -> NowPlayingService {
+        let tokens = self.tokens(id);
         NowPlayingService::new(
             self.spotify.clone(),
             tokens,
@@ -377,6 +398,14 @@ impl Harness {
             FAST_CACHE,
         )
     }
+}
+
+/// A harness whose Spotify grants one token and plays a track.
+pub fn playing_harness() -> Harness {
+    let h = Harness::new();
+    h.spotify.script_refresh(vec![grant("access-1", None)]);
+    h.spotify.script_playing(vec![Ok(playback("currently_playing_track.json"))]);
+    h
 }
 
 /// Album art from memory: a 1×1 PNG for any URL, counting fetches.
