@@ -73,10 +73,11 @@ $(NODE_STAMP): infra/package.json infra/package-lock.json
 	cd infra && npm ci --no-audit --no-fund
 	touch $@
 
-lint: $(NODE_STAMP) ## cargo fmt --check, cargo clippy -D warnings, and tsc + ESLint over infra/
+lint: $(STAMP) $(NODE_STAMP) ## cargo fmt --check, cargo clippy -D warnings, tsc + ESLint over infra/, actionlint
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	cd infra && npx tsc --noEmit && npx eslint .
+	actionlint .github/workflows/*.yml
 
 fmt: ## Format the Rust code
 	cargo fmt --all

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from devstack.aws import DUMMY_CREDENTIALS, REGION, Moto, free_port
-from devstack.fake_spotify import FakeSpotify
+from devstack.fake_spotify import SESSION_COOKIE, FakeSpotify
 
 ROOT = Path(__file__).resolve().parent.parent
 BINARY = ROOT / "target" / "debug" / "now-playing-authorize"
@@ -38,10 +38,14 @@ def fake():
 class Run:
     """One run of the command, its output collected as it goes."""
 
-    def __init__(self, fake, moto, parameter, *args, env=None, secret=CLIENT_SECRET, timeout=20, port=None):
+    def __init__(self, fake, moto, parameter, *args, env=None, secret=CLIENT_SECRET, timeout=20, port=None,
+                 registered=True):
         assert BINARY.exists(), f"{BINARY} is not built: run `make test` (it builds the workspace first)"
         self.port = port or free_port()
         self.redirect_uri = f"http://127.0.0.1:{self.port}/callback"
+        if registered:
+            # As the owner did on developer.spotify.com, before running the command.
+            fake.state.redirect_uris.add(self.redirect_uri)
         base = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         self.env = base | DUMMY_CREDENTIALS | {
             "AWS_REGION": REGION,
@@ -75,8 +79,9 @@ class Run:
 
 
 def browser(url):
-    """Follows the authorize link and Spotify's redirect to the callback, like a browser."""
-    return requests.get(url, timeout=10)
+    """Follows the authorize link and Spotify's redirect to the callback, like a browser
+    whose owner is logged in to Spotify."""
+    return requests.get(url, timeout=10, cookies={SESSION_COOKIE: "logged-in"})
 
 
 def parameter_name(request):
@@ -92,7 +97,6 @@ def assert_no_secret(run, fake, *extra):
 def test_the_happy_path_stores_what_the_function_reads(fake, moto, request):
     name = parameter_name(request)
     run = Run(fake, moto, name)
-    fake.state.redirect_uris.add(run.redirect_uri)
     first = run.proc.stdout.readline() + run.proc.stdout.readline() + run.proc.stdout.readline()
     run.lines.append(first)
     assert run.redirect_uri in first, "the redirect URI to register comes before anything else"
@@ -120,7 +124,6 @@ def test_running_it_again_renews_the_authorization(fake, moto, request):
     moto.put_credentials(name, {"client_id": "old", "client_secret": "old", "refresh_token": "old",
                                 "authorized_at": "2026-01-01T00:00:00Z"})
     run = Run(fake, moto, name)
-    fake.state.redirect_uris.add(run.redirect_uri)
     browser(run.authorize_url())
     assert run.finish() == 0, run.stderr
     stored = moto.read_credentials(name)
@@ -131,7 +134,6 @@ def test_running_it_again_renews_the_authorization(fake, moto, request):
 def test_print_only_masks_secrets_and_stores_nothing(fake, moto, request):
     name = parameter_name(request)
     run = Run(fake, moto, name, "--print-only")
-    fake.state.redirect_uris.add(run.redirect_uri)
     browser(run.authorize_url())
     assert run.finish() == 0, run.stderr
     assert "nothing stored" in run.stdout and "<hidden," in run.stdout
@@ -143,7 +145,6 @@ def test_print_only_masks_secrets_and_stores_nothing(fake, moto, request):
 def test_a_non_premium_account_is_warned_about(fake, moto, request):
     fake.state.product = "free"
     run = Run(fake, moto, parameter_name(request))
-    fake.state.redirect_uris.add(run.redirect_uri)
     browser(run.authorize_url())
     assert run.finish() == 0
     assert "only when the app's owner has Premium" in run.stdout
@@ -163,18 +164,24 @@ def failing(run, fake, exit_message, moto=None, name=None):
 def test_a_wrong_client_secret_is_explained(fake, moto, request):
     name = parameter_name(request)
     run = Run(fake, moto, name, secret="wrong-secret-91ab")
-    fake.state.redirect_uris.add(run.redirect_uri)
     browser(run.authorize_url())
     failing(run, fake, "invalid_client", moto, name)
     assert "wrong-secret-91ab" not in run.stdout + run.stderr
 
 
-def test_an_unregistered_redirect_uri_says_what_to_register(fake, moto, request):
+def test_an_unregistered_redirect_uri_says_what_to_register_at_once(fake, moto, request):
+    """Spotify shows the refusal on its authorize page, and the browser never comes back:
+    the link is checked before waiting (a 300 s wait would outlast `finish`)."""
     name = parameter_name(request)
-    run = Run(fake, moto, name, timeout=3)
-    page = browser(run.authorize_url())
-    assert "Invalid redirect URI" in page.text
-    failing(run, fake, f"add {run.redirect_uri} under Redirect URIs", moto, name)
+    run = Run(fake, moto, name, timeout=300, registered=False)
+    failing(run, fake, f"Spotify does not accept the redirect URI {run.redirect_uri}: add it under Redirect URIs", moto, name)
+    assert "/authorize?" not in run.stdout, "no link to a page that can only refuse"
+
+
+def test_an_unknown_client_id_is_explained_at_once(fake, moto, request):
+    name = parameter_name(request)
+    run = Run(fake, moto, name, timeout=300, env={"SPOTIFY_CLIENT_ID": "not-the-client"})
+    failing(run, fake, "Spotify does not know the client id not-the-client", moto, name)
 
 
 def test_a_port_in_use_is_explained(fake, moto, request):
@@ -199,7 +206,6 @@ def test_a_state_mismatch_is_refused(fake, moto, request):
 def test_cancel_in_the_browser_is_explained(fake, moto, request):
     name = parameter_name(request)
     run = Run(fake, moto, name)
-    fake.state.redirect_uris.add(run.redirect_uri)
     fake.state.deny_next = True
     page = browser(run.authorize_url())
     assert "cancelled" in page.text
@@ -221,7 +227,6 @@ def test_no_aws_credentials_is_explained(fake, moto, request, tmp_path):
         "AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None, "AWS_SESSION_TOKEN": None,
         "AWS_CONFIG_FILE": str(empty), "AWS_SHARED_CREDENTIALS_FILE": str(empty),
     })
-    fake.state.redirect_uris.add(run.redirect_uri)
     browser(run.authorize_url())
     failing(run, fake, "no AWS credentials found", moto, name)
 
@@ -248,7 +253,6 @@ def test_a_refused_parameter_write_is_explained(fake, moto, request):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         run = Run(fake, moto, parameter_name(request), env={"AWS_ENDPOINT_URL": f"http://127.0.0.1:{server.server_address[1]}"})
-        fake.state.redirect_uris.add(run.redirect_uri)
         browser(run.authorize_url())
         failing(run, fake, "AccessDenied")
         assert "ssm:PutParameter" in run.stderr

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use aws_config::BehaviorVersion;
 use aws_sdk_ssm::config::ProvideCredentials;
-use now_playing::adapters::spotify::SpotifyHttp;
+use now_playing::adapters::spotify::{AuthorizeProblem, SpotifyHttp};
 use now_playing::adapters::ssm::SsmCredentialStore;
 use now_playing::config::{DEFAULT_SPOTIFY_ACCOUNTS_URL, DEFAULT_SPOTIFY_API_URL, base_url};
 use now_playing::domain::Credentials;
@@ -204,6 +204,17 @@ async fn run() -> Result<()> {
     let spotify = SpotifyHttp::new(SpotifyHttp::default_client()?, &api_url, &accounts_url);
     let state = random_state()?;
     let url = spotify.authorize_url(&client_id, &redirect_uri, SCOPES, &state).map_err(|e| anyhow!(e))?;
+    match spotify.authorize_link_problem(&url).await {
+        Some(AuthorizeProblem::RedirectUri) => bail!(
+            "Spotify does not accept the redirect URI {redirect_uri}: add it under Redirect URIs in your app's \
+             settings on developer.spotify.com, save, and run `make bootstrap` again"
+        ),
+        Some(AuthorizeProblem::ClientId) => bail!(
+            "Spotify does not know the client id {client_id}: copy it from your app's settings on \
+             developer.spotify.com into SPOTIFY_CLIENT_ID"
+        ),
+        None => {}
+    }
     println!("Open this link, log in and approve (waiting {} s):\n\n    {url}\n", args.timeout.as_secs());
     std::io::stdout().flush()?;
     if args.open_browser {

@@ -87,6 +87,13 @@ impl SpotifyHttp {
     }
 }
 
+/// What the authorize page refuses in a link.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AuthorizeProblem {
+    RedirectUri,
+    ClientId,
+}
+
 /// The account that authorized the app (`GET /v1/me`).
 #[derive(Debug, Deserialize)]
 pub struct Profile {
@@ -118,6 +125,25 @@ impl SpotifyHttp {
             .map_err(|e| format!("the accounts URL {:?} is not a URL: {e}", self.accounts_url))?;
         url.query_pairs_mut().extend_pairs(query);
         Ok(url.into())
+    }
+
+    /// What Spotify's authorize page says is wrong with the link before anyone logs in:
+    /// an unregistered redirect URI or an unknown client id is shown there, and the browser
+    /// then never reaches the callback. `None` when the page names neither.
+    pub async fn authorize_link_problem(&self, url: &str) -> Option<AuthorizeProblem> {
+        let response = self.client.get(url).send().await.ok()?;
+        if response.status().is_redirection() {
+            return None;
+        }
+        let page = read_capped(response, 64 * 1024).await.ok()?;
+        let page = String::from_utf8_lossy(&page);
+        if page.contains("Invalid redirect URI") {
+            Some(AuthorizeProblem::RedirectUri)
+        } else if page.contains("INVALID_CLIENT: Invalid client") {
+            Some(AuthorizeProblem::ClientId)
+        } else {
+            None
+        }
     }
 
     /// Exchanges the callback's `code` for tokens (`grant_type=authorization_code`).
