@@ -5,4 +5,5 @@ pub mod body;
 pub mod clock;
 pub mod dynamodb;
 pub mod spotify;
+mod spotify_wire;
 pub mod ssm;
