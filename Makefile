@@ -20,8 +20,12 @@ STACK ?= $(or $(patsubst stackName=%,%,$(filter stackName=%,$(CDK_ARGS))),NowPla
 # cdk deploy's --require-approval: `broadening` asks at a terminal before IAM or security
 # group changes; a pipeline with no terminal passes APPROVE=never.
 APPROVE ?= broadening
+# More cdk deploy flags, e.g. DEPLOY_ARGS=--method=direct (what `make rehearse` uses).
+DEPLOY_ARGS ?=
+# FORCE=yes: make destroy without asking (a pipeline, the rehearsal).
+FORCE ?=
 
-.PHONY: bench chromium help venv dev bootstrap test test-rust test-e2e test-infra lint fmt build synth deploy diff destroy logs smoke clean
+.PHONY: bench chromium help venv dev bootstrap test test-rust test-e2e test-infra lint fmt build synth deploy diff destroy logs smoke clean rehearse qemu mutants
 
 help: ## List the targets
 	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,7 +45,7 @@ dev: $(STAMP) ## Run the whole system locally (moto + Spotify stand-in + the fun
 bootstrap: ## Authorize your Spotify app once and store the credentials in SSM (ARGS="--print-only" etc.)
 	scripts/bootstrap $(ARGS)
 
-test: lint test-rust test-e2e test-infra ## Run every test offline: lint, unit, adapter, end-to-end, stack
+test: lint test-rust test-e2e test-infra rehearse ## Run every test offline: lint, unit, adapter, end-to-end, stack, deploy rehearsal
 
 # Builds the binaries the end-to-end tests run, then the Rust tests against moto.
 test-rust: $(STAMP)
@@ -92,7 +96,7 @@ synth: build $(NODE_STAMP) ## Synthesize the CloudFormation template (offline, n
 
 deploy: build $(NODE_STAMP) ## Build, then deploy the stack to the account and region your AWS settings name
 	$(CDK) bootstrap $(CDK_ARGS)
-	$(CDK) deploy $(CDK_ARGS) --require-approval $(APPROVE) --outputs-file cdk-outputs.json
+	$(CDK) deploy $(CDK_ARGS) --require-approval $(APPROVE) $(DEPLOY_ARGS) --outputs-file cdk-outputs.json
 	@echo "Check it: make smoke URL=<EndpointUrl above, without /v1/current>"
 
 diff: build $(NODE_STAMP) ## Show what deploy would change
@@ -105,7 +109,7 @@ destroy: $(NODE_STAMP) ## Remove the stack: function, table, API, domain, alarms
 	@echo "Keeps: the SSM parameter (not part of the stack; delete it with"
 	@echo "  aws ssm delete-parameter --name /now-playing/spotify) and API Gateway's"
 	@echo "  account-wide logging role, which other APIs in the account may use."
-	$(CDK) destroy $(CDK_ARGS) -c withoutPackage=true
+	$(CDK) destroy $(CDK_ARGS) -c withoutPackage=true $(if $(filter yes,$(FORCE)),--force)
 
 logs: ## Follow the deployed function's logs (needs the AWS CLI)
 	@command -v aws >/dev/null || { echo "make logs needs the AWS CLI (aws) on PATH" >&2; exit 1; }
@@ -115,6 +119,23 @@ logs: ## Follow the deployed function's logs (needs the AWS CLI)
 smoke: $(STAMP) ## Check a deployed endpoint from outside: make smoke URL=https://np.example.com
 	@test -n "$(URL)" || { echo "usage: make smoke URL=https://np.example.com" >&2; exit 2; }
 	$(PY) tests/smoke.py $(URL)
+
+# The arm64 package runs here under qemu-user with Debian's arm64 sysroot.
+qemu:
+	@command -v qemu-aarch64 >/dev/null && test -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user libc6-arm64-cross libgcc-s1-arm64-cross; \
+	  else echo "the rehearsal needs qemu-user, libc6-arm64-cross and libgcc-s1-arm64-cross (apt-get install)" >&2; exit 1; fi; }
+
+rehearse: build $(STAMP) $(NODE_STAMP) qemu ## Rehearse make deploy, diff and destroy offline: moto, the arm64 package under qemu, make smoke
+	$(PY) scripts/rehearse.py
+
+# Not in make test: a fresh build, then a rebuild and test run per mutant (246 of them).
+mutants: ## Mutation testing of the domain and the HTTP layer (cargo-mutants); summaries in mutants.out/
+	@command -v cargo-mutants >/dev/null || cargo install cargo-mutants --locked --version 27.1.0
+	status=0; cargo mutants --no-shuffle --timeout 120 $(MUTANTS_ARGS) || status=$$?; \
+	  case $$status in 0|2|3) ;; *) echo "cargo mutants failed ($$status): see mutants.out/debug.log" >&2; exit $$status;; esac
+	@echo "caught: $$(wc -l < mutants.out/caught.txt), missed: $$(wc -l < mutants.out/missed.txt), timeouts: $$(wc -l < mutants.out/timeout.txt); the missed ones are in mutants.out/missed.txt"
 
 $(BENCH_STAMP): $(STAMP) bench/requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt

@@ -186,8 +186,9 @@ struct NamedWire {
     external_urls: ExternalUrls,
 }
 
+/// An album or a show: a name, a link and images.
 #[derive(Deserialize, Default)]
-struct AlbumWire {
+struct CollectionWire {
     #[serde(default, deserialize_with = "text")]
     name: String,
     #[serde(default, deserialize_with = "lenient")]
@@ -207,23 +208,13 @@ struct TrackWire {
     #[serde(default, deserialize_with = "lenient_list")]
     artists: Vec<NamedWire>,
     #[serde(default, deserialize_with = "lenient")]
-    album: AlbumWire,
+    album: CollectionWire,
     #[serde(default, deserialize_with = "lenient")]
     duration_ms: u64,
     #[serde(default, deserialize_with = "lenient")]
     explicit: bool,
     #[serde(default, deserialize_with = "lenient")]
     is_local: bool,
-}
-
-#[derive(Deserialize, Default)]
-struct ShowWire {
-    #[serde(default, deserialize_with = "text")]
-    name: String,
-    #[serde(default, deserialize_with = "lenient")]
-    external_urls: ExternalUrls,
-    #[serde(default, deserialize_with = "lenient_list")]
-    images: Vec<ImageWire>,
 }
 
 #[derive(Deserialize)]
@@ -237,7 +228,7 @@ struct EpisodeWire {
     #[serde(default, deserialize_with = "lenient_list")]
     images: Vec<ImageWire>,
     #[serde(default, deserialize_with = "lenient")]
-    show: ShowWire,
+    show: CollectionWire,
     #[serde(default, deserialize_with = "lenient")]
     duration_ms: u64,
     #[serde(default, deserialize_with = "lenient")]
