@@ -87,6 +87,7 @@ fmt: ## Format the Rust code
 	cargo fmt --all
 
 build: $(STAMP) ## Build the arm64 Lambda zip (target/lambda/now-playing/bootstrap.zip)
+	@if command -v rustup >/dev/null; then rustup target add aarch64-unknown-linux-gnu >/dev/null; fi
 	cargo lambda build --release --arm64 --output-format zip -p now-playing --bin now-playing
 	@ls -l target/lambda/now-playing/bootstrap.zip | awk '{printf "bootstrap.zip: %.2f MiB (%d bytes)\n", $$5/1048576, $$5}'
 
