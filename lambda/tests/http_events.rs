@@ -479,3 +479,18 @@ async fn the_card_carries_only_characters_xml_allows() {
     assert!(!svg.chars().any(illegal), "{svg:?}");
     assert!(svg.contains("A\u{FFFD}B\u{FFFD}C\u{FFFD}D\u{FFFD}E"), "each replaced, the rest kept");
 }
+
+#[tokio::test]
+async fn the_page_policy_admits_images_from_the_configured_hosts_only() {
+    let h = Harness::new();
+    let hosts = now_playing::domain::ImageHosts::new(vec!["127.0.0.1:5060".into()]);
+    let r = app(&h, AllowedOrigins::Any).with_image_hosts(&hosts).handle(rest_with_query("/", &[])).await;
+    let policy = header_of(&r, header::CONTENT_SECURITY_POLICY).unwrap().to_owned();
+    let images = policy.split(';').map(str::trim).find(|d| d.starts_with("img-src")).unwrap();
+    assert_eq!(
+        images,
+        "img-src 'self' data: https://*.scdn.co https://*.spotifycdn.com http://127.0.0.1:5060 https://127.0.0.1:5060"
+    );
+    let r = app(&h, AllowedOrigins::Any).handle(rest_with_query("/", &[])).await;
+    assert!(!header_of(&r, header::CONTENT_SECURITY_POLICY).unwrap().contains("127.0.0.1"));
+}
