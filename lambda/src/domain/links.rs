@@ -65,6 +65,9 @@ mod tests {
             ("http://127.0.0.1:5060/image/x", true),
             ("http://127.0.0.1:9000/v1/current", false),
             ("http://127.0.0.1:5060.evil.example/x", false),
+            ("https://i.scdn.co/image/a\"onerror=\"alert(1)", false),
+            ("https://i.scdn.co/image/a b", false),
+            ("https://i.scdn.co/image/a<script>", false),
         ] {
             assert_eq!(hosts.allows(url), ok, "{url}");
         }
