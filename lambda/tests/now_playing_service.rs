@@ -334,3 +334,10 @@ async fn a_token_that_lands_while_taking_the_lease_is_used_instead_of_refreshing
     assert_eq!(h.spotify.played_with.lock().unwrap().as_slice(), ["landed"]);
     assert!(h.store.lease.lock().unwrap().is_none(), "the lease was given back");
 }
+
+#[test]
+fn a_token_with_exactly_the_refresh_margin_left_is_refreshed() {
+    use now_playing::domain::token::REFRESH_MARGIN;
+    assert!(!token("a", NOW + REFRESH_MARGIN).is_fresh_at(NOW));
+    assert!(token("a", NOW + REFRESH_MARGIN + Duration::from_secs(1)).is_fresh_at(NOW));
+}
