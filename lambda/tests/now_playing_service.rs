@@ -341,3 +341,21 @@ fn a_token_with_exactly_the_refresh_margin_left_is_refreshed() {
     assert!(!token("a", NOW + REFRESH_MARGIN).is_fresh_at(NOW));
     assert!(token("a", NOW + REFRESH_MARGIN + Duration::from_secs(1)).is_fresh_at(NOW));
 }
+
+#[tokio::test]
+async fn after_a_401_another_instance_s_new_token_is_used_without_a_refresh() {
+    let h = Harness::new();
+    *h.store.token.lock().unwrap() = Some(token("access-a", NOW + Duration::from_secs(3000)));
+    *h.spotify.delay.lock().unwrap() = Duration::from_millis(60);
+    h.spotify.script_refresh(vec![grant("access-refreshed", None)]);
+    h.spotify.script_playing(vec![Err(SpotifyError::Unauthorized), Ok(playback("currently_playing_track.json"))]);
+    let store = h.store.clone();
+    let other_instance = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        *store.token.lock().unwrap() = Some(token("access-b", NOW + Duration::from_secs(3600)));
+    });
+    h.instance("a").current().await.unwrap();
+    other_instance.await.unwrap();
+    assert_eq!(h.spotify.calls().0, 0, "the other instance's token, not a refresh");
+    assert_eq!(h.spotify.played_with.lock().unwrap().as_slice(), ["access-a", "access-b"]);
+}
