@@ -109,9 +109,17 @@ impl Config {
                 })?
             }
         };
-        let art_hosts = get("ART_HOSTS")
+        let art_hosts: Vec<String> = get("ART_HOSTS")
             .map(|v| v.split(',').map(str::trim).filter(|h| !h.is_empty()).map(str::to_owned).collect())
             .unwrap_or_default();
+        // Each host goes into the preview page's Content-Security-Policy: only `host` or `host:port`.
+        if let Some(bad) = art_hosts.iter().find(|h| !h.chars().all(|c| c.is_ascii_alphanumeric() || ".-:".contains(c)))
+        {
+            return Err(ConfigError::Invalid {
+                name: "ART_HOSTS",
+                reason: format!("{bad:?} is not a host or host:port such as 127.0.0.1:5060"),
+            });
+        }
         let public_url = match get("PUBLIC_URL") {
             Some(url) => Some(base_url("PUBLIC_URL", Some(url), "https://np.example.com")?),
             None => None,
@@ -200,6 +208,7 @@ mod tests {
             ("ALLOWED_ORIGINS", "https://example.com/page"),
             ("TOKEN_TABLE", "a b"),
             ("PUBLIC_URL", "np.example.com"),
+            ("ART_HOSTS", "cdn.example; script-src *"),
         ] {
             let mut pairs = BASE.to_vec();
             pairs.retain(|(k, _)| *k != name);
