@@ -1,0 +1,85 @@
+//! The now-playing routes: `/v1/current`, `/v1/open` and `/v1/health`.
+
+use std::time::Duration;
+
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use tracing::warn;
+
+use super::App;
+use super::respond::{NO_STORE, error_body, json_body, validated, with_retry_after};
+use crate::domain::{NowPlaying, ServiceError, is_spotify_link};
+use crate::metrics;
+use crate::ports::{CredentialsError, SpotifyError};
+
+const OPEN_SPOTIFY: &str = "https://open.spotify.com/";
+
+impl App {
+    pub(super) async fn current(&self, req: &Request) -> Response<Body> {
+        match self.service.current().await {
+            Ok(doc) => validated(req, json_body(StatusCode::OK, &doc), &self.briefly()),
+            Err(e) => service_error(&e),
+        }
+    }
+
+    /// A redirect to what is playing on Spotify, else to Spotify's home page.
+    pub(super) async fn open(&self) -> Response<Body> {
+        let target = match self.service.current().await {
+            // Checked again here: a snapshot shared by an older release may predate the check.
+            Ok(NowPlaying { item: Some(item), .. }) => {
+                item.url.filter(|u| is_spotify_link(u)).unwrap_or_else(|| OPEN_SPOTIFY.into())
+            }
+            _ => OPEN_SPOTIFY.into(),
+        };
+        let mut r = Response::builder().status(StatusCode::FOUND).body(Body::Empty).unwrap_or_default();
+        if let Ok(v) = HeaderValue::from_str(&target) {
+            r.headers_mut().insert(header::LOCATION, v);
+        }
+        r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_str(&self.briefly()).unwrap_or(NO_STORE));
+        r
+    }
+
+    pub(super) async fn health(&self) -> Response<Body> {
+        let health = self.service.health().await;
+        if let Some(days) = health.days_remaining {
+            let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+            println!("{}", metrics::days_remaining_line(&self.credentials_parameter, days, now_ms));
+        }
+        let status = if health.is_ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+        let mut r = json_body(status, &health);
+        r.headers_mut().insert(header::CACHE_CONTROL, NO_STORE);
+        r
+    }
+}
+
+/// The one place where a domain failure becomes a status code and a stable error code.
+fn service_error(e: &ServiceError) -> Response<Body> {
+    warn!(error = %e, "request failed");
+    let (status, code, message, retry_after): (StatusCode, &str, String, Option<Duration>) = match e {
+        ServiceError::ReauthorizationRequired(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "reauthorization_required",
+            format!("{reason}. The owner must run `make bootstrap` to authorize again."),
+            None,
+        ),
+        ServiceError::Credentials(CredentialsError::Unavailable { name, .. }) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "credentials_unavailable",
+            format!("the credentials parameter {name} could not be read; this is retried on the next request"),
+            Some(Duration::from_secs(5)),
+        ),
+        ServiceError::Credentials(other) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "not_configured", other.to_string(), None)
+        }
+        ServiceError::UpstreamUnavailable { cause, retry_after } => {
+            let status =
+                if *cause == SpotifyError::Timeout { StatusCode::GATEWAY_TIMEOUT } else { StatusCode::BAD_GATEWAY };
+            (status, "upstream_unavailable", format!("{cause}; no earlier answer to fall back on"), *retry_after)
+        }
+    };
+    let r = error_body(status, code, &message);
+    match retry_after {
+        Some(wait) => with_retry_after(r, wait),
+        None => r,
+    }
+}

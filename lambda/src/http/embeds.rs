@@ -1,0 +1,151 @@
+//! The embeds: the SVG card, the widget's script and the preview page.
+
+use std::time::Duration;
+
+use lambda_http::http::{HeaderValue, header};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use tracing::warn;
+
+use super::App;
+use super::respond::{text_body, validated};
+use crate::domain::{Art, ImageHosts, NowPlaying};
+use crate::embed::{self, Theme};
+
+/// The card inlines its art; it needs nothing else from anywhere.
+const CARD_POLICY: &str = "default-src 'none'; img-src data:; style-src 'unsafe-inline'";
+
+/// The most a card request may take, art included.
+const CARD_DEADLINE: Duration = Duration::from_secs(9);
+
+/// How many images an instance keeps; a listening session touches a handful an hour.
+const ART_CACHE_ENTRIES: usize = 64;
+
+/// The preview page: its own script and data, images from `hosts`, inline styles (the
+/// widget's shadow DOM), nothing else; never framed.
+pub(super) fn page_policy(hosts: &ImageHosts) -> String {
+    let mut images = String::from("'self' data: https://*.scdn.co https://*.spotifycdn.com");
+    for host in hosts.extra() {
+        images.push_str(&format!(" http://{host} https://{host}"));
+    }
+    format!(
+        "default-src 'none'; script-src 'self'; connect-src 'self'; img-src {images}; style-src 'unsafe-inline'; \
+         base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+}
+
+impl App {
+    pub(super) async fn card(&self, req: &Request) -> Response<Body> {
+        let started = std::time::Instant::now();
+        let doc = self.service.current().await.inspect_err(|e| warn!(error = %e, "card drawn without data"));
+        let doc = doc.ok();
+        // The art gets what is left of the card's deadline, so the whole answer
+        // stays inside it: image proxies give up at about 10 s.
+        let left = CARD_DEADLINE.saturating_sub(started.elapsed());
+        let art = tokio::time::timeout(left, self.art_for(doc.as_ref())).await.ok().flatten();
+        let theme = Theme::from_query(req.query_string_parameters_ref().and_then(|q| q.first("theme")));
+        // Drawn as of the read, so the card and its ETag stay the same for the window.
+        let at = doc.as_ref().map_or_else(time::OffsetDateTime::now_utc, |d| d.fetched_at);
+        let svg = embed::svg_card(doc.as_ref(), art.as_ref(), theme, at);
+        let mut r = validated(req, text_body("image/svg+xml; charset=utf-8", svg), &self.briefly());
+        r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CARD_POLICY));
+        r
+    }
+
+    pub(super) fn widget(&self, req: &Request) -> Response<Body> {
+        let versioned =
+            req.query_string_parameters_ref().and_then(|q| q.first("v")).is_some_and(|v| v == embed::widget_version());
+        // A versioned URL never changes; the bare one is re-checked hourly.
+        let cache = if versioned { "public, max-age=31536000, immutable" } else { "public, max-age=3600" };
+        validated(req, text_body("text/javascript; charset=utf-8", embed::WIDGET_JS.to_owned()), cache)
+    }
+
+    pub(super) fn page(&self, req: &Request, path: &str) -> Response<Body> {
+        let base = self.public_url.clone().unwrap_or_else(|| public_base(req, path));
+        let page = embed::preview_page(&base);
+        let mut r = validated(req, text_body("text/html; charset=utf-8", page), "public, max-age=300");
+        if let Ok(v) = HeaderValue::from_str(&self.page_policy) {
+            r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+        }
+        r
+    }
+
+    /// The largest image up to 300 px wide (the card shows 88 px at 2x and more): from
+    /// memory, else the shared cache, else fetched once and shared; `None` when there is
+    /// none or it cannot be had quickly.
+    async fn art_for(&self, doc: Option<&NowPlaying>) -> Option<Art> {
+        let images = &doc?.item.as_ref()?.images;
+        let url = &images.iter().find(|i| i.width.is_none_or(|w| w <= 300)).or(images.last())?.url;
+        if let Some(art) = self.art_cache.lock().unwrap_or_else(|p| p.into_inner()).get(url) {
+            return Some(art.clone());
+        }
+        let art = match self.shared_art.load(url).await {
+            Ok(Some(art)) => art,
+            other => {
+                if let Err(e) = other {
+                    warn!(error = %e, "shared album art unavailable");
+                }
+                let art = self
+                    .artwork
+                    .fetch(url)
+                    .await
+                    .inspect_err(|e| warn!(error = %e, "card drawn without album art"))
+                    .ok()?;
+                if let Err(e) = self.shared_art.save(url, &art).await {
+                    warn!(error = %e, "could not share the album art");
+                }
+                art
+            }
+        };
+        let mut cache = self.art_cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= ART_CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(url.clone(), art.clone());
+        Some(art)
+    }
+}
+
+/// Where this deployment is reachable, for the snippets on the preview page: the domain
+/// name API Gateway puts in the request context and the stage or base path the request
+/// came through. Never a client header (`Host`, `X-Forwarded-Host`, `X-Forwarded-Proto`):
+/// the page is cacheable, and a cache that does not key on those would serve a foreign
+/// script URL. A missing or odd domain name gives relative links.
+fn public_base(req: &Request, path: &str) -> String {
+    let (domain, prefix) = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(ctx)) => {
+            let full = ctx.path.as_deref().unwrap_or_default();
+            let prefix = full.trim_end_matches('/').strip_suffix(path.trim_end_matches('/')).unwrap_or_default();
+            (ctx.domain_name.clone(), prefix.to_owned())
+        }
+        Some(RequestContext::ApiGatewayV2(ctx)) => {
+            let stage = ctx.stage.as_deref().filter(|s| *s != "$default").map(|s| format!("/{s}"));
+            (ctx.domain_name.clone(), stage.unwrap_or_default())
+        }
+        _ => (None, String::new()),
+    };
+    let prefix =
+        if prefix.chars().all(|c| c.is_ascii_alphanumeric() || "/-_.".contains(c)) { prefix } else { String::new() };
+    match domain.as_deref().and_then(origin) {
+        Some(origin) => format!("{origin}{prefix}"),
+        None => prefix,
+    }
+}
+
+/// `https://` and a plain host name with an optional port; `http://` only for loopback
+/// with a port (local development). `None` for anything else, and for a loopback name
+/// without a port, which `cargo lambda watch` reports whatever port it listens on.
+fn origin(domain: &str) -> Option<String> {
+    let (host, port) = match domain.rsplit_once(':') {
+        Some((host, port)) if !port.is_empty() && port.chars().all(|c| c.is_ascii_digit()) => (host, Some(port)),
+        Some(_) => return None,
+        None => (domain, None),
+    };
+    let plain = !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    let loopback = matches!(host, "localhost" | "127.0.0.1");
+    match (plain, loopback, port) {
+        (false, _, _) | (true, true, None) => None,
+        (true, true, Some(_)) => Some(format!("http://{domain}")),
+        (true, false, _) => Some(format!("https://{}", domain.to_ascii_lowercase())),
+    }
+}

@@ -1,0 +1,168 @@
+//! Request -> domain -> response: routing and CORS here, one module per group of routes.
+
+mod current;
+mod embeds;
+mod respond;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use lambda_http::http::{HeaderValue, Method, StatusCode, header};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use tracing::info;
+
+pub use respond::error_body;
+use respond::{preflight, printable};
+
+use crate::config::AllowedOrigins;
+use crate::domain::{Art, ImageHosts, NowPlayingService};
+use crate::ports::{ArtCache, Artwork};
+
+/// Everything a request needs, built once per cold start.
+pub struct App {
+    pub service: NowPlayingService,
+    pub allowed_origins: AllowedOrigins,
+    pub cache_seconds: u32,
+    /// Names the days-left metric, so two deployments in one account stay apart.
+    pub credentials_parameter: String,
+    pub artwork: Arc<dyn Artwork>,
+    /// Album art already fetched, shared by all instances.
+    pub shared_art: Arc<dyn ArtCache>,
+    /// This instance's copy, by URL.
+    pub art_cache: Mutex<HashMap<String, Art>>,
+    /// The preview page's Content-Security-Policy: its images come from these hosts.
+    page_policy: String,
+    /// The configured base URL of the preview page's snippets (`PUBLIC_URL`), if any.
+    public_url: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route {
+    Current,
+    Health,
+    Card,
+    Open,
+    Widget,
+    Page,
+}
+
+impl Route {
+    fn of(path: &str) -> Option<Route> {
+        match path {
+            "/v1/current" => Some(Route::Current),
+            "/v1/health" => Some(Route::Health),
+            "/v1/current.svg" => Some(Route::Card),
+            "/v1/open" => Some(Route::Open),
+            "/v1/widget.js" => Some(Route::Widget),
+            "/" => Some(Route::Page),
+            _ => None,
+        }
+    }
+
+    /// The methods the route answers, for `Allow` and the preflight.
+    fn methods(self) -> &'static str {
+        "GET, HEAD, OPTIONS"
+    }
+}
+
+/// The path as the client sent it, without an HTTP API stage prefix. REST API events
+/// carry the resource path in `path`; HTTP API events put a named stage in `rawPath`.
+pub fn route_path(req: &Request) -> String {
+    let raw = req.raw_http_path();
+    let raw = if raw.is_empty() { req.uri().path() } else { raw };
+    let mut path = raw.to_owned();
+    if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref()
+        && let Some(stage) = ctx.stage.as_deref().filter(|s| *s != "$default")
+        && let Some(rest) = path.strip_prefix(&format!("/{stage}"))
+        && (rest.is_empty() || rest.starts_with('/'))
+    {
+        path = rest.to_owned();
+    }
+    let trimmed = path.trim_end_matches('/');
+    if trimmed.is_empty() { "/".to_owned() } else { trimmed.to_owned() }
+}
+
+impl App {
+    pub fn new(
+        service: NowPlayingService,
+        allowed_origins: AllowedOrigins,
+        cache_seconds: u32,
+        credentials_parameter: String,
+        artwork: Arc<dyn Artwork>,
+        shared_art: Arc<dyn ArtCache>,
+    ) -> Self {
+        App {
+            service,
+            allowed_origins,
+            cache_seconds,
+            credentials_parameter,
+            artwork,
+            shared_art,
+            art_cache: Mutex::new(HashMap::new()),
+            page_policy: embeds::page_policy(&ImageHosts::default()),
+            public_url: None,
+        }
+    }
+
+    /// The preview page's snippets use this base URL rather than the request context's.
+    pub fn with_public_url(mut self, url: Option<String>) -> Self {
+        self.public_url = url;
+        self
+    }
+
+    /// The image hosts the preview page may show besides Spotify's CDNs (`ART_HOSTS`).
+    pub fn with_image_hosts(mut self, hosts: &ImageHosts) -> Self {
+        self.page_policy = embeds::page_policy(hosts);
+        self
+    }
+
+    /// Always answers: every failure becomes a JSON error response, never an invocation error.
+    pub async fn handle(&self, req: Request) -> Response<Body> {
+        let path = route_path(&req);
+        let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let mut response = match (Route::of(&path), req.method()) {
+            (None, _) => {
+                error_body(StatusCode::NOT_FOUND, "not_found", &format!("no such resource: {}", printable(&path)))
+            }
+            (Some(route), &Method::OPTIONS) => preflight(route.methods()),
+            (Some(route), &Method::GET | &Method::HEAD) => self.answer(route, &req, &path).await,
+            (Some(route), method) => {
+                let mut r = error_body(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    &format!("{method} is not allowed here; use GET"),
+                );
+                r.headers_mut().insert(header::ALLOW, HeaderValue::from_static(route.methods()));
+                r
+            }
+        };
+        if let Some(allow) = self.allowed_origins.allow(origin.as_deref())
+            && let Ok(value) = HeaderValue::from_str(&allow)
+        {
+            response.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        }
+        if matches!(self.allowed_origins, AllowedOrigins::List(_)) {
+            response.headers_mut().append(header::VARY, HeaderValue::from_static("Origin"));
+        }
+        response.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+        info!(method = %req.method(), path = %printable(&path), status = response.status().as_u16(), "request");
+        response
+    }
+
+    async fn answer(&self, route: Route, req: &Request, path: &str) -> Response<Body> {
+        match route {
+            Route::Current => self.current(req).await,
+            Route::Card => self.card(req).await,
+            Route::Open => self.open().await,
+            Route::Widget => self.widget(req),
+            Route::Page => self.page(req, path),
+            Route::Health => self.health().await,
+        }
+    }
+
+    /// `Cache-Control` for answers that change with the music: the cache window.
+    fn briefly(&self) -> String {
+        format!("public, max-age={}", self.cache_seconds)
+    }
+}
