@@ -3,6 +3,7 @@
 pub mod art;
 pub mod links;
 pub mod model;
+pub mod proof;
 pub mod service;
 pub mod token;
 
