@@ -242,7 +242,14 @@ async fn run() -> Result<()> {
     }
     let now = OffsetDateTime::now_utc();
     let authorized_at = now.replace_nanosecond(0).unwrap_or(now);
-    let credentials = Credentials { client_id, client_secret, refresh_token, authorized_at };
+    let credentials = Credentials {
+        client_id,
+        client_secret,
+        refresh_token,
+        authorized_at,
+        scope: None,
+        suggestions_playlist_id: None,
+    };
     let lapses = add_months(authorized_at, AUTHORIZATION_LIFE_MONTHS).format(&Rfc3339)?;
     if args.print_only {
         println!(

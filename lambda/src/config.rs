@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::domain::suggestions::{Limits, Mode, Settings};
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
     #[error("{0} is not set; {1}")]
@@ -40,6 +42,8 @@ pub struct Config {
     /// Where the deployment is reachable, for the preview page's snippets, when the request
     /// context cannot say (`cargo lambda watch` names no port).
     pub public_url: Option<String>,
+    /// Visitors' suggestions: `SUGGESTIONS` and its limits.
+    pub suggestions: Settings,
 }
 
 impl fmt::Debug for Config {
@@ -53,6 +57,7 @@ impl fmt::Debug for Config {
             .field("cache_seconds", &self.cache_seconds)
             .field("art_hosts", &self.art_hosts)
             .field("public_url", &self.public_url)
+            .field("suggestions", &self.suggestions)
             .finish()
     }
 }
@@ -124,7 +129,9 @@ impl Config {
             Some(url) => Some(base_url("PUBLIC_URL", Some(url), "https://np.example.com")?),
             None => None,
         };
+        let suggestions = suggestion_settings(&get)?;
         Ok(Config {
+            suggestions,
             public_url,
             token_table,
             credentials_parameter,
@@ -135,6 +142,46 @@ impl Config {
             art_hosts,
         })
     }
+}
+
+/// `SUGGESTIONS`, `SUGGESTIONS_PROOF_OF_WORK` and the limits.
+fn suggestion_settings(get: &impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+    let defaults = Limits::default();
+    let mode = match get("SUGGESTIONS") {
+        None => Mode::Off,
+        Some(v) => v.parse::<Mode>().map_err(|reason| ConfigError::Invalid { name: "SUGGESTIONS", reason })?,
+    };
+    let proof_of_work = match get("SUGGESTIONS_PROOF_OF_WORK").as_deref() {
+        None | Some("on") => true,
+        Some("off") => false,
+        Some(other) => {
+            return Err(ConfigError::Invalid {
+                name: "SUGGESTIONS_PROOF_OF_WORK",
+                reason: format!("expected on or off, got {other:?}"),
+            });
+        }
+    };
+    let count = |name: &'static str, default: u32| -> Result<u32, ConfigError> {
+        match get(name) {
+            None => Ok(default),
+            Some(v) => v.parse::<u32>().ok().filter(|n| (1..=100_000).contains(n)).ok_or_else(|| {
+                ConfigError::Invalid { name, reason: format!("expected a whole number from 1 to 100000, got {v:?}") }
+            }),
+        }
+    };
+    let limits = Limits {
+        suggestions_per_visitor_per_hour: count(
+            "SUGGESTIONS_PER_VISITOR_PER_HOUR",
+            defaults.suggestions_per_visitor_per_hour,
+        )?,
+        suggestions_per_day: count("SUGGESTIONS_PER_DAY", defaults.suggestions_per_day)?,
+        searches_per_visitor_per_minute: count(
+            "SEARCHES_PER_VISITOR_PER_MINUTE",
+            defaults.searches_per_visitor_per_minute,
+        )?,
+        ..defaults
+    };
+    Ok(Settings { mode, proof_of_work, limits })
 }
 
 /// An http(s) base URL from `value`, or `default`; trailing slashes removed.
@@ -183,6 +230,46 @@ mod tests {
         assert_eq!(c.spotify_accounts_url, DEFAULT_SPOTIFY_ACCOUNTS_URL);
         assert_eq!(c.allowed_origins, AllowedOrigins::Any);
         assert_eq!(c.cache_seconds, 5);
+    }
+
+    #[test]
+    fn suggestions_are_off_with_proofs_and_default_limits_unless_set() {
+        let c = config(&BASE).unwrap();
+        assert_eq!(c.suggestions, Settings { mode: Mode::Off, proof_of_work: true, limits: Limits::default() });
+        let mut set = BASE.to_vec();
+        set.extend([
+            ("SUGGESTIONS", "review"),
+            ("SUGGESTIONS_PROOF_OF_WORK", "off"),
+            ("SUGGESTIONS_PER_VISITOR_PER_HOUR", "5"),
+            ("SUGGESTIONS_PER_DAY", "7"),
+            ("SEARCHES_PER_VISITOR_PER_MINUTE", "9"),
+        ]);
+        let s = config(&set).unwrap().suggestions;
+        assert_eq!((s.mode, s.proof_of_work), (Mode::Review, false));
+        assert_eq!(
+            (
+                s.limits.suggestions_per_visitor_per_hour,
+                s.limits.suggestions_per_day,
+                s.limits.searches_per_visitor_per_minute
+            ),
+            (5, 7, 9)
+        );
+    }
+
+    #[test]
+    fn each_bad_suggestion_setting_is_named() {
+        for (name, value) in [
+            ("SUGGESTIONS", "yes"),
+            ("SUGGESTIONS_PROOF_OF_WORK", "true"),
+            ("SUGGESTIONS_PER_VISITOR_PER_HOUR", "0"),
+            ("SUGGESTIONS_PER_DAY", "-1"),
+            ("SEARCHES_PER_VISITOR_PER_MINUTE", "many"),
+        ] {
+            let mut set = BASE.to_vec();
+            set.push((name, value));
+            let err = config(&set).unwrap_err();
+            assert!(err.to_string().starts_with(&format!("{name} is invalid")), "{err}");
+        }
     }
 
     #[test]

@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use secrecy::SecretString;
 use time::OffsetDateTime;
 
-use crate::domain::{AccessToken, Credentials, NowPlaying, Playback, Played};
+use crate::domain::suggestions::{Suggestion, TrackId};
+use crate::domain::{AccessToken, Credentials, Item, NowPlaying, Playback, Played};
 
 /// A fresh access token from Spotify's accounts service.
 #[derive(Debug)]
@@ -154,4 +155,56 @@ pub trait Artwork: Send + Sync {
 pub trait ArtCache: Send + Sync {
     async fn load(&self, url: &str) -> Result<Option<crate::domain::Art>, StoreError>;
     async fn save(&self, url: &str, art: &crate::domain::Art) -> Result<(), StoreError>;
+}
+
+/// Spotify's catalogue, for visitors looking for a song to suggest.
+#[async_trait]
+pub trait Catalog: Send + Sync {
+    /// `GET /v1/search?type=track`: at most `limit` (at most 10) playable tracks.
+    async fn search_tracks(&self, token: &AccessToken, query: &str, limit: u8) -> Result<Vec<Item>, SpotifyError>;
+    /// `GET /v1/tracks/{id}`; `None` when Spotify has no such track.
+    async fn track(&self, token: &AccessToken, id: &TrackId) -> Result<Option<Item>, SpotifyError>;
+}
+
+/// The owner's playlist of suggestions.
+#[async_trait]
+pub trait Playlists: Send + Sync {
+    /// `POST /v1/playlists/{playlist}/items` with the track's URI.
+    async fn add_track(&self, token: &AccessToken, playlist: &str, track: &TrackId) -> Result<(), SpotifyError>;
+}
+
+/// The suggestions, one record per track.
+#[async_trait]
+pub trait SuggestionStore: Send + Sync {
+    /// Stores `suggestion` unless the same track is pending, or was added at or after
+    /// `since`: then that one is returned and nothing is written. Atomic, so of many
+    /// concurrent identical suggestions exactly one is stored.
+    async fn insert(&self, suggestion: &Suggestion, since: OffsetDateTime) -> Result<Option<Suggestion>, StoreError>;
+    /// Overwrites the stored record of `suggestion.track` (a decision, an added track, a
+    /// failed attempt), with the lifetime its status gives it.
+    async fn update(&self, suggestion: &Suggestion) -> Result<(), StoreError>;
+    async fn get(&self, track: &TrackId) -> Result<Option<Suggestion>, StoreError>;
+    /// Every stored suggestion, for the owner.
+    async fn list(&self) -> Result<Vec<Suggestion>, StoreError>;
+    /// Tracks whose adding to the playlist failed and is to be retried.
+    async fn failed(&self) -> Result<Vec<TrackId>, StoreError>;
+    /// Marks `track` for a retry (`retry` true) or removes it from the retry list.
+    async fn set_retry(&self, track: &TrackId, retry: bool) -> Result<(), StoreError>;
+}
+
+/// Counters shared by all instances: the limits and the one-time proofs.
+#[async_trait]
+pub trait Counters: Send + Sync {
+    /// Counts one use of `key`, whose window ends at `until`, unless `limit` uses are
+    /// counted already: then `Ok(false)` and nothing changes.
+    async fn take(&self, key: &str, limit: u32, until: OffsetDateTime) -> Result<bool, StoreError>;
+    /// Records `key` as used until `until`; `Ok(false)` when it already was.
+    async fn use_once(&self, key: &str, until: OffsetDateTime) -> Result<bool, StoreError>;
+}
+
+/// Search results shared by all instances for a while, so a search costs Spotify once.
+#[async_trait]
+pub trait SearchCache: Send + Sync {
+    async fn load(&self, query: &str) -> Result<Option<Vec<Item>>, StoreError>;
+    async fn save(&self, query: &str, items: &[Item], until: OffsetDateTime) -> Result<(), StoreError>;
 }

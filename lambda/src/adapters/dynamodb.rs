@@ -30,15 +30,15 @@ impl DynamoTokenStore {
     }
 }
 
-fn store_error<E: std::error::Error + 'static, R: std::fmt::Debug>(e: SdkError<E, R>) -> StoreError {
+pub(super) fn store_error<E: std::error::Error + 'static, R: std::fmt::Debug>(e: SdkError<E, R>) -> StoreError {
     StoreError(DisplayErrorContext(e).to_string())
 }
 
-fn number(n: i64) -> AttributeValue {
+pub(super) fn number(n: i64) -> AttributeValue {
     AttributeValue::N(n.to_string())
 }
 
-fn read_number(item: &HashMap<String, AttributeValue>, name: &str) -> Option<i64> {
+pub(super) fn read_number(item: &HashMap<String, AttributeValue>, name: &str) -> Option<i64> {
     item.get(name)?.as_n().ok()?.parse().ok()
 }
 
@@ -167,7 +167,7 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError(format!("serializing the snapshot: {e}")))
 }
 
-fn is_condition_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+pub(super) fn is_condition_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
     matches!(e, SdkError::ServiceError(s) if s.err().code() == Some("ConditionalCheckFailedException"))
 }
 

@@ -4,6 +4,7 @@ pub mod artwork;
 pub mod body;
 pub mod clock;
 pub mod dynamodb;
+pub mod dynamodb_suggestions;
 pub mod spotify;
 mod spotify_wire;
 pub mod ssm;

@@ -7,14 +7,15 @@ use reqwest::{Client, Response, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use super::spotify_wire::{accounts_error_code, malformed, web_api_message};
+use super::spotify_wire::{accounts_error_code, malformed, parse_search_from, parse_track_from, web_api_message};
 pub use super::spotify_wire::{
     parse_currently_playing, parse_currently_playing_from, parse_recently_played, parse_recently_played_from,
     parse_token_grant,
 };
 use crate::adapters::body::{BodyError, read_capped};
-use crate::domain::{AccessToken, Credentials, ImageHosts, Playback, Played};
-use crate::ports::{Spotify, SpotifyError, TokenGrant};
+use crate::domain::suggestions::TrackId;
+use crate::domain::{AccessToken, Credentials, ImageHosts, Item, Playback, Played};
+use crate::ports::{Catalog, Playlists, Spotify, SpotifyError, TokenGrant};
 
 /// Used when a 429 carries no readable `Retry-After`.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
@@ -70,16 +71,28 @@ impl SpotifyHttp {
             .send()
             .await
             .map_err(transport)?;
-        match response.status() {
-            StatusCode::OK | StatusCode::NO_CONTENT => Ok(response),
-            StatusCode::UNAUTHORIZED => Err(SpotifyError::Unauthorized),
-            StatusCode::FORBIDDEN => {
-                let body = read_capped(response, 16 * 1024).await.unwrap_or_default();
-                Err(SpotifyError::Forbidden(web_api_message(&body).unwrap_or_else(|| "no reason given".into())))
+        checked(response).await
+    }
+}
+
+/// A Web API answer: 200, 201 and 204 pass, every other status becomes its error.
+async fn checked(response: Response) -> Result<Response, SpotifyError> {
+    match response.status() {
+        StatusCode::OK | StatusCode::CREATED | StatusCode::NO_CONTENT => Ok(response),
+        StatusCode::UNAUTHORIZED => {
+            let body = read_capped(response, 16 * 1024).await.unwrap_or_default();
+            // A token without the scope a call needs: a new token would not help.
+            match web_api_message(&body) {
+                Some(m) if m.contains("Permissions missing") => Err(SpotifyError::Forbidden(m)),
+                _ => Err(SpotifyError::Unauthorized),
             }
-            StatusCode::TOO_MANY_REQUESTS => Err(rate_limited(&response)),
-            other => Err(SpotifyError::Upstream(other.as_u16())),
         }
+        StatusCode::FORBIDDEN => {
+            let body = read_capped(response, 16 * 1024).await.unwrap_or_default();
+            Err(SpotifyError::Forbidden(web_api_message(&body).unwrap_or_else(|| "no reason given".into())))
+        }
+        StatusCode::TOO_MANY_REQUESTS => Err(rate_limited(&response)),
+        other => Err(SpotifyError::Upstream(other.as_u16())),
     }
 }
 
@@ -219,6 +232,49 @@ impl Spotify for SpotifyHttp {
         }
         let body = capped(response, MAX_API_BODY).await?;
         parse_recently_played_from(&body, &self.hosts)
+    }
+}
+
+#[async_trait]
+impl Catalog for SpotifyHttp {
+    async fn search_tracks(&self, token: &AccessToken, query: &str, limit: u8) -> Result<Vec<Item>, SpotifyError> {
+        let response = self
+            .client
+            .get(format!("{}/v1/search", self.api_url))
+            .query(&[("q", query), ("type", "track"), ("limit", &limit.to_string())])
+            .bearer_auth(token.value.expose_secret())
+            .send()
+            .await
+            .map_err(transport)?;
+        let body = capped(checked(response).await?, MAX_API_BODY).await?;
+        parse_search_from(&body, &self.hosts)
+    }
+
+    async fn track(&self, token: &AccessToken, id: &TrackId) -> Result<Option<Item>, SpotifyError> {
+        match self.get(&format!("/v1/tracks/{id}"), &token.value).await {
+            // 400 is Spotify's answer to an id of the right shape that names nothing.
+            Err(SpotifyError::Upstream(400 | 404)) => Ok(None),
+            Err(e) => Err(e),
+            Ok(response) => parse_track_from(&capped(response, MAX_API_BODY).await?, &self.hosts),
+        }
+    }
+}
+
+#[async_trait]
+impl Playlists for SpotifyHttp {
+    async fn add_track(&self, token: &AccessToken, playlist: &str, track: &TrackId) -> Result<(), SpotifyError> {
+        // The playlist id comes from the owner's own credentials document, but is still
+        // kept to a path segment.
+        let playlist: String = playlist.chars().filter(char::is_ascii_alphanumeric).collect();
+        let response = self
+            .client
+            .post(format!("{}/v1/playlists/{playlist}/items", self.api_url))
+            .bearer_auth(token.value.expose_secret())
+            .json(&serde_json::json!({ "uris": [track.uri()] }))
+            .send()
+            .await
+            .map_err(transport)?;
+        checked(response).await.map(|_| ())
     }
 }
 

@@ -292,3 +292,33 @@ fn images(wire: Vec<ImageWire>, hosts: &ImageHosts) -> Vec<Image> {
     images.truncate(MAX_IMAGES);
     images
 }
+
+#[derive(Deserialize)]
+struct SearchWire {
+    tracks: SearchPageWire,
+}
+
+#[derive(Deserialize)]
+struct SearchPageWire {
+    #[serde(default, deserialize_with = "lenient_list")]
+    items: Vec<Value>,
+}
+
+/// The tracks of a `GET /v1/search?type=track` answer that a visitor can suggest: with an
+/// id, not local. An entry that cannot be read is left out, not the whole answer.
+pub fn parse_search_from(body: &[u8], hosts: &ImageHosts) -> Result<Vec<Item>, SpotifyError> {
+    let wire: SearchWire = serde_json::from_slice(body).map_err(|e| malformed("search", &e))?;
+    Ok(wire
+        .tracks
+        .items
+        .into_iter()
+        .filter_map(|v| parse_item(v, hosts).ok().flatten())
+        .filter(|i| i.kind == ItemKind::Track && i.id.is_some() && !i.is_local)
+        .collect())
+}
+
+/// A `GET /v1/tracks/{id}` answer.
+pub fn parse_track_from(body: &[u8], hosts: &ImageHosts) -> Result<Option<Item>, SpotifyError> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| malformed("track", &e))?;
+    Ok(parse_item(value, hosts)?.filter(|i| i.kind == ItemKind::Track && i.id.is_some()))
+}

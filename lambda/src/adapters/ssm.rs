@@ -20,6 +20,10 @@ struct CredentialsDocument {
     client_secret: String,
     refresh_token: String,
     authorized_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    suggestions_playlist_id: Option<String>,
 }
 
 pub struct SsmCredentialStore {
@@ -63,6 +67,8 @@ pub fn parse_credentials(name: &str, json: &str) -> Result<Credentials, Credenti
         client_secret: SecretString::from(doc.client_secret),
         refresh_token: SecretString::from(doc.refresh_token),
         authorized_at,
+        scope: doc.scope,
+        suggestions_playlist_id: doc.suggestions_playlist_id,
     })
 }
 
@@ -73,6 +79,8 @@ pub fn credentials_document(credentials: &Credentials) -> SecretString {
         client_secret: credentials.client_secret.expose_secret().to_owned(),
         refresh_token: credentials.refresh_token.expose_secret().to_owned(),
         authorized_at: credentials.authorized_at.format(&Rfc3339).unwrap_or_default(),
+        scope: credentials.scope.clone(),
+        suggestions_playlist_id: credentials.suggestions_playlist_id.clone(),
     };
     SecretString::from(serde_json::to_string(&doc).unwrap_or_default())
 }

@@ -5,6 +5,7 @@ pub mod links;
 pub mod model;
 pub mod proof;
 pub mod service;
+pub mod suggestions;
 pub mod token;
 
 pub use art::Art;

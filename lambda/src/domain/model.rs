@@ -29,6 +29,10 @@ pub struct Credentials {
     pub refresh_token: SecretString,
     /// When the owner authorized the app; the refresh token lapses six months later.
     pub authorized_at: OffsetDateTime,
+    /// The scopes the owner granted, space-separated, when known.
+    pub scope: Option<String>,
+    /// The owner's "Suggested by visitors" playlist, once `make bootstrap ARGS="--suggestions"` made it.
+    pub suggestions_playlist_id: Option<String>,
 }
 
 /// `status` of the public JSON document.

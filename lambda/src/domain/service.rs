@@ -103,7 +103,7 @@ impl Default for CacheTiming {
 
 pub struct NowPlayingService {
     spotify: Arc<dyn Spotify>,
-    tokens: TokenManager,
+    tokens: Arc<TokenManager>,
     shared: Arc<dyn SnapshotStore>,
     clock: Arc<dyn Clock>,
     instance_id: String,
@@ -117,7 +117,7 @@ pub struct NowPlayingService {
 impl NowPlayingService {
     pub fn new(
         spotify: Arc<dyn Spotify>,
-        tokens: TokenManager,
+        tokens: Arc<TokenManager>,
         shared: Arc<dyn SnapshotStore>,
         clock: Arc<dyn Clock>,
         instance_id: String,

@@ -43,6 +43,8 @@ pub fn credentials() -> Credentials {
         client_secret: SecretString::from(CLIENT_SECRET),
         refresh_token: SecretString::from(REFRESH_TOKEN),
         authorized_at: datetime!(2026-08-01 12:00:00 UTC),
+        scope: None,
+        suggestions_playlist_id: None,
     }
 }
 
@@ -391,7 +393,7 @@ impl Harness {
         let tokens = self.tokens(id);
         NowPlayingService::new(
             self.spotify.clone(),
-            tokens,
+            Arc::new(tokens),
             self.snapshots.clone(),
             self.clock.clone(),
             id.to_owned(),

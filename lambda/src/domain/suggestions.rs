@@ -1,0 +1,668 @@
+//! Visitors' song suggestions: what a valid one is, the limits that protect Spotify's
+//! quota and the owner, and the decisions from search to the owner's playlist.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hmac::{Hmac, KeyInit, Mac};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use time::OffsetDateTime;
+use tracing::{info, warn};
+
+use crate::domain::proof::{Challenge, ProofError, ProofKey};
+use crate::domain::service::MAX_BACKOFF;
+use crate::domain::{AccessToken, Credentials, Item, TokenError, TokenManager, after};
+use crate::ports::{Catalog, Clock, Counters, Playlists, SearchCache, SnapshotStore, SpotifyError, SuggestionStore};
+
+/// The scopes the owner grants with `make bootstrap ARGS="--suggestions"`.
+pub const PLAYLIST_SCOPES: [&str; 2] = ["playlist-modify-private", "playlist-modify-public"];
+/// The most results a search answers (Spotify's development-mode limit).
+pub const SEARCH_LIMIT: u8 = 10;
+pub const MAX_QUERY_CHARS: usize = 100;
+pub const MAX_NAME_CHARS: usize = 40;
+pub const MAX_MESSAGE_CHARS: usize = 140;
+/// A track pending, or added within this, cannot be suggested again.
+pub const REPEAT_AFTER: Duration = Duration::from_secs(30 * 86400);
+/// How long a search's results are shared.
+pub const SEARCH_CACHE: Duration = Duration::from_secs(3600);
+/// How long a challenge may be solved and sent.
+pub const CHALLENGE_LIFE: Duration = Duration::from_secs(10 * 60);
+/// A browser tries half of these on average: well under a second on a phone.
+pub const CHALLENGE_MAXNUMBER: u64 = 50_000;
+/// How many failed additions a later suggestion retries.
+const RETRIES_PER_REQUEST: usize = 3;
+
+/// A Spotify track id (22 base-62 characters).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TrackId(String);
+
+impl TrackId {
+    /// Reads an id, a `spotify:track:` URI or an `https://open.spotify.com/track/` link.
+    pub fn parse(input: &str) -> Option<TrackId> {
+        let input = input.trim();
+        let id = if let Some(id) = input.strip_prefix("spotify:track:") {
+            id
+        } else if let Some(rest) = input.strip_prefix("https://open.spotify.com/") {
+            let path = rest.split(['?', '#']).next().unwrap_or_default();
+            let mut segments = path.split('/').filter(|s| !s.is_empty());
+            let mut first = segments.next()?;
+            // Localized links: /intl-de/track/ID
+            if first.starts_with("intl-") {
+                first = segments.next()?;
+            }
+            if first != "track" {
+                return None;
+            }
+            let id = segments.next()?;
+            if segments.next().is_some() {
+                return None;
+            }
+            id
+        } else {
+            input
+        };
+        (id.len() == 22 && id.chars().all(|c| c.is_ascii_alphanumeric())).then(|| TrackId(id.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn uri(&self) -> String {
+        format!("spotify:track:{}", self.0)
+    }
+}
+
+impl std::fmt::Display for TrackId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `SUGGESTIONS`: whether visitors may suggest, and whether the owner reviews first.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    #[default]
+    Off,
+    Review,
+    Auto,
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "off" => Ok(Mode::Off),
+            "review" => Ok(Mode::Review),
+            "auto" => Ok(Mode::Auto),
+            other => Err(format!("{other:?} is not one of off, review, auto")),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Stored; waiting for the owner, or for a retry of a failed addition.
+    Pending,
+    /// In the playlist.
+    Added,
+    Rejected,
+}
+
+/// One visitor's suggestion. Spotify's metadata is not kept: only the id and the
+/// visitor's own words.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suggestion {
+    pub track: TrackId,
+    pub name: Option<String>,
+    pub message: Option<String>,
+    pub status: Status,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Why the last attempt to add it failed, while it waits for a retry.
+    pub reason: Option<String>,
+}
+
+/// The limits, all configurable (`SUGGESTIONS_PER_VISITOR_PER_HOUR`, ...).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub suggestions_per_visitor_per_hour: u32,
+    pub suggestions_per_day: u32,
+    pub searches_per_visitor_per_minute: u32,
+    /// Spotify look-ups (searches and track checks) by all instances per `lookup_window`,
+    /// well under Spotify's rolling 30-second limit, so `/v1/current` keeps its share.
+    pub lookups_per_window: u32,
+    pub lookup_window: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            suggestions_per_visitor_per_hour: 3,
+            suggestions_per_day: 50,
+            searches_per_visitor_per_minute: 30,
+            lookups_per_window: 20,
+            lookup_window: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The settings of the feature.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Settings {
+    pub mode: Mode,
+    /// `SUGGESTIONS_PROOF_OF_WORK`: a proof of work with every suggestion.
+    pub proof_of_work: bool,
+    pub limits: Limits,
+}
+
+/// A visitor, as a keyed hash of the source address: never the address itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Visitor(String);
+
+/// What a visitor sends, checked for shape by the HTTP layer.
+#[derive(Clone, Debug, Default)]
+pub struct Submission {
+    pub track: String,
+    pub name: Option<String>,
+    pub message: Option<String>,
+    pub proof: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum SuggestError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("suggestions are closed on this deployment")]
+    Closed,
+    #[error("{0}")]
+    NotAuthorized(String),
+    #[error("a proof of work is required: {0}")]
+    ProofRequired(ProofError),
+    #[error("Spotify has no track {0}")]
+    TrackNotFound(TrackId),
+    #[error("this track was already suggested")]
+    AlreadySuggested(Box<Suggestion>),
+    #[error("too many {what}; try again in {retry_after:?}")]
+    RateLimited { what: &'static str, retry_after: Duration },
+    #[error("reauthorization required: {0}")]
+    Reauthorize(String),
+    #[error("Spotify is unavailable: {0}")]
+    Upstream(SpotifyError),
+    /// The shared store or the credentials could not be used; nothing was stored.
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("no suggestion for track {0}")]
+    NoSuchSuggestion(TrackId),
+}
+
+impl From<TokenError> for SuggestError {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::Reauthorize(reason) => SuggestError::Reauthorize(reason),
+            TokenError::Credentials(e) => SuggestError::Unavailable(e.public_message()),
+            TokenError::Spotify(e) => SuggestError::Upstream(e),
+        }
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> SuggestError {
+    warn!(error = %e, "suggestion store unavailable");
+    SuggestError::Unavailable("the suggestion store could not be reached; nothing was stored, try again".into())
+}
+
+/// Trims a visitor's optional text; refuses control characters and over-long text.
+pub fn visitor_text(field: &str, value: Option<&str>, max: usize) -> Result<Option<String>, SuggestError> {
+    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else { return Ok(None) };
+    if value.chars().any(char::is_control) {
+        return Err(SuggestError::BadRequest(format!("{field} must not contain control characters")));
+    }
+    if value.chars().count() > max {
+        return Err(SuggestError::BadRequest(format!("{field} is longer than {max} characters")));
+    }
+    Ok(Some(value.to_owned()))
+}
+
+/// The search text as cached: trimmed, inner spaces collapsed, lower case.
+pub fn normalized_query(q: &str) -> Result<String, SuggestError> {
+    let q = q.split_whitespace().collect::<Vec<_>>().join(" ");
+    let chars = q.chars().count();
+    if chars == 0 || chars > MAX_QUERY_CHARS {
+        return Err(SuggestError::BadRequest(format!("q must be 1 to {MAX_QUERY_CHARS} characters")));
+    }
+    if q.chars().any(char::is_control) {
+        return Err(SuggestError::BadRequest("q must not contain control characters".into()));
+    }
+    Ok(q.to_lowercase())
+}
+
+/// A key for `purpose`, derived from the client secret: only the function knows it, and
+/// a new authorization with a new secret changes it.
+fn derived_key(credentials: &Credentials, purpose: &str) -> Vec<u8> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(credentials.client_secret.expose_secret().as_bytes())
+        .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+    mac.update(purpose.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// The start of the fixed window of `length` that holds `now`, and its end.
+fn window(now: OffsetDateTime, length: Duration) -> (i64, OffsetDateTime) {
+    let secs = length.as_secs().max(1) as i64;
+    let index = now.unix_timestamp().div_euclid(secs);
+    let end = OffsetDateTime::from_unix_timestamp((index + 1) * secs).unwrap_or(now);
+    (index, end)
+}
+
+fn wait_until(now: OffsetDateTime, end: OffsetDateTime) -> Duration {
+    Duration::try_from(end - now).unwrap_or(Duration::from_secs(1)).max(Duration::from_secs(1))
+}
+
+pub struct SuggestionService {
+    catalog: Arc<dyn Catalog>,
+    playlists: Arc<dyn Playlists>,
+    store: Arc<dyn SuggestionStore>,
+    counters: Arc<dyn Counters>,
+    cache: Arc<dyn SearchCache>,
+    /// The now-playing state's backoff, shared with `/v1/current`.
+    shared: Arc<dyn SnapshotStore>,
+    tokens: Arc<TokenManager>,
+    clock: Arc<dyn Clock>,
+    settings: Settings,
+}
+
+/// The collaborators of a `SuggestionService`.
+pub struct SuggestionPorts {
+    pub catalog: Arc<dyn Catalog>,
+    pub playlists: Arc<dyn Playlists>,
+    pub store: Arc<dyn SuggestionStore>,
+    pub counters: Arc<dyn Counters>,
+    pub cache: Arc<dyn SearchCache>,
+    pub shared: Arc<dyn SnapshotStore>,
+    pub tokens: Arc<TokenManager>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl SuggestionService {
+    pub fn new(ports: SuggestionPorts, settings: Settings) -> Self {
+        let SuggestionPorts { catalog, playlists, store, counters, cache, shared, tokens, clock } = ports;
+        SuggestionService { catalog, playlists, store, counters, cache, shared, tokens, clock, settings }
+    }
+
+    pub fn settings(&self) -> Settings {
+        self.settings
+    }
+
+    fn open(&self) -> Result<(), SuggestError> {
+        if self.settings.mode == Mode::Off { Err(SuggestError::Closed) } else { Ok(()) }
+    }
+
+    async fn credentials(&self) -> Result<Credentials, SuggestError> {
+        self.tokens.credentials().await.map_err(|e| SuggestError::Unavailable(e.public_message()))
+    }
+
+    /// The visitor behind `source_ip`, keyed so that the address is never stored.
+    pub async fn visitor(&self, source_ip: &str) -> Result<Visitor, SuggestError> {
+        let key = derived_key(&self.credentials().await?, "now-playing visitor v1");
+        let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap_or_else(|_| unreachable!("any key length"));
+        mac.update(source_ip.as_bytes());
+        Ok(Visitor(hex::encode(&mac.finalize().into_bytes()[..16])))
+    }
+
+    /// Counts one use of `what` by `key` in a window of `length`; 429 past `limit`.
+    async fn count(&self, key: &str, what: &'static str, limit: u32, length: Duration) -> Result<(), SuggestError> {
+        let now = self.clock.now();
+        let (index, end) = window(now, length);
+        match self.counters.take(&format!("{key}#{index}"), limit, end).await {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                info!(limit = what, "over a limit");
+                Err(SuggestError::RateLimited { what, retry_after: wait_until(now, end) })
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// One Spotify look-up from the global budget, unless Spotify asked every instance to
+    /// wait: then the visitor waits too, and `/v1/current` keeps the quota.
+    async fn lookup_allowed(&self) -> Result<(), SuggestError> {
+        let now = self.clock.now();
+        if let Ok(state) = self.shared.load().await
+            && let Some(until) = state.backoff_until.filter(|u| *u > now)
+        {
+            return Err(SuggestError::RateLimited { what: "look-ups", retry_after: wait_until(now, until) });
+        }
+        let limits = self.settings.limits;
+        self.count("budget#lookups", "look-ups", limits.lookups_per_window, limits.lookup_window).await
+    }
+
+    /// A 429 from Spotify stops every instance's calls, `/v1/current`'s included.
+    async fn spotify_failed(&self, e: SpotifyError) -> SuggestError {
+        if let SpotifyError::RateLimited { retry_after } = e {
+            let retry_after = retry_after.min(MAX_BACKOFF);
+            if let Err(store) = self.shared.back_off(after(self.clock.now(), retry_after)).await {
+                warn!(error = %store, "could not share Spotify's backoff");
+            }
+            return SuggestError::RateLimited { what: "requests to Spotify", retry_after };
+        }
+        SuggestError::Upstream(e)
+    }
+
+    /// Runs `call` with a token, once more with a new one after a 401.
+    async fn with_token<T, F, Fut>(&self, call: F) -> Result<T, SuggestError>
+    where
+        F: Fn(AccessToken) -> Fut,
+        Fut: std::future::Future<Output = Result<T, SpotifyError>>,
+    {
+        let token = self.tokens.token().await?;
+        let result = match call(token.clone()).await {
+            Err(SpotifyError::Unauthorized) => call(self.tokens.token_after_rejection(&token).await?).await,
+            other => other,
+        };
+        match result {
+            Ok(value) => Ok(value),
+            Err(e) => Err(self.spotify_failed(e).await),
+        }
+    }
+
+    /// Up to ten tracks matching `q`, from the shared cache when somebody searched it lately.
+    pub async fn search(&self, visitor: &Visitor, q: &str) -> Result<Vec<Item>, SuggestError> {
+        self.open()?;
+        let query = normalized_query(q)?;
+        let limits = self.settings.limits;
+        let key = format!("visitor#{}#search", visitor.0);
+        let (allowed, cached) = tokio::join!(
+            self.count(&key, "searches", limits.searches_per_visitor_per_minute, Duration::from_secs(60)),
+            self.cache.load(&query)
+        );
+        allowed?;
+        match cached {
+            Ok(Some(items)) => {
+                info!(cache = "hit", "search");
+                return Ok(items);
+            }
+            Ok(None) => {}
+            Err(e) => warn!(error = %e, "search cache unavailable"),
+        }
+        self.lookup_allowed().await?;
+        let q = query.as_str();
+        let items = self.with_token(|t| async move { self.catalog.search_tracks(&t, q, SEARCH_LIMIT).await }).await?;
+        if let Err(e) = self.cache.save(&query, &items, after(self.clock.now(), SEARCH_CACHE)).await {
+            warn!(error = %e, "could not share the search results");
+        }
+        info!(cache = "miss", results = items.len(), "search");
+        Ok(items)
+    }
+
+    /// A new proof-of-work challenge, or `None` when proofs are off.
+    pub async fn challenge(&self) -> Result<Option<Challenge>, SuggestError> {
+        self.open()?;
+        if !self.settings.proof_of_work {
+            return Ok(None);
+        }
+        let key = ProofKey::new(&derived_key(&self.credentials().await?, "now-playing proof v1"));
+        let mut random = [0u8; 20];
+        getrandom::fill(&mut random).map_err(|e| SuggestError::Unavailable(format!("no randomness: {e}")))?;
+        Ok(Some(key.issue(after(self.clock.now(), CHALLENGE_LIFE), CHALLENGE_MAXNUMBER, random)))
+    }
+
+    /// The owner's playlist, when the stored authorization allows adding to it.
+    fn playlist(credentials: &Credentials) -> Result<String, SuggestError> {
+        let fix = "the owner must run `make bootstrap ARGS=\"--suggestions\"`";
+        let scopes: Vec<&str> = credentials.scope.as_deref().unwrap_or_default().split_whitespace().collect();
+        if !PLAYLIST_SCOPES.iter().all(|s| scopes.contains(s)) {
+            return Err(SuggestError::NotAuthorized(format!(
+                "the stored authorization does not allow changing playlists; {fix}"
+            )));
+        }
+        credentials
+            .suggestions_playlist_id
+            .clone()
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| SuggestError::NotAuthorized(format!("no suggestions playlist is configured; {fix}")))
+    }
+
+    /// Accepts a visitor's suggestion: stored before it is answered; in `auto` mode also
+    /// added to the playlist (a failed addition stays pending, with its reason, for a retry).
+    pub async fn suggest(&self, visitor: &Visitor, submission: Submission) -> Result<(Suggestion, Item), SuggestError> {
+        self.open()?;
+        let track = TrackId::parse(&submission.track).ok_or_else(|| {
+            SuggestError::BadRequest(
+                "track must be a Spotify track id, a spotify:track: URI or an open.spotify.com/track link".into(),
+            )
+        })?;
+        let name = visitor_text("name", submission.name.as_deref(), MAX_NAME_CHARS)?;
+        let message = visitor_text("message", submission.message.as_deref(), MAX_MESSAGE_CHARS)?;
+        let credentials = self.credentials().await?;
+        let playlist = Self::playlist(&credentials)?;
+        let now = self.clock.now();
+        if self.settings.proof_of_work {
+            let proof = submission
+                .proof
+                .as_deref()
+                .filter(|p| !p.is_empty())
+                .ok_or(SuggestError::ProofRequired(ProofError::Malformed))?;
+            let key = ProofKey::new(&derived_key(&credentials, "now-playing proof v1"));
+            let solution = key.verify(proof, now).map_err(SuggestError::ProofRequired)?;
+            let until = after(now, CHALLENGE_LIFE);
+            match self.counters.use_once(&format!("proof#{}", solution.challenge), until).await {
+                Ok(true) => {}
+                Ok(false) => return Err(SuggestError::ProofRequired(ProofError::Replayed)),
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+        let limits = self.settings.limits;
+        let hour = Duration::from_secs(3600);
+        self.count(
+            &format!("visitor#{}#suggest", visitor.0),
+            "suggestions",
+            limits.suggestions_per_visitor_per_hour,
+            hour,
+        )
+        .await?;
+        self.count("suggestions#all", "suggestions today", limits.suggestions_per_day, Duration::from_secs(86400))
+            .await?;
+        let since = now - time::Duration::try_from(REPEAT_AFTER).unwrap_or(time::Duration::ZERO);
+        if let Some(existing) = self.store.get(&track).await.map_err(unavailable)?
+            && blocks_repeat(&existing, since)
+        {
+            return Err(SuggestError::AlreadySuggested(Box::new(existing)));
+        }
+        self.lookup_allowed().await?;
+        let item = self
+            .with_token(|t| {
+                let track = track.clone();
+                async move { self.catalog.track(&t, &track).await }
+            })
+            .await?
+            .ok_or_else(|| SuggestError::TrackNotFound(track.clone()))?;
+        let mut suggestion =
+            Suggestion { track, name, message, status: Status::Pending, created_at: now, reason: None };
+        if let Some(existing) = self.store.insert(&suggestion, since).await.map_err(unavailable)? {
+            return Err(SuggestError::AlreadySuggested(Box::new(existing)));
+        }
+        info!(mode = ?self.settings.mode, "suggestion stored");
+        if self.settings.mode == Mode::Auto {
+            suggestion = self.add(suggestion, &playlist).await;
+            self.retry_failed(&playlist, &suggestion.track).await;
+        }
+        Ok((suggestion, item))
+    }
+
+    /// Adds a stored suggestion to the playlist; on failure it stays pending with the
+    /// reason and joins the retry list. The record as stored afterwards.
+    async fn add(&self, mut suggestion: Suggestion, playlist: &str) -> Suggestion {
+        let track = suggestion.track.clone();
+        let added = self
+            .with_token(|t| {
+                let track = track.clone();
+                async move { self.playlists.add_track(&t, playlist, &track).await }
+            })
+            .await;
+        match added {
+            Ok(()) => {
+                suggestion.status = Status::Added;
+                suggestion.reason = None;
+                info!("suggestion added to the playlist");
+            }
+            Err(e) => {
+                warn!(error = %e, "could not add a suggestion to the playlist; it stays pending");
+                suggestion.reason = Some(e.to_string());
+            }
+        }
+        if let Err(e) = self.store.update(&suggestion).await {
+            warn!(error = %e, "could not record the suggestion's new state");
+        }
+        if let Err(e) = self.store.set_retry(&suggestion.track, suggestion.status == Status::Pending).await {
+            warn!(error = %e, "could not update the retry list");
+        }
+        suggestion
+    }
+
+    /// Retries a few additions that failed earlier, other than `just_tried`'s.
+    async fn retry_failed(&self, playlist: &str, just_tried: &TrackId) {
+        let failed = match self.store.failed().await {
+            Ok(failed) => failed,
+            Err(e) => return warn!(error = %e, "could not read the retry list"),
+        };
+        for track in failed.into_iter().filter(|t| t != just_tried).take(RETRIES_PER_REQUEST) {
+            match self.store.get(&track).await {
+                Ok(Some(s)) if s.status == Status::Pending => {
+                    self.add(s, playlist).await;
+                }
+                Ok(_) => {
+                    let _ = self.store.set_retry(&track, false).await;
+                }
+                Err(e) => warn!(error = %e, "could not read a suggestion to retry"),
+            }
+        }
+    }
+
+    /// Every stored suggestion, oldest first, for the owner.
+    pub async fn list(&self) -> Result<Vec<Suggestion>, SuggestError> {
+        let mut all = self.store.list().await.map_err(unavailable)?;
+        all.sort_by_key(|s| s.created_at);
+        Ok(all)
+    }
+
+    /// The owner's decision on a pending (or failed) suggestion: approved ones are added
+    /// to the playlist now.
+    pub async fn decide(&self, track: &TrackId, approve: bool) -> Result<Suggestion, SuggestError> {
+        let mut suggestion = self
+            .store
+            .get(track)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(|| SuggestError::NoSuchSuggestion(track.clone()))?;
+        if !approve {
+            suggestion.status = Status::Rejected;
+            suggestion.reason = None;
+            self.store.update(&suggestion).await.map_err(unavailable)?;
+            self.store.set_retry(track, false).await.map_err(unavailable)?;
+            return Ok(suggestion);
+        }
+        if suggestion.status == Status::Added {
+            return Ok(suggestion);
+        }
+        let playlist = Self::playlist(&self.credentials().await?)?;
+        suggestion.status = Status::Pending;
+        Ok(self.add(suggestion, &playlist).await)
+    }
+}
+
+/// A pending suggestion, or one added since `since`, keeps the track from being suggested again.
+pub fn blocks_repeat(existing: &Suggestion, since: OffsetDateTime) -> bool {
+    match existing.status {
+        Status::Pending => true,
+        Status::Added => existing.created_at >= since,
+        Status::Rejected => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn a_track_is_read_from_an_id_a_uri_or_a_link() {
+        let id = "4PTG3Z6ehGkBFwjybzWkR8";
+        for input in [
+            id.to_owned(),
+            format!("spotify:track:{id}"),
+            format!("https://open.spotify.com/track/{id}"),
+            format!("https://open.spotify.com/track/{id}?si=abc123"),
+            format!("https://open.spotify.com/intl-de/track/{id}"),
+            format!("  {id}  "),
+        ] {
+            assert_eq!(TrackId::parse(&input).map(|t| t.0), Some(id.to_owned()), "{input}");
+        }
+    }
+
+    #[test]
+    fn anything_else_is_not_a_track() {
+        for input in [
+            "",
+            "4PTG3Z6ehGkBFwjybzWkR",
+            "4PTG3Z6ehGkBFwjybzWkR8x",
+            "4PTG3Z6ehGkBFwjybzWk-8",
+            "spotify:episode:4PTG3Z6ehGkBFwjybzWkR8",
+            "https://open.spotify.com/album/4PTG3Z6ehGkBFwjybzWkR8",
+            "https://open.spotify.com/track/4PTG3Z6ehGkBFwjybzWkR8/more",
+            "https://evil.example/track/4PTG3Z6ehGkBFwjybzWkR8",
+            "http://open.spotify.com/track/4PTG3Z6ehGkBFwjybzWkR8",
+        ] {
+            assert_eq!(TrackId::parse(input), None, "{input}");
+        }
+    }
+
+    #[test]
+    fn visitor_text_is_trimmed_bounded_and_free_of_control_characters() {
+        assert_eq!(visitor_text("name", Some("  Ada "), 40), Ok(Some("Ada".into())));
+        assert_eq!(visitor_text("name", Some("   "), 40), Ok(None));
+        assert_eq!(visitor_text("name", None, 40), Ok(None));
+        assert_eq!(visitor_text("name", Some(&"é".repeat(40)), 40), Ok(Some("é".repeat(40))));
+        assert!(matches!(visitor_text("name", Some(&"é".repeat(41)), 40), Err(SuggestError::BadRequest(_))));
+        assert!(matches!(visitor_text("message", Some("a\u{0}b"), 140), Err(SuggestError::BadRequest(_))));
+        assert!(matches!(visitor_text("message", Some("a\nb"), 140), Err(SuggestError::BadRequest(_))));
+    }
+
+    #[test]
+    fn queries_are_normalized_and_bounded() {
+        assert_eq!(normalized_query("  Never   Gonna\tGive "), Ok("never gonna give".into()));
+        assert!(normalized_query("   ").is_err());
+        assert!(normalized_query(&"a".repeat(100)).is_ok());
+        assert!(normalized_query(&"a".repeat(101)).is_err());
+    }
+
+    #[test]
+    fn windows_are_fixed_and_their_end_is_the_wait() {
+        let now = datetime!(2026-11-28 12:00:20 UTC);
+        let (index, end) = window(now, Duration::from_secs(60));
+        assert_eq!(end, datetime!(2026-11-28 12:01:00 UTC));
+        assert_eq!(window(datetime!(2026-11-28 12:00:59 UTC), Duration::from_secs(60)).0, index);
+        assert_ne!(window(datetime!(2026-11-28 12:01:00 UTC), Duration::from_secs(60)).0, index);
+        assert_eq!(wait_until(now, end), Duration::from_secs(40));
+        assert_eq!(wait_until(end, end), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_pending_or_recent_suggestion_blocks_a_repeat_and_a_rejected_one_does_not() {
+        let since = datetime!(2026-10-29 12:00 UTC);
+        let s = |status, created_at| Suggestion {
+            track: TrackId::parse("4PTG3Z6ehGkBFwjybzWkR8").unwrap(),
+            name: None,
+            message: None,
+            status,
+            created_at,
+            reason: None,
+        };
+        assert!(blocks_repeat(&s(Status::Pending, datetime!(2026-01-01 0:00 UTC)), since));
+        assert!(blocks_repeat(&s(Status::Added, since), since));
+        assert!(!blocks_repeat(&s(Status::Added, since - time::Duration::SECOND), since));
+        assert!(!blocks_repeat(&s(Status::Rejected, since), since));
+    }
+}
