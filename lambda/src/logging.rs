@@ -10,9 +10,20 @@ use lambda_http::tracing::subscriber::{fmt, registry};
 use lambda_http::tracing::{Level, Metadata};
 
 /// Crates that print request and response bodies and headers at DEBUG and TRACE: the
-/// token table's bodies hold the access token, Spotify's requests its bearer header.
-const QUIET: &[&str] =
-    &["aws_smithy", "aws_sdk", "aws_config", "aws_runtime", "aws_sigv4", "hyper", "h2", "reqwest", "rustls"];
+/// token table's bodies hold the access token, Spotify's requests its bearer header, and
+/// the runtime's raw events a visitor's address and words.
+const QUIET: &[&str] = &[
+    "aws_smithy",
+    "aws_sdk",
+    "aws_config",
+    "aws_runtime",
+    "aws_sigv4",
+    "hyper",
+    "h2",
+    "reqwest",
+    "rustls",
+    "lambda_runtime",
+];
 
 /// Whether an event may be written: anything from the quiet crates only at INFO or above,
 /// whatever `RUST_LOG` or `AWS_LAMBDA_LOG_LEVEL` asks for.

@@ -8,9 +8,11 @@ use aws_config::{BehaviorVersion, retry::RetryConfig, timeout::TimeoutConfig};
 use lambda_http::{Error, Request, run, service_fn, tracing};
 use now_playing::adapters::artwork::ArtworkHttp;
 use now_playing::adapters::dynamodb::{DynamoArtCache, DynamoSnapshotStore, DynamoTokenStore};
+use now_playing::adapters::dynamodb_suggestions::DynamoSuggestions;
 use now_playing::adapters::{clock::SystemClock, spotify::SpotifyHttp, ssm::SsmCredentialStore};
 use now_playing::config::Config;
 use now_playing::domain::service::CacheTiming;
+use now_playing::domain::suggestions::{SuggestionPorts, SuggestionService};
 use now_playing::domain::{ImageHosts, NowPlayingService, TokenManager, token::LeaseTiming};
 use now_playing::http::App;
 
@@ -44,17 +46,31 @@ async fn main() -> Result<(), Error> {
     let clock = Arc::new(SystemClock);
     let instance =
         format!("{}-{}", std::env::var("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_default(), std::process::id());
-    let tokens = TokenManager::new(
+    let tokens = Arc::new(TokenManager::new(
         spotify.clone(),
         Arc::new(DynamoTokenStore::new(dynamodb.clone(), &config.token_table)),
         Arc::new(SsmCredentialStore::new(aws_sdk_ssm::Client::new(&aws), &config.credentials_parameter)),
         clock.clone(),
         instance.clone(),
         LeaseTiming::default(),
-    );
+    ));
     let timing = CacheTiming { window: Duration::from_secs(config.cache_seconds.into()), ..CacheTiming::default() };
     let snapshots = Arc::new(DynamoSnapshotStore::new(dynamodb.clone(), &config.token_table));
-    let shared_art = Arc::new(DynamoArtCache::new(dynamodb, &config.token_table));
+    let shared_art = Arc::new(DynamoArtCache::new(dynamodb.clone(), &config.token_table));
+    let suggestions_table = Arc::new(DynamoSuggestions::new(dynamodb, &config.token_table));
+    let suggestions = SuggestionService::new(
+        SuggestionPorts {
+            catalog: spotify.clone(),
+            playlists: spotify.clone(),
+            store: suggestions_table.clone(),
+            counters: suggestions_table.clone(),
+            cache: suggestions_table,
+            shared: snapshots.clone(),
+            tokens: tokens.clone(),
+            clock: clock.clone(),
+        },
+        config.suggestions,
+    );
     let artwork = Arc::new(ArtworkHttp::new(http, image_hosts.clone()));
     let app = Arc::new(
         App::new(
@@ -66,7 +82,8 @@ async fn main() -> Result<(), Error> {
             shared_art,
         )
         .with_image_hosts(&image_hosts)
-        .with_public_url(config.public_url),
+        .with_public_url(config.public_url)
+        .with_suggestions(Arc::new(suggestions)),
     );
     run(service_fn(move |req: Request| {
         let app = app.clone();

@@ -3,6 +3,7 @@
 mod current;
 mod embeds;
 mod respond;
+mod suggestions;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -16,6 +17,7 @@ pub use respond::error_body;
 use respond::{preflight, printable};
 
 use crate::config::AllowedOrigins;
+use crate::domain::suggestions::SuggestionService;
 use crate::domain::{Art, ImageHosts, NowPlayingService};
 use crate::ports::{ArtCache, Artwork};
 
@@ -35,6 +37,8 @@ pub struct App {
     page_policy: String,
     /// The configured base URL of the preview page's snippets (`PUBLIC_URL`), if any.
     public_url: Option<String>,
+    /// Visitors' suggestions; `None` answers `suggestions_closed`.
+    suggestions: Option<Arc<SuggestionService>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +49,9 @@ enum Route {
     Open,
     Widget,
     Page,
+    Search,
+    Challenge,
+    Suggestions,
 }
 
 impl Route {
@@ -56,13 +63,26 @@ impl Route {
             "/v1/open" => Some(Route::Open),
             "/v1/widget.js" => Some(Route::Widget),
             "/" => Some(Route::Page),
+            "/v1/search" => Some(Route::Search),
+            "/v1/suggestions/challenge" => Some(Route::Challenge),
+            "/v1/suggestions" => Some(Route::Suggestions),
             _ => None,
         }
     }
 
     /// The methods the route answers, for `Allow` and the preflight.
     fn methods(self) -> &'static str {
-        "GET, HEAD, OPTIONS"
+        match self {
+            Route::Suggestions => "POST, OPTIONS",
+            _ => "GET, HEAD, OPTIONS",
+        }
+    }
+
+    fn allows(self, method: &Method) -> bool {
+        match self {
+            Route::Suggestions => method == Method::POST,
+            _ => method == Method::GET || method == Method::HEAD,
+        }
     }
 }
 
@@ -102,7 +122,14 @@ impl App {
             art_cache: Mutex::new(HashMap::new()),
             page_policy: embeds::page_policy(&ImageHosts::default()),
             public_url: None,
+            suggestions: None,
         }
+    }
+
+    /// Serves the suggestion routes with `service`.
+    pub fn with_suggestions(mut self, service: Arc<SuggestionService>) -> Self {
+        self.suggestions = Some(service);
+        self
     }
 
     /// The preview page's snippets use this base URL rather than the request context's.
@@ -126,12 +153,13 @@ impl App {
                 error_body(StatusCode::NOT_FOUND, "not_found", &format!("no such resource: {}", printable(&path)))
             }
             (Some(route), &Method::OPTIONS) => preflight(route.methods()),
-            (Some(route), &Method::GET | &Method::HEAD) => self.answer(route, &req, &path).await,
+            (Some(route), method) if route.allows(method) => self.answer(route, &req, &path).await,
             (Some(route), method) => {
+                let allowed = route.methods().trim_end_matches(", OPTIONS");
                 let mut r = error_body(
                     StatusCode::METHOD_NOT_ALLOWED,
                     "method_not_allowed",
-                    &format!("{method} is not allowed here; use GET"),
+                    &format!("{method} is not allowed here; use {allowed}"),
                 );
                 r.headers_mut().insert(header::ALLOW, HeaderValue::from_static(route.methods()));
                 r
@@ -158,6 +186,9 @@ impl App {
             Route::Widget => self.widget(req),
             Route::Page => self.page(req, path),
             Route::Health => self.health().await,
+            Route::Search => self.search(req).await,
+            Route::Challenge => self.challenge().await,
+            Route::Suggestions => self.suggest(req).await,
         }
     }
 
