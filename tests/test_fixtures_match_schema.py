@@ -27,6 +27,9 @@ SCHEMA_OF = {
     "recently_played_empty.json": "CursorPagingPlayHistoryObject",
     "error_rate_limited.json": "ErrorResponse",
     "error_forbidden.json": "ErrorResponse",
+    "track.json": "TrackObject",
+    "search_tracks.json": "SearchResponse",
+    "playlist.json": "PlaylistObject",
 }
 # The accounts service is not in the Web API document; its answers are checked by hand below.
 ACCOUNTS = {"token.json", "token_rotated.json", "error_invalid_grant.json", "error_invalid_client.json"}
@@ -60,6 +63,8 @@ def _spec_with_known_deviations(local_files: bool = True):
     paging = schemas["CursorPagingObject"]["properties"]
     for prop in ("next", "cursors"):
         paging[prop] = _or_null(paging[prop])
+    # The search answer is a response, not a named schema.
+    schemas["SearchResponse"] = spec["components"]["responses"]["SearchItems"]["content"]["application/json"]["schema"]
     # A 429 body carries `reason` (e.g. QUOTA_EXCEEDED); the schema has no such field.
     schemas["ErrorResponse"] = {
         "type": "object",

@@ -69,7 +69,13 @@ class State:
         # scan must look for, whatever was expired or rotated since.
         self.ever_issued: list[str] = []
         self.serial = itertools.count(1)
-        self.calls = {"token": 0, "currently_playing": 0, "recently_played": 0, "me": 0}
+        self.calls = {"token": 0, "currently_playing": 0, "recently_played": 0, "me": 0, "search": 0, "track": 0,
+                      "add_items": 0, "create_playlist": 0, "playlists": 0}
+        # The scopes the owner granted; every token carries those of its grant.
+        self.scope = "user-read-currently-playing user-read-recently-played"
+        self.token_scopes: dict[str, str] = {}
+        # The owner's playlists: id -> {"name", "uris"}.
+        self.playlists: dict[str, dict] = {}
         # Failures to serve before the normal answer: (path prefix, status, headers, body, delay).
         self.failures = []
         self.rotate_next = False
@@ -133,6 +139,8 @@ class Handler(QuietHandler):
         raw = self.rfile.read(length)
         if url.path.startswith("/_fake/"):
             return self.control(url.path, json.loads(raw or b"{}"))
+        if url.path.startswith("/v1/"):
+            return self.web_api_post(url.path, raw)
         if url.path != "/api/token":
             return self.send(404, {"error": {"status": 404, "message": "Service not found"}})
         with self.state.lock:
@@ -150,7 +158,9 @@ class Handler(QuietHandler):
         with self.state.lock:
             token = self.state.new_token("fake-access")
             self.state.issued.add(token)
-            answer = fixture("token.json") | {"access_token": token, "expires_in": self.state.expires_in}
+            self.state.token_scopes[token] = self.state.scope
+            answer = fixture("token.json") | {"access_token": token, "expires_in": self.state.expires_in,
+                                              "scope": self.state.scope}
             if self.state.rotate_next:
                 self.state.refresh_token = self.state.new_token("fake-refresh-rotated")
                 answer["refresh_token"] = self.state.refresh_token
@@ -161,13 +171,17 @@ class Handler(QuietHandler):
     def authorization_code(self, form):
         code = (form.get("code") or [""])[0]
         with self.state.lock:
-            issued_for = self.state.codes.pop(code, None)
+            issued_for, scope = self.state.codes.pop(code, (None, ""))
             if issued_for is None or form.get("redirect_uri") != [issued_for]:
                 return self.send(400, {"error": "invalid_grant", "error_description": "Invalid authorization code"})
             token = self.state.new_token("fake-access")
             self.state.issued.add(token)
             self.state.refresh_token = self.state.new_token("fake-refresh")
-            answer = fixture("token_rotated.json") | {"access_token": token, "refresh_token": self.state.refresh_token}
+            # The grant has the scopes the owner consented to, and so do its refreshes.
+            self.state.scope = scope
+            self.state.token_scopes[token] = scope
+            answer = fixture("token_rotated.json") | {"access_token": token, "refresh_token": self.state.refresh_token,
+                                                      "scope": scope}
         self.send(200, answer)
 
     def authorize(self, query):
@@ -190,7 +204,7 @@ class Handler(QuietHandler):
                 outcome = {"error": "access_denied"}
             else:
                 code = f"fake-code-{next(self.state.serial)}"
-                self.state.codes[code] = redirect
+                self.state.codes[code] = (redirect, param.get("scope", ""))
                 outcome = {"code": code}
         location = redirect + "?" + urllib.parse.urlencode(outcome | {"state": param.get("state", "")})
         self.send(302, headers={"Location": location})
@@ -217,6 +231,11 @@ class Handler(QuietHandler):
         if url.path == "/_fake/calls":
             with self.state.lock:
                 return self.send(200, dict(self.state.calls))
+        if url.path == "/_fake/playlists":
+            with self.state.lock:
+                return self.send(200, copy.deepcopy(self.state.playlists))
+        if url.path in ("/v1/search", "/v1/me/playlists") or url.path.startswith("/v1/tracks/"):
+            return self.web_api_get(url)
         kind = {
             "/v1/me/player/currently-playing": "currently_playing",
             "/v1/me/player/recently-played": "recently_played",
@@ -241,6 +260,86 @@ class Handler(QuietHandler):
         return self.send(200, {"id": "owner", "display_name": "Local Owner", "product": self.state.product, "type": "user",
                                "uri": "spotify:user:owner", "href": "https://api.spotify.com/v1/users/owner",
                                "external_urls": {"spotify": "https://open.spotify.com/user/owner"}})
+
+    def bearer_scope(self):
+        """The scope of the request's token, or None (after a 401 was sent) when it is unknown."""
+        bearer = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+        with self.state.lock:
+            known = bearer in self.state.issued
+            scope = self.state.token_scopes.get(bearer, "")
+        if not known:
+            self.send(401, {"error": {"status": 401, "message": "Invalid access token"}})
+            return None
+        return scope
+
+    def web_api_get(self, url):
+        query = urllib.parse.parse_qs(url.query)
+        kind = "search" if url.path == "/v1/search" else "playlists" if url.path == "/v1/me/playlists" else "track"
+        with self.state.lock:
+            self.state.calls[kind] += 1
+        if self.scripted_failure(url.path):
+            return
+        if self.bearer_scope() is None:
+            return
+        time.sleep(self.state.delay)
+        if kind == "search":
+            limit = int((query.get("limit") or ["5"])[0])
+            if limit > 10 or limit < 0:
+                # Development-mode apps since 2026: at most 10 results per search.
+                return self.send(400, {"error": {"status": 400, "message": "Invalid limit"}})
+            words = (query.get("q") or [""])[0].lower().split()
+            if (query.get("type") or [""])[0] != "track" or not words:
+                return self.send(400, {"error": {"status": 400, "message": "Bad search type field"}})
+            page = copy.deepcopy(fixture("search_tracks.json"))
+            items = [t for t in page["tracks"]["items"]
+                     if all(w in (t["name"] + " " + " ".join(a["name"] for a in t["artists"])).lower() for w in words)]
+            page["tracks"]["items"], page["tracks"]["total"], page["tracks"]["limit"] = items[:limit], len(items), limit
+            return self.send(200, page)
+        if kind == "playlists":
+            with self.state.lock:
+                items = [fixture("playlist.json") | {"id": pid, "name": p["name"]} for pid, p in self.state.playlists.items()]
+            return self.send(200, {"href": "https://api.spotify.com/v1/me/playlists", "items": items, "limit": 50,
+                                   "next": None, "offset": 0, "previous": None, "total": len(items)})
+        track_id = url.path.removeprefix("/v1/tracks/")
+        found = next((t for t in fixture("search_tracks.json")["tracks"]["items"] if t["id"] == track_id), None)
+        if found is None:
+            return self.send(404, {"error": {"status": 404, "message": "Resource not found"}})
+        return self.send(200, found)
+
+    def web_api_post(self, path, raw):
+        kind = "create_playlist" if path == "/v1/me/playlists" else "add_items"
+        with self.state.lock:
+            self.state.calls[kind] += 1
+        if self.scripted_failure(path):
+            return
+        scope = self.bearer_scope()
+        if scope is None:
+            return
+        if path.startswith("/v1/playlists/") and path.endswith("/tracks"):
+            # Removed for development-mode apps in 2026: items are added at /items.
+            return self.send(403, {"error": {"status": 403, "message": "Forbidden"}})
+        if not {"playlist-modify-private", "playlist-modify-public"} & set(scope.split()):
+            return self.send(401, {"error": {"status": 401, "message": "Permissions missing"}})
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            return self.send(400, {"error": {"status": 400, "message": "Error parsing JSON."}})
+        if kind == "create_playlist":
+            with self.state.lock:
+                pid = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(22))
+                self.state.playlists[pid] = {"name": body.get("name", ""), "uris": []}
+            return self.send(201, fixture("playlist.json") | {"id": pid, "name": body.get("name", ""),
+                                                              "public": bool(body.get("public", False))})
+        pid = path.removeprefix("/v1/playlists/").removesuffix("/items")
+        uris = body.get("uris")
+        if not isinstance(uris, list) or not all(isinstance(u, str) and u.startswith("spotify:") for u in uris):
+            return self.send(400, {"error": {"status": 400, "message": "Invalid track uri"}})
+        with self.state.lock:
+            playlist = self.state.playlists.get(pid)
+            if playlist is None or not path.endswith("/items"):
+                return self.send(404, {"error": {"status": 404, "message": "Resource not found"}})
+            playlist["uris"].extend(uris)
+        return self.send(201, {"snapshot_id": secrets.token_hex(8)})
 
     def currently_playing(self, query):
         scene = self.state.current_scene()
@@ -286,6 +385,11 @@ class Handler(QuietHandler):
                 self.state.deny_next = True
             elif path == "/_fake/product":
                 self.state.product = body["product"]
+            elif path == "/_fake/scope":
+                # What the owner granted: new tokens carry it (tokens already issued keep theirs).
+                self.state.scope = body["scope"]
+            elif path == "/_fake/playlist":
+                self.state.playlists[body["id"]] = {"name": body.get("name", "Suggested by visitors"), "uris": []}
             elif path == "/_fake/delay":
                 self.state.delay = float(body["seconds"])
             else:
@@ -316,6 +420,11 @@ class FakeSpotify:
         request = urllib.request.Request(f"{self.url}/_fake/{what}", data=json.dumps(body or {}).encode(),
                                          method="POST", headers={"Content-Type": "application/json"})
         urllib.request.urlopen(request, timeout=5).read()
+
+    def playlists(self) -> dict:
+        """The owner's playlists: id -> {"name", "uris"}."""
+        with urllib.request.urlopen(f"{self.url}/_fake/playlists", timeout=5) as answer:
+            return json.loads(answer.read())
 
     def calls(self) -> dict:
         """How many times each Spotify endpoint was called."""

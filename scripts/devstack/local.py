@@ -26,12 +26,17 @@ def now_rfc3339() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+READ_SCOPES = ["user-read-currently-playing", "user-read-recently-played"]
+PLAYLIST_SCOPES = ["playlist-modify-private", "playlist-modify-public"]
+SUGGESTIONS_PLAYLIST = "localsuggestedbyvisitor"
+
+
 class LocalStack:
     """Starts everything in order and stops it all, whatever failed in between."""
 
     def __init__(self, port: int = 0, moto_port: int = 0, spotify_port: int = 0, real_spotify: dict | None = None,
                  cycle: bool = False, log_level: str = "info", extra_env: dict | None = None, processes: int | None = None,
-                 iam_statements: list[dict] | None = None):
+                 iam_statements: list[dict] | None = None, suggestions: str | None = None):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.moto = Moto(moto_port)
@@ -39,7 +44,8 @@ class LocalStack:
         self.fake = None
         self.function = None
         self.log_level = log_level
-        self.extra_env = extra_env or {}
+        self.extra_env = {**({"SUGGESTIONS": suggestions} if suggestions else {}), **(extra_env or {})}
+        self.suggestions = suggestions
         # None: one process under `cargo lambda watch`, as `make dev` runs it. A number: that
         # many processes of the built binary under the Runtime API emulator, REST events.
         self.processes = processes
@@ -59,6 +65,11 @@ class LocalStack:
                 "refresh_token": f"local-refresh-{secrets.token_hex(8)}",
                 "authorized_at": now_rfc3339(),
             }
+            if suggestions:
+                # As `make bootstrap ARGS="--suggestions"` leaves it: the playlist scopes granted
+                # and the owner's playlist made.
+                self.credentials["scope"] = " ".join(READ_SCOPES + PLAYLIST_SCOPES)
+                self.credentials["suggestions_playlist_id"] = SUGGESTIONS_PLAYLIST
             self.fake = FakeSpotify(
                 self.credentials["client_id"], self.credentials["client_secret"], self.credentials["refresh_token"],
                 port=spotify_port, cycle=cycle,
@@ -93,6 +104,9 @@ class LocalStack:
                 self.aws_credentials = self.moto.enforce_iam(self.iam_statements)
             if self.fake:
                 self.fake.start()
+                if self.suggestions:
+                    self.fake.control("scope", {"scope": self.credentials["scope"]})
+                    self.fake.control("playlist", {"id": SUGGESTIONS_PLAYLIST})
             self._start_function(timeout)
         except BaseException:
             self.stop()

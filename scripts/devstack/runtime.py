@@ -126,7 +126,8 @@ class LambdaRuntime:
             def handle_any(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 url = urllib.parse.urlparse(self.path)
-                invocation = Invocation(runtime.rest_event(self.command, url.path, url.query, dict(self.headers), body))
+                invocation = Invocation(runtime.rest_event(self.command, url.path, url.query, dict(self.headers), body,
+                                                                  self.client_address[0]))
                 runtime.pending.put(invocation)
                 try:
                     kind, payload = invocation.result.result(timeout=runtime.timeout)
@@ -156,7 +157,7 @@ class LambdaRuntime:
 
         return Handler
 
-    def rest_event(self, method, path, query, headers, body):
+    def rest_event(self, method, path, query, headers, body, source_ip):
         params = urllib.parse.parse_qs(query)
         return {
             "resource": path, "path": path, "httpMethod": method,
@@ -169,7 +170,7 @@ class LambdaRuntime:
                 # As API Gateway does: the name it served the request on, not the client's Host.
                 "domainName": f"127.0.0.1:{self.front.server_address[1]}",
                 "path": f"/{self.stage}{path}", "resourcePath": path, "requestId": str(uuid.uuid4()),
-                "requestTimeEpoch": int(time.time() * 1000), "identity": {"sourceIp": "127.0.0.1"},
+                "requestTimeEpoch": int(time.time() * 1000), "identity": {"sourceIp": source_ip},
             },
             "body": body.decode("utf-8", "replace") if body else None, "isBase64Encoded": False,
         }
