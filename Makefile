@@ -25,7 +25,7 @@ DEPLOY_ARGS ?=
 # FORCE=yes: make destroy without asking (a pipeline, the rehearsal).
 FORCE ?=
 
-.PHONY: bench chromium help venv dev bootstrap test test-rust test-e2e test-infra lint fmt build synth deploy diff destroy logs smoke clean rehearse qemu mutants
+.PHONY: bench chromium help venv dev bootstrap test test-rust test-e2e test-infra lint fmt build synth deploy diff destroy logs smoke clean rehearse qemu mutants suggestions
 
 help: ## List the targets
 	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -111,6 +111,13 @@ destroy: $(NODE_STAMP) ## Remove the stack: function, table, API, domain, alarms
 	@echo "  aws ssm delete-parameter --name /now-playing/spotify) and API Gateway's"
 	@echo "  account-wide logging role, which other APIs in the account may use."
 	$(CDK) destroy $(CDK_ARGS) -c withoutPackage=true $(if $(filter yes,$(FORCE)),--force)
+
+suggestions: ## List visitors' suggestions; ARGS="approve ID", "reject ID" or "approve --all" (needs the AWS CLI)
+	@command -v aws >/dev/null || { echo "make suggestions needs the AWS CLI (aws) on PATH" >&2; exit 1; }
+	cargo build --quiet --locked --bin now-playing-suggestions
+	@table="$$(aws cloudformation describe-stacks --stack-name $(STACK) \
+	  --query "Stacks[0].Outputs[?OutputKey=='TableName'].OutputValue" --output text)" || exit 1; \
+	  target/debug/now-playing-suggestions --table "$$table" $(ARGS)
 
 logs: ## Follow the deployed function's logs (needs the AWS CLI)
 	@command -v aws >/dev/null || { echo "make logs needs the AWS CLI (aws) on PATH" >&2; exit 1; }

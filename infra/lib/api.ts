@@ -13,12 +13,41 @@ export interface NowPlayingApiProps {
   readonly logRetentionDays: number;
   /** Set API Gateway's account-wide logging role (`create`), or rely on the account's own. */
   readonly accountLoggingRole: 'create' | 'existing';
+  /** Adds the suggestion routes, their body model and their own lower throttling. */
+  readonly suggestions: boolean;
 }
 
 /** The routes the function answers. Every method on them reaches the function, which
  *  answers GET and HEAD, the CORS preflight (OPTIONS) and 405 for the rest, exactly as
  *  `make dev` does; an unknown path is the gateway's JSON 404. */
 export const ROUTES = ['/', '/v1/current', '/v1/health', '/v1/current.svg', '/v1/open', '/v1/widget.js'];
+
+/** The routes of visitors' suggestions, present only when they are on. */
+export const SUGGESTION_ROUTES = ['/v1/search', '/v1/suggestions/challenge', '/v1/suggestions'];
+
+/** Per-method throttling of the suggestion routes, far below the stage's: each costs a
+ *  Spotify look-up or a write. Requests per second and burst; `*` is every method. */
+export const SUGGESTION_THROTTLING: Record<string, [number, number]> = {
+  '/v1/search/*': [5, 10],
+  '/v1/suggestions/challenge/*': [2, 5],
+  '/v1/suggestions/POST': [1, 3],
+};
+
+/** The body of POST /v1/suggestions; a request that does not match never reaches the
+ *  function. The function checks the same and more (track id forms, control characters). */
+export const SUGGESTION_SCHEMA: apigw.JsonSchema = {
+  schema: apigw.JsonSchemaVersion.DRAFT4,
+  type: apigw.JsonSchemaType.OBJECT,
+  required: ['track'],
+  additionalProperties: false,
+  properties: {
+    track: { type: apigw.JsonSchemaType.STRING, minLength: 22, maxLength: 200 },
+    name: { type: apigw.JsonSchemaType.STRING, maxLength: 40 },
+    message: { type: apigw.JsonSchemaType.STRING, maxLength: 140 },
+    altcha: { type: apigw.JsonSchemaType.STRING, maxLength: 1200 },
+    website: { type: apigw.JsonSchemaType.STRING, maxLength: 200 },
+  },
+};
 
 /** The function's error shape for errors API Gateway answers itself. */
 function errorTemplate(code: string): Record<string, string> {
@@ -62,6 +91,14 @@ export class NowPlayingApi extends Construct {
         // The API-wide 4XX/5XX/Count/Latency metrics the alarm uses are always on; this
         // adds billed per-method ones that nothing reads.
         metricsEnabled: false,
+        methodOptions: props.suggestions
+          ? Object.fromEntries(
+              Object.entries(SUGGESTION_THROTTLING).map(([path, [rate, burst]]) => [
+                path,
+                { throttlingRateLimit: rate, throttlingBurstLimit: burst },
+              ]),
+            )
+          : undefined,
       },
     });
     const integration = new apigw.LambdaIntegration(props.handler, { proxy: true });
@@ -71,12 +108,26 @@ export class NowPlayingApi extends Construct {
       validateRequestParameters: true,
       validateRequestBody: true,
     });
-    for (const route of ROUTES) {
+    const routes = props.suggestions ? [...ROUTES, ...SUGGESTION_ROUTES] : ROUTES;
+    for (const route of routes) {
       const resource = route.split('/').filter(Boolean).reduce<apigw.IResource>(
         (parent, part) => parent.getResource(part) ?? parent.addResource(part),
         this.api.root,
       );
       resource.addMethod('ANY', integration, { requestValidator });
+    }
+    if (props.suggestions) {
+      // POST has its own method, so that its body is checked against the model first;
+      // ANY still brings the preflight and the 405 to the function.
+      const model = this.api.addModel('Suggestion', {
+        contentType: 'application/json',
+        modelName: 'Suggestion',
+        schema: SUGGESTION_SCHEMA,
+      });
+      this.api.root.resourceForPath('/v1/suggestions').addMethod('POST', integration, {
+        requestValidator,
+        requestModels: { 'application/json': model },
+      });
     }
     // Errors API Gateway answers itself get the function's JSON shape and a CORS header,
     // so a page can read them and back off. They carry no owner data, hence '*'.

@@ -20,6 +20,7 @@ export interface NowPlayingFunctionProps {
   readonly memorySize: number;
   readonly timeoutSeconds: number;
   readonly logRetentionDays: number;
+  readonly suggestions: 'off' | 'review' | 'auto';
 }
 
 export class NowPlayingFunction extends Construct {
@@ -83,6 +84,7 @@ export class NowPlayingFunction extends Construct {
         CREDENTIALS_PARAMETER: props.credentialsParameter,
         ALLOWED_ORIGINS: props.allowedOrigins,
         CACHE_SECONDS: String(props.cacheSeconds),
+        SUGGESTIONS: props.suggestions,
       },
     });
   }

@@ -27,6 +27,7 @@ export class NowPlayingStack extends Stack {
       memorySize: s.memorySize,
       timeoutSeconds: s.timeoutSeconds,
       logRetentionDays: s.logRetentionDays,
+      suggestions: s.suggestions,
     });
     const api = new NowPlayingApi(this, 'Http', {
       handler: fn.function,
@@ -35,6 +36,7 @@ export class NowPlayingStack extends Stack {
       throttleBurst: s.throttleBurst,
       logRetentionDays: s.logRetentionDays,
       accountLoggingRole: s.accountLoggingRole,
+      suggestions: s.suggestions !== 'off',
     });
     let endpoint = api.api.url.replace(/\/$/, '');
     if (s.domainName) {
@@ -62,6 +64,7 @@ export class NowPlayingStack extends Stack {
     }
     new CfnOutput(this, 'EndpointUrl', { description: 'The now-playing endpoint', value: `${endpoint}/v1/current` });
     new CfnOutput(this, 'TryIt', { description: 'Try it', value: `curl -s ${endpoint}/v1/current` });
+    new CfnOutput(this, 'TableName', { description: 'The shared table (make suggestions)', value: tokens.table.tableName });
     new CfnOutput(this, 'LogGroupName', { description: 'The function\'s logs (make logs)', value: fn.logGroup.logGroupName });
     acknowledgeFindings(this, { api, tokens });
   }

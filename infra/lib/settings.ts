@@ -20,6 +20,8 @@ export interface Settings {
   /** `create`: the stack sets API Gateway's account-wide logging role (kept on destroy);
    *  `existing`: the account already has one and the stack leaves it alone. */
   readonly accountLoggingRole: 'create' | 'existing';
+  /** Visitors' song suggestions: `off` (no routes at all), `review` or `auto`. */
+  readonly suggestions: 'off' | 'review' | 'auto';
 }
 
 /** Each key, its default and what it means; the README's table is this list. */
@@ -39,6 +41,7 @@ export const SETTINGS_HELP: ReadonlyArray<[keyof Settings, string, string]> = [
   ['hostedZoneName', '(domain\'s parent)', 'that zone\'s name, e.g. example.com'],
   ['certificateArn', '(none)', 'existing ACM certificate for domainName when DNS is elsewhere'],
   ['alarmEmail', '(none)', 'turns on alarms, sent to this address'],
+  ['suggestions', 'off', 'visitors suggest songs: `review` (the owner decides with `make suggestions`) or `auto` (added at once); needs `make bootstrap ARGS="--suggestions"`'],
   ['accountLoggingRole', 'create', '`create` sets API Gateway\'s account-wide logging role (kept on destroy); `existing` when the account already has one'],
 ];
 
@@ -150,6 +153,10 @@ export function loadSettings(get: (key: string) => unknown, region?: string): Se
   if (accountLoggingRole !== 'create' && accountLoggingRole !== 'existing') {
     throw new SettingsError('accountLoggingRole', `expected create or existing, got ${JSON.stringify(accountLoggingRole)}`);
   }
+  const suggestions = text('suggestions') ?? 'off';
+  if (suggestions !== 'off' && suggestions !== 'review' && suggestions !== 'auto') {
+    throw new SettingsError('suggestions', `expected off, review or auto, got ${JSON.stringify(suggestions)}`);
+  }
   const stackName = text('stackName') ?? 'NowPlaying';
   if (!/^[A-Za-z][A-Za-z0-9-]{0,127}$/.test(stackName)) {
     throw new SettingsError('stackName', `${JSON.stringify(stackName)} is not a CloudFormation stack name`);
@@ -172,5 +179,6 @@ export function loadSettings(get: (key: string) => unknown, region?: string): Se
     certificateArn,
     alarmEmail,
     accountLoggingRole,
+    suggestions,
   };
 }

@@ -3,7 +3,7 @@ import * as path from 'path';
 import { Match } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AUTHORIZATION_PERIOD, HEALTH_CHECK_EVERY, SCHEDULED_HEALTH_EVENT, WARN_DAYS } from '../lib/alarms';
-import { ROUTES } from '../lib/api';
+import { ROUTES, SUGGESTION_ROUTES, SUGGESTION_THROTTLING } from '../lib/api';
 import { loadSettings, SETTINGS_HELP } from '../lib/settings';
 import { ALARMS, build, CERTIFICATE_ARN, EXTERNAL_DNS, ROUTE53, synth } from './helpers';
 
@@ -179,6 +179,16 @@ describe('the default stack', () => {
     template.hasOutput('TryIt', { Value: { 'Fn::Join': ['', Match.arrayWith(['curl -s https://'])] } });
   });
 
+  test('suggestions are off: no suggestion route, no model, and the function is told so', () => {
+    for (const part of ['search', 'suggestions', 'challenge']) {
+      expect(Object.keys(template.findResources('AWS::ApiGateway::Resource', { Properties: { PathPart: part } }))).toHaveLength(0);
+    }
+    template.resourceCountIs('AWS::ApiGateway::Model', 0);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ SUGGESTIONS: 'off' }) },
+    });
+  });
+
   test('has no domain and no alarms unless asked', () => {
     template.resourceCountIs('AWS::ApiGateway::DomainName', 0);
     template.resourceCountIs('AWS::CertificateManager::Certificate', 0);
@@ -191,6 +201,59 @@ describe('the default stack', () => {
     expect(text).not.toMatch(/client_secret|refresh_token|access_token|SPOTIFY_CLIENT|SECRET/i);
     expect(text).not.toMatch(/(?<![0-9a-f])\d{12}(?![0-9a-f])/);
     expect(text).not.toMatch(/arn:aws:[a-z0-9-]+:[a-z0-9-]+:\d{12}/);
+  });
+});
+
+describe('suggestions in review', () => {
+  const template = synth({ suggestions: 'review' }, 'suggestions');
+
+  test('adds the three routes to the function, with POST checked against the body model', () => {
+    for (const route of SUGGESTION_ROUTES) {
+      const part = route.split('/').pop();
+      expect(Object.keys(template.findResources('AWS::ApiGateway::Resource', { Properties: { PathPart: part } }))).toHaveLength(1);
+    }
+    template.resourceCountIs('AWS::ApiGateway::Method', ROUTES.length + SUGGESTION_ROUTES.length + 1);
+    template.hasResourceProperties('AWS::ApiGateway::Method', {
+      HttpMethod: 'POST',
+      RequestModels: { 'application/json': Match.anyValue() },
+      RequestValidatorId: Match.anyValue(),
+      Integration: Match.objectLike({ Type: 'AWS_PROXY' }),
+    });
+    template.hasResourceProperties('AWS::ApiGateway::Model', {
+      ContentType: 'application/json',
+      Schema: Match.objectLike({ required: ['track'], additionalProperties: false }),
+    });
+    template.hasResourceProperties('AWS::ApiGateway::RequestValidator', { ValidateRequestBody: true });
+  });
+
+  test('throttles each suggestion route far below the stage', () => {
+    const stage = Object.values(template.findResources('AWS::ApiGateway::Stage'))[0] as { Properties: { MethodSettings: Array<Record<string, unknown>> } };
+    for (const [path, [rate, burst]] of Object.entries(SUGGESTION_THROTTLING)) {
+      const [resource, method] = [path.slice(0, path.lastIndexOf('/')), path.slice(path.lastIndexOf('/') + 1)];
+      expect(stage.Properties.MethodSettings).toContainEqual(expect.objectContaining({
+        ResourcePath: `/${resource.replace(/\//g, '~1')}`,
+        HttpMethod: method,
+        ThrottlingRateLimit: rate,
+        ThrottlingBurstLimit: burst,
+      }));
+      expect(rate).toBeLessThan(20);
+    }
+  });
+
+  test('tells the function the mode and grants no new table action', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ SUGGESTIONS: 'review' }) },
+    });
+    const text = JSON.stringify(template.toJSON());
+    expect(text).not.toMatch(/dynamodb:(Scan|Query|DeleteItem|BatchWriteItem)/);
+  });
+
+  test('outputs the table make suggestions works on', () => {
+    template.hasOutput('TableName', { Value: { Ref: Match.stringLikeRegexp('^Tokens') } });
+  });
+
+  test('refuses a mode it does not know', () => {
+    expect(() => build({ suggestions: 'yes' })).toThrow(/setting suggestions: expected off, review or auto/);
   });
 });
 

@@ -401,6 +401,21 @@ mod tests {
     }
 
     #[test]
+    fn health_is_ok_only_while_days_remain() {
+        let health = |days| Health {
+            configured: true,
+            authorized_at: None,
+            authorization_age_days: None,
+            authorization_expires_at: None,
+            days_remaining: Some(days),
+            problem: None,
+        };
+        assert!(health(1).is_ok());
+        assert!(!health(0).is_ok(), "with no whole day left the owner must authorize again");
+        assert!(!Health { configured: false, ..health(30) }.is_ok());
+    }
+
+    #[test]
     fn six_months_after_may_20_is_november_20() {
         assert_eq!(add_months(datetime!(2026-05-20 10:00 UTC), 6), datetime!(2026-11-20 10:00 UTC));
     }
