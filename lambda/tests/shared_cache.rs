@@ -187,6 +187,29 @@ async fn last_played_is_what_was_last_seen_playing_when_the_history_lags() {
 }
 
 #[tokio::test]
+async fn an_instance_takes_a_newer_last_seen_from_the_store_over_its_own_older_one() {
+    let h = playing_harness();
+    h.spotify.script_playing(vec![
+        Ok(playback("currently_playing_episode.json")),
+        Ok(playback("currently_playing_track.json")),
+        Ok(Playback::Nothing),
+    ]);
+    h.spotify.script_recent(vec![Ok(Some(last_played()))]);
+    h.clock.advance(Duration::from_secs(3 * 3600));
+    let a = h.instance("a");
+    a.current().await.unwrap();
+    h.clock.advance(Duration::from_secs(600));
+    // Another instance sees a later play and shares it.
+    h.instance("b").current().await.unwrap();
+    h.clock.advance(Duration::from_secs(600));
+    // "a" still remembers the episode; the store's later track wins.
+    let doc = a.current().await.unwrap();
+    assert_eq!(doc.status, Status::LastPlayed);
+    assert_eq!(doc.item.unwrap().name, "Never Gonna Give You Up");
+    assert_eq!(doc.played_at, Some(NOW + Duration::from_secs(3 * 3600 + 600)));
+}
+
+#[tokio::test]
 async fn a_refresh_that_fails_gives_the_lease_back() {
     let h = playing_harness();
     h.spotify.script_playing(vec![Err(SpotifyError::Upstream(503)), Ok(playback("currently_playing_track.json"))]);
