@@ -22,7 +22,7 @@ const QUIET: &[&str] = &[
     "h2",
     "reqwest",
     "rustls",
-    "lambda_runtime",
+    "lambda_runtime::layers::api_response",
 ];
 
 /// Whether an event may be written: anything from the quiet crates only at INFO or above,
