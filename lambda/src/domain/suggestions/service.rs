@@ -1,243 +1,27 @@
-//! Visitors' song suggestions: what a valid one is, the limits that protect Spotify's
-//! quota and the owner, and the decisions from search to the owner's playlist.
+//! The decisions from a visitor's search to the owner's playlist, and the limits that
+//! protect Spotify's quota and the owner.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use hmac::{Hmac, KeyInit, Mac};
 use secrecy::ExposeSecret;
-use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use time::OffsetDateTime;
 use tracing::{info, warn};
 
+use super::model::*;
 use crate::domain::proof::{Challenge, ProofError, ProofKey};
 use crate::domain::service::MAX_BACKOFF;
-use crate::domain::{AccessToken, Credentials, Item, TokenError, TokenManager, after};
+use crate::domain::{AccessToken, Credentials, Item, TokenManager, after};
 use crate::ports::{Catalog, Clock, Counters, Playlists, SearchCache, SnapshotStore, SpotifyError, SuggestionStore};
 
-/// The scopes the owner grants with `make bootstrap ARGS="--suggestions"`.
-pub const PLAYLIST_SCOPES: [&str; 2] = ["playlist-modify-private", "playlist-modify-public"];
-/// The most results a search answers (Spotify's development-mode limit).
-pub const SEARCH_LIMIT: u8 = 10;
-pub const MAX_QUERY_CHARS: usize = 100;
-pub const MAX_NAME_CHARS: usize = 40;
-pub const MAX_MESSAGE_CHARS: usize = 140;
-/// A track pending, or added within this, cannot be suggested again.
-pub const REPEAT_AFTER: Duration = Duration::from_secs(30 * 86400);
-/// How long a search's results are shared.
-pub const SEARCH_CACHE: Duration = Duration::from_secs(3600);
-/// How long a challenge may be solved and sent.
-pub const CHALLENGE_LIFE: Duration = Duration::from_secs(10 * 60);
-/// A browser tries half of these on average: well under a second on a phone.
-pub const CHALLENGE_MAXNUMBER: u64 = 50_000;
 /// How many failed additions a later suggestion retries.
 const RETRIES_PER_REQUEST: usize = 3;
-
-/// A Spotify track id (22 base-62 characters).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct TrackId(String);
-
-impl TrackId {
-    /// Reads an id, a `spotify:track:` URI or an `https://open.spotify.com/track/` link.
-    pub fn parse(input: &str) -> Option<TrackId> {
-        let input = input.trim();
-        let id = if let Some(id) = input.strip_prefix("spotify:track:") {
-            id
-        } else if let Some(rest) = input.strip_prefix("https://open.spotify.com/") {
-            let path = rest.split(['?', '#']).next().unwrap_or_default();
-            let mut segments = path.split('/').filter(|s| !s.is_empty());
-            let mut first = segments.next()?;
-            // Localized links: /intl-de/track/ID
-            if first.starts_with("intl-") {
-                first = segments.next()?;
-            }
-            if first != "track" {
-                return None;
-            }
-            let id = segments.next()?;
-            if segments.next().is_some() {
-                return None;
-            }
-            id
-        } else {
-            input
-        };
-        (id.len() == 22 && id.chars().all(|c| c.is_ascii_alphanumeric())).then(|| TrackId(id.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    pub fn uri(&self) -> String {
-        format!("spotify:track:{}", self.0)
-    }
-}
-
-impl std::fmt::Display for TrackId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// `SUGGESTIONS`: whether visitors may suggest, and whether the owner reviews first.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Mode {
-    #[default]
-    Off,
-    Review,
-    Auto,
-}
-
-impl std::str::FromStr for Mode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "off" => Ok(Mode::Off),
-            "review" => Ok(Mode::Review),
-            "auto" => Ok(Mode::Auto),
-            other => Err(format!("{other:?} is not one of off, review, auto")),
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Stored; waiting for the owner, or for a retry of a failed addition.
-    Pending,
-    /// In the playlist.
-    Added,
-    Rejected,
-}
-
-/// One visitor's suggestion. Spotify's metadata is not kept: only the id and the
-/// visitor's own words.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Suggestion {
-    pub track: TrackId,
-    pub name: Option<String>,
-    pub message: Option<String>,
-    pub status: Status,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    /// Why the last attempt to add it failed, while it waits for a retry.
-    pub reason: Option<String>,
-}
-
-/// The limits, all configurable (`SUGGESTIONS_PER_VISITOR_PER_HOUR`, ...).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
-    pub suggestions_per_visitor_per_hour: u32,
-    pub suggestions_per_day: u32,
-    pub searches_per_visitor_per_minute: u32,
-    /// Spotify look-ups (searches and track checks) by all instances per `lookup_window`,
-    /// well under Spotify's rolling 30-second limit, so `/v1/current` keeps its share.
-    pub lookups_per_window: u32,
-    pub lookup_window: Duration,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            suggestions_per_visitor_per_hour: 3,
-            suggestions_per_day: 50,
-            searches_per_visitor_per_minute: 30,
-            lookups_per_window: 20,
-            lookup_window: Duration::from_secs(30),
-        }
-    }
-}
-
-/// The settings of the feature.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Settings {
-    pub mode: Mode,
-    /// `SUGGESTIONS_PROOF_OF_WORK`: a proof of work with every suggestion.
-    pub proof_of_work: bool,
-    pub limits: Limits,
-}
-
-/// A visitor, as a keyed hash of the source address: never the address itself.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Visitor(String);
-
-/// What a visitor sends, checked for shape by the HTTP layer.
-#[derive(Clone, Debug, Default)]
-pub struct Submission {
-    pub track: String,
-    pub name: Option<String>,
-    pub message: Option<String>,
-    pub proof: Option<String>,
-}
-
-#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
-pub enum SuggestError {
-    #[error("{0}")]
-    BadRequest(String),
-    #[error("suggestions are closed on this deployment")]
-    Closed,
-    #[error("{0}")]
-    NotAuthorized(String),
-    #[error("a proof of work is required: {0}")]
-    ProofRequired(ProofError),
-    #[error("Spotify has no track {0}")]
-    TrackNotFound(TrackId),
-    #[error("this track was already suggested")]
-    AlreadySuggested(Box<Suggestion>),
-    #[error("too many {what}; try again in {retry_after:?}")]
-    RateLimited { what: &'static str, retry_after: Duration },
-    #[error("reauthorization required: {0}")]
-    Reauthorize(String),
-    #[error("Spotify is unavailable: {0}")]
-    Upstream(SpotifyError),
-    /// The shared store or the credentials could not be used; nothing was stored.
-    #[error("{0}")]
-    Unavailable(String),
-    #[error("no suggestion for track {0}")]
-    NoSuchSuggestion(TrackId),
-}
-
-impl From<TokenError> for SuggestError {
-    fn from(e: TokenError) -> Self {
-        match e {
-            TokenError::Reauthorize(reason) => SuggestError::Reauthorize(reason),
-            TokenError::Credentials(e) => SuggestError::Unavailable(e.public_message()),
-            TokenError::Spotify(e) => SuggestError::Upstream(e),
-        }
-    }
-}
 
 fn unavailable(e: impl std::fmt::Display) -> SuggestError {
     warn!(error = %e, "suggestion store unavailable");
     SuggestError::Unavailable("the suggestion store could not be reached; nothing was stored, try again".into())
-}
-
-/// Trims a visitor's optional text; refuses control characters and over-long text.
-pub fn visitor_text(field: &str, value: Option<&str>, max: usize) -> Result<Option<String>, SuggestError> {
-    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else { return Ok(None) };
-    if value.chars().any(char::is_control) {
-        return Err(SuggestError::BadRequest(format!("{field} must not contain control characters")));
-    }
-    if value.chars().count() > max {
-        return Err(SuggestError::BadRequest(format!("{field} is longer than {max} characters")));
-    }
-    Ok(Some(value.to_owned()))
-}
-
-/// The search text as cached: trimmed, inner spaces collapsed, lower case.
-pub fn normalized_query(q: &str) -> Result<String, SuggestError> {
-    let q = q.split_whitespace().collect::<Vec<_>>().join(" ");
-    let chars = q.chars().count();
-    if chars == 0 || chars > MAX_QUERY_CHARS {
-        return Err(SuggestError::BadRequest(format!("q must be 1 to {MAX_QUERY_CHARS} characters")));
-    }
-    if q.chars().any(char::is_control) {
-        return Err(SuggestError::BadRequest("q must not contain control characters".into()));
-    }
-    Ok(q.to_lowercase())
 }
 
 /// A key for `purpose`, derived from the client secret: only the function knows it, and
@@ -573,70 +357,10 @@ impl SuggestionService {
     }
 }
 
-/// A pending suggestion, or one added since `since`, keeps the track from being suggested again.
-pub fn blocks_repeat(existing: &Suggestion, since: OffsetDateTime) -> bool {
-    match existing.status {
-        Status::Pending => true,
-        Status::Added => existing.created_at >= since,
-        Status::Rejected => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use time::macros::datetime;
-
-    #[test]
-    fn a_track_is_read_from_an_id_a_uri_or_a_link() {
-        let id = "4PTG3Z6ehGkBFwjybzWkR8";
-        for input in [
-            id.to_owned(),
-            format!("spotify:track:{id}"),
-            format!("https://open.spotify.com/track/{id}"),
-            format!("https://open.spotify.com/track/{id}?si=abc123"),
-            format!("https://open.spotify.com/intl-de/track/{id}"),
-            format!("  {id}  "),
-        ] {
-            assert_eq!(TrackId::parse(&input).map(|t| t.0), Some(id.to_owned()), "{input}");
-        }
-    }
-
-    #[test]
-    fn anything_else_is_not_a_track() {
-        for input in [
-            "",
-            "4PTG3Z6ehGkBFwjybzWkR",
-            "4PTG3Z6ehGkBFwjybzWkR8x",
-            "4PTG3Z6ehGkBFwjybzWk-8",
-            "spotify:episode:4PTG3Z6ehGkBFwjybzWkR8",
-            "https://open.spotify.com/album/4PTG3Z6ehGkBFwjybzWkR8",
-            "https://open.spotify.com/track/4PTG3Z6ehGkBFwjybzWkR8/more",
-            "https://evil.example/track/4PTG3Z6ehGkBFwjybzWkR8",
-            "http://open.spotify.com/track/4PTG3Z6ehGkBFwjybzWkR8",
-        ] {
-            assert_eq!(TrackId::parse(input), None, "{input}");
-        }
-    }
-
-    #[test]
-    fn visitor_text_is_trimmed_bounded_and_free_of_control_characters() {
-        assert_eq!(visitor_text("name", Some("  Ada "), 40), Ok(Some("Ada".into())));
-        assert_eq!(visitor_text("name", Some("   "), 40), Ok(None));
-        assert_eq!(visitor_text("name", None, 40), Ok(None));
-        assert_eq!(visitor_text("name", Some(&"é".repeat(40)), 40), Ok(Some("é".repeat(40))));
-        assert!(matches!(visitor_text("name", Some(&"é".repeat(41)), 40), Err(SuggestError::BadRequest(_))));
-        assert!(matches!(visitor_text("message", Some("a\u{0}b"), 140), Err(SuggestError::BadRequest(_))));
-        assert!(matches!(visitor_text("message", Some("a\nb"), 140), Err(SuggestError::BadRequest(_))));
-    }
-
-    #[test]
-    fn queries_are_normalized_and_bounded() {
-        assert_eq!(normalized_query("  Never   Gonna\tGive "), Ok("never gonna give".into()));
-        assert!(normalized_query("   ").is_err());
-        assert!(normalized_query(&"a".repeat(100)).is_ok());
-        assert!(normalized_query(&"a".repeat(101)).is_err());
-    }
 
     #[test]
     fn windows_are_fixed_and_their_end_is_the_wait() {
@@ -647,22 +371,5 @@ mod tests {
         assert_ne!(window(datetime!(2026-11-28 12:01:00 UTC), Duration::from_secs(60)).0, index);
         assert_eq!(wait_until(now, end), Duration::from_secs(40));
         assert_eq!(wait_until(end, end), Duration::from_secs(1));
-    }
-
-    #[test]
-    fn a_pending_or_recent_suggestion_blocks_a_repeat_and_a_rejected_one_does_not() {
-        let since = datetime!(2026-10-29 12:00 UTC);
-        let s = |status, created_at| Suggestion {
-            track: TrackId::parse("4PTG3Z6ehGkBFwjybzWkR8").unwrap(),
-            name: None,
-            message: None,
-            status,
-            created_at,
-            reason: None,
-        };
-        assert!(blocks_repeat(&s(Status::Pending, datetime!(2026-01-01 0:00 UTC)), since));
-        assert!(blocks_repeat(&s(Status::Added, since), since));
-        assert!(!blocks_repeat(&s(Status::Added, since - time::Duration::SECOND), since));
-        assert!(!blocks_repeat(&s(Status::Rejected, since), since));
     }
 }
