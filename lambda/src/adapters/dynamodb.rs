@@ -112,11 +112,7 @@ async fn take_lease(
         .expression_attribute_values(":now", number(now.unix_timestamp()))
         .send()
         .await;
-    match result {
-        Ok(_) => Ok(true),
-        Err(e) if is_condition_failure(&e) => Ok(false),
-        Err(e) => Err(store_error(e)),
-    }
+    written(result)
 }
 
 /// Ends `owner`'s lease on `key` early; another owner's lease is left alone.
@@ -130,11 +126,7 @@ async fn end_lease(client: &Client, table: &str, key: &str, owner: &str) -> Resu
         .expression_attribute_values(":owner", AttributeValue::S(owner.into()))
         .send()
         .await;
-    match result {
-        Ok(_) => Ok(()),
-        Err(e) if is_condition_failure(&e) => Ok(()),
-        Err(e) => Err(store_error(e)),
-    }
+    written(result).map(|_| ())
 }
 
 pub const SNAPSHOT_KEY: &str = "spotify#now-playing";
@@ -167,8 +159,21 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError(format!("serializing the snapshot: {e}")))
 }
 
-pub(super) fn is_condition_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+fn is_condition_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
     matches!(e, SdkError::ServiceError(s) if s.err().code() == Some("ConditionalCheckFailedException"))
+}
+
+/// Whether a conditional write happened: `Ok(false)` when its condition did not hold.
+pub(super) fn written<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<bool, StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if is_condition_failure(&e) => Ok(false),
+        Err(e) => Err(store_error(e)),
+    }
 }
 
 #[async_trait]

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use super::dynamodb::{is_condition_failure, number, read_number, store_error};
+use super::dynamodb::{number, read_number, store_error, written};
 use crate::domain::Item;
 use crate::domain::suggestions::{REPEAT_AFTER, Status, Suggestion, TrackId};
 use crate::ports::{Counters, SearchCache, StoreError, SuggestionStore};
@@ -101,15 +101,12 @@ impl SuggestionStore for DynamoSuggestions {
             .expression_attribute_values(":since", number(since.unix_timestamp()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(None),
-            Err(e) if is_condition_failure(&e) => {
-                let existing = self.get(&suggestion.track).await?;
-                // Gone between the write and the read (its TTL ran out): still a repeat now.
-                Ok(Some(existing.unwrap_or_else(|| suggestion.clone())))
-            }
-            Err(e) => Err(store_error(e)),
+        if written(result)? {
+            return Ok(None);
         }
+        let existing = self.get(&suggestion.track).await?;
+        // Gone between the write and the read (its TTL ran out): still a repeat now.
+        Ok(Some(existing.unwrap_or_else(|| suggestion.clone())))
     }
 
     async fn update(&self, suggestion: &Suggestion) -> Result<(), StoreError> {
@@ -188,11 +185,7 @@ impl Counters for DynamoSuggestions {
             .expression_attribute_values(":limit", number(limit.into()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(store_error(e)),
-        }
+        written(result)
     }
 
     async fn use_once(&self, key: &str, until: OffsetDateTime) -> Result<bool, StoreError> {
@@ -205,11 +198,7 @@ impl Counters for DynamoSuggestions {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(store_error(e)),
-        }
+        written(result)
     }
 }
 
