@@ -9,7 +9,7 @@ use tracing::{info, warn};
 
 use super::App;
 use super::respond::{NO_STORE, error_body, json_body, printable, with_retry_after};
-use crate::domain::suggestions::{Mode, Status, Submission, SuggestError, SuggestionService, Visitor};
+use crate::domain::suggestions::{Status, Submission, SuggestError, SuggestionService};
 use crate::ports::SpotifyError;
 
 /// The largest suggestion body accepted; a full one is well under 1 KB.
@@ -46,21 +46,16 @@ fn source_ip(req: &Request) -> String {
 impl App {
     /// The service, unless suggestions are off.
     fn open_service(&self) -> Result<&SuggestionService, Refusal> {
-        match self.suggestions.as_deref() {
-            Some(service) if service.settings().mode != Mode::Off => Ok(service),
-            _ => Err(SuggestError::Closed.into()),
-        }
-    }
-
-    async fn visitor(&self, req: &Request) -> Result<(&SuggestionService, Visitor), Refusal> {
-        let service = self.open_service()?;
-        Ok((service, service.visitor(&source_ip(req)).await?))
+        let service = self.suggestions.as_deref().ok_or(SuggestError::Closed)?;
+        service.open()?;
+        Ok(service)
     }
 
     pub(super) async fn search(&self, req: &Request) -> Response<Body> {
         let q = req.query_string_parameters_ref().and_then(|q| q.first("q")).unwrap_or_default().to_owned();
         let result = async {
-            let (service, visitor) = self.visitor(req).await?;
+            let service = self.open_service()?;
+            let visitor = service.visitor(&source_ip(req)).await?;
             Ok::<_, Refusal>(service.search(&visitor, &q).await?)
         }
         .await;
@@ -90,7 +85,8 @@ impl App {
         let result = async {
             let service = self.open_service()?;
             let body = read_body(req)?;
-            Ok::<_, Refusal>(service.suggest(&self.visitor(req).await?.1, body).await?)
+            let visitor = service.visitor(&source_ip(req)).await?;
+            Ok::<_, Refusal>(service.suggest(&visitor, body).await?)
         }
         .await;
         let mut r = match result {

@@ -76,11 +76,8 @@ impl SuggestionService {
         SuggestionService { catalog, playlists, store, counters, cache, shared, tokens, clock, settings }
     }
 
-    pub fn settings(&self) -> Settings {
-        self.settings
-    }
-
-    fn open(&self) -> Result<(), SuggestError> {
+    /// `Closed` when suggestions are off.
+    pub fn open(&self) -> Result<(), SuggestError> {
         if self.settings.mode == Mode::Off { Err(SuggestError::Closed) } else { Ok(()) }
     }
 
@@ -90,6 +87,7 @@ impl SuggestionService {
 
     /// The visitor behind `source_ip`, keyed so that the address is never stored.
     pub async fn visitor(&self, source_ip: &str) -> Result<Visitor, SuggestError> {
+        self.open()?;
         let key = derived_key(&self.credentials().await?, "now-playing visitor v1");
         let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap_or_else(|_| unreachable!("any key length"));
         mac.update(source_ip.as_bytes());
