@@ -6,5 +6,6 @@ pub mod clock;
 pub mod dynamodb;
 pub mod dynamodb_suggestions;
 pub mod spotify;
+pub mod spotify_owner;
 mod spotify_wire;
 pub mod ssm;

@@ -5,9 +5,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use reqwest::{Client, Response, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
 
-use super::spotify_wire::{accounts_error_code, malformed, parse_search_from, parse_track_from, web_api_message};
+use super::spotify_wire::{accounts_error_code, parse_search_from, parse_track_from, web_api_message};
 pub use super::spotify_wire::{
     parse_currently_playing, parse_currently_playing_from, parse_recently_played, parse_recently_played_from,
     parse_token_grant,
@@ -20,14 +19,14 @@ use crate::ports::{Catalog, Playlists, Spotify, SpotifyError, TokenGrant};
 /// Used when a 429 carries no readable `Retry-After`.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
 /// The most a Web API answer may be: a currently-playing answer is a few kilobytes.
-const MAX_API_BODY: usize = 512 * 1024;
+pub(super) const MAX_API_BODY: usize = 512 * 1024;
 /// The most an accounts-service answer may be: a token answer is a few hundred bytes.
 const MAX_ACCOUNTS_BODY: usize = 64 * 1024;
 
 pub struct SpotifyHttp {
-    client: Client,
-    api_url: String,
-    accounts_url: String,
+    pub(super) client: Client,
+    pub(super) api_url: String,
+    pub(super) accounts_url: String,
     /// Where item images may come from; others are dropped from the answer.
     hosts: ImageHosts,
 }
@@ -63,7 +62,7 @@ impl SpotifyHttp {
     }
 
     /// A Web API `GET`; 200 and 204 pass, every other status becomes its error.
-    async fn get(&self, path: &str, token: &SecretString) -> Result<Response, SpotifyError> {
+    pub(super) async fn get(&self, path: &str, token: &SecretString) -> Result<Response, SpotifyError> {
         let response = self
             .client
             .get(format!("{}{path}", self.api_url))
@@ -76,7 +75,7 @@ impl SpotifyHttp {
 }
 
 /// A Web API answer: 200, 201 and 204 pass, every other status becomes its error.
-async fn checked(response: Response) -> Result<Response, SpotifyError> {
+pub(super) async fn checked(response: Response) -> Result<Response, SpotifyError> {
     match response.status() {
         StatusCode::OK | StatusCode::CREATED | StatusCode::NO_CONTENT => Ok(response),
         StatusCode::UNAUTHORIZED => {
@@ -96,97 +95,8 @@ async fn checked(response: Response) -> Result<Response, SpotifyError> {
     }
 }
 
-/// What the authorize page refuses in a link.
-#[derive(Debug, PartialEq, Eq)]
-pub enum AuthorizeProblem {
-    RedirectUri,
-    ClientId,
-}
-
-/// The account that authorized the app (`GET /v1/me`).
-#[derive(Debug, Deserialize)]
-pub struct Profile {
-    pub id: String,
-    pub display_name: Option<String>,
-    /// `premium`, `free` or `open`; the Web API needs Premium for a development-mode app.
-    pub product: Option<String>,
-}
-
-/// The authorization-code flow, used once by `make bootstrap`, never by the function.
-impl SpotifyHttp {
-    /// The `/authorize` URL the owner opens in a browser.
-    pub fn authorize_url(
-        &self,
-        client_id: &str,
-        redirect_uri: &str,
-        scopes: &str,
-        state: &str,
-    ) -> Result<String, String> {
-        let query = [
-            ("client_id", client_id),
-            ("response_type", "code"),
-            ("redirect_uri", redirect_uri),
-            ("scope", scopes),
-            ("state", state),
-            ("show_dialog", "true"),
-        ];
-        let mut url = reqwest::Url::parse(&format!("{}/authorize", self.accounts_url))
-            .map_err(|e| format!("the accounts URL {:?} is not a URL: {e}", self.accounts_url))?;
-        url.query_pairs_mut().extend_pairs(query);
-        Ok(url.into())
-    }
-
-    /// What Spotify's authorize page says is wrong with the link before anyone logs in:
-    /// an unregistered redirect URI or an unknown client id is shown there, and the browser
-    /// then never reaches the callback. `None` when the page names neither.
-    pub async fn authorize_link_problem(&self, url: &str) -> Option<AuthorizeProblem> {
-        let response = self.client.get(url).send().await.ok()?;
-        if response.status().is_redirection() {
-            return None;
-        }
-        let page = read_capped(response, 64 * 1024).await.ok()?;
-        let page = String::from_utf8_lossy(&page);
-        if page.contains("Invalid redirect URI") {
-            Some(AuthorizeProblem::RedirectUri)
-        } else if page.contains("INVALID_CLIENT: Invalid client") {
-            Some(AuthorizeProblem::ClientId)
-        } else {
-            None
-        }
-    }
-
-    /// Exchanges the callback's `code` for tokens (`grant_type=authorization_code`).
-    pub async fn exchange_code(
-        &self,
-        client_id: &str,
-        client_secret: &SecretString,
-        code: &SecretString,
-        redirect_uri: &str,
-    ) -> Result<TokenGrant, SpotifyError> {
-        let response = self
-            .client
-            .post(format!("{}/api/token", self.accounts_url))
-            .basic_auth(client_id, Some(client_secret.expose_secret()))
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("code", code.expose_secret()),
-                ("redirect_uri", redirect_uri),
-            ])
-            .send()
-            .await
-            .map_err(transport)?;
-        token_answer(response).await
-    }
-
-    /// Whose account a token belongs to.
-    pub async fn me(&self, token: &SecretString) -> Result<Profile, SpotifyError> {
-        let body = capped(self.get("/v1/me", token).await?, MAX_API_BODY).await?;
-        serde_json::from_slice(&body).map_err(|e| malformed("profile", &e))
-    }
-}
-
 /// The accounts service's answer to either grant.
-async fn token_answer(response: Response) -> Result<TokenGrant, SpotifyError> {
+pub(super) async fn token_answer(response: Response) -> Result<TokenGrant, SpotifyError> {
     let status = response.status();
     if status == StatusCode::TOO_MANY_REQUESTS {
         return Err(rate_limited(&response));
@@ -279,14 +189,14 @@ impl Playlists for SpotifyHttp {
 }
 
 /// The body, read with a cap so that an endless or huge answer cannot grow the process.
-async fn capped(response: Response, limit: usize) -> Result<Vec<u8>, SpotifyError> {
+pub(super) async fn capped(response: Response, limit: usize) -> Result<Vec<u8>, SpotifyError> {
     read_capped(response, limit).await.map_err(|e| match e {
         BodyError::TooLarge { limit } => SpotifyError::Malformed(format!("the answer is larger than {limit} bytes")),
         BodyError::Transport(e) => transport(e),
     })
 }
 
-fn transport(e: reqwest::Error) -> SpotifyError {
+pub(super) fn transport(e: reqwest::Error) -> SpotifyError {
     if e.is_timeout() {
         SpotifyError::Timeout
     } else if e.is_decode() || e.is_body() {
