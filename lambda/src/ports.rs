@@ -16,6 +16,8 @@ pub struct TokenGrant {
     pub expires_in: Duration,
     /// Present when Spotify rotated the refresh token: it replaces the stored one.
     pub refresh_token: Option<SecretString>,
+    /// The scopes granted, space-separated, when the answer names them.
+    pub scope: Option<String>,
 }
 
 /// Why a Spotify call failed. Carries no secret, so it may be logged as is.

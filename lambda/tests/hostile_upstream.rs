@@ -132,6 +132,7 @@ async fn an_absurd_token_lifetime_neither_panics_nor_breaks_the_answer() {
         access_token: SecretString::from("access-1"),
         expires_in: Duration::from_secs(u64::MAX),
         refresh_token: None,
+        scope: None,
     })]);
     h.spotify.script_playing(vec![Ok(playback("currently_playing_track.json"))]);
     let doc = h.instance("a").current().await.expect("an answer");

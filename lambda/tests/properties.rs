@@ -194,6 +194,7 @@ proptest! {
             access_token: "access-1".into(),
             expires_in: std::time::Duration::from_secs(expires_in),
             refresh_token: None,
+            scope: None,
         })]);
         let playing = if rate_limited {
             Err(now_playing::ports::SpotifyError::RateLimited { retry_after: std::time::Duration::from_secs(retry_after) })

@@ -35,6 +35,8 @@ struct TokenGrantWire {
     access_token: String,
     expires_in: serde_json::Number,
     refresh_token: Option<String>,
+    #[serde(default)]
+    scope: Option<String>,
 }
 
 /// The accounts service's token answer. An absurd `expires_in` is taken as a day at most.
@@ -49,6 +51,7 @@ pub fn parse_token_grant(body: &[u8]) -> Result<TokenGrant, SpotifyError> {
         access_token: SecretString::from(wire.access_token),
         expires_in: Duration::from_secs_f64(seconds),
         refresh_token: wire.refresh_token.filter(|t| !t.is_empty()).map(SecretString::from),
+        scope: wire.scope.filter(|s| !s.trim().is_empty()),
     })
 }
 

@@ -93,6 +93,7 @@ pub fn grant(access: &str, rotated: Option<&str>) -> Result<TokenGrant, SpotifyE
         access_token: SecretString::from(access),
         expires_in: Duration::from_secs(3600),
         refresh_token: rotated.map(SecretString::from),
+        scope: None,
     })
 }
 
@@ -111,6 +112,7 @@ fn clone_grant(g: &Result<TokenGrant, SpotifyError>) -> Result<TokenGrant, Spoti
             access_token: g.access_token.clone(),
             expires_in: g.expires_in,
             refresh_token: g.refresh_token.clone(),
+            scope: g.scope.clone(),
         }),
         Err(e) => Err(e.clone()),
     }
