@@ -110,7 +110,8 @@ def test_the_happy_path_stores_what_the_function_reads(fake, moto, request):
     assert run.finish() == 0, run.stderr
     assert "Authorized as Local Owner (Spotify user owner), a Premium account." in run.stdout
     stored = moto.read_credentials(name)
-    assert set(stored) == {"client_id", "client_secret", "refresh_token", "authorized_at"}
+    assert set(stored) == {"client_id", "client_secret", "refresh_token", "authorized_at", "scope"}
+    assert stored["scope"] == "user-read-currently-playing user-read-recently-played", "what Spotify granted"
     assert stored["client_id"] == CLIENT_ID and stored["client_secret"] == CLIENT_SECRET
     assert stored["refresh_token"] == fake.state.refresh_token, "the refresh token Spotify issued"
     assert stored["authorized_at"].endswith("Z")
@@ -129,6 +130,84 @@ def test_running_it_again_renews_the_authorization(fake, moto, request):
     stored = moto.read_credentials(name)
     assert stored["refresh_token"] == fake.state.refresh_token
     assert stored["authorized_at"] > "2026-01-01T00:00:00Z"
+
+
+READ_SCOPES = ["user-read-currently-playing", "user-read-recently-played"]
+PLAYLIST_SCOPES = ["playlist-modify-private", "playlist-modify-public"]
+
+
+def asked_scopes(url):
+    return urllib.parse.parse_qs(urllib.parse.urlparse(url).query)["scope"][0].split()
+
+
+def suggestions_bootstrap(fake, moto, name, *args):
+    run = Run(fake, moto, name, *args)
+    url = run.authorize_url()
+    browser(url)
+    assert run.finish() == 0, run.stderr
+    assert_no_secret(run, fake)
+    return run, asked_scopes(url)
+
+
+def test_suggestions_ask_for_the_playlist_scopes_and_create_the_playlist_once(fake, moto, request):
+    name = parameter_name(request)
+    run, scopes = suggestions_bootstrap(fake, moto, name, "--suggestions")
+    assert scopes == READ_SCOPES + PLAYLIST_SCOPES
+    playlists = fake.playlists()
+    assert len(playlists) == 1 and fake.calls()["create_playlist"] == 1
+    [(pid, playlist)] = playlists.items()
+    assert playlist["name"] == "Suggested by visitors" and playlist["public"] is False, "private until the owner shares it"
+    stored = moto.read_credentials(name)
+    assert stored["suggestions_playlist_id"] == pid
+    assert stored["scope"].split() == READ_SCOPES + PLAYLIST_SCOPES
+    assert f"https://open.spotify.com/playlist/{pid}" in run.stdout
+    assert 'make deploy CDK_ARGS="-c suggestions=review"' in run.stdout
+
+    again, scopes = suggestions_bootstrap(fake, moto, name, "--suggestions")
+    assert fake.calls()["create_playlist"] == 1 and list(fake.playlists()) == [pid], "a re-run reuses the playlist"
+    assert moto.read_credentials(name)["suggestions_playlist_id"] == pid
+
+    # The six-monthly re-run without the flag keeps suggestions working.
+    renewal, scopes = suggestions_bootstrap(fake, moto, name)
+    assert "Suggestions stay on" in renewal.stdout
+    assert scopes == READ_SCOPES + PLAYLIST_SCOPES
+    assert moto.read_credentials(name)["suggestions_playlist_id"] == pid
+    assert fake.calls()["create_playlist"] == 1
+
+    dropped, scopes = suggestions_bootstrap(fake, moto, name, "--no-suggestions")
+    assert scopes == READ_SCOPES
+    assert "suggestions_playlist_id" not in moto.read_credentials(name)
+
+
+def test_suggestions_reuse_an_own_playlist_of_that_name_but_not_a_followed_one(fake, moto, request):
+    name = parameter_name(request)
+    fake.control("playlist", {"id": "followedOne", "name": "Suggested by visitors", "owner": "someone-else"})
+    fake.control("playlist", {"id": "ownOne", "name": "Suggested by visitors"})
+    run, _ = suggestions_bootstrap(fake, moto, name, "--suggestions")
+    assert moto.read_credentials(name)["suggestions_playlist_id"] == "ownOne"
+    assert fake.calls()["create_playlist"] == 0
+
+    other = parameter_name(request) + "-other"
+    fake.state.playlists.pop("ownOne")
+    run, _ = suggestions_bootstrap(fake, moto, other, "--suggestions")
+    created = moto.read_credentials(other)["suggestions_playlist_id"]
+    assert created != "followedOne" and fake.calls()["create_playlist"] == 1, "someone else's playlist cannot be added to"
+
+
+def test_suggestions_with_print_only_create_nothing(fake, moto, request):
+    name = parameter_name(request)
+    run, scopes = suggestions_bootstrap(fake, moto, name, "--suggestions", "--print-only")
+    assert scopes == READ_SCOPES + PLAYLIST_SCOPES
+    assert fake.calls()["create_playlist"] == 0 and fake.playlists() == {}
+    assert 'the playlist "Suggested by visitors" would be created' in run.stdout
+
+
+def test_a_refused_playlist_creation_is_explained_and_stores_nothing(fake, moto, request):
+    name = parameter_name(request)
+    fake.control("fail", {"path": "/v1/me/playlists", "status": 429, "headers": {"Retry-After": "120"}})
+    run = Run(fake, moto, name, "--suggestions")
+    browser(run.authorize_url())
+    failing(run, fake, "rate limiting this app for 120 s", moto, name)
 
 
 def test_print_only_masks_secrets_and_stores_nothing(fake, moto, request):

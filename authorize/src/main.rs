@@ -2,6 +2,7 @@
 //! document in the SSM SecureString the function reads.
 
 mod callback;
+mod playlist;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
@@ -16,6 +17,7 @@ use now_playing::adapters::ssm::SsmCredentialStore;
 use now_playing::config::{DEFAULT_SPOTIFY_ACCOUNTS_URL, DEFAULT_SPOTIFY_API_URL, base_url};
 use now_playing::domain::Credentials;
 use now_playing::domain::service::{AUTHORIZATION_LIFE_MONTHS, add_months};
+use now_playing::domain::suggestions::PLAYLIST_SCOPES;
 use now_playing::ports::{CredentialStore, CredentialsError, SpotifyError};
 use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
@@ -23,8 +25,8 @@ use time::format_description::well_known::Rfc3339;
 
 const SCOPES: &str = "user-read-currently-playing user-read-recently-played";
 const DEFAULT_PARAMETER: &str = "/now-playing/spotify";
-const USAGE: &str =
-    "usage: now-playing-authorize [--port N] [--parameter NAME] [--timeout SECONDS] [--print-only] [--no-browser]
+const USAGE: &str = "usage: now-playing-authorize [--port N] [--parameter NAME] [--timeout SECONDS] [--print-only]
+                             [--no-browser] [--suggestions | --no-suggestions]
 
 Authorizes your Spotify app once and stores client id, client secret, refresh token and
 the time of authorization in the SSM SecureString the function reads.
@@ -34,6 +36,11 @@ the time of authorization in the SSM SecureString the function reads.
   --timeout S       how long to wait for the browser (default 300)
   --print-only      show what would be stored, secrets masked, and store nothing
   --no-browser      only print the link, do not open a browser
+  --suggestions     also let visitors suggest songs: asks for the playlist scopes and
+                    creates (or reuses) the playlist \"Suggested by visitors\"
+  --no-suggestions  drop suggestions from a stored authorization that had them
+
+A re-run keeps suggestions on when the stored authorization has them.
 
 The client id and secret come from SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET, or are
 asked for. AWS_PROFILE, AWS_REGION and AWS_ENDPOINT_URL are honoured.";
@@ -44,6 +51,8 @@ struct Args {
     timeout: Duration,
     print_only: bool,
     open_browser: bool,
+    /// `--suggestions` or `--no-suggestions`; unset keeps what the stored document has.
+    suggestions: Option<bool>,
 }
 
 fn parse_args() -> Result<Option<Args>> {
@@ -57,6 +66,7 @@ fn parse_args() -> Result<Option<Args>> {
         timeout: Duration::from_secs(300),
         print_only: false,
         open_browser: true,
+        suggestions: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -75,6 +85,8 @@ fn parse_args() -> Result<Option<Args>> {
             }
             "--print-only" => args.print_only = true,
             "--no-browser" => args.open_browser = false,
+            "--suggestions" => args.suggestions = Some(true),
+            "--no-suggestions" => args.suggestions = Some(false),
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(None);
@@ -165,6 +177,13 @@ fn masked(secret: &SecretString) -> String {
     format!("<hidden, {} characters>", secret.expose_secret().chars().count())
 }
 
+/// The document stored before, when it can be read: a re-run keeps its suggestions playlist.
+async fn stored(parameter: &str) -> Option<Credentials> {
+    let aws = aws_config::load_defaults(BehaviorVersion::latest()).await;
+    aws.credentials_provider()?.provide_credentials().await.ok()?;
+    SsmCredentialStore::new(aws_sdk_ssm::Client::new(&aws), parameter).load().await.ok()
+}
+
 async fn store(credentials: &Credentials, parameter: &str) -> Result<String> {
     let aws = aws_config::load_defaults(BehaviorVersion::latest()).await;
     let region = aws.region().map(ToString::to_string).ok_or_else(|| {
@@ -201,10 +220,21 @@ async fn run() -> Result<()> {
         base_url("SPOTIFY_ACCOUNTS_URL", std::env::var("SPOTIFY_ACCOUNTS_URL").ok(), DEFAULT_SPOTIFY_ACCOUNTS_URL)?;
     let api_url = base_url("SPOTIFY_API_URL", std::env::var("SPOTIFY_API_URL").ok(), DEFAULT_SPOTIFY_API_URL)?;
     let (client_id, client_secret) = client_credentials()?;
+    let previous = match args.suggestions {
+        Some(false) => None,
+        _ => stored(&args.parameter).await.and_then(|c| c.suggestions_playlist_id),
+    };
+    let suggestions = args.suggestions.unwrap_or(previous.is_some());
+    if suggestions && args.suggestions.is_none() {
+        println!(
+            "Suggestions stay on: the stored authorization has a suggestions playlist (--no-suggestions drops it).\n"
+        );
+    }
+    let scopes = if suggestions { format!("{SCOPES} {}", PLAYLIST_SCOPES.join(" ")) } else { SCOPES.to_owned() };
     let listener = callback::bind(args.port).await?;
     let spotify = SpotifyHttp::new(SpotifyHttp::default_client()?, &api_url, &accounts_url);
     let state = random_state()?;
-    let url = spotify.authorize_url(&client_id, &redirect_uri, SCOPES, &state).map_err(|e| anyhow!(e))?;
+    let url = spotify.authorize_url(&client_id, &redirect_uri, &scopes, &state).map_err(|e| anyhow!(e))?;
     match spotify.authorize_link_problem(&url).await {
         Some(AuthorizeProblem::RedirectUri) => bail!(
             "Spotify does not accept the redirect URI {redirect_uri}: add it under Redirect URIs in your app's \
@@ -241,6 +271,25 @@ async fn run() -> Result<()> {
             other.unwrap_or("non-Premium")
         ),
     }
+    // Spotify names the granted scopes; an answer without them is taken as all that was asked.
+    let granted = grant.scope.clone().unwrap_or(scopes);
+    let playlist_id = if suggestions {
+        playlist::check_scopes(&granted)?;
+        let (id, found) =
+            playlist::find_or_create(&spotify, &grant.access_token, &profile.id, previous.as_deref(), !args.print_only)
+                .await?;
+        let link = |id: &str| format!("https://open.spotify.com/playlist/{id}");
+        match (&id, found) {
+            (Some(id), playlist::Found::Created) => {
+                println!("Created the private playlist \"{}\" for suggestions: {}", playlist::NAME, link(id))
+            }
+            (Some(id), _) => println!("Suggestions go to your playlist \"{}\": {}", playlist::NAME, link(id)),
+            (None, _) => println!("--print-only: the playlist \"{}\" would be created.", playlist::NAME),
+        }
+        id
+    } else {
+        None
+    };
     let now = OffsetDateTime::now_utc();
     let authorized_at = now.replace_nanosecond(0).unwrap_or(now);
     let credentials = Credentials {
@@ -248,19 +297,24 @@ async fn run() -> Result<()> {
         client_secret,
         refresh_token,
         authorized_at,
-        scope: None,
-        suggestions_playlist_id: None,
+        scope: Some(granted),
+        suggestions_playlist_id: playlist_id,
     };
     let lapses = add_months(authorized_at, AUTHORIZATION_LIFE_MONTHS).format(&Rfc3339)?;
     if args.print_only {
         println!(
             "\n--print-only: nothing stored. The SecureString {} would hold:\n\n    {{\"client_id\": \"{}\", \
-             \"client_secret\": \"{}\", \"refresh_token\": \"{}\", \"authorized_at\": \"{}\"}}\n",
+             \"client_secret\": \"{}\", \"refresh_token\": \"{}\", \"authorized_at\": \"{}\", \"scope\": \"{}\"{}}}\n",
             args.parameter,
             credentials.client_id,
             masked(&credentials.client_secret),
             masked(&credentials.refresh_token),
-            authorized_at.format(&Rfc3339)?
+            authorized_at.format(&Rfc3339)?,
+            credentials.scope.as_deref().unwrap_or_default(),
+            match &credentials.suggestions_playlist_id {
+                Some(id) => format!(", \"suggestions_playlist_id\": \"{id}\""),
+                None => String::new(),
+            }
         );
         return Ok(());
     }
@@ -270,6 +324,12 @@ async fn run() -> Result<()> {
          run `make bootstrap` again before then.",
         args.parameter
     );
+    if credentials.suggestions_playlist_id.is_some() {
+        println!(
+            "Visitors' suggestions are ready on Spotify's side; turn them on with\n\n    \
+             make deploy CDK_ARGS=\"-c suggestions=review\"    (or suggestions=auto)"
+        );
+    }
     Ok(())
 }
 

@@ -74,7 +74,7 @@ class State:
         # The scopes the owner granted; every token carries those of its grant.
         self.scope = "user-read-currently-playing user-read-recently-played"
         self.token_scopes: dict[str, str] = {}
-        # The owner's playlists: id -> {"name", "uris"}.
+        # The playlists in the owner's library: id -> {"name", "uris", "owner", "public"}.
         self.playlists: dict[str, dict] = {}
         # Failures to serve before the normal answer: (path prefix, status, headers, body, delay).
         self.failures = []
@@ -297,7 +297,9 @@ class Handler(QuietHandler):
             return self.send(200, page)
         if kind == "playlists":
             with self.state.lock:
-                items = [fixture("playlist.json") | {"id": pid, "name": p["name"]} for pid, p in self.state.playlists.items()]
+                items = [fixture("playlist.json") | {"id": pid, "name": p["name"], "public": p["public"],
+                                                     "owner": fixture("playlist.json")["owner"] | {"id": p["owner"]}}
+                         for pid, p in self.state.playlists.items()]
             return self.send(200, {"href": "https://api.spotify.com/v1/me/playlists", "items": items, "limit": 50,
                                    "next": None, "offset": 0, "previous": None, "total": len(items)})
         track_id = url.path.removeprefix("/v1/tracks/")
@@ -327,7 +329,8 @@ class Handler(QuietHandler):
         if kind == "create_playlist":
             with self.state.lock:
                 pid = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(22))
-                self.state.playlists[pid] = {"name": body.get("name", ""), "uris": []}
+                self.state.playlists[pid] = {"name": body.get("name", ""), "uris": [], "owner": "owner",
+                                             "public": bool(body.get("public", True))}
             return self.send(201, fixture("playlist.json") | {"id": pid, "name": body.get("name", ""),
                                                               "public": bool(body.get("public", False))})
         pid = path.removeprefix("/v1/playlists/").removesuffix("/items")
@@ -389,7 +392,8 @@ class Handler(QuietHandler):
                 # What the owner granted: new tokens carry it (tokens already issued keep theirs).
                 self.state.scope = body["scope"]
             elif path == "/_fake/playlist":
-                self.state.playlists[body["id"]] = {"name": body.get("name", "Suggested by visitors"), "uris": []}
+                self.state.playlists[body["id"]] = {"name": body.get("name", "Suggested by visitors"), "uris": [],
+                                                    "owner": body.get("owner", "owner"), "public": False}
             elif path == "/_fake/delay":
                 self.state.delay = float(body["seconds"])
             else:
@@ -422,7 +426,7 @@ class FakeSpotify:
         urllib.request.urlopen(request, timeout=5).read()
 
     def playlists(self) -> dict:
-        """The owner's playlists: id -> {"name", "uris"}."""
+        """The playlists in the owner's library: id -> {"name", "uris", "owner", "public"}."""
         with urllib.request.urlopen(f"{self.url}/_fake/playlists", timeout=5) as answer:
             return json.loads(answer.read())
 

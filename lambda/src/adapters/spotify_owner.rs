@@ -5,9 +5,39 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::body::read_capped;
-use super::spotify::{MAX_API_BODY, SpotifyHttp, capped, token_answer, transport};
+use super::spotify::{MAX_API_BODY, SpotifyHttp, capped, checked, token_answer, transport};
 use super::spotify_wire::malformed;
 use crate::ports::{SpotifyError, TokenGrant};
+
+/// How many pages of the owner's playlists are read at most (50 each).
+const MAX_PLAYLIST_PAGES: u32 = 40;
+
+/// One of the account's playlists, as `GET /v1/me/playlists` lists it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PlaylistSummary {
+    pub id: String,
+    pub name: String,
+    pub owner: PlaylistOwner,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PlaylistOwner {
+    pub id: String,
+}
+
+#[derive(Deserialize)]
+struct PlaylistPage {
+    /// Spotify may list an entry it can no longer describe as `null`.
+    #[serde(default)]
+    items: Vec<Option<serde_json::Value>>,
+    #[serde(default)]
+    total: u32,
+}
+
+#[derive(Deserialize)]
+struct CreatedPlaylist {
+    id: String,
+}
 
 /// What the authorize page refuses in a link.
 #[derive(Debug, PartialEq, Eq)]
@@ -95,5 +125,44 @@ impl SpotifyHttp {
     pub async fn me(&self, token: &SecretString) -> Result<Profile, SpotifyError> {
         let body = capped(self.get("/v1/me", token).await?, MAX_API_BODY).await?;
         serde_json::from_slice(&body).map_err(|e| malformed("profile", &e))
+    }
+
+    /// The playlists in the account's library, its own and those it follows.
+    pub async fn my_playlists(&self, token: &SecretString) -> Result<Vec<PlaylistSummary>, SpotifyError> {
+        let mut playlists = Vec::new();
+        for page in 0..MAX_PLAYLIST_PAGES {
+            let offset = page * 50;
+            let response = self.get(&format!("/v1/me/playlists?limit=50&offset={offset}"), token).await?;
+            let body = capped(response, MAX_API_BODY).await?;
+            let page: PlaylistPage = serde_json::from_slice(&body).map_err(|e| malformed("playlists", &e))?;
+            let listed = page.items.len() as u32;
+            // An entry in another shape is skipped, not a reason to fail the whole list.
+            playlists.extend(page.items.into_iter().flatten().filter_map(|v| serde_json::from_value(v).ok()));
+            if listed == 0 || offset + listed >= page.total {
+                break;
+            }
+        }
+        Ok(playlists)
+    }
+
+    /// Creates a playlist in the account (`POST /v1/me/playlists`) and answers its id.
+    pub async fn create_playlist(
+        &self,
+        token: &SecretString,
+        name: &str,
+        description: &str,
+        public: bool,
+    ) -> Result<String, SpotifyError> {
+        let response = self
+            .client
+            .post(format!("{}/v1/me/playlists", self.api_url))
+            .bearer_auth(token.expose_secret())
+            .json(&serde_json::json!({ "name": name, "description": description, "public": public }))
+            .send()
+            .await
+            .map_err(transport)?;
+        let body = capped(checked(response).await?, MAX_API_BODY).await?;
+        let created: CreatedPlaylist = serde_json::from_slice(&body).map_err(|e| malformed("new playlist", &e))?;
+        Ok(created.id)
     }
 }
