@@ -1,5 +1,6 @@
 // <now-playing src="https://HOST/v1/current"></now-playing>: what the owner plays on Spotify.
 // Dependency-free custom element. Untrusted text only ever goes in through textContent.
+// With the `suggest` attribute it also loads "Suggest a song" (widget-suggest.js).
 const CSS = `
 :host{display:block;--np-bg:#fff;--np-fg:#191414;--np-muted:#5f6368;--np-accent:#1db954;--np-track:#e4e6e8;
 font:14px/1.35 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--np-fg);max-width:420px}
@@ -37,7 +38,7 @@ export class NowPlayingElement extends HTMLElement {
     if (!registry.get(tag)) registry.define(tag, this);
     return this;
   }
-  static get observedAttributes() { return ['src']; }
+  static get observedAttributes() { return ['src', 'suggest']; }
 
   constructor() {
     super();
@@ -64,6 +65,7 @@ export class NowPlayingElement extends HTMLElement {
 
   connectedCallback() {
     document.addEventListener('visibilitychange', this.onVisibility);
+    if (this.hasAttribute('suggest')) this.suggestions();
     this.poll();
   }
   disconnectedCallback() {
@@ -71,7 +73,19 @@ export class NowPlayingElement extends HTMLElement {
     this.pause();
   }
   attributeChangedCallback(name, old, value) {
+    if (name === 'suggest' && value !== null && this.isConnected) this.suggestions();
     if (name === 'src' && old !== null && old !== value && this.isConnected) this.poll();
+  }
+
+  /** Loads "Suggest a song" (widget-suggest.js, beside this script, same version) once. */
+  suggestions() {
+    if (this.suggesting) return;
+    const url = new URL('widget-suggest.js', import.meta.url);
+    url.search = new URL(import.meta.url).search;
+    this.suggesting = import(url.href).then((m) => m.attach(this), (e) => {
+      this.suggesting = null;
+      this.dispatchEvent(new CustomEvent('error', { detail: `suggestions: ${e.message}` }));
+    });
   }
 
   pause() {

@@ -7,9 +7,14 @@ use crate::domain::{Art, ItemKind, NowPlaying, Status};
 /// The `<now-playing>` custom element, served as `/v1/widget.js`.
 pub const WIDGET_JS: &str = include_str!("../assets/widget.js");
 
-/// Changes whenever the widget does; `/v1/widget.js?v=VERSION` may be cached for a year.
+/// Its "Suggest a song" dialog, served as `/v1/widget-suggest.js`; the widget imports it with
+/// its own `?v=` only when the `suggest` attribute is present.
+pub const SUGGEST_JS: &str = include_str!("../assets/widget-suggest.js");
+
+/// Changes whenever the widget or its dialog does; `?v=VERSION` may be cached for a year.
 pub fn widget_version() -> String {
-    format!("{:08x}", crate::fingerprint::fnv1a(WIDGET_JS.as_bytes()) as u32)
+    let both = [WIDGET_JS.as_bytes(), SUGGEST_JS.as_bytes()].concat();
+    format!("{:08x}", crate::fingerprint::fnv1a(&both) as u32)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,12 +134,14 @@ pub fn svg_card(doc: Option<&NowPlaying>, art: Option<&Art>, theme: Theme, now: 
     )
 }
 
-/// `GET /`: the live widget and card, and the two snippets for this deployment's own URL.
-pub fn preview_page(base: &str) -> String {
+/// `GET /`: the live widget and card, and the two snippets for this deployment's own URL;
+/// with `suggest`, the widget offers "Suggest a song".
+pub fn preview_page(base: &str, suggest: bool) -> String {
     let version = widget_version();
     let base = escape(base);
+    let suggest = if suggest { " suggest" } else { "" };
     let html_snippet = escape(&format!(
-        "<script type=\"module\" src=\"{base}/v1/widget.js?v={version}\"></script>\n<now-playing src=\"{base}/v1/current\"></now-playing>"
+        "<script type=\"module\" src=\"{base}/v1/widget.js?v={version}\"></script>\n<now-playing src=\"{base}/v1/current\"{suggest}></now-playing>"
     ));
     let markdown_snippet = escape(&format!("[![Now playing on Spotify]({base}/v1/current.svg)]({base}/v1/open)"));
     format!(
@@ -142,7 +149,7 @@ pub fn preview_page(base: &str) -> String {
 <title>now-playing</title><script type="module" src="{base}/v1/widget.js?v={version}"></script>
 <style>body{{font:16px/1.5 system-ui,sans-serif;max-width:44rem;margin:2rem auto;padding:0 1rem;color:#191414}}pre{{background:#f4f4f4;padding:1rem;overflow:auto;white-space:pre-wrap}}h2{{margin-top:2rem}}@media (prefers-color-scheme:dark){{body{{background:#121212;color:#eee}}pre{{background:#222}}}}</style></head>
 <body><h1>now-playing</h1><p>What this endpoint's owner is listening to on Spotify, live.</p>
-<h2>The widget</h2><now-playing src="{base}/v1/current"></now-playing>
+<h2>The widget</h2><now-playing src="{base}/v1/current"{suggest}></now-playing>
 <p>Paste into any page:</p><pre><code>{html_snippet}</code></pre>
 <h2>The card</h2><p><a href="{base}/v1/open"><img src="{base}/v1/current.svg" width="400" height="120" alt="Now playing on Spotify"></a></p>
 <p>Paste into a README (GitHub's image proxy fetches it; <code>?theme=dark</code> for dark):</p><pre><code>{markdown_snippet}</code></pre>
@@ -246,7 +253,19 @@ mod tests {
 
     #[test]
     fn the_page_escapes_its_base_url() {
-        let page = preview_page("https://np.example.com/\"><script>");
+        let page = preview_page("https://np.example.com/\"><script>", false);
         assert!(!page.contains("\"><script>"));
+    }
+
+    #[test]
+    fn the_page_offers_suggestions_only_when_they_are_open() {
+        let base = "https://np.example.com";
+        let open = preview_page(base, true);
+        assert!(open.contains(&format!("<now-playing src=\"{base}/v1/current\" suggest>")), "the live widget");
+        assert!(
+            open.contains("&lt;now-playing src=&quot;https://np.example.com/v1/current&quot; suggest&gt;"),
+            "the snippet"
+        );
+        assert!(!preview_page(base, false).contains("suggest"));
     }
 }

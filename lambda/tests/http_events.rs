@@ -323,6 +323,22 @@ async fn the_widget_is_served_with_a_long_cache_when_versioned() {
 }
 
 #[tokio::test]
+async fn the_suggest_dialog_is_served_beside_the_widget_under_the_same_version() {
+    let h = Harness::new();
+    let app = app(&h, AllowedOrigins::Any);
+    let version = now_playing::embed::widget_version();
+    let r = app.handle(rest_with_query("/v1/widget-suggest.js", &[("v", &version)])).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(header_of(&r, header::CONTENT_TYPE), Some("text/javascript; charset=utf-8"));
+    assert_eq!(header_of(&r, header::CACHE_CONTROL), Some("public, max-age=31536000, immutable"));
+    assert!(text_of(&r).contains("export function attach"));
+    let base = app.handle(rest_with_query("/v1/widget.js", &[])).await;
+    let widget = text_of(&base);
+    assert!(!widget.contains("class Suggest"), "the base widget does not carry the dialog");
+    assert!(widget.contains("new URL('widget-suggest.js', import.meta.url)"), "it loads it from beside itself");
+}
+
+#[tokio::test]
 async fn the_preview_page_shows_snippets_for_this_deployment_url() {
     let h = Harness::new();
     let r = app(&h, AllowedOrigins::Any).handle(rest_with_query("/", &[])).await;
@@ -492,5 +508,7 @@ async fn the_page_policy_admits_images_from_the_configured_hosts_only() {
         "img-src 'self' data: https://*.scdn.co https://*.spotifycdn.com http://127.0.0.1:5060 https://127.0.0.1:5060"
     );
     let r = app(&h, AllowedOrigins::Any).handle(rest_with_query("/", &[])).await;
-    assert!(!header_of(&r, header::CONTENT_SECURITY_POLICY).unwrap().contains("127.0.0.1"));
+    let policy = header_of(&r, header::CONTENT_SECURITY_POLICY).unwrap().to_owned();
+    assert!(!policy.contains("127.0.0.1"));
+    assert!(policy.contains("; worker-src blob:;"), "the proof of work runs in a worker made from a blob: {policy}");
 }

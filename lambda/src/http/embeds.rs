@@ -22,14 +22,15 @@ const CARD_DEADLINE: Duration = Duration::from_secs(9);
 const ART_CACHE_ENTRIES: usize = 64;
 
 /// The preview page: its own script and data, images from `hosts`, inline styles (the
-/// widget's shadow DOM), nothing else; never framed.
+/// widget's shadow DOM), the suggestion dialog's proof-of-work worker, nothing else; never
+/// framed.
 pub(super) fn page_policy(hosts: &ImageHosts) -> String {
     let mut images = String::from("'self' data: https://*.scdn.co https://*.spotifycdn.com");
     for host in hosts.extra() {
         images.push_str(&format!(" http://{host} https://{host}"));
     }
     format!(
-        "default-src 'none'; script-src 'self'; connect-src 'self'; img-src {images}; style-src 'unsafe-inline'; \
+        "default-src 'none'; script-src 'self'; worker-src blob:; connect-src 'self'; img-src {images}; style-src 'unsafe-inline'; \
          base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     )
 }
@@ -52,17 +53,19 @@ impl App {
         r
     }
 
-    pub(super) fn widget(&self, req: &Request) -> Response<Body> {
+    /// The widget's script, or (`suggest`) its "Suggest a song" dialog.
+    pub(super) fn widget(&self, req: &Request, suggest: bool) -> Response<Body> {
         let versioned =
             req.query_string_parameters_ref().and_then(|q| q.first("v")).is_some_and(|v| v == embed::widget_version());
         // A versioned URL never changes; the bare one is re-checked hourly.
         let cache = if versioned { "public, max-age=31536000, immutable" } else { "public, max-age=3600" };
-        validated(req, text_body("text/javascript; charset=utf-8", embed::WIDGET_JS.to_owned()), cache)
+        let script = if suggest { embed::SUGGEST_JS } else { embed::WIDGET_JS };
+        validated(req, text_body("text/javascript; charset=utf-8", script.to_owned()), cache)
     }
 
     pub(super) fn page(&self, req: &Request, path: &str) -> Response<Body> {
         let base = self.public_url.clone().unwrap_or_else(|| public_base(req, path));
-        let page = embed::preview_page(&base);
+        let page = embed::preview_page(&base, self.suggestions_open());
         let mut r = validated(req, text_body("text/html; charset=utf-8", page), "public, max-age=300");
         if let Ok(v) = HeaderValue::from_str(&self.page_policy) {
             r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);

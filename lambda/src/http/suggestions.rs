@@ -44,6 +44,11 @@ fn source_ip(req: &Request) -> String {
 }
 
 impl App {
+    /// Whether visitors may suggest songs here (the preview page then offers it).
+    pub(super) fn suggestions_open(&self) -> bool {
+        self.suggestions.as_deref().is_some_and(|s| s.open().is_ok())
+    }
+
     /// The service, unless suggestions are off.
     fn open_service(&self) -> Result<&SuggestionService, Refusal> {
         let service = self.suggestions.as_deref().ok_or(SuggestError::Closed)?;
