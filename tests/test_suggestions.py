@@ -25,6 +25,8 @@ TRACK = "4uLU6hMCjMI75M1A2tKUQC"  # in the stand-in's catalogue
 OTHER_TRACKS = ["sG3KbcHKDquMGLEQLcNddF", "uz1vjrVi316RbiSoMDT7Jh", "0YHWu8pHqbb3b7onP8hIeJ",
                 "fJSEZmuT6Sz5lTYOdR4UNP", "uSPqUY5XTdhK5R0OgMhxLp", "xbWh8GAehmOnJt1yQUSFJ8"]
 UNKNOWN_TRACK = "0000000000000000000000"
+# moto's default account; the topic is made by the digest test, before the first digest.
+DIGEST_TOPIC = "arn:aws:sns:us-east-1:123456789012:now-playing-digest"
 
 
 def call(stack, method, path, body=None, headers=None, source="127.0.0.1"):
@@ -238,7 +240,7 @@ def test_without_the_playlist_scopes_the_owner_is_told_to_run_bootstrap():
 @pytest.fixture(scope="module")
 def crowd():
     env = {"SUGGESTIONS_PROOF_OF_WORK": "off", "SUGGESTIONS_PER_VISITOR_PER_HOUR": "1000",
-           "SUGGESTIONS_PER_DAY": "1000", "SEARCHES_PER_VISITOR_PER_MINUTE": "1000"}
+           "SUGGESTIONS_PER_DAY": "1000", "SEARCHES_PER_VISITOR_PER_MINUTE": "1000", "DIGEST_TOPIC_ARN": DIGEST_TOPIC}
     with LocalStack(processes=4, suggestions="review", extra_env=env) as running:
         yield running
 
@@ -292,6 +294,34 @@ def test_the_owner_lists_approves_and_rejects(crowd):
     assert bad.returncode == 1 and "is not a Spotify track id" in bad.stderr
     for output in (listed, approved, rejected, unknown, bad):
         assert crowd.credentials["client_secret"] not in output.stdout + output.stderr
+
+
+def test_the_daily_digest_counts_what_waits_and_goes_out_once_a_day(crowd):
+    sns, sqs = crowd.moto.client("sns"), crowd.moto.client("sqs")
+    assert sns.create_topic(Name="now-playing-digest")["TopicArn"] == DIGEST_TOPIC
+    inbox = sqs.create_queue(QueueName="owner-inbox")["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=DIGEST_TOPIC, Protocol="sqs", Endpoint=inbox_arn)
+    assert call(crowd, "POST", "/v1/suggestions", {"track": OTHER_TRACKS[2], "name": "Margaret", "message": "secret words"},
+                source="127.4.0.1")[0] == 202
+    records = [json.loads(i["suggestion_json"]["S"]) for k, i in stored(crowd).items() if k.startswith("suggestion#")]
+    waiting = sum(1 for r in records if r["status"] == "pending")
+    assert waiting >= 2 and any(r["status"] != "pending" for r in records), records
+
+    status, doc, _ = call(crowd, "POST", "/internal/daily-digest")
+    assert (status, doc) == (200, {"pending": waiting, "notified": True})
+    status, doc, _ = call(crowd, "POST", "/internal/daily-digest")
+    assert (status, doc) == (200, {"pending": waiting, "notified": False}), "one message a day, however often asked"
+    assert call(crowd, "GET", "/internal/daily-digest")[0] == 405
+
+    messages = sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10, WaitTimeSeconds=2).get("Messages", [])
+    assert len(messages) == 1, messages
+    note = json.loads(messages[0]["Body"])
+    assert note["Subject"] == f"now-playing: {waiting} suggested songs are waiting"
+    assert note["Message"].startswith(f"{waiting} songs suggested by visitors are waiting for your decision")
+    assert 'make suggestions ARGS="approve --all"' in note["Message"]
+    for words in ("Margaret", "secret words", "Grace", crowd.credentials["client_secret"]):
+        assert words not in note["Message"], "counts and commands only, never a visitor's words or a secret"
 
 
 def test_a_flood_of_searches_stays_within_the_budget_and_current_stays_fresh(crowd):

@@ -44,6 +44,8 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Visitors' suggestions: `SUGGESTIONS` and its limits.
     pub suggestions: Settings,
+    /// The SNS topic for the daily digest of waiting suggestions (`DIGEST_TOPIC_ARN`), if any.
+    pub digest_topic_arn: Option<String>,
 }
 
 impl fmt::Debug for Config {
@@ -58,6 +60,7 @@ impl fmt::Debug for Config {
             .field("art_hosts", &self.art_hosts)
             .field("public_url", &self.public_url)
             .field("suggestions", &self.suggestions)
+            .field("digest_topic_arn", &self.digest_topic_arn)
             .finish()
     }
 }
@@ -130,7 +133,20 @@ impl Config {
             None => None,
         };
         let suggestions = suggestion_settings(&get)?;
+        let digest_topic_arn = get("DIGEST_TOPIC_ARN");
+        if let Some(arn) = &digest_topic_arn {
+            let parts: Vec<&str> = arn.split(':').collect();
+            if parts.len() != 6 || parts[0] != "arn" || parts[2] != "sns" || parts[5].is_empty() {
+                return Err(ConfigError::Invalid {
+                    name: "DIGEST_TOPIC_ARN",
+                    reason: format!(
+                        "expected an SNS topic ARN such as arn:aws:sns:eu-west-1:123456789012:alarms, got {arn:?}"
+                    ),
+                });
+            }
+        }
         Ok(Config {
+            digest_topic_arn,
             suggestions,
             public_url,
             token_table,
@@ -230,6 +246,10 @@ mod tests {
         assert_eq!(c.spotify_accounts_url, DEFAULT_SPOTIFY_ACCOUNTS_URL);
         assert_eq!(c.allowed_origins, AllowedOrigins::Any);
         assert_eq!(c.cache_seconds, 5);
+        assert_eq!(c.digest_topic_arn, None);
+        let mut set = BASE.to_vec();
+        set.push(("DIGEST_TOPIC_ARN", "arn:aws:sns:eu-west-1:123456789012:now-playing-alarms"));
+        assert_eq!(config(&set).unwrap().digest_topic_arn.as_deref(), Some(set[set.len() - 1].1));
     }
 
     #[test]
@@ -296,6 +316,8 @@ mod tests {
             ("TOKEN_TABLE", "a b"),
             ("PUBLIC_URL", "np.example.com"),
             ("ART_HOSTS", "cdn.example; script-src *"),
+            ("DIGEST_TOPIC_ARN", "alarms"),
+            ("DIGEST_TOPIC_ARN", "arn:aws:sqs:eu-west-1:123456789012:alarms"),
         ] {
             let mut pairs = BASE.to_vec();
             pairs.retain(|(k, _)| *k != name);

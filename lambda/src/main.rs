@@ -9,6 +9,7 @@ use lambda_http::{Error, Request, run, service_fn, tracing};
 use now_playing::adapters::artwork::ArtworkHttp;
 use now_playing::adapters::dynamodb::{DynamoArtCache, DynamoSnapshotStore, DynamoTokenStore};
 use now_playing::adapters::dynamodb_suggestions::DynamoSuggestions;
+use now_playing::adapters::sns::SnsNotifier;
 use now_playing::adapters::{clock::SystemClock, spotify::SpotifyHttp, ssm::SsmCredentialStore};
 use now_playing::config::Config;
 use now_playing::domain::service::CacheTiming;
@@ -71,6 +72,9 @@ async fn main() -> Result<(), Error> {
         },
         config.suggestions,
     );
+    let digest = config.digest_topic_arn.map(|arn| {
+        Arc::new(SnsNotifier::new(aws_sdk_sns::Client::new(&aws), arn)) as Arc<dyn now_playing::ports::Notifier>
+    });
     let artwork = Arc::new(ArtworkHttp::new(http, image_hosts.clone()));
     let app = Arc::new(
         App::new(
@@ -83,7 +87,8 @@ async fn main() -> Result<(), Error> {
         )
         .with_image_hosts(&image_hosts)
         .with_public_url(config.public_url)
-        .with_suggestions(Arc::new(suggestions)),
+        .with_suggestions(Arc::new(suggestions))
+        .with_digest(digest),
     );
     run(service_fn(move |req: Request| {
         let app = app.clone();

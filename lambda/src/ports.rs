@@ -194,6 +194,18 @@ pub trait SuggestionStore: Send + Sync {
     async fn set_retry(&self, track: &TrackId, retry: bool) -> Result<(), StoreError>;
 }
 
+/// Why a message to the owner could not be sent.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NotifyError(pub String);
+
+/// Messages to the owner (the daily digest of waiting suggestions), by e-mail through the
+/// alarm topic.
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    async fn notify(&self, subject: &str, message: &str) -> Result<(), NotifyError>;
+}
+
 /// Counters shared by all instances: the limits and the one-time proofs.
 #[async_trait]
 pub trait Counters: Send + Sync {

@@ -5,6 +5,7 @@ pub mod body;
 pub mod clock;
 pub mod dynamodb;
 pub mod dynamodb_suggestions;
+pub mod sns;
 pub mod spotify;
 pub mod spotify_owner;
 mod spotify_wire;

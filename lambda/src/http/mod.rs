@@ -19,7 +19,7 @@ use respond::{preflight, printable};
 use crate::config::AllowedOrigins;
 use crate::domain::suggestions::SuggestionService;
 use crate::domain::{Art, ImageHosts, NowPlayingService};
-use crate::ports::{ArtCache, Artwork};
+use crate::ports::{ArtCache, Artwork, Notifier};
 
 /// Everything a request needs, built once per cold start.
 pub struct App {
@@ -39,6 +39,8 @@ pub struct App {
     public_url: Option<String>,
     /// Visitors' suggestions; `None` answers `suggestions_closed`.
     suggestions: Option<Arc<SuggestionService>>,
+    /// Where the daily digest of waiting suggestions goes; without it there is no digest route.
+    digest: Option<Arc<dyn Notifier>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,6 +55,7 @@ enum Route {
     Search,
     Challenge,
     Suggestions,
+    Digest,
 }
 
 impl Route {
@@ -68,6 +71,9 @@ impl Route {
             "/v1/search" => Some(Route::Search),
             "/v1/suggestions/challenge" => Some(Route::Challenge),
             "/v1/suggestions" => Some(Route::Suggestions),
+            // The stack's daily schedule invokes the function with this path; the REST API
+            // has no such resource, so no visitor reaches it.
+            "/internal/daily-digest" => Some(Route::Digest),
             _ => None,
         }
     }
@@ -75,14 +81,14 @@ impl Route {
     /// The methods the route answers, for `Allow` and the preflight.
     fn methods(self) -> &'static str {
         match self {
-            Route::Suggestions => "POST, OPTIONS",
+            Route::Suggestions | Route::Digest => "POST, OPTIONS",
             _ => "GET, HEAD, OPTIONS",
         }
     }
 
     fn allows(self, method: &Method) -> bool {
         match self {
-            Route::Suggestions => method == Method::POST,
+            Route::Suggestions | Route::Digest => method == Method::POST,
             _ => method == Method::GET || method == Method::HEAD,
         }
     }
@@ -125,12 +131,19 @@ impl App {
             page_policy: embeds::page_policy(&ImageHosts::default()),
             public_url: None,
             suggestions: None,
+            digest: None,
         }
     }
 
     /// Serves the suggestion routes with `service`.
     pub fn with_suggestions(mut self, service: Arc<SuggestionService>) -> Self {
         self.suggestions = Some(service);
+        self
+    }
+
+    /// Sends the daily digest through `notifier` (`POST /internal/daily-digest`).
+    pub fn with_digest(mut self, notifier: Option<Arc<dyn Notifier>>) -> Self {
+        self.digest = notifier;
         self
     }
 
@@ -150,7 +163,8 @@ impl App {
     pub async fn handle(&self, req: Request) -> Response<Body> {
         let path = route_path(&req);
         let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let mut response = match (Route::of(&path), req.method()) {
+        let route = Route::of(&path).filter(|r| *r != Route::Digest || self.digest.is_some());
+        let mut response = match (route, req.method()) {
             (None, _) => {
                 error_body(StatusCode::NOT_FOUND, "not_found", &format!("no such resource: {}", printable(&path)))
             }
@@ -192,6 +206,7 @@ impl App {
             Route::Search => self.search(req).await,
             Route::Challenge => self.challenge().await,
             Route::Suggestions => self.suggest(req).await,
+            Route::Digest => self.digest().await,
         }
     }
 

@@ -110,6 +110,24 @@ impl App {
     }
 }
 
+impl App {
+    /// The daily digest, asked for by the stack's schedule: how many suggestions wait, and
+    /// whether the owner was told.
+    pub(super) async fn digest(&self) -> Response<Body> {
+        let result = async {
+            let notifier = self.digest.as_deref().ok_or(SuggestError::Closed)?;
+            Ok::<_, Refusal>(self.open_service()?.digest(notifier).await?)
+        }
+        .await;
+        let mut r = match result {
+            Ok(digest) => json_body(StatusCode::OK, &digest),
+            Err(e) => e.response(),
+        };
+        r.headers_mut().insert(header::CACHE_CONTROL, NO_STORE);
+        r
+    }
+}
+
 /// Why a request was refused: by the domain, or here for its form.
 enum Refusal {
     Domain(SuggestError),

@@ -117,6 +117,35 @@ pub struct Suggestion {
     pub reason: Option<String>,
 }
 
+/// What the daily digest found and did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Digest {
+    /// Suggestions waiting for the owner's decision (or for a retried addition).
+    pub pending: usize,
+    /// Whether a message went out: at most one a UTC day, and none when nothing waits.
+    pub notified: bool,
+}
+
+/// The digest's subject and text: the count and the oldest date, never a visitor's words.
+pub fn digest_text(pending: &[Suggestion]) -> (String, String) {
+    let n = pending.len();
+    let subject = match n {
+        1 => "now-playing: 1 suggested song is waiting".to_owned(),
+        n => format!("now-playing: {n} suggested songs are waiting"),
+    };
+    let oldest = pending.iter().map(|s| s.created_at).min().map(|t| t.date().to_string()).unwrap_or_default();
+    let (songs, are) = if n == 1 { ("song", "is") } else { ("songs", "are") };
+    let text = format!(
+        "{n} {songs} suggested by visitors {are} waiting for your decision, the oldest since {oldest}.\n\n\
+         make suggestions                          lists them\n\
+         make suggestions ARGS=\"approve ID\"        adds one to the playlist\n\
+         make suggestions ARGS=\"approve --all\"     adds them all\n\
+         make suggestions ARGS=\"reject ID\"         declines one\n\n\
+         This reminder comes at most once a day, while suggestions wait.\n"
+    );
+    (subject, text)
+}
+
 /// The limits, all configurable (`SUGGESTIONS_PER_VISITOR_PER_HOUR`, ...).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {

@@ -14,7 +14,9 @@ use super::model::*;
 use crate::domain::proof::{Challenge, ProofError, ProofKey};
 use crate::domain::service::MAX_BACKOFF;
 use crate::domain::{AccessToken, Credentials, Item, TokenManager, after};
-use crate::ports::{Catalog, Clock, Counters, Playlists, SearchCache, SnapshotStore, SpotifyError, SuggestionStore};
+use crate::ports::{
+    Catalog, Clock, Counters, Notifier, Playlists, SearchCache, SnapshotStore, SpotifyError, SuggestionStore,
+};
 
 /// How many failed additions a later suggestion retries.
 const RETRIES_PER_REQUEST: usize = 3;
@@ -328,6 +330,29 @@ impl SuggestionService {
         let mut all = self.store.list().await.map_err(unavailable)?;
         all.sort_by_key(|s| s.created_at);
         Ok(all)
+    }
+
+    /// The owner's daily reminder: how many suggestions wait, sent through `notifier` at most
+    /// once a UTC day however often it is asked for (a conditional write), and only when
+    /// some wait.
+    pub async fn digest(&self, notifier: &dyn Notifier) -> Result<Digest, SuggestError> {
+        self.open()?;
+        let pending: Vec<Suggestion> =
+            self.store.list().await.map_err(unavailable)?.into_iter().filter(|s| s.status == Status::Pending).collect();
+        if pending.is_empty() {
+            return Ok(Digest { pending: 0, notified: false });
+        }
+        let (day, end) = window(self.clock.now(), Duration::from_secs(86_400));
+        if !self.counters.use_once(&format!("digest#{day}"), end).await.map_err(unavailable)? {
+            return Ok(Digest { pending: pending.len(), notified: false });
+        }
+        let (subject, text) = digest_text(&pending);
+        notifier.notify(&subject, &text).await.map_err(|e| {
+            warn!(error = %e, "the daily digest could not be sent");
+            SuggestError::Unavailable("the daily digest could not be sent; the log has the cause".into())
+        })?;
+        info!(pending = pending.len(), "daily digest sent");
+        Ok(Digest { pending: pending.len(), notified: true })
     }
 
     /// The owner's decision on a pending (or failed) suggestion: approved ones are added
