@@ -3,6 +3,7 @@ import { CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { Alarms } from './alarms';
 import { NowPlayingApi } from './api';
+import { DailyDigest } from './digest';
 import { CustomDomain } from './domain';
 import { NowPlayingFunction } from './function';
 import { acknowledgeFindings } from './nag';
@@ -55,12 +56,15 @@ export class NowPlayingStack extends Stack {
       }
     }
     if (s.alarmEmail) {
-      new Alarms(this, 'Alarms', {
+      const alarms = new Alarms(this, 'Alarms', {
         email: s.alarmEmail,
         handler: fn.function,
         api: api.api,
         credentialsParameter: s.credentialsParameter,
       });
+      if (s.suggestions !== 'off') {
+        new DailyDigest(this, 'Digest', { handler: fn.function, role: fn.role, table: tokens.table, topic: alarms.topic });
+      }
     }
     new CfnOutput(this, 'EndpointUrl', { description: 'The now-playing endpoint', value: `${endpoint}/v1/current` });
     new CfnOutput(this, 'TryIt', { description: 'Try it', value: `curl -s ${endpoint}/v1/current` });

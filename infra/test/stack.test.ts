@@ -4,6 +4,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AUTHORIZATION_PERIOD, HEALTH_CHECK_EVERY, SCHEDULED_HEALTH_EVENT, WARN_DAYS } from '../lib/alarms';
 import { ROUTES, SUGGESTION_ROUTES, SUGGESTION_THROTTLING } from '../lib/api';
+import { DIGEST_EVENT } from '../lib/digest';
 import { loadSettings, SETTINGS_HELP } from '../lib/settings';
 import { ALARMS, build, CERTIFICATE_ARN, EXTERNAL_DNS, ROUTE53, synth } from './helpers';
 
@@ -376,6 +377,31 @@ describe('alarms', () => {
     });
   });
 
+  test('with suggestions off there is no daily digest', () => {
+    expect(JSON.stringify(template.toJSON())).not.toMatch(/DIGEST_TOPIC_ARN|daily-digest|dynamodb:Scan/);
+  });
+
+  test('with suggestions, a daily rule asks the function for the digest, which may publish and scan, nothing more', () => {
+    const fixture = path.join(__dirname, '..', '..', 'lambda', 'tests', 'data', 'events', 'scheduled_digest.json');
+    expect(JSON.parse(fs.readFileSync(fixture, 'utf8'))).toEqual(DIGEST_EVENT);
+    const digest = synth({ ...ALARMS, suggestions: 'review' }, 'digest');
+    digest.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'cron(0 8 * * ? *)',
+      Targets: [Match.objectLike({ Input: JSON.stringify(DIGEST_EVENT), RetryPolicy: { MaximumRetryAttempts: 2 } })],
+    });
+    digest.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ DIGEST_TOPIC_ARN: { Ref: Match.stringLikeRegexp('^AlarmsTopic') } }) },
+    });
+    const statements = Object.values(digest.findResources('AWS::IAM::Policy'))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>);
+    const publish = statements.filter((s) => [s.Action].flat().includes('sns:Publish'));
+    expect(publish).toEqual([expect.objectContaining({ Resource: { Ref: expect.stringMatching(/^AlarmsTopic/) } })]);
+    const scan = statements.filter((s) => [s.Action].flat().includes('dynamodb:Scan'));
+    expect(scan).toHaveLength(1);
+    expect(JSON.stringify(scan[0].Resource)).toMatch(/TokensTable/);
+    expect(JSON.stringify(scan[0].Resource)).not.toMatch(/\*/);
+  });
+
   test('a second deployment in the account watches its own API', () => {
     const other = synth({ ...ALARMS, stackName: 'NowPlayingStaging' });
     other.hasResourceProperties('AWS::ApiGateway::RestApi', { Name: 'NowPlayingStaging' });
@@ -461,7 +487,7 @@ describe('settings', () => {
 
 describe('cdk-nag AwsSolutions', () => {
   test('every variant synthesizes with no unacknowledged finding', () => {
-    for (const context of [{}, ROUTE53, EXTERNAL_DNS, { ...ALARMS, ...ROUTE53 }]) {
+    for (const context of [{}, ROUTE53, EXTERNAL_DNS, { ...ALARMS, ...ROUTE53 }, { ...ALARMS, suggestions: 'review' }]) {
       const { app } = build(context);
       expect(() => app.synth()).not.toThrow();
     }

@@ -1,0 +1,61 @@
+/** The owner's daily e-mail of waiting suggestions: a schedule invokes the function with a
+ *  fixed API-Gateway-shaped event for a path the REST API does not have, so only the
+ *  schedule reaches it; the function counts what waits and publishes to the alarm topic. */
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+
+/** An API Gateway REST event for `POST /internal/daily-digest`, so the function's HTTP
+ *  routing answers it (lambda/tests/data/events/scheduled_digest.json is the same). */
+export const DIGEST_EVENT = {
+  resource: '/internal/daily-digest',
+  path: '/internal/daily-digest',
+  httpMethod: 'POST',
+  headers: { 'User-Agent': 'now-playing-scheduled-digest' },
+  multiValueHeaders: { 'User-Agent': ['now-playing-scheduled-digest'] },
+  queryStringParameters: null,
+  multiValueQueryStringParameters: null,
+  pathParameters: null,
+  stageVariables: null,
+  requestContext: {
+    resourcePath: '/internal/daily-digest',
+    httpMethod: 'POST',
+    path: '/internal/daily-digest',
+    stage: 'schedule',
+    requestId: 'scheduled-digest',
+    identity: {},
+  },
+  body: null,
+  isBase64Encoded: false,
+};
+
+export interface DailyDigestProps {
+  readonly handler: lambda.Function;
+  readonly role: iam.Role;
+  readonly table: dynamodb.ITable;
+  readonly topic: sns.ITopic;
+}
+
+export class DailyDigest extends Construct {
+  public readonly rule: events.Rule;
+
+  constructor(scope: Construct, id: string, props: DailyDigestProps) {
+    super(scope, id);
+    this.rule = new events.Rule(this, 'Daily', {
+      description: 'now-playing: the daily e-mail of suggestions waiting for the owner',
+      schedule: events.Schedule.cron({ minute: '0', hour: '8' }),
+    });
+    this.rule.addTarget(new targets.LambdaFunction(props.handler, {
+      event: events.RuleTargetInput.fromObject(DIGEST_EVENT),
+      retryAttempts: 2,
+    }));
+    props.handler.addEnvironment('DIGEST_TOPIC_ARN', props.topic.topicArn);
+    props.topic.grantPublish(props.role);
+    // Counting the waiting suggestions reads the table once a day.
+    props.table.grant(props.role, 'dynamodb:Scan');
+  }
+}
