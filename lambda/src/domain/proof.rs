@@ -148,6 +148,11 @@ mod tests {
 
     const NOW: OffsetDateTime = datetime!(2026-11-28 12:00 UTC);
 
+    #[test]
+    fn the_key_never_shows_in_debug_output() {
+        assert_eq!(format!("{:?}", ProofKey::new(b"the-secret-key")), "ProofKey([redacted])");
+    }
+
     fn key() -> ProofKey {
         ProofKey::new(b"a key only the function knows")
     }

@@ -269,6 +269,14 @@ mod tests {
     use time::macros::datetime;
 
     #[test]
+    fn a_track_id_shows_as_itself_and_as_its_uri() {
+        let id = TrackId::parse("spotify:track:4PTG3Z6ehGkBFwjybzWkR8").unwrap();
+        assert_eq!(id.as_str(), "4PTG3Z6ehGkBFwjybzWkR8");
+        assert_eq!(id.to_string(), "4PTG3Z6ehGkBFwjybzWkR8");
+        assert_eq!(id.uri(), "spotify:track:4PTG3Z6ehGkBFwjybzWkR8");
+    }
+
+    #[test]
     fn a_track_is_read_from_an_id_a_uri_or_a_link() {
         let id = "4PTG3Z6ehGkBFwjybzWkR8";
         for input in [

@@ -1,0 +1,472 @@
+//! The suggestion service's decisions over in-memory ports: the mode, the visitor key, the
+//! limits and the look-up budget, the proof, the repeat rule, the playlist additions and
+//! their retries, the owner's decisions and the daily digest. The same behaviour through the
+//! built function, moto and the Spotify stand-in is in tests/test_suggestions.py.
+
+mod common;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use base64::Engine;
+use common::*;
+use now_playing::domain::suggestions::*;
+use now_playing::domain::{AccessToken, Credentials, Item, Playback};
+use now_playing::ports::{
+    Catalog, Counters, Notifier, NotifyError, Playlists, SearchCache, SpotifyError, StoreError, SuggestionStore,
+};
+use sha2::{Digest as _, Sha256};
+use time::OffsetDateTime;
+
+const PLAYLIST: &str = "3cEYpjA9oz9GiPac4AsH4n";
+const TRACKS: [&str; 4] =
+    ["4uLU6hMCjMI75M1A2tKUQC", "sG3KbcHKDquMGLEQLcNddF", "uz1vjrVi316RbiSoMDT7Jh", "0YHWu8pHqbb3b7onP8hIeJ"];
+const UNKNOWN: &str = "0000000000000000000000";
+
+fn item(id: &str) -> Item {
+    let Playback::Item { item, .. } = playback("currently_playing_track.json") else { panic!("a track fixture") };
+    Item { id: Some(id.to_owned()), name: format!("Track {id}"), ..item }
+}
+
+/// Spotify's catalogue: the four tracks; counts its calls.
+#[derive(Default)]
+struct FakeCatalog {
+    searches: AtomicUsize,
+    lookups: AtomicUsize,
+}
+
+#[async_trait]
+impl Catalog for FakeCatalog {
+    async fn search_tracks(&self, _: &AccessToken, _query: &str, limit: u8) -> Result<Vec<Item>, SpotifyError> {
+        self.searches.fetch_add(1, Ordering::SeqCst);
+        Ok(TRACKS.iter().take(limit.into()).map(|t| item(t)).collect())
+    }
+    async fn track(&self, _: &AccessToken, id: &TrackId) -> Result<Option<Item>, SpotifyError> {
+        self.lookups.fetch_add(1, Ordering::SeqCst);
+        Ok(TRACKS.contains(&id.as_str()).then(|| item(id.as_str())))
+    }
+}
+
+/// The owner's playlists: what was added where; scripted failures come first.
+#[derive(Default)]
+struct FakePlaylists {
+    added: Mutex<Vec<(String, String)>>,
+    failures: Mutex<VecDeque<SpotifyError>>,
+}
+
+impl FakePlaylists {
+    fn added(&self) -> Vec<String> {
+        self.added.lock().unwrap().iter().map(|(_, t)| t.clone()).collect()
+    }
+}
+
+#[async_trait]
+impl Playlists for FakePlaylists {
+    async fn add_track(&self, _: &AccessToken, playlist: &str, track: &TrackId) -> Result<(), SpotifyError> {
+        if let Some(e) = self.failures.lock().unwrap().pop_front() {
+            return Err(e);
+        }
+        self.added.lock().unwrap().push((playlist.to_owned(), track.as_str().to_owned()));
+        Ok(())
+    }
+}
+
+/// The table in memory: records, counters, used proofs, the retry list and the search cache.
+#[derive(Default)]
+struct MemoryTable {
+    records: Mutex<HashMap<TrackId, Suggestion>>,
+    counts: Mutex<HashMap<String, u32>>,
+    used: Mutex<HashSet<String>>,
+    retry: Mutex<Vec<TrackId>>,
+    searches: Mutex<HashMap<String, Vec<Item>>>,
+}
+
+#[async_trait]
+impl SuggestionStore for MemoryTable {
+    async fn insert(&self, suggestion: &Suggestion, since: OffsetDateTime) -> Result<Option<Suggestion>, StoreError> {
+        let mut records = self.records.lock().unwrap();
+        if let Some(existing) = records.get(&suggestion.track).filter(|e| blocks_repeat(e, since)) {
+            return Ok(Some(existing.clone()));
+        }
+        records.insert(suggestion.track.clone(), suggestion.clone());
+        Ok(None)
+    }
+    async fn update(&self, suggestion: &Suggestion) -> Result<(), StoreError> {
+        self.records.lock().unwrap().insert(suggestion.track.clone(), suggestion.clone());
+        Ok(())
+    }
+    async fn get(&self, track: &TrackId) -> Result<Option<Suggestion>, StoreError> {
+        Ok(self.records.lock().unwrap().get(track).cloned())
+    }
+    async fn list(&self) -> Result<Vec<Suggestion>, StoreError> {
+        Ok(self.records.lock().unwrap().values().cloned().collect())
+    }
+    async fn failed(&self) -> Result<Vec<TrackId>, StoreError> {
+        Ok(self.retry.lock().unwrap().clone())
+    }
+    async fn set_retry(&self, track: &TrackId, retry: bool) -> Result<(), StoreError> {
+        let mut list = self.retry.lock().unwrap();
+        list.retain(|t| t != track);
+        if retry {
+            list.push(track.clone());
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Counters for MemoryTable {
+    async fn take(&self, key: &str, limit: u32, _until: OffsetDateTime) -> Result<bool, StoreError> {
+        let mut counts = self.counts.lock().unwrap();
+        let count = counts.entry(key.to_owned()).or_default();
+        if *count >= limit {
+            return Ok(false);
+        }
+        *count += 1;
+        Ok(true)
+    }
+    async fn use_once(&self, key: &str, _until: OffsetDateTime) -> Result<bool, StoreError> {
+        Ok(self.used.lock().unwrap().insert(key.to_owned()))
+    }
+}
+
+#[async_trait]
+impl SearchCache for MemoryTable {
+    async fn load(&self, query: &str) -> Result<Option<Vec<Item>>, StoreError> {
+        Ok(self.searches.lock().unwrap().get(query).cloned())
+    }
+    async fn save(&self, query: &str, items: &[Item], _until: OffsetDateTime) -> Result<(), StoreError> {
+        self.searches.lock().unwrap().insert(query.to_owned(), items.to_vec());
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct Outbox(Mutex<Vec<(String, String)>>);
+
+#[async_trait]
+impl Notifier for Outbox {
+    async fn notify(&self, subject: &str, message: &str) -> Result<(), NotifyError> {
+        self.0.lock().unwrap().push((subject.to_owned(), message.to_owned()));
+        Ok(())
+    }
+}
+
+struct World {
+    h: Harness,
+    catalog: Arc<FakeCatalog>,
+    playlists: Arc<FakePlaylists>,
+    table: Arc<MemoryTable>,
+}
+
+fn authorized(scope: &str, playlist: Option<&str>) -> Credentials {
+    Credentials { scope: Some(scope.to_owned()), suggestions_playlist_id: playlist.map(str::to_owned), ..credentials() }
+}
+
+const FULL_SCOPE: &str =
+    "user-read-currently-playing user-read-recently-played playlist-modify-private playlist-modify-public";
+
+impl World {
+    fn new() -> Self {
+        let h = Harness::new();
+        h.spotify.script_refresh(vec![grant("access-1", None)]);
+        *h.credentials.stored.lock().unwrap() = Ok(authorized(FULL_SCOPE, Some(PLAYLIST)));
+        World { h, catalog: Arc::default(), playlists: Arc::default(), table: Arc::default() }
+    }
+
+    fn service(&self, mode: Mode, proof_of_work: bool, limits: Limits) -> SuggestionService {
+        SuggestionService::new(
+            SuggestionPorts {
+                catalog: self.catalog.clone(),
+                playlists: self.playlists.clone(),
+                store: self.table.clone(),
+                counters: self.table.clone(),
+                cache: self.table.clone(),
+                shared: self.h.snapshots.clone(),
+                tokens: Arc::new(self.h.tokens("a")),
+                clock: self.h.clock.clone(),
+            },
+            Settings { mode, proof_of_work, limits },
+        )
+    }
+
+    /// No proofs, roomy limits: each test narrows what it is about.
+    fn open(&self, mode: Mode) -> SuggestionService {
+        self.service(mode, false, roomy())
+    }
+}
+
+fn roomy() -> Limits {
+    Limits {
+        suggestions_per_visitor_per_hour: 100,
+        suggestions_per_day: 100,
+        searches_per_visitor_per_minute: 100,
+        lookups_per_window: 100,
+        lookup_window: Duration::from_secs(30),
+    }
+}
+
+fn submission(track: &str) -> Submission {
+    Submission { track: track.to_owned(), name: Some("Ada".into()), message: None, proof: None }
+}
+
+/// What the widget's worker does.
+fn solve(c: &now_playing::domain::proof::Challenge) -> String {
+    let number = (0..=c.maxnumber)
+        .find(|n| hex::encode(Sha256::digest(format!("{}{n}", c.salt))) == c.challenge)
+        .expect("solvable");
+    let json = serde_json::json!({
+        "algorithm": c.algorithm, "challenge": c.challenge, "number": number, "salt": c.salt, "signature": c.signature
+    });
+    base64::engine::general_purpose::STANDARD.encode(json.to_string())
+}
+
+#[tokio::test]
+async fn when_off_every_call_is_closed_and_nothing_is_touched() {
+    let w = World::new();
+    let off = w.open(Mode::Off);
+    assert!(matches!(off.open(), Err(SuggestError::Closed)));
+    assert!(matches!(off.visitor("192.0.2.1").await, Err(SuggestError::Closed)));
+    assert!(matches!(off.challenge().await, Err(SuggestError::Closed)));
+    let review = w.open(Mode::Review);
+    let visitor = review.visitor("192.0.2.1").await.unwrap();
+    assert!(matches!(off.search(&visitor, "rick").await, Err(SuggestError::Closed)));
+    assert!(matches!(off.suggest(&visitor, submission(TRACKS[0])).await, Err(SuggestError::Closed)));
+    assert!(matches!(off.digest(&Outbox::default()).await, Err(SuggestError::Closed)));
+    assert!(review.open().is_ok() && w.open(Mode::Auto).open().is_ok());
+    assert_eq!(w.catalog.searches.load(Ordering::SeqCst) + w.catalog.lookups.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn a_visitor_is_a_keyed_hash_of_the_address_that_changes_with_the_client_secret() {
+    let w = World::new();
+    let s = w.open(Mode::Review);
+    let a = s.visitor("192.0.2.1").await.unwrap();
+    assert_eq!(a, s.visitor("192.0.2.1").await.unwrap());
+    assert_ne!(a, s.visitor("192.0.2.2").await.unwrap());
+    let shown = format!("{a:?}");
+    assert!(!shown.contains("192.0.2.1"), "{shown}");
+    *w.h.credentials.stored.lock().unwrap() =
+        Ok(Credentials { client_secret: "another-secret".into(), ..authorized(FULL_SCOPE, Some(PLAYLIST)) });
+    let other = w.open(Mode::Review);
+    assert_ne!(a, other.visitor("192.0.2.1").await.unwrap(), "the key is derived from the client secret");
+}
+
+#[tokio::test]
+async fn the_same_search_costs_spotify_once_and_a_visitor_has_a_search_limit() {
+    let w = World::new();
+    let s = w.service(Mode::Review, false, Limits { searches_per_visitor_per_minute: 3, ..roomy() });
+    let v = s.visitor("192.0.2.1").await.unwrap();
+    let found = s.search(&v, "Rick Astley").await.unwrap();
+    assert_eq!(found.len(), 4);
+    assert_eq!(s.search(&v, "  rick   astley ").await.unwrap(), found);
+    assert_eq!(w.catalog.searches.load(Ordering::SeqCst), 1, "the second came from the shared cache");
+    s.search(&v, "something else").await.unwrap();
+    let over = s.search(&v, "rick").await;
+    assert!(matches!(over, Err(SuggestError::RateLimited { what: "searches", .. })), "{over:?}");
+    let another = s.visitor("192.0.2.2").await.unwrap();
+    assert!(s.search(&another, "rick").await.is_ok(), "the limit is per visitor");
+}
+
+#[tokio::test]
+async fn spotify_look_ups_of_all_visitors_share_one_budget_and_the_backoff() {
+    let w = World::new();
+    let s = w.service(Mode::Review, false, Limits { lookups_per_window: 2, ..roomy() });
+    for (i, q) in ["one", "two"].into_iter().enumerate() {
+        let v = s.visitor(&format!("192.0.2.{i}")).await.unwrap();
+        s.search(&v, q).await.unwrap();
+    }
+    let v = s.visitor("192.0.2.9").await.unwrap();
+    let over = s.search(&v, "three").await;
+    assert!(matches!(over, Err(SuggestError::RateLimited { what: "look-ups", .. })), "{over:?}");
+    assert!(s.search(&v, "one").await.is_ok(), "a cached search costs no look-up");
+    assert_eq!(w.catalog.searches.load(Ordering::SeqCst), 2);
+
+    let fresh = World::new();
+    let s = fresh.open(Mode::Review);
+    let now = fresh.h.clock.0.lock().unwrap().to_owned();
+    fresh.h.snapshots.state.lock().unwrap().backoff_until = Some(now + time::Duration::seconds(90));
+    let v = s.visitor("192.0.2.1").await.unwrap();
+    match s.search(&v, "rick").await {
+        Err(SuggestError::RateLimited { what: "look-ups", retry_after }) => {
+            assert_eq!(retry_after, Duration::from_secs(90))
+        }
+        other => panic!("expected the shared backoff, got {other:?}"),
+    }
+    fresh.h.snapshots.state.lock().unwrap().backoff_until = Some(now);
+    assert!(s.search(&v, "rick").await.is_ok(), "a backoff that has ended holds nobody");
+}
+
+#[tokio::test]
+async fn a_challenge_expires_in_ten_minutes_and_none_is_issued_with_proofs_off() {
+    let w = World::new();
+    let c = w.service(Mode::Review, true, roomy()).challenge().await.unwrap().expect("a challenge");
+    assert_eq!((c.algorithm.as_str(), c.maxnumber), ("SHA-256", CHALLENGE_MAXNUMBER));
+    let now = w.h.clock.0.lock().unwrap().unix_timestamp();
+    assert!(c.salt.ends_with(&format!("?expires={}&", now + 600)), "{}", c.salt);
+    assert!(w.open(Mode::Review).challenge().await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_suggestion_needs_a_fresh_proof_used_once() {
+    let w = World::new();
+    let s = w.service(Mode::Review, true, roomy());
+    let v = s.visitor("192.0.2.1").await.unwrap();
+    for proof in [None, Some(String::new())] {
+        let r = s.suggest(&v, Submission { proof, ..submission(TRACKS[0]) }).await;
+        assert!(matches!(r, Err(SuggestError::ProofRequired(_))), "{r:?}");
+    }
+    let proof = solve(&s.challenge().await.unwrap().unwrap());
+    let (stored, _) = s.suggest(&v, Submission { proof: Some(proof.clone()), ..submission(TRACKS[0]) }).await.unwrap();
+    assert_eq!(stored.status, Status::Pending);
+    let again = s.suggest(&v, Submission { proof: Some(proof), ..submission(TRACKS[1]) }).await;
+    assert!(matches!(again, Err(SuggestError::ProofRequired(_))), "a used proof: {again:?}");
+    // A proof made under another client secret does not verify.
+    let foreign = World::new();
+    *foreign.h.credentials.stored.lock().unwrap() =
+        Ok(Credentials { client_secret: "another-secret".into(), ..authorized(FULL_SCOPE, Some(PLAYLIST)) });
+    let theirs = solve(&foreign.service(Mode::Review, true, roomy()).challenge().await.unwrap().unwrap());
+    let r = s.suggest(&v, Submission { proof: Some(theirs), ..submission(TRACKS[2]) }).await;
+    assert!(matches!(r, Err(SuggestError::ProofRequired(_))), "{r:?}");
+}
+
+#[tokio::test]
+async fn without_the_playlist_scopes_or_the_playlist_the_owner_is_told_what_to_run() {
+    for credentials in [
+        authorized("user-read-currently-playing user-read-recently-played", Some(PLAYLIST)),
+        authorized("user-read-currently-playing playlist-modify-public", Some(PLAYLIST)),
+        authorized(FULL_SCOPE, None),
+        authorized(FULL_SCOPE, Some("")),
+    ] {
+        let w = World::new();
+        *w.h.credentials.stored.lock().unwrap() = Ok(credentials);
+        let s = w.open(Mode::Auto);
+        let v = s.visitor("192.0.2.1").await.unwrap();
+        match s.suggest(&v, submission(TRACKS[0])).await {
+            Err(SuggestError::NotAuthorized(m)) => assert!(m.contains("make bootstrap ARGS=\"--suggestions\""), "{m}"),
+            other => panic!("expected not authorized, got {other:?}"),
+        }
+        assert!(w.table.records.lock().unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn review_stores_and_waits_auto_adds_to_the_owner_s_playlist() {
+    let w = World::new();
+    let review = w.open(Mode::Review);
+    let v = review.visitor("192.0.2.1").await.unwrap();
+    let (pending, item) = review.suggest(&v, submission(TRACKS[0])).await.unwrap();
+    assert_eq!((pending.status, item.id.as_deref()), (Status::Pending, Some(TRACKS[0])));
+    assert_eq!(pending.name.as_deref(), Some("Ada"));
+    assert!(w.playlists.added().is_empty(), "review mode waits for the owner");
+    let (added, _) = w.open(Mode::Auto).suggest(&v, submission(TRACKS[1])).await.unwrap();
+    assert_eq!(added.status, Status::Added);
+    assert_eq!(*w.playlists.added.lock().unwrap(), vec![(PLAYLIST.to_owned(), TRACKS[1].to_owned())]);
+    assert!(w.table.retry.lock().unwrap().is_empty());
+    let unknown = review.suggest(&v, submission(UNKNOWN)).await;
+    assert!(matches!(unknown, Err(SuggestError::TrackNotFound(_))), "{unknown:?}");
+}
+
+#[tokio::test]
+async fn a_track_pending_or_added_in_the_last_30_days_is_already_suggested() {
+    let w = World::new();
+    let auto = w.open(Mode::Auto);
+    let v = auto.visitor("192.0.2.1").await.unwrap();
+    auto.suggest(&v, submission(TRACKS[0])).await.unwrap();
+    let review = w.open(Mode::Review);
+    review.suggest(&v, submission(TRACKS[1])).await.unwrap();
+    w.h.clock.advance(Duration::from_secs(29 * 86400));
+    for track in [TRACKS[0], TRACKS[1]] {
+        let r = review.suggest(&v, submission(track)).await;
+        assert!(matches!(r, Err(SuggestError::AlreadySuggested(_))), "{track}: {r:?}");
+    }
+    w.h.clock.advance(Duration::from_secs(2 * 86400));
+    let (again, _) = review.suggest(&v, submission(TRACKS[0])).await.expect("added 31 days ago: welcome again");
+    assert_eq!(again.status, Status::Pending);
+    let still = review.suggest(&v, submission(TRACKS[1])).await;
+    assert!(matches!(still, Err(SuggestError::AlreadySuggested(_))), "pending stays pending: {still:?}");
+}
+
+#[tokio::test]
+async fn a_failed_addition_stays_pending_and_the_next_suggestion_retries_it() {
+    let w = World::new();
+    let auto = w.open(Mode::Auto);
+    let v = auto.visitor("192.0.2.1").await.unwrap();
+    w.playlists.failures.lock().unwrap().push_back(SpotifyError::Upstream(503));
+    let (failed, _) = auto.suggest(&v, submission(TRACKS[0])).await.unwrap();
+    assert_eq!(failed.status, Status::Pending);
+    assert!(failed.reason.as_deref().is_some_and(|r| r.contains("503")), "{failed:?}");
+    assert_eq!(*w.table.retry.lock().unwrap(), vec![TrackId::parse(TRACKS[0]).unwrap()]);
+    auto.suggest(&v, submission(TRACKS[1])).await.unwrap();
+    assert_eq!(w.playlists.added(), vec![TRACKS[1].to_owned(), TRACKS[0].to_owned()]);
+    assert_eq!(w.table.records.lock().unwrap()[&TrackId::parse(TRACKS[0]).unwrap()].status, Status::Added);
+    assert!(w.table.retry.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_retry_skips_what_the_owner_rejected_meanwhile() {
+    let w = World::new();
+    let auto = w.open(Mode::Auto);
+    let v = auto.visitor("192.0.2.1").await.unwrap();
+    w.playlists.failures.lock().unwrap().push_back(SpotifyError::Upstream(503));
+    auto.suggest(&v, submission(TRACKS[0])).await.unwrap();
+    let first = TrackId::parse(TRACKS[0]).unwrap();
+    // A rejection that could not clear the retry list leaves the track on it.
+    let mut rejected = w.table.records.lock().unwrap()[&first].clone();
+    rejected.status = Status::Rejected;
+    w.table.records.lock().unwrap().insert(first.clone(), rejected);
+    auto.suggest(&v, submission(TRACKS[1])).await.unwrap();
+    assert_eq!(w.playlists.added(), vec![TRACKS[1].to_owned()], "the rejected track is not added");
+    assert!(w.table.retry.lock().unwrap().is_empty(), "and leaves the retry list");
+}
+
+#[tokio::test]
+async fn the_owner_approves_rejects_and_lists_oldest_first() {
+    let w = World::new();
+    let review = w.open(Mode::Review);
+    let v = review.visitor("192.0.2.1").await.unwrap();
+    for track in &TRACKS[..3] {
+        review.suggest(&v, submission(track)).await.unwrap();
+        w.h.clock.advance(Duration::from_secs(60));
+    }
+    let listed: Vec<String> = review.list().await.unwrap().iter().map(|s| s.track.as_str().to_owned()).collect();
+    assert_eq!(listed, TRACKS[..3].to_vec());
+    let [a, b, _] = [0, 1, 2].map(|i| TrackId::parse(TRACKS[i]).unwrap());
+    let approved = review.decide(&a, true).await.unwrap();
+    assert_eq!(approved.status, Status::Added);
+    assert_eq!(*w.playlists.added.lock().unwrap(), vec![(PLAYLIST.to_owned(), TRACKS[0].to_owned())]);
+    let again = review.decide(&a, true).await.unwrap();
+    assert_eq!(again.status, Status::Added);
+    assert_eq!(w.playlists.added().len(), 1, "approving an added one adds nothing");
+    let rejected = review.decide(&b, false).await.unwrap();
+    assert_eq!(rejected.status, Status::Rejected);
+    assert_eq!(w.playlists.added().len(), 1);
+    let unknown = review.decide(&TrackId::parse(UNKNOWN).unwrap(), true).await;
+    assert!(matches!(unknown, Err(SuggestError::NoSuchSuggestion(_))), "{unknown:?}");
+}
+
+#[tokio::test]
+async fn the_digest_counts_what_waits_and_goes_out_once_a_day() {
+    let w = World::new();
+    let review = w.open(Mode::Review);
+    let outbox = Outbox::default();
+    assert_eq!(review.digest(&outbox).await.unwrap(), Digest { pending: 0, notified: false });
+    let v = review.visitor("192.0.2.1").await.unwrap();
+    for track in &TRACKS[..3] {
+        review.suggest(&v, Submission { message: Some("hush".into()), ..submission(track) }).await.unwrap();
+    }
+    review.decide(&TrackId::parse(TRACKS[2]).unwrap(), false).await.unwrap();
+    assert_eq!(review.digest(&outbox).await.unwrap(), Digest { pending: 2, notified: true });
+    assert_eq!(review.digest(&outbox).await.unwrap(), Digest { pending: 2, notified: false });
+    {
+        let sent = outbox.0.lock().unwrap();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].0, "now-playing: 2 suggested songs are waiting");
+        assert!(!sent[0].1.contains("Ada") && !sent[0].1.contains("hush"), "{}", sent[0].1);
+    }
+    w.h.clock.advance(Duration::from_secs(86400));
+    assert_eq!(review.digest(&outbox).await.unwrap(), Digest { pending: 2, notified: true }, "the next day");
+}
