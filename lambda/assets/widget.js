@@ -9,7 +9,8 @@ font:14px/1.35 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--
 .card{display:flex;gap:12px;align-items:center;background:var(--np-bg);border-radius:12px;padding:12px;
 box-shadow:0 1px 3px rgba(0,0,0,.2);text-decoration:none;color:inherit;min-height:64px;box-sizing:border-box}
 a.card:focus-visible{outline:3px solid var(--np-accent);outline-offset:2px}
-.art{width:64px;height:64px;border-radius:6px;flex:none;background:var(--np-track);object-fit:cover}
+.art{width:64px;height:64px;border-radius:4px;flex:none;background:var(--np-track);object-fit:contain}
+.brand{flex:none;align-self:flex-start}
 .text{min-width:0;flex:1}
 .status{font-size:12px;color:var(--np-muted);display:flex;gap:6px;align-items:center}
 .dot{width:8px;height:8px;border-radius:50%;background:var(--np-muted)}
@@ -24,6 +25,9 @@ a.card:focus-visible{outline:3px solid var(--np-accent);outline-offset:2px}
 @keyframes pulse{50%{opacity:.35}}
 @media (prefers-reduced-motion:reduce){.playing .dot{animation:none}.fill{transition:none}}`;
 
+// Spotify's icon (simple-icons, CC0) at the guidelines' minimum of 21 px: artwork and
+// metadata are shown with the Spotify brand, and the card links back to Spotify.
+const SPOTIFY_ICON = 'M12 0C5.4 0 0 5.4 0 12s5.4 12 12 12 12-5.4 12-12S18.66 0 12 0zm5.521 17.34c-.24.359-.66.48-1.021.24-2.82-1.74-6.36-2.101-10.561-1.141-.418.122-.779-.179-.899-.539-.12-.421.18-.78.54-.9 4.56-1.021 8.52-.6 11.64 1.32.42.18.479.659.301 1.02zm1.44-3.3c-.301.42-.841.6-1.262.3-3.239-1.98-8.159-2.58-11.939-1.38-.479.12-1.02-.12-1.14-.6-.12-.48.12-1.021.6-1.141C9.6 9.9 15 10.561 18.72 12.84c.361.181.54.78.241 1.2zm.12-3.36C15.24 8.4 8.82 8.16 5.16 9.301c-.6.179-1.2-.181-1.38-.721-.18-.601.18-1.2.72-1.381 4.26-1.26 11.28-1.02 15.721 1.621.539.3.719 1.02.419 1.56-.299.421-1.02.599-1.559.3z';
 const LABEL = { playing: 'Now playing', paused: 'Paused', last_played: 'Last played', offline: 'Offline' };
 const MIN_POLL = 5e3, MAX_POLL = 60e3, MAX_BACKOFF = 300e3;
 
@@ -50,7 +54,8 @@ export class NowPlayingElement extends HTMLElement {
     const root = this.attachShadow({ mode: 'open' });
     root.innerHTML = `<style>${CSS}</style><a class="card placeholder" part="card" target="_blank" rel="noopener noreferrer">
 <img class="art" alt="" part="art" hidden><div class="text"><div class="status"><span class="dot"></span><span class="label"></span></div>
-<div class="title">Spotify</div><div class="sub"></div><div class="bar" role="progressbar" aria-valuemin="0"><div class="fill"></div></div></div></a>`;
+<div class="title">Spotify</div><div class="sub"></div><div class="bar" role="progressbar" aria-valuemin="0"><div class="fill"></div></div></div>
+<svg class="brand" part="brand" viewBox="0 0 24 24" width="21" height="21" aria-hidden="true" focusable="false"><path fill="#1ED760" d="${SPOTIFY_ICON}"/></svg></a>`;
     const $ = (s) => root.querySelector(s);
     this.el = { card: $('.card'), art: $('.art'), label: $('.label'), title: $('.title'), sub: $('.sub'), bar: $('.bar'), fill: $('.fill') };
     this.onVisibility = () => (document.hidden ? this.pause() : this.poll());
@@ -157,6 +162,7 @@ export class NowPlayingElement extends HTMLElement {
     const item = d.item;
     card.className = `card ${d.status}`;
     if (item.url) card.href = item.url; else card.removeAttribute('href');
+    card.title = item.url ? 'Listen on Spotify' : 'From Spotify';
     const image = item.images && item.images[item.images.length > 1 ? item.images.length - 2 : 0];
     art.hidden = !image;
     if (image && art.src !== image.url) art.src = image.url;

@@ -90,7 +90,12 @@ pub fn status_line(doc: Option<&NowPlaying>, now: OffsetDateTime) -> String {
     if doc.stale { format!("{line} · may be out of date") } else { line }
 }
 
-/// A 400×120 card: art, status, title, artists or show, progress.
+/// Spotify's icon (simple-icons, CC0) as one SVG path in a 24×24 box: the card shows it at
+/// the guidelines' minimum of 21 px, as the brand that accompanies Spotify's data.
+pub const SPOTIFY_ICON_PATH: &str = "M12 0C5.4 0 0 5.4 0 12s5.4 12 12 12 12-5.4 12-12S18.66 0 12 0zm5.521 17.34c-.24.359-.66.48-1.021.24-2.82-1.74-6.36-2.101-10.561-1.141-.418.122-.779-.179-.899-.539-.12-.421.18-.78.54-.9 4.56-1.021 8.52-.6 11.64 1.32.42.18.479.659.301 1.02zm1.44-3.3c-.301.42-.841.6-1.262.3-3.239-1.98-8.159-2.58-11.939-1.38-.479.12-1.02-.12-1.14-.6-.12-.48.12-1.021.6-1.141C9.6 9.9 15 10.561 18.72 12.84c.361.181.54.78.241 1.2zm.12-3.36C15.24 8.4 8.82 8.16 5.16 9.301c-.6.179-1.2-.181-1.38-.721-.18-.601.18-1.2.72-1.381 4.26-1.26 11.28-1.02 15.721 1.621.539.3.719 1.02.419 1.56-.299.421-1.02.599-1.559.3z";
+
+/// A 400×120 card: art (uncropped, corners of 4 px), status, title, artists or show,
+/// progress, and Spotify's icon.
 pub fn svg_card(doc: Option<&NowPlaying>, art: Option<&Art>, theme: Theme, now: OffsetDateTime) -> String {
     let (bg, fg, muted, track) = match theme {
         Theme::Light => ("#ffffff", "#191414", "#5f6368", "#e4e6e8"),
@@ -114,12 +119,12 @@ pub fn svg_card(doc: Option<&NowPlaying>, art: Option<&Art>, theme: Theme, now: 
     });
     let picture = match art {
         Some(art) => format!(
-            r#"<image x="16" y="16" width="88" height="88" clip-path="url(#r)" preserveAspectRatio="xMidYMid slice" href="data:{};base64,{}"/>"#,
+            r#"<image x="16" y="16" width="88" height="88" clip-path="url(#r)" preserveAspectRatio="xMidYMid meet" href="data:{};base64,{}"/>"#,
             escape(&art.content_type),
             STANDARD.encode(&art.bytes)
         ),
         None => format!(
-            r#"<rect x="16" y="16" width="88" height="88" rx="8" fill="{track}"/><path d="M48 44v26a7 7 0 1 1-4-6.3V48l20-5v21a7 7 0 1 1-4-6.3V47z" fill="{muted}"/>"#
+            r#"<rect x="16" y="16" width="88" height="88" rx="4" fill="{track}"/><path d="M48 44v26a7 7 0 1 1-4-6.3V48l20-5v21a7 7 0 1 1-4-6.3V47z" fill="{muted}"/>"#
         ),
     };
     let bar = progress.map_or_else(String::new, |width| {
@@ -127,9 +132,11 @@ pub fn svg_card(doc: Option<&NowPlaying>, art: Option<&Art>, theme: Theme, now: 
     });
     let dot = if playing { "#1db954" } else { muted };
     format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="400" height="120" viewBox="0 0 400 120" role="img" aria-label="{label}"><title>{label}</title><defs><clipPath id="r"><rect x="16" y="16" width="88" height="88" rx="8"/></clipPath></defs><rect width="400" height="120" rx="12" fill="{bg}"/>{picture}<circle cx="124" cy="31" r="4" fill="{dot}"/><text x="134" y="35" font-family="system-ui,-apple-system,Segoe UI,Roboto,sans-serif" font-size="12" fill="{muted}">{status}</text><text x="120" y="60" font-family="system-ui,-apple-system,Segoe UI,Roboto,sans-serif" font-size="16" font-weight="600" fill="{fg}">{title}</text><text x="120" y="82" font-family="system-ui,-apple-system,Segoe UI,Roboto,sans-serif" font-size="13" fill="{muted}">{by}</text>{bar}</svg>"#,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="400" height="120" viewBox="0 0 400 120" role="img" aria-label="{label}"><title>{label}</title><defs><clipPath id="r"><rect x="16" y="16" width="88" height="88" rx="4"/></clipPath></defs><rect width="400" height="120" rx="12" fill="{bg}"/>{picture}<circle cx="124" cy="31" r="4" fill="{dot}"/><text x="134" y="35" font-family="system-ui,-apple-system,Segoe UI,Roboto,sans-serif" font-size="12" fill="{muted}">{status}</text><text x="120" y="60" font-family="system-ui,-apple-system,Segoe UI,Roboto,sans-serif" font-size="16" font-weight="600" fill="{fg}">{title}</text><text x="120" y="82" font-family="system-ui,-apple-system,Segoe UI,Roboto,sans-serif" font-size="13" fill="{muted}">{by}</text>{bar}<path transform="translate(363 16) scale(0.875)" fill="#1ED760" d="{icon}"><title>Spotify</title></path></svg>"##,
+        icon = SPOTIFY_ICON_PATH,
         label = escape(&format!("{status}: {title}")),
-        status = escape(&fit(&status, 40)),
+        // Short of the icon in the top right corner.
+        status = escape(&fit(&status, 34)),
         // What fits in the 264 px beside the art at each font size.
         title = escape(&fit(&title, 27)),
         by = escape(&fit(&by, 36)),
@@ -194,6 +201,20 @@ mod tests {
         assert!(!svg.contains("<script>"), "{svg}");
         assert!(svg.contains("&lt;/text&gt;&lt;script&gt;"));
         assert!(svg.contains("A &amp; B · &lt;Album&gt;"));
+    }
+
+    #[test]
+    fn the_card_shows_art_uncropped_with_small_corners_and_credits_spotify() {
+        let art = Art { content_type: "image/png".into(), bytes: vec![1, 2, 3] };
+        for (doc, art) in [(Some(doc("Song", true)), Some(&art)), (Some(doc("Local", true)), None), (None, None)] {
+            let svg = svg_card(doc.as_ref(), art, Theme::Dark, NOW);
+            assert!(!svg.contains("slice"), "never cropped: {svg}");
+            assert!(!svg.contains("rx=\"8\"") && svg.contains("rx=\"4\""), "corners of 4 px: {svg}");
+            assert!(svg.contains(SPOTIFY_ICON_PATH) && svg.contains("<title>Spotify</title>"), "the icon, always");
+            assert!(!svg.contains("filter") && !svg.contains("opacity"), "nothing over the art");
+        }
+        let svg = svg_card(Some(&doc("Song", true)), Some(&art), Theme::Light, NOW);
+        assert!(svg.contains(r#"preserveAspectRatio="xMidYMid meet" href="data:image/png;base64,AQID""#), "{svg}");
     }
 
     #[test]

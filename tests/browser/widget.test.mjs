@@ -107,6 +107,23 @@ describe('each state renders', () => {
     assert.equal(await shadow('.art', 'hidden'), true);
   });
 
+  test('art is shown whole with small corners, and every state credits Spotify', async () => {
+    for (const state of ['playing', 'local_file', 'offline']) {
+      await mount(state);
+      const look = await page.evaluate(() => {
+        const root = document.querySelector('now-playing').shadowRoot;
+        const art = getComputedStyle(root.querySelector('.art'));
+        const brand = root.querySelector('.card .brand');
+        return { fit: art.objectFit, radius: parseFloat(art.borderRadius), filter: art.filter, width: brand?.getBoundingClientRect().width, title: root.querySelector('.card').title };
+      });
+      assert.equal(look.fit, 'contain', state);
+      assert.ok(look.radius <= 4, `${state}: ${look.radius}`);
+      assert.equal(look.filter, 'none');
+      assert.ok(look.width >= 21, `${state}: the icon at 21 px at least, got ${look.width}`);
+      if (state === 'playing') assert.equal(look.title, 'Listen on Spotify');
+    }
+  });
+
   test('a failure leaves a quiet placeholder and an error event, no console error', async () => {
     const messages = [];
     page.on('console', (m) => m.type() === 'error' && messages.push(m.text()));
