@@ -269,6 +269,31 @@ mod tests {
     use time::macros::datetime;
 
     #[test]
+    fn the_digest_says_one_song_or_many_and_since_when() {
+        let at = |day: u8| Suggestion {
+            track: TrackId::parse("4PTG3Z6ehGkBFwjybzWkR8").unwrap(),
+            name: Some("Ada".into()),
+            message: Some("hush".into()),
+            status: Status::Pending,
+            created_at: datetime!(2026-11-01 12:00 UTC).replace_day(day).unwrap(),
+            reason: None,
+        };
+        let (subject, text) = digest_text(&[at(3)]);
+        assert_eq!(subject, "now-playing: 1 suggested song is waiting");
+        assert!(
+            text.starts_with("1 song suggested by visitors is waiting for your decision, the oldest since 2026-11-03.")
+        );
+        let (subject, text) = digest_text(&[at(9), at(2), at(5)]);
+        assert_eq!(subject, "now-playing: 3 suggested songs are waiting");
+        assert!(
+            text.starts_with(
+                "3 songs suggested by visitors are waiting for your decision, the oldest since 2026-11-02."
+            )
+        );
+        assert!(!text.contains("Ada") && !text.contains("hush"));
+    }
+
+    #[test]
     fn a_track_id_shows_as_itself_and_as_its_uri() {
         let id = TrackId::parse("spotify:track:4PTG3Z6ehGkBFwjybzWkR8").unwrap();
         assert_eq!(id.as_str(), "4PTG3Z6ehGkBFwjybzWkR8");
