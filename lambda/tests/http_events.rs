@@ -237,16 +237,6 @@ async fn the_scheduled_health_event_of_the_stack_is_routed_to_health() {
     assert_eq!(body_json(&r)["days_remaining"], 65);
 }
 
-struct Outbox(std::sync::Mutex<Vec<String>>);
-
-#[async_trait::async_trait]
-impl now_playing::ports::Notifier for Outbox {
-    async fn notify(&self, subject: &str, _message: &str) -> Result<(), now_playing::ports::NotifyError> {
-        self.0.lock().unwrap().push(subject.to_owned());
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn the_scheduled_digest_event_of_the_stack_reaches_the_digest_only_where_one_is_configured() {
     let req = || request(event("scheduled_digest.json"), |_| {});
@@ -255,7 +245,7 @@ async fn the_scheduled_digest_event_of_the_stack_reaches_the_digest_only_where_o
     let r = app(&h, AllowedOrigins::Any).handle(req()).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND, "no digest route without a topic");
     assert_eq!(body_json(&r)["error"]["code"], "not_found");
-    let outbox = Arc::new(Outbox(Default::default()));
+    let outbox = Arc::new(Outbox::default());
     let with_digest = app(&h, AllowedOrigins::Any).with_digest(Some(outbox.clone()));
     // Routed: this app has no suggestion service, so the digest answers that they are off.
     let r = with_digest.handle(req()).await;

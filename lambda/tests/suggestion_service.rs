@@ -11,14 +11,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use base64::Engine;
 use common::*;
+use now_playing::domain::proof;
 use now_playing::domain::suggestions::*;
 use now_playing::domain::{AccessToken, Credentials, Item, Playback};
-use now_playing::ports::{
-    Catalog, Counters, Notifier, NotifyError, Playlists, SearchCache, SpotifyError, StoreError, SuggestionStore,
-};
-use sha2::{Digest as _, Sha256};
+use now_playing::ports::{Catalog, Counters, Playlists, SearchCache, SpotifyError, StoreError, SuggestionStore};
 use time::OffsetDateTime;
 
 const PLAYLIST: &str = "3cEYpjA9oz9GiPac4AsH4n";
@@ -144,17 +141,6 @@ impl SearchCache for MemoryTable {
     }
 }
 
-#[derive(Default)]
-struct Outbox(Mutex<Vec<(String, String)>>);
-
-#[async_trait]
-impl Notifier for Outbox {
-    async fn notify(&self, subject: &str, message: &str) -> Result<(), NotifyError> {
-        self.0.lock().unwrap().push((subject.to_owned(), message.to_owned()));
-        Ok(())
-    }
-}
-
 struct World {
     h: Harness,
     catalog: Arc<FakeCatalog>,
@@ -213,15 +199,9 @@ fn submission(track: &str) -> Submission {
     Submission { track: track.to_owned(), name: Some("Ada".into()), message: None, proof: None }
 }
 
-/// What the widget's worker does.
-fn solve(c: &now_playing::domain::proof::Challenge) -> String {
-    let number = (0..=c.maxnumber)
-        .find(|n| hex::encode(Sha256::digest(format!("{}{n}", c.salt))) == c.challenge)
-        .expect("solvable");
-    let json = serde_json::json!({
-        "algorithm": c.algorithm, "challenge": c.challenge, "number": number, "salt": c.salt, "signature": c.signature
-    });
-    base64::engine::general_purpose::STANDARD.encode(json.to_string())
+/// What the widget's worker does, as the proof module does it for tests and tools.
+fn solve(challenge: &now_playing::domain::proof::Challenge) -> String {
+    proof::encode(&proof::solve(challenge).expect("solvable"))
 }
 
 #[tokio::test]

@@ -472,3 +472,15 @@ pub fn app_sharing(
 ) -> now_playing::http::App {
     now_playing::http::App::new(h.instance("a"), origins, 5, "/now-playing/spotify".into(), artwork, art)
 }
+
+/// Messages to the owner, kept as (subject, text).
+#[derive(Default)]
+pub struct Outbox(pub Mutex<Vec<(String, String)>>);
+
+#[async_trait]
+impl now_playing::ports::Notifier for Outbox {
+    async fn notify(&self, subject: &str, message: &str) -> Result<(), now_playing::ports::NotifyError> {
+        self.0.lock().unwrap().push((subject.to_owned(), message.to_owned()));
+        Ok(())
+    }
+}
