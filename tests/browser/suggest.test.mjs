@@ -3,12 +3,7 @@
 // Searches, challenges and suggestions go to the real function unless a test stubs one.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { chromium } from 'playwright-core';
-
-const BASE = process.env.NP_URL;
-const SHOTS = process.env.NP_SCREENSHOTS || new URL('../artifacts/', import.meta.url).pathname;
-mkdirSync(SHOTS, { recursive: true });
+import { BASE, SHOTS, launch } from './support.mjs';
 
 let browser;
 let page;
@@ -16,12 +11,7 @@ let requests = [];
 let problems = [];
 
 before(async () => {
-  assert.ok(BASE, 'NP_URL must name the running function');
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launch();
   page = await browser.newPage({ viewport: { width: 520, height: 760 } });
   page.on('request', (r) => requests.push(new URL(r.url()).pathname + new URL(r.url()).search));
   page.on('pageerror', (e) => problems.push(String(e)));

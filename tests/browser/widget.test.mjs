@@ -2,12 +2,7 @@
 // running locally with the Spotify stand-in (NP_URL; started by tests/test_browser.py).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { chromium } from 'playwright-core';
-
-const BASE = process.env.NP_URL;
-const SHOTS = process.env.NP_SCREENSHOTS || new URL('../artifacts/', import.meta.url).pathname;
-mkdirSync(SHOTS, { recursive: true });
+import { BASE, SHOTS, launch } from './support.mjs';
 
 const track = {
   type: 'track', id: '4uLU6hMCjMI75M1A2tKUQC', name: 'Never Gonna Give You Up',
@@ -42,12 +37,7 @@ let page;
 let images;
 
 before(async () => {
-  assert.ok(BASE, 'NP_URL must name the running function');
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launch();
   page = await browser.newPage({ viewport: { width: 480, height: 140 } });
   await page.goto(`${BASE}/`);
   // The stand-in's album art, so screenshots show covers.
