@@ -11,6 +11,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
+import { scheduledRestEvent } from './scheduled-event';
 
 /** Where the function publishes the days left (Embedded Metric Format, on `/v1/health`). */
 export const DAYS_REMAINING_METRIC = { namespace: 'NowPlaying', metricName: 'AuthorizationDaysRemaining' };
@@ -19,28 +20,8 @@ export const WARN_DAYS = 14;
 export const HEALTH_CHECK_EVERY = Duration.hours(1);
 export const AUTHORIZATION_PERIOD = Duration.hours(3);
 
-/** An API Gateway REST event for `GET /v1/health`, so the function's HTTP routing answers it. */
-export const SCHEDULED_HEALTH_EVENT = {
-  resource: '/v1/health',
-  path: '/v1/health',
-  httpMethod: 'GET',
-  headers: { 'User-Agent': 'now-playing-scheduled-health-check' },
-  multiValueHeaders: { 'User-Agent': ['now-playing-scheduled-health-check'] },
-  queryStringParameters: null,
-  multiValueQueryStringParameters: null,
-  pathParameters: null,
-  stageVariables: null,
-  requestContext: {
-    resourcePath: '/v1/health',
-    httpMethod: 'GET',
-    path: '/v1/health',
-    stage: 'schedule',
-    requestId: 'scheduled-health-check',
-    identity: {},
-  },
-  body: null,
-  isBase64Encoded: false,
-};
+/** The REST event for `GET /v1/health`, so the function's HTTP routing answers it. */
+export const SCHEDULED_HEALTH_EVENT = scheduledRestEvent('GET', '/v1/health', 'scheduled-health-check');
 
 export interface AlarmsProps {
   readonly email: string;

@@ -8,30 +8,10 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { scheduledRestEvent } from './scheduled-event';
 
-/** An API Gateway REST event for `POST /internal/daily-digest`, so the function's HTTP
- *  routing answers it (lambda/tests/data/events/scheduled_digest.json is the same). */
-export const DIGEST_EVENT = {
-  resource: '/internal/daily-digest',
-  path: '/internal/daily-digest',
-  httpMethod: 'POST',
-  headers: { 'User-Agent': 'now-playing-scheduled-digest' },
-  multiValueHeaders: { 'User-Agent': ['now-playing-scheduled-digest'] },
-  queryStringParameters: null,
-  multiValueQueryStringParameters: null,
-  pathParameters: null,
-  stageVariables: null,
-  requestContext: {
-    resourcePath: '/internal/daily-digest',
-    httpMethod: 'POST',
-    path: '/internal/daily-digest',
-    stage: 'schedule',
-    requestId: 'scheduled-digest',
-    identity: {},
-  },
-  body: null,
-  isBase64Encoded: false,
-};
+/** The REST event for `POST /internal/daily-digest` (lambda/tests/data/events/scheduled_digest.json). */
+export const DIGEST_EVENT = scheduledRestEvent('POST', '/internal/daily-digest', 'scheduled-digest');
 
 export interface DailyDigestProps {
   readonly handler: lambda.Function;
