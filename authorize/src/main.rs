@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
-use aws_config::BehaviorVersion;
+use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_ssm::config::ProvideCredentials;
 use now_playing::adapters::spotify::SpotifyHttp;
 use now_playing::adapters::spotify_owner::AuthorizeProblem;
@@ -178,14 +178,12 @@ fn masked(secret: &SecretString) -> String {
 }
 
 /// The document stored before, when it can be read: a re-run keeps its suggestions playlist.
-async fn stored(parameter: &str) -> Option<Credentials> {
-    let aws = aws_config::load_defaults(BehaviorVersion::latest()).await;
+async fn stored(aws: &SdkConfig, parameter: &str) -> Option<Credentials> {
     aws.credentials_provider()?.provide_credentials().await.ok()?;
-    SsmCredentialStore::new(aws_sdk_ssm::Client::new(&aws), parameter).load().await.ok()
+    SsmCredentialStore::new(aws_sdk_ssm::Client::new(aws), parameter).load().await.ok()
 }
 
-async fn store(credentials: &Credentials, parameter: &str) -> Result<String> {
-    let aws = aws_config::load_defaults(BehaviorVersion::latest()).await;
+async fn store(aws: &SdkConfig, credentials: &Credentials, parameter: &str) -> Result<String> {
     let region = aws.region().map(ToString::to_string).ok_or_else(|| {
         anyhow!("no AWS region is set: set AWS_REGION (or a region in your AWS_PROFILE) to where you deploy")
     })?;
@@ -195,7 +193,7 @@ async fn store(credentials: &Credentials, parameter: &str) -> Result<String> {
             "no AWS credentials found: set AWS_PROFILE to a configured profile, or run `aws configure` / `aws sso login` first"
         )
     })?;
-    let store = SsmCredentialStore::new(aws_sdk_ssm::Client::new(&aws), parameter);
+    let store = SsmCredentialStore::new(aws_sdk_ssm::Client::new(aws), parameter);
     store.save(credentials).await.map_err(|e| match e {
         CredentialsError::Unavailable { reason, .. } if reason.contains("AccessDenied") => anyhow!(
             "AWS refused to write the parameter {parameter} (AccessDenied): the identity needs ssm:PutParameter on it, and kms:Encrypt on the aws/ssm key"
@@ -220,9 +218,11 @@ async fn run() -> Result<()> {
         base_url("SPOTIFY_ACCOUNTS_URL", std::env::var("SPOTIFY_ACCOUNTS_URL").ok(), DEFAULT_SPOTIFY_ACCOUNTS_URL)?;
     let api_url = base_url("SPOTIFY_API_URL", std::env::var("SPOTIFY_API_URL").ok(), DEFAULT_SPOTIFY_API_URL)?;
     let (client_id, client_secret) = client_credentials()?;
+    // Loaded once: read here for a stored suggestions playlist, written at the end.
+    let aws = aws_config::load_defaults(BehaviorVersion::latest()).await;
     let previous = match args.suggestions {
         Some(false) => None,
-        _ => stored(&args.parameter).await.and_then(|c| c.suggestions_playlist_id),
+        _ => stored(&aws, &args.parameter).await.and_then(|c| c.suggestions_playlist_id),
     };
     let suggestions = args.suggestions.unwrap_or(previous.is_some());
     if suggestions && args.suggestions.is_none() {
@@ -318,7 +318,7 @@ async fn run() -> Result<()> {
         );
         return Ok(());
     }
-    let region = store(&credentials, &args.parameter).await?;
+    let region = store(&aws, &credentials, &args.parameter).await?;
     println!(
         "\nStored in the SSM SecureString {} ({region}).\nThe authorization lapses on {lapses} (6 months); \
          run `make bootstrap` again before then.",
