@@ -2,9 +2,6 @@
 // when the attribute is present. Untrusted text (track names, artists, the server's
 // messages) only ever goes in through textContent.
 
-// Spotify's icon: simple-icons 16.37.0 (CC0), in Spotify green as the brand guidelines allow.
-const ICON = '<svg viewBox="0 0 24 24" width="21" height="21" aria-hidden="true" focusable="false"><path fill="#1ED760" d="M12 0C5.4 0 0 5.4 0 12s5.4 12 12 12 12-5.4 12-12S18.66 0 12 0zm5.521 17.34c-.24.359-.66.48-1.021.24-2.82-1.74-6.36-2.101-10.561-1.141-.418.122-.779-.179-.899-.539-.12-.421.18-.78.54-.9 4.56-1.021 8.52-.6 11.64 1.32.42.18.479.659.301 1.02zm1.44-3.3c-.301.42-.841.6-1.262.3-3.239-1.98-8.159-2.58-11.939-1.38-.479.12-1.02-.12-1.14-.6-.12-.48.12-1.021.6-1.141C9.6 9.9 15 10.561 18.72 12.84c.361.181.54.78.241 1.2zm.12-3.36C15.24 8.4 8.82 8.16 5.16 9.301c-.6.179-1.2-.181-1.38-.721-.18-.601.18-1.2.72-1.381 4.26-1.26 11.28-1.02 15.721 1.621.539.3.719 1.02.419 1.56-.299.421-1.02.599-1.559.3z"/></svg>';
-
 const CSS = `
 .sg-open{margin-top:8px;font:inherit;font-weight:600;color:var(--np-fg);background:var(--np-bg);border:1px solid var(--np-track);
 border-radius:999px;padding:6px 14px;cursor:pointer}
@@ -29,6 +26,7 @@ box-shadow:0 8px 32px rgba(0,0,0,.35)}
 .sg-t{min-width:0}.sg-t b,.sg-t span{display:block;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 .sg-t span{color:var(--np-muted);font-size:12px}
 .sg-brand{display:inline-flex;gap:6px;align-items:center;font-size:12px;color:var(--np-muted);margin-top:6px;text-decoration:none}
+.sg-brand .brand{align-self:center}
 .sg-pick{display:flex;gap:10px;align-items:center;margin-top:12px;padding:8px;border:1px solid var(--np-track);border-radius:8px}
 .sg-pick a{font-size:12px;color:var(--np-fg)}
 .sg-trap{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}
@@ -44,7 +42,7 @@ const MARKUP = `<button type="button" class="sg-open" part="suggest-button" aria
  aria-describedby="sg-hint" autocomplete="off" maxlength="100" spellcheck="false">
 <p class="sg-hint" id="sg-hint">Type at least 2 characters; choose with the arrow keys and Enter.</p>
 <ul class="sg-list" id="sg-list" role="listbox" aria-label="Songs found" tabindex="-1"></ul>
-<a class="sg-brand" href="https://open.spotify.com/" target="_blank" rel="noopener noreferrer">${ICON}<span>Songs from Spotify</span></a>
+<a class="sg-brand" href="https://open.spotify.com/" target="_blank" rel="noopener noreferrer"><span>Songs from Spotify</span></a>
 <div class="sg-pick" hidden><img alt=""><div class="sg-t"><b></b><span></span><a target="_blank" rel="noopener noreferrer">Listen on Spotify</a></div></div>
 <label for="sg-name">Your name (optional)</label><input id="sg-name" maxlength="40" autocomplete="nickname">
 <label for="sg-message">A message for the owner (optional)</label><textarea id="sg-message" maxlength="140" rows="2"></textarea>
@@ -133,6 +131,10 @@ class Suggest {
     style.textContent = CSS;
     const template = document.createElement('template');
     template.innerHTML = MARKUP;
+    // The results credit Spotify with the widget's own icon.
+    const icon = root.querySelector('.card .brand').cloneNode(true);
+    icon.removeAttribute('part');
+    template.content.querySelector('.sg-brand').prepend(icon);
     root.append(style, template.content);
     const $ = (s) => root.querySelector(s);
     this.el = {

@@ -149,6 +149,8 @@ test('screen readers get a named dialog, combobox, listbox, options and a live s
     assert.ok(tree.includes(line), `${line} in\n${tree}`);
   }
   assert.ok(!tree.includes('Leave this empty'), 'the honeypot is hidden from assistive technology');
+  const icon = await dialog.locator('.sg-brand svg.brand').boundingBox();
+  assert.ok(icon && icon.width >= 21, 'the results credit Spotify with its icon');
   assert.equal(await status().textContent(), '1 song found.');
 });
 
