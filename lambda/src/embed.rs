@@ -186,6 +186,7 @@ mod tests {
             duration_ms: 200_000,
             explicit: false,
             is_local: true,
+            palette: None,
         };
         NowPlaying::from_spotify(
             Playback::Item { item, is_playing: status_playing, progress_ms: Some(100_000) },
@@ -205,7 +206,7 @@ mod tests {
 
     #[test]
     fn the_card_shows_art_uncropped_with_small_corners_and_credits_spotify() {
-        let art = Art { content_type: "image/png".into(), bytes: vec![1, 2, 3] };
+        let art = Art::new("image/png".into(), vec![1, 2, 3]);
         for (doc, art) in [(Some(doc("Song", true)), Some(&art)), (Some(doc("Local", true)), None), (None, None)] {
             let svg = svg_card(doc.as_ref(), art, Theme::Dark, NOW);
             assert!(!svg.contains("slice"), "never cropped: {svg}");

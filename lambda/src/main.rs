@@ -14,7 +14,7 @@ use now_playing::adapters::{clock::SystemClock, spotify::SpotifyHttp, ssm::SsmCr
 use now_playing::config::Config;
 use now_playing::domain::service::CacheTiming;
 use now_playing::domain::suggestions::{SuggestionPorts, SuggestionService};
-use now_playing::domain::{ImageHosts, NowPlayingService, TokenManager, token::LeaseTiming};
+use now_playing::domain::{ArtLibrary, ImageHosts, NowPlayingService, TokenManager, token::LeaseTiming};
 use now_playing::http::App;
 
 #[tokio::main]
@@ -75,15 +75,14 @@ async fn main() -> Result<(), Error> {
     let digest = config.digest_topic_arn.map(|arn| {
         Arc::new(SnsNotifier::new(aws_sdk_sns::Client::new(&aws), arn)) as Arc<dyn now_playing::ports::Notifier>
     });
-    let artwork = Arc::new(ArtworkHttp::new(http, image_hosts.clone()));
+    let art = Arc::new(ArtLibrary::new(Arc::new(ArtworkHttp::new(http, image_hosts.clone())), shared_art));
     let app = Arc::new(
         App::new(
-            NowPlayingService::new(spotify, tokens, snapshots, clock, instance, timing),
+            NowPlayingService::new(spotify, tokens, snapshots, clock, instance, timing).with_art(art.clone()),
             config.allowed_origins,
             config.cache_seconds,
             config.credentials_parameter,
-            artwork,
-            shared_art,
+            art,
         )
         .with_image_hosts(&image_hosts)
         .with_public_url(config.public_url)

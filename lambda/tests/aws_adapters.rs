@@ -247,9 +247,31 @@ async fn a_backoff_is_shared_and_ends_the_lease() {
 async fn shared_album_art_round_trips_and_is_keyed_by_its_url() {
     let (client, name) = table().await;
     let cache = DynamoArtCache::new(client, name);
-    let art = now_playing::domain::Art { content_type: "image/jpeg".into(), bytes: vec![0xff, 0xd8, 0xff, 0x00, 0x10] };
+    let art = now_playing::domain::Art::new("image/jpeg".into(), vec![0xff, 0xd8, 0xff, 0x00, 0x10]);
     assert_eq!(cache.load("https://i.scdn.co/image/a").await.unwrap(), None);
     cache.save("https://i.scdn.co/image/a", &art).await.unwrap();
     assert_eq!(cache.load("https://i.scdn.co/image/a").await.unwrap(), Some(art));
     assert_eq!(cache.load("https://i.scdn.co/image/b").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn shared_album_art_keeps_its_palette_and_an_older_item_gets_one() {
+    let (client, name) = table().await;
+    let cache = DynamoArtCache::new(client.clone(), name.clone());
+    let image = common::jpeg(32, 32, |_, _| [0x80, 0x20, 0x40]);
+    let art = now_playing::domain::Art::new("image/jpeg".into(), image.clone());
+    assert!(art.palette.is_some());
+    cache.save("https://i.scdn.co/image/c", &art).await.unwrap();
+    assert_eq!(cache.load("https://i.scdn.co/image/c").await.unwrap(), Some(art.clone()));
+    // Stored as JSON text, readable without this code.
+    let key = aws_sdk_dynamodb::types::AttributeValue::S(format!(
+        "art#{:016x}",
+        now_playing::fingerprint::fnv1a(b"https://i.scdn.co/image/c")
+    ));
+    let item = client.get_item().table_name(&name).key("pk", key.clone()).send().await.unwrap().item.unwrap();
+    let stored: serde_json::Value = serde_json::from_str(item["palette"].as_s().unwrap()).unwrap();
+    assert_eq!(stored["background"], serde_json::json!(art.palette.unwrap().background.to_string()));
+    // An item written before palettes existed: the palette is computed on load.
+    client.update_item().table_name(&name).key("pk", key).update_expression("REMOVE palette").send().await.unwrap();
+    assert_eq!(cache.load("https://i.scdn.co/image/c").await.unwrap().and_then(|a| a.palette), art.palette);
 }

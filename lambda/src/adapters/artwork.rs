@@ -55,6 +55,6 @@ impl Artwork for ArtworkHttp {
             BodyError::TooLarge { limit } => ArtError(format!("image too large (over {limit} bytes)")),
             BodyError::Transport(e) => ArtError(e.without_url().to_string()),
         })?;
-        Ok(Art { content_type, bytes })
+        Ok(Art::new(content_type, bytes))
     }
 }

@@ -274,7 +274,13 @@ impl ArtCache for DynamoArtCache {
         let bytes = item.get("data").and_then(|v| v.as_b().ok());
         Ok(match (same_url, content_type, bytes) {
             (true, Some(content_type), Some(bytes)) => {
-                Some(Art { content_type: content_type.clone(), bytes: bytes.as_ref().to_vec() })
+                let (content_type, bytes) = (content_type.clone(), bytes.as_ref().to_vec());
+                // The palette was computed when the image was fetched; an item stored before
+                // palettes existed gets one now.
+                match item.get("palette").and_then(|v| v.as_s().ok()).map(|p| serde_json::from_str(p)) {
+                    Some(Ok(palette)) => Some(Art { content_type, bytes, palette }),
+                    _ => Some(Art::new(content_type, bytes)),
+                }
             }
             _ => None,
         })
@@ -289,6 +295,7 @@ impl ArtCache for DynamoArtCache {
             .item("url", AttributeValue::S(url.to_owned()))
             .item("content_type", AttributeValue::S(art.content_type.clone()))
             .item("data", AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(art.bytes.clone())))
+            .item("palette", AttributeValue::S(serde_json::to_string(&art.palette).unwrap_or_else(|_| "null".into())))
             .item("ttl", number(now + ART_TTL_SECONDS))
             .send()
             .await

@@ -256,6 +256,7 @@ fn parse_item(value: Value, hosts: &ImageHosts) -> Result<Option<Item>, SpotifyE
                 duration_ms: t.duration_ms,
                 explicit: t.explicit,
                 is_local: t.is_local,
+                palette: None,
             }))
         }
         Some("episode") => {
@@ -273,6 +274,7 @@ fn parse_item(value: Value, hosts: &ImageHosts) -> Result<Option<Item>, SpotifyE
                 duration_ms: e.duration_ms,
                 explicit: e.explicit,
                 is_local: false,
+                palette: None,
             }))
         }
         _ => Ok(None),

@@ -1,8 +1,120 @@
-//! Album art as the domain knows it.
+//! Album art as the domain knows it: the image, its palette, and one copy of each image for
+//! every instance.
 
-/// An album art image, inlined in the card (GitHub's image proxy blocks outside images).
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tracing::warn;
+
+use crate::domain::Image;
+use crate::domain::palette::Palette;
+use crate::ports::{ArtCache, Artwork};
+
+/// How many images an instance keeps; a listening session touches a handful an hour.
+const MEMORY_ENTRIES: usize = 64;
+
+/// An album art image, inlined in the card (GitHub's image proxy blocks outside images),
+/// with the palette taken from it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Art {
     pub content_type: String,
     pub bytes: Vec<u8>,
+    /// `None` when the image could not be decoded.
+    pub palette: Option<Palette>,
+}
+
+impl Art {
+    /// An image as fetched: its palette is computed here, once per image.
+    pub fn new(content_type: String, bytes: Vec<u8>) -> Art {
+        let palette = if content_type == "image/jpeg" { Palette::of_jpeg(&bytes) } else { None };
+        Art { content_type, bytes, palette }
+    }
+}
+
+/// The rendition the card inlines and the palette comes from: the largest up to 300 px wide
+/// (the card shows 88 px at 2x and more), else the smallest. `images` is largest first.
+pub fn art_image(images: &[Image]) -> Option<&Image> {
+    images.iter().find(|i| i.width.is_none_or(|w| w <= 300)).or(images.last())
+}
+
+/// The rendition nearest `size` pixels wide, preferring the larger of two equally near.
+pub fn nearest_image(images: &[Image], size: u32) -> Option<&Image> {
+    images.iter().min_by_key(|i| {
+        let width = i.width.unwrap_or(size);
+        (width.abs_diff(size), std::cmp::Reverse(width))
+    })
+}
+
+/// Album art by URL: from this instance's memory, else the copy shared by all instances,
+/// else fetched once and shared.
+pub struct ArtLibrary {
+    artwork: Arc<dyn Artwork>,
+    shared: Arc<dyn ArtCache>,
+    memory: Mutex<HashMap<String, Art>>,
+}
+
+impl ArtLibrary {
+    pub fn new(artwork: Arc<dyn Artwork>, shared: Arc<dyn ArtCache>) -> Self {
+        ArtLibrary { artwork, shared, memory: Mutex::new(HashMap::new()) }
+    }
+
+    /// The art at `url`; `None` when it cannot be had.
+    pub async fn get(&self, url: &str) -> Option<Art> {
+        if let Some(art) = self.remembered(url) {
+            return Some(art);
+        }
+        let art = match self.shared.load(url).await {
+            Ok(Some(art)) => art,
+            other => {
+                if let Err(e) = other {
+                    warn!(error = %e, "shared album art unavailable");
+                }
+                let art =
+                    self.artwork.fetch(url).await.inspect_err(|e| warn!(error = %e, "album art unavailable")).ok()?;
+                if let Err(e) = self.shared.save(url, &art).await {
+                    warn!(error = %e, "could not share the album art");
+                }
+                art
+            }
+        };
+        let mut memory = self.memory.lock().unwrap_or_else(|p| p.into_inner());
+        if memory.len() >= MEMORY_ENTRIES {
+            memory.clear();
+        }
+        memory.insert(url.to_owned(), art.clone());
+        Some(art)
+    }
+
+    /// The art at `url` if this instance holds it already.
+    pub fn remembered(&self, url: &str) -> Option<Art> {
+        self.memory.lock().unwrap_or_else(|p| p.into_inner()).get(url).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(width: u32) -> Image {
+        Image { url: format!("https://i.scdn.co/image/{width}"), width: Some(width), height: Some(width) }
+    }
+
+    #[test]
+    fn the_card_takes_the_largest_rendition_up_to_300_px() {
+        let images = [image(640), image(300), image(64)];
+        assert_eq!(art_image(&images), Some(&images[1]));
+        assert_eq!(art_image(&images[..1]), Some(&images[0]), "only a large one: that one");
+        assert_eq!(art_image(&[]), None);
+    }
+
+    #[test]
+    fn the_nearest_rendition_is_chosen_by_width() {
+        let images = [image(640), image(300), image(64)];
+        assert_eq!(nearest_image(&images, 64).map(|i| i.width), Some(Some(64)));
+        assert_eq!(nearest_image(&images, 300).map(|i| i.width), Some(Some(300)));
+        assert_eq!(nearest_image(&images, 640).map(|i| i.width), Some(Some(640)));
+        assert_eq!(nearest_image(&images, 182).map(|i| i.width), Some(Some(300)), "as near as 64: the larger");
+        assert_eq!(nearest_image(&images, 181).map(|i| i.width), Some(Some(64)));
+        assert_eq!(nearest_image(&[], 300), None);
+    }
 }

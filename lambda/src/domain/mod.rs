@@ -3,14 +3,16 @@
 pub mod art;
 pub mod links;
 pub mod model;
+pub mod palette;
 pub mod proof;
 pub mod service;
 pub mod suggestions;
 pub mod token;
 
-pub use art::Art;
+pub use art::{Art, ArtLibrary};
 pub use links::{ImageHosts, is_spotify_link};
 pub use model::{Credentials, Image, Item, ItemKind, Link, NowPlaying, Playback, Played, Status};
 pub use model::{MAX_ARTISTS, MAX_IMAGES, MAX_NAME_CHARS, after};
+pub use palette::{Palette, Rgb};
 pub use service::{Health, NowPlayingService, ServiceError};
 pub use token::{AccessToken, TokenError, TokenManager};

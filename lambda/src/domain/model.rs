@@ -4,6 +4,8 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::domain::palette::Palette;
+
 /// `at` plus `duration`, saturating at the end of year 9999: a duration that comes from
 /// upstream (`Retry-After`, `expires_in`) may be absurd, and date arithmetic must not panic.
 pub fn after(at: OffsetDateTime, duration: std::time::Duration) -> OffsetDateTime {
@@ -82,6 +84,10 @@ pub struct Item {
     pub duration_ms: u64,
     pub explicit: bool,
     pub is_local: bool,
+    /// The colours of the art (`art_image`), once this service has seen the image; `None`
+    /// without art, or until the image could be had.
+    #[serde(default)]
+    pub palette: Option<Palette>,
 }
 
 /// What `currently-playing` said.
@@ -232,6 +238,7 @@ mod tests {
             duration_ms: 1000,
             explicit: false,
             is_local: false,
+            palette: None,
         }
     }
 

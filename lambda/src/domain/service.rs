@@ -8,7 +8,8 @@ use serde::Serialize;
 use time::{Date, Month, OffsetDateTime};
 use tracing::{info, warn};
 
-use crate::domain::{NowPlaying, Playback, Played, TokenError, TokenManager, after};
+use crate::domain::art::{ArtLibrary, art_image};
+use crate::domain::{Item, NowPlaying, Palette, Playback, Played, TokenError, TokenManager, after};
 use crate::ports::{Clock, CredentialsError, SharedState, SnapshotStore, Spotify, SpotifyError};
 
 /// How long a refresh token lives after the owner authorized the app.
@@ -86,6 +87,9 @@ pub struct CacheTiming {
     /// How long an instance with nothing to show waits for another's refresh.
     pub wait: Duration,
     pub poll: Duration,
+    /// The most a refresh waits for album art it has never seen, to take its palette; the
+    /// fetch goes on after that, and the next refresh has the palette.
+    pub palette: Duration,
 }
 
 impl Default for CacheTiming {
@@ -97,6 +101,7 @@ impl Default for CacheTiming {
             lease: Duration::from_secs(10),
             wait: Duration::from_secs(3),
             poll: Duration::from_millis(100),
+            palette: Duration::from_millis(800),
         }
     }
 }
@@ -112,6 +117,8 @@ pub struct NowPlayingService {
     timing: CacheTiming,
     /// This instance's copy of the shared state, newest of what it saw and fetched.
     memory: Mutex<SharedState>,
+    /// Where the palette of new art comes from; without it answers carry none.
+    art: Option<Arc<ArtLibrary>>,
 }
 
 impl NowPlayingService {
@@ -132,7 +139,14 @@ impl NowPlayingService {
             attempts: AtomicU64::new(0),
             timing,
             memory: Mutex::new(SharedState::default()),
+            art: None,
         }
+    }
+
+    /// Answers carry the palette of their art, taken from `art`.
+    pub fn with_art(mut self, art: Arc<ArtLibrary>) -> Self {
+        self.art = Some(art);
+        self
     }
 
     /// The now-playing document: from this instance's memory or the shared snapshot while
@@ -332,7 +346,46 @@ impl NowPlayingService {
             Playback::Nothing => self.spotify.recently_played(&token).await.map_err(after_retry)?,
             Playback::Item { .. } => None,
         };
-        Ok(NowPlaying::from_spotify(playback, recent, last_seen, self.clock.now()))
+        let mut doc = NowPlaying::from_spotify(playback, recent, last_seen, self.clock.now());
+        if let Some(item) = doc.item.as_mut() {
+            item.palette = self.palette(item).await;
+        }
+        Ok(doc)
+    }
+
+    /// The palette of `item`'s art. An image seen before costs nothing: its palette is in the
+    /// previous answer, the last play or this instance's memory. A new one is looked up in
+    /// the shared art, else fetched, for at most `timing.palette`; past that the answer goes
+    /// without, and the fetch carries on for the next refresh.
+    async fn palette(&self, item: &Item) -> Option<Palette> {
+        let url = art_image(&item.images)?.url.clone();
+        let known = {
+            let memory = lock(&self.memory);
+            let snapshot = memory.snapshot.as_ref().and_then(|doc| doc.item.as_ref());
+            let seen = memory.last_seen.as_ref().map(|played| &played.item);
+            [snapshot, seen].into_iter().flatten().find_map(|known| {
+                (art_image(&known.images).is_some_and(|i| i.url == url)).then_some(known.palette).flatten()
+            })
+        };
+        if known.is_some() {
+            return known;
+        }
+        let art = self.art.clone()?;
+        if let Some(remembered) = art.remembered(&url) {
+            return remembered.palette;
+        }
+        let fetch = tokio::spawn(async move { art.get(&url).await });
+        match tokio::time::timeout(self.timing.palette, fetch).await {
+            Ok(Ok(art)) => art?.palette,
+            Ok(Err(e)) => {
+                warn!(error = %e, "album art lookup failed");
+                None
+            }
+            Err(_) => {
+                info!("album art not had in time; this answer goes without its palette");
+                None
+            }
+        }
     }
 
     /// The authorization's state, without calling Spotify.

@@ -9,6 +9,7 @@ use tracing::warn;
 
 use super::App;
 use super::respond::{text_body, validated};
+use crate::domain::art::art_image;
 use crate::domain::{Art, ImageHosts, NowPlaying};
 use crate::embed::{self, Theme};
 
@@ -17,9 +18,6 @@ const CARD_POLICY: &str = "default-src 'none'; img-src data:; style-src 'unsafe-
 
 /// The most a card request may take, art included.
 const CARD_DEADLINE: Duration = Duration::from_secs(9);
-
-/// How many images an instance keeps; a listening session touches a handful an hour.
-const ART_CACHE_ENTRIES: usize = 64;
 
 /// The preview page: its own script and data, images from `hosts`, inline styles (the
 /// widget's shadow DOM), the suggestion dialog's proof-of-work worker, nothing else; never
@@ -37,7 +35,7 @@ pub(super) fn page_policy(hosts: &ImageHosts) -> String {
 
 impl App {
     pub(super) async fn card(&self, req: &Request) -> Response<Body> {
-        let started = std::time::Instant::now();
+        let started = tokio::time::Instant::now();
         let doc = self.service.current().await.inspect_err(|e| warn!(error = %e, "card drawn without data"));
         let doc = doc.ok();
         // The art gets what is left of the card's deadline, so the whole answer
@@ -73,39 +71,10 @@ impl App {
         r
     }
 
-    /// The largest image up to 300 px wide (the card shows 88 px at 2x and more): from
-    /// memory, else the shared cache, else fetched once and shared; `None` when there is
-    /// none or it cannot be had quickly.
+    /// The card's rendition of the art, when there is one and it can be had in time.
     async fn art_for(&self, doc: Option<&NowPlaying>) -> Option<Art> {
-        let images = &doc?.item.as_ref()?.images;
-        let url = &images.iter().find(|i| i.width.is_none_or(|w| w <= 300)).or(images.last())?.url;
-        if let Some(art) = self.art_cache.lock().unwrap_or_else(|p| p.into_inner()).get(url) {
-            return Some(art.clone());
-        }
-        let art = match self.shared_art.load(url).await {
-            Ok(Some(art)) => art,
-            other => {
-                if let Err(e) = other {
-                    warn!(error = %e, "shared album art unavailable");
-                }
-                let art = self
-                    .artwork
-                    .fetch(url)
-                    .await
-                    .inspect_err(|e| warn!(error = %e, "card drawn without album art"))
-                    .ok()?;
-                if let Err(e) = self.shared_art.save(url, &art).await {
-                    warn!(error = %e, "could not share the album art");
-                }
-                art
-            }
-        };
-        let mut cache = self.art_cache.lock().unwrap_or_else(|p| p.into_inner());
-        if cache.len() >= ART_CACHE_ENTRIES {
-            cache.clear();
-        }
-        cache.insert(url.clone(), art.clone());
-        Some(art)
+        let image = art_image(&doc?.item.as_ref()?.images)?;
+        self.art.get(&image.url).await
     }
 }
 

@@ -5,8 +5,7 @@ mod embeds;
 mod respond;
 mod suggestions;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::request::RequestContext;
@@ -17,9 +16,10 @@ pub use respond::error_body;
 use respond::{preflight, printable};
 
 use crate::config::AllowedOrigins;
+use crate::domain::art::ArtLibrary;
 use crate::domain::suggestions::SuggestionService;
-use crate::domain::{Art, ImageHosts, NowPlayingService};
-use crate::ports::{ArtCache, Artwork, Notifier};
+use crate::domain::{ImageHosts, NowPlayingService};
+use crate::ports::Notifier;
 
 /// Everything a request needs, built once per cold start.
 pub struct App {
@@ -28,11 +28,8 @@ pub struct App {
     pub cache_seconds: u32,
     /// Names the days-left metric, so two deployments in one account stay apart.
     pub credentials_parameter: String,
-    pub artwork: Arc<dyn Artwork>,
-    /// Album art already fetched, shared by all instances.
-    pub shared_art: Arc<dyn ArtCache>,
-    /// This instance's copy, by URL.
-    pub art_cache: Mutex<HashMap<String, Art>>,
+    /// Album art, fetched once for all instances.
+    pub art: Arc<ArtLibrary>,
     /// The preview page's Content-Security-Policy: its images come from these hosts.
     page_policy: String,
     /// The configured base URL of the preview page's snippets (`PUBLIC_URL`), if any.
@@ -117,17 +114,14 @@ impl App {
         allowed_origins: AllowedOrigins,
         cache_seconds: u32,
         credentials_parameter: String,
-        artwork: Arc<dyn Artwork>,
-        shared_art: Arc<dyn ArtCache>,
+        art: Arc<ArtLibrary>,
     ) -> Self {
         App {
             service,
             allowed_origins,
             cache_seconds,
             credentials_parameter,
-            artwork,
-            shared_art,
-            art_cache: Mutex::new(HashMap::new()),
+            art,
             page_policy: embeds::page_policy(&ImageHosts::default()),
             public_url: None,
             suggestions: None,

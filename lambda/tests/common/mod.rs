@@ -353,6 +353,7 @@ pub const FAST_CACHE: CacheTiming = CacheTiming {
     lease: Duration::from_secs(10),
     wait: Duration::from_millis(300),
     poll: Duration::from_millis(10),
+    palette: Duration::from_millis(200),
 };
 
 /// A service over the fakes, as one Lambda instance would hold it.
@@ -412,12 +413,29 @@ pub fn playing_harness() -> Harness {
     h
 }
 
-/// Album art from memory: a 1×1 PNG for any URL, counting fetches.
+/// Album art from memory: a 1×1 PNG for any URL (or `jpeg`, when set), counting fetches.
 #[derive(Default)]
 pub struct FakeArtwork {
     pub fetches: AtomicUsize,
     /// How long each fetch takes.
     pub delay: Mutex<Duration>,
+    /// A JPEG to serve instead of the PNG, as Spotify's CDN does.
+    pub jpeg: Mutex<Option<Vec<u8>>>,
+}
+
+/// A baseline JPEG of `width` × `height` pixels coloured by `colour(x, y)`, at quality 90.
+pub fn jpeg(width: u16, height: u16, colour: impl Fn(u16, u16) -> [u8; 3]) -> Vec<u8> {
+    let mut pixels = Vec::with_capacity(usize::from(width) * usize::from(height) * 3);
+    for y in 0..height {
+        for x in 0..width {
+            pixels.extend_from_slice(&colour(x, y));
+        }
+    }
+    let mut out = Vec::new();
+    jpeg_encoder::Encoder::new(&mut out, 90)
+        .encode(&pixels, width, height, jpeg_encoder::ColorType::Rgb)
+        .expect("encodable test image");
+    out
 }
 
 pub const PIXEL_PNG: &[u8] = &[
@@ -433,7 +451,10 @@ impl now_playing::ports::Artwork for FakeArtwork {
         self.fetches.fetch_add(1, Ordering::SeqCst);
         let delay = *self.delay.lock().unwrap();
         tokio::time::sleep(delay).await;
-        Ok(now_playing::domain::Art { content_type: "image/png".into(), bytes: PIXEL_PNG.to_vec() })
+        Ok(match self.jpeg.lock().unwrap().clone() {
+            Some(bytes) => now_playing::domain::Art::new("image/jpeg".into(), bytes),
+            None => now_playing::domain::Art::new("image/png".into(), PIXEL_PNG.to_vec()),
+        })
     }
 }
 
@@ -441,11 +462,13 @@ impl now_playing::ports::Artwork for FakeArtwork {
 #[derive(Default)]
 pub struct MemoryArtCache {
     pub items: Mutex<std::collections::HashMap<String, now_playing::domain::Art>>,
+    pub loads: AtomicUsize,
 }
 
 #[async_trait]
 impl now_playing::ports::ArtCache for MemoryArtCache {
     async fn load(&self, url: &str) -> Result<Option<now_playing::domain::Art>, StoreError> {
+        self.loads.fetch_add(1, Ordering::SeqCst);
         Ok(self.items.lock().unwrap().get(url).cloned())
     }
     async fn save(&self, url: &str, art: &now_playing::domain::Art) -> Result<(), StoreError> {
@@ -470,7 +493,14 @@ pub fn app_sharing(
     artwork: Arc<FakeArtwork>,
     art: Arc<MemoryArtCache>,
 ) -> now_playing::http::App {
-    now_playing::http::App::new(h.instance("a"), origins, 5, "/now-playing/spotify".into(), artwork, art)
+    let library = Arc::new(now_playing::domain::ArtLibrary::new(artwork, art));
+    now_playing::http::App::new(
+        h.instance("a").with_art(library.clone()),
+        origins,
+        5,
+        "/now-playing/spotify".into(),
+        library,
+    )
 }
 
 /// Messages to the owner, kept as (subject, text).
