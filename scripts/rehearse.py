@@ -87,7 +87,7 @@ def read_back(aws) -> None:
     api = next(a for a in apigw.get_rest_apis()["items"] if a["name"] == STACK)
     resources = apigw.get_resources(restApiId=api["id"], embed=["methods"])["items"]
     paths = {r["path"]: r for r in resources}
-    routes = ["/", "/v1/current", "/v1/health", "/v1/current.svg", "/v1/open", "/v1/widget.js", "/v1/widget-suggest.js"]
+    routes = ["/", "/v1/current", "/v1/health", "/v1/current.svg", "/v1/open", "/v1/art", "/v1/widget.js", "/v1/widget-suggest.js"]
     check("the API is named after the stack and has every route", all(p in paths for p in routes), sorted(paths))
     for path in routes:
         methods = sorted(paths.get(path, {}).get("resourceMethods", {}))

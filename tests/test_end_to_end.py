@@ -1,6 +1,7 @@
 """The real function, run the way `make dev` runs it, checked over HTTP."""
 
 import json
+import re
 import time
 from calendar import monthrange
 from datetime import datetime, timezone
@@ -44,11 +45,30 @@ def test_a_playing_track_is_the_public_document(stack):
     assert doc["played_at"] is None
     assert isinstance(doc["progress_ms"], int)
     item = doc["item"]
-    assert set(item) == {"type", "id", "name", "url", "artists", "album", "images", "duration_ms", "explicit", "is_local"}
+    assert set(item) == {"type", "id", "name", "url", "artists", "album", "images", "duration_ms", "explicit", "is_local", "palette"}
     assert item["name"] == "Never Gonna Give You Up"
     assert item["artists"] == [{"name": "Rick Astley", "url": "https://open.spotify.com/artist/0gxyHStUsqpMadRV0Di1Qt"}]
     assert [i["width"] for i in item["images"]] == [640, 300, 64]
     assert doc["fetched_at"].endswith("Z")
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG 2 contrast ratio of two #rrggbb colours."""
+    def luminance(colour):
+        channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        r, g, b = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_the_palette_comes_from_the_art_and_is_readable(stack):
+    palette = current_with(stack, "track")["item"]["palette"]
+    assert set(palette) == {"background", "foreground", "accent"}
+    assert all(re.fullmatch(r"#[0-9a-f]{6}", c) for c in palette.values()), palette
+    assert contrast(palette["foreground"], palette["background"]) >= 4.5, palette
+    assert contrast(palette["accent"], palette["background"]) >= 3, palette
+    assert stack.fake.calls()["image"] >= 1, "fetched from the stand-in's CDN"
 
 
 def test_a_paused_track_is_paused(stack):
@@ -65,7 +85,7 @@ def test_an_episode_shows_its_show(stack):
 def test_a_local_file_has_no_links(stack):
     item = current_with(stack, "local")["item"]
     assert item["is_local"] is True
-    assert (item["id"], item["url"], item["images"]) == (None, None, [])
+    assert (item["id"], item["url"], item["images"], item["palette"]) == (None, None, [], None)
 
 
 @pytest.mark.parametrize("scene", ["nothing", "ad"])

@@ -20,7 +20,7 @@ export interface NowPlayingApiProps {
 /** The routes the function answers. Every method on them reaches the function, which
  *  answers GET and HEAD, the CORS preflight (OPTIONS) and 405 for the rest, exactly as
  *  `make dev` does; an unknown path is the gateway's JSON 404. */
-export const ROUTES = ['/', '/v1/current', '/v1/health', '/v1/current.svg', '/v1/open', '/v1/widget.js', '/v1/widget-suggest.js'];
+export const ROUTES = ['/', '/v1/current', '/v1/health', '/v1/current.svg', '/v1/open', '/v1/art', '/v1/widget.js', '/v1/widget-suggest.js'];
 
 /** The routes of visitors' suggestions, present only when they are on. */
 export const SUGGESTION_ROUTES = ['/v1/search', '/v1/suggestions/challenge', '/v1/suggestions'];

@@ -319,6 +319,44 @@ async fn open_redirects_to_what_is_playing() {
 }
 
 #[tokio::test]
+async fn art_redirects_to_the_rendition_nearest_the_size_asked() {
+    let h = playing_harness();
+    let app = app(&h, AllowedOrigins::Any);
+    for (size, expected) in [
+        (None, "https://i.scdn.co/image/ab67616d00001e02300"),
+        (Some("64"), "https://i.scdn.co/image/ab67616d0000485164"),
+        (Some("300"), "https://i.scdn.co/image/ab67616d00001e02300"),
+        (Some("640"), "https://i.scdn.co/image/ab67616d0000b273640"),
+        (Some("1000"), "https://i.scdn.co/image/ab67616d0000b273640"),
+        (Some("100"), "https://i.scdn.co/image/ab67616d0000485164"),
+    ] {
+        let query: Vec<(&str, &str)> = size.map(|s| ("size", s)).into_iter().collect();
+        let r = app.handle(rest_with_query("/v1/art", &query)).await;
+        assert_eq!(r.status(), StatusCode::FOUND, "{size:?}");
+        assert_eq!(header_of(&r, header::LOCATION), Some(expected), "{size:?}");
+        assert_eq!(header_of(&r, header::CACHE_CONTROL), Some("public, max-age=5"), "as short as the answer's");
+    }
+    for bad in ["0", "-1", "big", "4097", "300px"] {
+        let r = app.handle(rest_with_query("/v1/art", &[("size", bad)])).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(body_json(&r)["error"]["code"], "bad_request");
+        assert!(body_json(&r)["error"]["message"].as_str().unwrap().contains("64, 300 or 640"));
+    }
+}
+
+#[tokio::test]
+async fn art_without_art_is_a_json_404() {
+    let h = Harness::new();
+    h.spotify.script_refresh(vec![grant("access-1", None)]);
+    h.spotify.script_playing(vec![Ok(playback("currently_playing_local.json"))]);
+    let r = app(&h, AllowedOrigins::Any).handle(rest_with_query("/v1/art", &[])).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(header_of(&r, header::CONTENT_TYPE), Some("application/json"));
+    assert_eq!(body_json(&r)["error"]["code"], "no_art");
+    assert_eq!(header_of(&r, header::LOCATION), None);
+}
+
+#[tokio::test]
 async fn open_for_a_local_file_goes_to_spotify_itself() {
     let h = Harness::new();
     h.spotify.script_refresh(vec![grant("access-1", None)]);

@@ -262,3 +262,47 @@ mod in_answers {
         assert_eq!(art.fetches(), 0);
     }
 }
+
+/// The covers the local Spotify stand-in serves (`scripts/devstack/covers/`): real JPEGs,
+/// as Spotify's CDN sends, in colours that exercise the palette. Rewrite them with
+/// `cargo test --test palette -- --ignored write_stand_in_covers`.
+const COVERS: [([u8; 3], [u8; 3]); 6] = [
+    ([0x1b, 0x2a, 0x49], [0xf2, 0x6b, 0x5b]),
+    ([0xf3, 0xe9, 0xd2], [0x2e, 0x53, 0x39]),
+    ([0x11, 0x11, 0x11], [0xe4, 0xff, 0x1a]),
+    ([0xd9, 0xa2, 0x1b], [0x5a, 0x1a, 0x2b]),
+    ([0x0e, 0x7c, 0x7b], [0xf7, 0xb2, 0xbd]),
+    ([0x7a, 0x7a, 0x7a], [0xff, 0xff, 0xff]),
+];
+
+fn cover(background: [u8; 3], disc: [u8; 3]) -> Vec<u8> {
+    // A disc off centre and a thin band: two colours, the background the larger part.
+    jpeg(160, 160, |x, y| {
+        let (dx, dy) = (f64::from(x) - 100.0, f64::from(y) - 70.0);
+        let on_disc = (dx * dx + dy * dy).sqrt() < 52.0 && (dx * dx + dy * dy).sqrt() > 10.0;
+        if on_disc || (128..136).contains(&y) { disc } else { background }
+    })
+}
+
+fn covers_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/devstack/covers")
+}
+
+#[test]
+#[ignore = "writes the stand-in's covers"]
+fn write_stand_in_covers() {
+    std::fs::create_dir_all(covers_dir()).unwrap();
+    for (n, (background, disc)) in COVERS.iter().enumerate() {
+        std::fs::write(covers_dir().join(format!("{n}.jpg")), cover(*background, *disc)).unwrap();
+    }
+}
+
+#[test]
+fn the_stand_ins_covers_are_jpegs_whose_palette_is_their_background() {
+    for (n, (background, _)) in COVERS.iter().enumerate() {
+        let bytes = std::fs::read(covers_dir().join(format!("{n}.jpg"))).expect("the stand-in's cover; see COVERS");
+        let p = Palette::of_jpeg(&bytes).expect("a palette");
+        assert!(near(p.background, *background), "cover {n}: {p:?}");
+        assert!(p.is_readable());
+    }
+}

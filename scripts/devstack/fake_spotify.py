@@ -11,11 +11,9 @@ import hashlib
 import itertools
 import json
 import secrets
-import struct
 import threading
 import time
 import urllib.parse
-import zlib
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -44,14 +42,14 @@ def fixture(name: str) -> dict:
     return json.loads((FIXTURES / name).read_text())
 
 
-def cover_png(key: str, size: int = 64) -> bytes:
-    """A small cover drawn from `key`: two colours in diagonal bands, as a PNG."""
+COVERS = sorted((Path(__file__).parent / "covers").glob("*.jpg"))
+
+
+def cover_jpeg(key: str) -> bytes:
+    """The cover for `key`: one of a few real JPEGs (Spotify's CDN sends JPEG), the same for
+    the same key. They are made by lambda/tests/palette.rs."""
     digest = hashlib.sha256(key.encode()).digest()
-    a, b = digest[:3], digest[3:6]
-    rows = b"".join(b"\0" + b"".join(a if ((x + y) // 8) % 2 else b for x in range(size)) for y in range(size))
-    chunk = lambda kind, data: struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    return COVERS[digest[0] % len(COVERS)].read_bytes()
 
 
 class State:
@@ -70,7 +68,7 @@ class State:
         self.ever_issued: list[str] = []
         self.serial = itertools.count(1)
         self.calls = {"token": 0, "currently_playing": 0, "recently_played": 0, "me": 0, "search": 0, "track": 0,
-                      "add_items": 0, "create_playlist": 0, "playlists": 0}
+                      "add_items": 0, "create_playlist": 0, "playlists": 0, "image": 0}
         # The scopes the owner granted; every token carries those of its grant.
         self.scope = "user-read-currently-playing user-read-recently-played"
         self.token_scopes: dict[str, str] = {}
@@ -220,12 +218,14 @@ class Handler(QuietHandler):
     def do_GET(self):
         url = urllib.parse.urlparse(self.path)
         if url.path.startswith("/image/"):
-            png = cover_png(url.path)
+            with self.state.lock:
+                self.state.calls["image"] += 1
+            jpeg = cover_jpeg(url.path)
             self.send_response(200)
-            self.send_header("Content-Type", "image/png")
-            self.send_header("Content-Length", str(len(png)))
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(len(jpeg)))
             self.end_headers()
-            return self.wfile.write(png)
+            return self.wfile.write(jpeg)
         if url.path == "/authorize":
             return self.authorize(urllib.parse.parse_qs(url.query))
         if url.path == "/_fake/calls":

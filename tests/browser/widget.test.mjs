@@ -208,7 +208,7 @@ for (const theme of ['light', 'dark']) {
       const data = ctx.getImageData(0, 0, 400, 120).data;
       const colours = new Set();
       for (let i = 0; i < data.length; i += 4 * 7) colours.add(`${data[i]},${data[i + 1]},${data[i + 2]},${data[i + 3]}`);
-      return { parseError: xml.querySelector('parsererror')?.textContent ?? null, colours: colours.size, hasArt: text.includes('data:image/png;base64,') };
+      return { parseError: xml.querySelector('parsererror')?.textContent ?? null, colours: colours.size, hasArt: text.includes('data:image/jpeg;base64,') };
     }, url);
     assert.equal(result.parseError, null);
     assert.ok(result.colours > 20, `only ${result.colours} colours: blank?`);

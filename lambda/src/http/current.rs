@@ -1,18 +1,21 @@
-//! The now-playing routes: `/v1/current`, `/v1/open` and `/v1/health`.
+//! The now-playing routes: `/v1/current`, `/v1/open`, `/v1/art` and `/v1/health`.
 
 use std::time::Duration;
 
 use lambda_http::http::{HeaderValue, StatusCode, header};
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 use tracing::warn;
 
 use super::App;
 use super::respond::{NO_STORE, error_body, json_body, validated, with_retry_after};
+use crate::domain::art::nearest_image;
 use crate::domain::{NowPlaying, ServiceError, is_spotify_link};
 use crate::metrics;
 use crate::ports::{CredentialsError, SpotifyError};
 
 const OPEN_SPOTIFY: &str = "https://open.spotify.com/";
+/// The widest `/v1/art?size=` asked for; Spotify's largest rendition is 640 px.
+const MAX_ART_SIZE: u32 = 4096;
 
 impl App {
     pub(super) async fn current(&self, req: &Request) -> Response<Body> {
@@ -35,6 +38,39 @@ impl App {
         if let Ok(v) = HeaderValue::from_str(&target) {
             r.headers_mut().insert(header::LOCATION, v);
         }
+        r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_str(&self.briefly()).unwrap_or(NO_STORE));
+        r
+    }
+
+    /// A redirect to the current album art at about `?size=` pixels wide (300 when not
+    /// given), for pages that want only an `<img>`.
+    pub(super) async fn art(&self, req: &Request) -> Response<Body> {
+        let size = req.query_string_parameters_ref().and_then(|q| q.first("size").map(str::to_owned));
+        let size = match size.as_deref().map(str::parse::<u32>) {
+            None => 300,
+            Some(Ok(size)) if (1..=MAX_ART_SIZE).contains(&size) => size,
+            Some(_) => {
+                return error_body(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    &format!("size must be a width in pixels from 1 to {MAX_ART_SIZE}, such as 64, 300 or 640"),
+                );
+            }
+        };
+        let doc = match self.service.current().await {
+            Ok(doc) => doc,
+            Err(e) => return service_error(&e),
+        };
+        let image = doc.item.as_ref().and_then(|item| nearest_image(&item.images, size));
+        let Some(location) = image.and_then(|i| HeaderValue::from_str(&i.url).ok()) else {
+            return error_body(
+                StatusCode::NOT_FOUND,
+                "no_art",
+                "nothing with album art is playing or was played last (a local file, or nothing at all)",
+            );
+        };
+        let mut r = Response::builder().status(StatusCode::FOUND).body(Body::Empty).unwrap_or_default();
+        r.headers_mut().insert(header::LOCATION, location);
         r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_str(&self.briefly()).unwrap_or(NO_STORE));
         r
     }
