@@ -25,8 +25,8 @@ def playing():
 
 
 def test_the_svg_card_is_well_formed_xml(playing):
-    for theme in ("light", "dark"):
-        response = requests.get(f"{playing.url}/v1/current.svg?theme={theme}", timeout=30)
+    for query in ("", "?theme=light", "?theme=dark"):
+        response = requests.get(f"{playing.url}/v1/current.svg{query}", timeout=30)
         assert response.headers["Content-Type"] == "image/svg+xml; charset=utf-8"
         root = ET.fromstring(response.content)
         assert root.tag == "{http://www.w3.org/2000/svg}svg"
@@ -39,12 +39,12 @@ def test_the_widget_is_under_6_kb_gzipped(playing):
     assert len(gzip.compress(body, 9)) < 6 * 1024
 
 
-def test_the_widget_its_suggest_dialog_the_card_and_page_in_chromium(playing, capsys):
+def test_the_widget_the_header_the_suggest_dialog_the_card_and_page_in_chromium(playing, capsys):
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     assert Path(chromium).exists(), "Debian's chromium is not installed (apt-get install chromium)"
     assert (BROWSER / "node_modules" / "playwright-core").exists(), "run `make test` (it installs tests/browser)"
     done = subprocess.run(
-        ["node", "--test", "--test-concurrency=1", "--test-reporter=spec", "widget.test.mjs", "suggest.test.mjs"], cwd=BROWSER,
+        ["node", "--test", "--test-concurrency=1", "--test-reporter=spec", "widget.test.mjs", "header.test.mjs", "suggest.test.mjs"], cwd=BROWSER,
         env=dict(os.environ, NP_URL=playing.url, CHROMIUM=chromium), capture_output=True, text=True, timeout=300,
     )
     print(done.stdout[-6000:])

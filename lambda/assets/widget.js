@@ -1,16 +1,18 @@
 // <now-playing src="https://HOST/v1/current"></now-playing>: what the owner plays on Spotify.
-// Dependency-free custom element. Untrusted text only ever goes in through textContent.
-// With the `suggest` attribute it also loads "Suggest a song" (widget-suggest.js).
+// <now-playing-header src="…"></now-playing-header>: the same as a full-width band; with
+// `page-colors` it also sets --np-background, --np-foreground and --np-accent on the page.
+// Dependency-free custom elements. Untrusted text only ever goes in through textContent.
+// With the `suggest` attribute the widget also loads "Suggest a song" (widget-suggest.js).
 const CSS = `
 :host{display:block;--np-bg:#fff;--np-fg:#191414;--np-muted:#5f6368;--np-accent:#1db954;--np-track:#e4e6e8;
 font:14px/1.35 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--np-fg);max-width:420px}
 :host([theme=dark]){--np-bg:#181818;--np-fg:#fff;--np-muted:#b3b3b3;--np-track:#3e3e3e}
 @media (prefers-color-scheme:dark){:host(:not([theme=light])){--np-bg:#181818;--np-fg:#fff;--np-muted:#b3b3b3;--np-track:#3e3e3e}}
-.card{display:flex;gap:12px;align-items:center;background:var(--np-bg);border-radius:12px;padding:12px;
-box-shadow:0 1px 3px rgba(0,0,0,.2);text-decoration:none;color:inherit;min-height:64px;box-sizing:border-box}
+.card{display:flex;gap:12px;align-items:center;background:var(--np-bg);border-radius:12px;padding:12px;color:var(--np-fg);
+box-shadow:0 1px 3px rgba(0,0,0,.2);text-decoration:none;min-height:64px;box-sizing:border-box;transition:background-color .6s,color .6s}
 a.card:focus-visible{outline:3px solid var(--np-accent);outline-offset:2px}
 .art{width:64px;height:64px;border-radius:4px;flex:none;background:var(--np-track);object-fit:contain}
-.brand{flex:none;align-self:flex-start}
+.brand{flex:none;align-self:flex-start;color:var(--np-icon,#1ed760)}
 .text{min-width:0;flex:1}
 .status{font-size:12px;color:var(--np-muted);display:flex;gap:6px;align-items:center}
 .dot{width:8px;height:8px;border-radius:50%;background:var(--np-muted)}
@@ -23,7 +25,19 @@ a.card:focus-visible{outline:3px solid var(--np-accent);outline-offset:2px}
 :host([compact]) .card{padding:8px;min-height:0}:host([compact]) .art{width:40px;height:40px}
 :host([compact]) .sub,:host([compact]) .bar{display:none}
 @keyframes pulse{50%{opacity:.35}}
-@media (prefers-reduced-motion:reduce){.playing .dot{animation:none}.fill{transition:none}}`;
+@media (prefers-reduced-motion:reduce){.playing .dot{animation:none}.fill,.card{transition:none}}`;
+
+// The header: a band the width of the page, in the art's colours (Spotify's black without),
+// the same height whatever plays, the art whole and square beside the text.
+const HEADER_CSS = CSS + `
+:host{max-width:none;--np-bg:#191414;--np-fg:#fff;--np-muted:#fff;--np-accent:#1ed760;--np-track:#535353}
+.card{border-radius:0;box-shadow:none;gap:clamp(12px,3vw,32px);padding:clamp(12px,3vw,32px) clamp(16px,5vw,64px);
+height:calc(clamp(72px,16vw,160px) + 2 * clamp(12px,3vw,32px));min-height:0}
+.art{width:clamp(72px,16vw,160px);height:clamp(72px,16vw,160px)}
+.title{font-size:clamp(18px,3.2vw,32px);line-height:1.2}
+.sub{font-size:clamp(14px,1.8vw,18px)}.status{font-size:clamp(12px,1.4vw,14px)}.text{max-width:48rem}
+.bar{max-width:24rem}.brand{align-self:center}.cta{flex:none;font-size:13px;font-weight:600;margin-left:calc(8px - clamp(12px,3vw,32px))}
+@media (max-width:600px){.cta{display:none}}`;
 
 // Spotify's icon (simple-icons, CC0) at the guidelines' minimum of 21 px: artwork and
 // metadata are shown with the Spotify brand, and the card links back to Spotify.
@@ -37,7 +51,19 @@ function ago(iso, now) {
   return n ? ` ${n} ${unit}${n > 1 ? 's' : ''} ago` : ' just now';
 }
 
+/** Roughly how light a `#rrggbb` colour is, weighted as the eye sees. */
+const light = (hex) => [2, 7, 1].reduce((sum, w, i) => sum + w * parseInt(hex.slice(1 + 2 * i, 3 + 2 * i), 16), 0);
+
+/** Sets `--np-<name>` on `style` for each colour, or removes them all when `colours` is null. */
+function colour(style, colours, names) {
+  for (const [name, key] of Object.entries(names)) {
+    if (colours) style.setProperty(`--np-${name}`, colours[key]); else style.removeProperty(`--np-${name}`);
+  }
+}
+
 export class NowPlayingElement extends HTMLElement {
+  static css = CSS;
+  static cta = '';
   static define(tag = 'now-playing', registry = customElements) {
     if (!registry.get(tag)) registry.define(tag, this);
     return this;
@@ -52,12 +78,12 @@ export class NowPlayingElement extends HTMLElement {
     this.timer = 0;
     this.ticker = 0;
     const root = this.attachShadow({ mode: 'open' });
-    root.innerHTML = `<style>${CSS}</style><a class="card placeholder" part="card" target="_blank" rel="noopener noreferrer">
+    root.innerHTML = `<style>${this.constructor.css}</style><a class="card placeholder" part="card" target="_blank" rel="noopener noreferrer">
 <img class="art" alt="" part="art" hidden><div class="text"><div class="status"><span class="dot"></span><span class="label"></span></div>
 <div class="title">Spotify</div><div class="sub"></div><div class="bar" role="progressbar" aria-valuemin="0"><div class="fill"></div></div></div>
-<svg class="brand" part="brand" viewBox="0 0 24 24" width="21" height="21" aria-hidden="true" focusable="false"><path fill="#1ED760" d="${SPOTIFY_ICON}"/></svg></a>`;
+<svg class="brand" part="brand" viewBox="0 0 24 24" width="21" height="21" aria-hidden="true" focusable="false"><path fill="currentColor" d="${SPOTIFY_ICON}"/></svg>${this.constructor.cta}</a>`;
     const $ = (s) => root.querySelector(s);
-    this.el = { card: $('.card'), art: $('.art'), label: $('.label'), title: $('.title'), sub: $('.sub'), bar: $('.bar'), fill: $('.fill') };
+    this.el = { card: $('.card'), art: $('.art'), label: $('.label'), title: $('.title'), sub: $('.sub'), bar: $('.bar'), fill: $('.fill'), cta: $('.cta') };
     this.onVisibility = () => (document.hidden ? this.pause() : this.poll());
   }
 
@@ -139,12 +165,32 @@ export class NowPlayingElement extends HTMLElement {
     return Math.min(d.item ? d.item.duration_ms : 0, d.progress_ms + since);
   }
 
+  /** The 300 px rendition (of Spotify's 640, 300 and 64), which covers 64 px at any density. */
+  picture(images) {
+    const { art } = this.el;
+    const image = images[images.length > 1 ? images.length - 2 : 0];
+    art.hidden = !image;
+    if (image && art.src !== image.url) art.src = image.url;
+  }
+
+  /** The art's colours (Spotify's recommendation), unless the `theme` attribute pins a theme.
+   * Only the foreground is sure to be readable, so secondary text uses it too; Spotify's icon
+   * turns from green to white or black (the foreground's side), as the brand asks on a colour. */
+  paint(palette) {
+    const p = palette && !this.pinned() ? { ...palette, track: `color-mix(in srgb,${palette.foreground} 30%,${palette.background})`, icon: light(palette.foreground) > light(palette.background) ? '#fff' : '#000' } : null;
+    colour(this.el.card.style, p, { bg: 'background', fg: 'foreground', muted: 'foreground', accent: 'accent', track: 'track', icon: 'icon' });
+  }
+
+  pinned() { return this.hasAttribute('theme'); }
+
   placeholder() {
     const { card, art, label, title, sub, bar } = this.el;
     card.className = 'card placeholder';
     card.removeAttribute('href');
     card.setAttribute('aria-label', 'Spotify: nothing to show');
     art.hidden = true;
+    this.paint(null);
+    if (this.el.cta) this.el.cta.textContent = 'Spotify';
     label.textContent = '';
     title.textContent = 'Spotify';
     sub.textContent = '';
@@ -163,9 +209,9 @@ export class NowPlayingElement extends HTMLElement {
     card.className = `card ${d.status}`;
     if (item.url) card.href = item.url; else card.removeAttribute('href');
     card.title = item.url ? 'Listen on Spotify' : 'From Spotify';
-    const image = item.images && item.images[item.images.length > 1 ? item.images.length - 2 : 0];
-    art.hidden = !image;
-    if (image && art.src !== image.url) art.src = image.url;
+    this.picture(item.images || []);
+    this.paint(item.palette);
+    if (this.el.cta) this.el.cta.textContent = card.title;
     label.textContent = (LABEL[d.status] || '') + (d.status === 'last_played' && d.played_at ? ago(d.played_at, Date.now()) : '') + (d.stale ? ' · may be out of date' : '');
     title.textContent = item.name;
     const by = (item.artists || []).map((a) => a.name).join(', ');
@@ -186,4 +232,41 @@ export class NowPlayingElement extends HTMLElement {
   }
 }
 
+/** The header band: the art larger (the rendition the band's size needs), always in the art's
+ * colours, and with `page-colors` the page's custom properties. */
+export class NowPlayingHeader extends NowPlayingElement {
+  static css = HEADER_CSS;
+  static cta = '<span class="cta" part="cta">Spotify</span>';
+  static define(tag = 'now-playing-header', registry = customElements) {
+    return super.define(tag, registry);
+  }
+
+  disconnectedCallback() {
+    super.disconnectedCallback();
+    if (this.hasAttribute('page-colors')) this.pageColours(null);
+  }
+
+  picture(images) {
+    const { art } = this.el;
+    art.hidden = !images.length;
+    const sized = images.filter((i) => i.width);
+    art.srcset = sized.map((i) => `${i.url} ${i.width}w`).join(', ');
+    art.sizes = '(max-width:450px) 72px,(min-width:1000px) 160px,16vw';
+    if (images.length && art.getAttribute('src') !== images[0].url) art.src = images[0].url;
+  }
+
+  pinned() { return false; }
+
+  paint(palette) {
+    super.paint(palette);
+    if (this.hasAttribute('page-colors')) this.pageColours(palette);
+  }
+
+  /** `--np-background`, `--np-foreground`, `--np-accent` on the root, or none without art. */
+  pageColours(palette) {
+    colour(document.documentElement.style, palette, { background: 'background', foreground: 'foreground', accent: 'accent' });
+  }
+}
+
 NowPlayingElement.define();
+NowPlayingHeader.define();

@@ -4,7 +4,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use time::OffsetDateTime;
 
-use crate::domain::{Art, ItemKind, NowPlaying, Status};
+use crate::domain::{Art, ItemKind, NowPlaying, Palette, Status};
 
 /// The `<now-playing>` custom element, served as `/v1/widget.js`.
 pub const WIDGET_JS: &str = include_str!("../assets/widget.js");
@@ -19,8 +19,12 @@ pub fn widget_version() -> String {
     format!("{:08x}", crate::fingerprint::fnv1a(&both) as u32)
 }
 
+/// The card's colours: `Art` (the default) takes them from the album art's palette, as
+/// Spotify recommends for a playing view, and is `Light` without one; `?theme=light` and
+/// `?theme=dark` pin a theme.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Theme {
+    Art,
     Light,
     Dark,
 }
@@ -29,7 +33,47 @@ impl Theme {
     pub fn from_query(value: Option<&str>) -> Theme {
         match value {
             Some("dark") => Theme::Dark,
-            _ => Theme::Light,
+            Some("light") => Theme::Light,
+            _ => Theme::Art,
+        }
+    }
+}
+
+/// What the card is drawn in.
+struct Colours {
+    bg: String,
+    fg: String,
+    muted: String,
+    track: String,
+    accent: String,
+    /// Spotify's icon: green on the themes' white and black, and in white or black on a
+    /// colour, as Spotify's brand guidelines ask.
+    icon: String,
+}
+
+impl Colours {
+    fn of(theme: Theme, palette: Option<&Palette>) -> Colours {
+        let fixed = |[bg, fg, muted, track]: [&str; 4]| Colours {
+            bg: bg.into(),
+            fg: fg.into(),
+            muted: muted.into(),
+            track: track.into(),
+            accent: "#1db954".into(),
+            icon: "#1ED760".into(),
+        };
+        match (theme, palette) {
+            // The palette's foreground is the only colour it guarantees readable: the
+            // secondary text uses it too, and the bar's track is a blend of the two.
+            (Theme::Art, Some(p)) => Colours {
+                bg: p.background.to_string(),
+                fg: p.foreground.to_string(),
+                muted: p.foreground.to_string(),
+                track: p.background.mix(p.foreground, 0.3).to_string(),
+                accent: p.accent.to_string(),
+                icon: p.background.monochrome().to_string(),
+            },
+            (Theme::Dark, _) => fixed(["#181818", "#ffffff", "#b3b3b3", "#3e3e3e"]),
+            (Theme::Art | Theme::Light, _) => fixed(["#ffffff", "#191414", "#5f6368", "#e4e6e8"]),
         }
     }
 }
@@ -95,13 +139,10 @@ pub fn status_line(doc: Option<&NowPlaying>, now: OffsetDateTime) -> String {
 const SPOTIFY_ICON_PATH: &str = "M12 0C5.4 0 0 5.4 0 12s5.4 12 12 12 12-5.4 12-12S18.66 0 12 0zm5.521 17.34c-.24.359-.66.48-1.021.24-2.82-1.74-6.36-2.101-10.561-1.141-.418.122-.779-.179-.899-.539-.12-.421.18-.78.54-.9 4.56-1.021 8.52-.6 11.64 1.32.42.18.479.659.301 1.02zm1.44-3.3c-.301.42-.841.6-1.262.3-3.239-1.98-8.159-2.58-11.939-1.38-.479.12-1.02-.12-1.14-.6-.12-.48.12-1.021.6-1.141C9.6 9.9 15 10.561 18.72 12.84c.361.181.54.78.241 1.2zm.12-3.36C15.24 8.4 8.82 8.16 5.16 9.301c-.6.179-1.2-.181-1.38-.721-.18-.601.18-1.2.72-1.381 4.26-1.26 11.28-1.02 15.721 1.621.539.3.719 1.02.419 1.56-.299.421-1.02.599-1.559.3z";
 
 /// A 400×120 card: art (uncropped, corners of 4 px), status, title, artists or show,
-/// progress, and Spotify's icon.
+/// progress, and Spotify's icon, in the art's colours or a theme's.
 pub fn svg_card(doc: Option<&NowPlaying>, art: Option<&Art>, theme: Theme, now: OffsetDateTime) -> String {
-    let (bg, fg, muted, track) = match theme {
-        Theme::Light => ("#ffffff", "#191414", "#5f6368", "#e4e6e8"),
-        Theme::Dark => ("#181818", "#ffffff", "#b3b3b3", "#3e3e3e"),
-    };
     let item = doc.and_then(|d| d.item.as_ref());
+    let Colours { bg, fg, muted, track, accent, icon } = Colours::of(theme, item.and_then(|i| i.palette.as_ref()));
     let title = item.map_or_else(|| "Nothing playing".to_owned(), |i| i.name.clone());
     let by = item.map_or_else(String::new, |i| {
         let artists = i.artists.iter().map(|a| a.name.as_str()).collect::<Vec<_>>().join(", ");
@@ -128,12 +169,12 @@ pub fn svg_card(doc: Option<&NowPlaying>, art: Option<&Art>, theme: Theme, now: 
         ),
     };
     let bar = progress.map_or_else(String::new, |width| {
-        format!(r##"<rect x="120" y="96" width="264" height="4" rx="2" fill="{track}"/><rect x="120" y="96" width="{width}" height="4" rx="2" fill="#1db954"/>"##)
+        format!(r##"<rect x="120" y="96" width="264" height="4" rx="2" fill="{track}"/><rect x="120" y="96" width="{width}" height="4" rx="2" fill="{accent}"/>"##)
     });
-    let dot = if playing { "#1db954" } else { muted };
+    let dot = if playing { &accent } else { &muted };
     format!(
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="400" height="120" viewBox="0 0 400 120" role="img" aria-label="{label}"><title>{label}</title><defs><clipPath id="r"><rect x="16" y="16" width="88" height="88" rx="4"/></clipPath></defs><rect width="400" height="120" rx="12" fill="{bg}"/>{picture}<circle cx="124" cy="31" r="4" fill="{dot}"/><text x="134" y="35" font-family="system-ui,-apple-system,Segoe UI,Roboto,sans-serif" font-size="12" fill="{muted}">{status}</text><text x="120" y="60" font-family="system-ui,-apple-system,Segoe UI,Roboto,sans-serif" font-size="16" font-weight="600" fill="{fg}">{title}</text><text x="120" y="82" font-family="system-ui,-apple-system,Segoe UI,Roboto,sans-serif" font-size="13" fill="{muted}">{by}</text>{bar}<path transform="translate(363 16) scale(0.875)" fill="#1ED760" d="{icon}"><title>Spotify</title></path></svg>"##,
-        icon = SPOTIFY_ICON_PATH,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="400" height="120" viewBox="0 0 400 120" role="img" aria-label="{label}"><title>{label}</title><defs><clipPath id="r"><rect x="16" y="16" width="88" height="88" rx="4"/></clipPath></defs><rect width="400" height="120" rx="12" fill="{bg}"/>{picture}<circle cx="124" cy="31" r="4" fill="{dot}"/><text x="134" y="35" font-family="system-ui,-apple-system,Segoe UI,Roboto,sans-serif" font-size="12" fill="{muted}">{status}</text><text x="120" y="60" font-family="system-ui,-apple-system,Segoe UI,Roboto,sans-serif" font-size="16" font-weight="600" fill="{fg}">{title}</text><text x="120" y="82" font-family="system-ui,-apple-system,Segoe UI,Roboto,sans-serif" font-size="13" fill="{muted}">{by}</text>{bar}<path transform="translate(363 16) scale(0.875)" fill="{icon}" d="{icon_path}"><title>Spotify</title></path></svg>"##,
+        icon_path = SPOTIFY_ICON_PATH,
         label = escape(&format!("{status}: {title}")),
         // Short of the icon in the top right corner.
         status = escape(&fit(&status, 34)),
@@ -153,6 +194,9 @@ pub fn preview_page(base: &str, suggest: bool) -> String {
         "<script type=\"module\" src=\"{base}/v1/widget.js?v={version}\"></script>\n<now-playing src=\"{base}/v1/current\"{suggest}></now-playing>"
     ));
     let markdown_snippet = escape(&format!("[![Now playing on Spotify]({base}/v1/current.svg)]({base}/v1/open)"));
+    let header_snippet = escape(&format!(
+        "<script type=\"module\" src=\"{base}/v1/widget.js?v={version}\"></script>\n<now-playing-header src=\"{base}/v1/current\" page-colors></now-playing-header>"
+    ));
     format!(
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>now-playing</title><script type="module" src="{base}/v1/widget.js?v={version}"></script>
@@ -160,6 +204,8 @@ pub fn preview_page(base: &str, suggest: bool) -> String {
 <body><h1>now-playing</h1><p>What this endpoint's owner is listening to on Spotify, live.</p>
 <h2>The widget</h2><now-playing src="{base}/v1/current"{suggest}></now-playing>
 <p>Paste into any page:</p><pre><code>{html_snippet}</code></pre>
+<h2>The header</h2><now-playing-header src="{base}/v1/current"></now-playing-header>
+<p>A band the width of the page, in the colours of the art; <code>page-colors</code> also puts them on the page as <code>--np-background</code>, <code>--np-foreground</code> and <code>--np-accent</code>:</p><pre><code>{header_snippet}</code></pre>
 <h2>The card</h2><p><a href="{base}/v1/open"><img src="{base}/v1/current.svg" width="400" height="120" alt="Now playing on Spotify"></a></p>
 <p>Paste into a README (GitHub's image proxy fetches it; <code>?theme=dark</code> for dark):</p><pre><code>{markdown_snippet}</code></pre>
 <h2>The data</h2><p><a href="{base}/v1/current">{base}/v1/current</a> · <a href="{base}/v1/health">health</a></p></body></html>"#
@@ -216,6 +262,31 @@ mod tests {
         }
         let svg = svg_card(Some(&doc("Song", true)), Some(&art), Theme::Light, NOW);
         assert!(svg.contains(r#"preserveAspectRatio="xMidYMid meet" href="data:image/png;base64,AQID""#), "{svg}");
+    }
+
+    #[test]
+    fn the_card_takes_the_arts_colours_unless_a_theme_is_asked() {
+        use crate::domain::Rgb;
+        let palette = Palette {
+            background: Rgb(0x1b, 0x2a, 0x49),
+            foreground: Rgb(0xbb, 0xbf, 0xc8),
+            accent: Rgb(0xf2, 0x6b, 0x5b),
+        };
+        let mut d = doc("Song", true);
+        d.item.as_mut().unwrap().palette = Some(palette);
+        let svg = svg_card(Some(&d), None, Theme::Art, NOW);
+        assert!(svg.contains(r##"rx="12" fill="#1b2a49""##), "the art's background: {svg}");
+        assert!(svg.contains(r##"font-weight="600" fill="#bbbfc8""##), "its foreground for the title");
+        assert!(svg.contains(r##"height="4" rx="2" fill="#f26b5b""##), "its accent for the progress");
+        assert!(svg.contains(r##"fill="#ffffff" d="M12 0"##), "Spotify's icon in white on a dark colour");
+        assert!(!svg.contains("#5f6368"), "no theme colour left");
+        let pinned = svg_card(Some(&d), None, Theme::Dark, NOW);
+        assert!(pinned.contains(r##"rx="12" fill="#181818""##) && pinned.contains(r##"fill="#1ED760" d="M12 0"##));
+        // Without a palette the default is the light theme.
+        let plain = svg_card(Some(&doc("Song", true)), None, Theme::Art, NOW);
+        assert!(plain.contains(r##"rx="12" fill="#ffffff""##));
+        assert_eq!(Theme::from_query(Some("light")), Theme::Light);
+        assert_eq!(Theme::from_query(Some("nonsense")), Theme::Art);
     }
 
     #[test]

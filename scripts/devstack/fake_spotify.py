@@ -45,10 +45,12 @@ def fixture(name: str) -> dict:
 COVERS = sorted((Path(__file__).parent / "covers").glob("*.jpg"))
 
 
-def cover_jpeg(key: str) -> bytes:
-    """The cover for `key`: one of a few real JPEGs (Spotify's CDN sends JPEG), the same for
-    the same key. They are made by lambda/tests/palette.rs."""
-    digest = hashlib.sha256(key.encode()).digest()
+def cover_jpeg(path: str) -> bytes:
+    """The cover at `path`: one of a few real JPEGs (Spotify's CDN sends JPEG), made by
+    lambda/tests/palette.rs. An image id is a 16-character rendition prefix and the picture's
+    id (the fixtures end theirs with the width), so every rendition shows one picture."""
+    picture = path.removeprefix("/image/")[16:].rstrip("0123456789")
+    digest = hashlib.sha256(picture.encode()).digest()
     return COVERS[digest[0] % len(COVERS)].read_bytes()
 
 

@@ -192,9 +192,9 @@ test('the preview page shows the live widget from this deployment', async () => 
   await page.setViewportSize({ width: 480, height: 140 });
 });
 
-for (const theme of ['light', 'dark']) {
+for (const theme of ['art', 'light', 'dark']) {
   test(`the ${theme} SVG card is valid XML and renders to a picture`, async () => {
-    const url = `${BASE}/v1/current.svg?theme=${theme}`;
+    const url = theme === 'art' ? `${BASE}/v1/current.svg` : `${BASE}/v1/current.svg?theme=${theme}`;
     await page.goto(`${BASE}/`);
     const result = await page.evaluate(async (u) => {
       const text = await (await fetch(u)).text();
@@ -213,6 +213,12 @@ for (const theme of ['light', 'dark']) {
     assert.equal(result.parseError, null);
     assert.ok(result.colours > 20, `only ${result.colours} colours: blank?`);
     assert.ok(result.hasArt, 'album art inlined');
+    if (theme === 'art') {
+      // By default the card is in the art's colours, as the answer's palette gives them.
+      const { palette } = (await (await fetch(`${BASE}/v1/current`)).json()).item;
+      const svg = await (await fetch(url)).text();
+      assert.ok(svg.includes(`rx="12" fill="${palette.background}"`), `the art's background ${palette.background}`);
+    }
     await page.goto(url);
     await page.setViewportSize({ width: 400, height: 120 });
     await page.screenshot({ path: `${SHOTS}/card-${theme}.png` });

@@ -45,9 +45,15 @@ impl Rgb {
     }
 
     /// `self` moved a fraction `t` (0 to 1) of the way towards `to`.
-    fn mix(self, to: Rgb, t: f64) -> Rgb {
+    pub fn mix(self, to: Rgb, t: f64) -> Rgb {
         let channel = |a: u8, b: u8| (f64::from(a) + (f64::from(b) - f64::from(a)) * t).round().clamp(0.0, 255.0) as u8;
         Rgb(channel(self.0, to.0), channel(self.1, to.1), channel(self.2, to.2))
+    }
+
+    /// White or black, whichever contrasts more with `self`: for a one-colour mark on it.
+    pub fn monochrome(self) -> Rgb {
+        let (white, black) = (Rgb(255, 255, 255), Rgb(0, 0, 0));
+        if white.contrast(self) >= black.contrast(self) { white } else { black }
     }
 
     /// Chroma: how far from grey, 0 to 255.
@@ -172,8 +178,7 @@ impl Bin {
 /// One of pure white and pure black has at least 4.58:1 with any colour, so the answer
 /// always meets `TEXT_CONTRAST`.
 fn readable(colour: Rgb, background: Rgb, ratio: f64) -> Rgb {
-    let (white, black) = (Rgb(255, 255, 255), Rgb(0, 0, 0));
-    let target = if white.contrast(background) >= black.contrast(background) { white } else { black };
+    let target = background.monochrome();
     (0..=20)
         .map(|step| colour.mix(target, f64::from(step) / 20.0))
         .find(|c| c.contrast(background) >= ratio)
