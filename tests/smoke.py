@@ -43,6 +43,16 @@ def checks(base: str):
     code = post.json().get("error", {}).get("code") if post.headers.get("Content-Type", "").startswith("application/json") else None
     yield "POST is a JSON method_not_allowed", post.status_code == 405 and code == "method_not_allowed", (
         f"{post.status_code} {post.text[:200]}")
+    item = doc.get("item") or {}
+    palette = item.get("palette")
+    yield "the item's palette is null or three #rrggbb colours", palette is None or (
+        set(palette) == {"background", "foreground", "accent"}
+        and all(isinstance(c, str) and len(c) == 7 and c.startswith("#") for c in palette.values())), palette
+    art = requests.get(f"{base}/v1/art?size=64", allow_redirects=False, timeout=15)
+    has_art = bool(item.get("images"))
+    art_ok = (art.status_code == 302 and bool(art.headers.get("Location"))) if has_art else (
+        art.status_code in (302, 404))
+    yield "GET /v1/art redirects to the art (or a JSON no_art without)", art_ok, f"{art.status_code} {dict(art.headers)}"
     missing = requests.get(f"{base}/v1/no-such-path", timeout=15)
     code = missing.json().get("error", {}).get("code") if missing.headers.get("Content-Type", "").startswith("application/json") else None
     yield "an unknown path is a JSON not_found", missing.status_code == 404 and code == "not_found", f"{missing.status_code} {missing.text[:200]}"

@@ -61,7 +61,9 @@ class Breaking(BaseHTTPRequestHandler):
             headers.pop("If-None-Match", None)
         if self.broken == "bare-preflight" and self.command == "OPTIONS":
             return self.answer(200, {}, b"")
-        answer = requests.request(self.command, self.target + self.path, headers=headers, timeout=30)
+        if self.broken == "no-art" and self.path.startswith("/v1/art"):
+            return self.answer(404, {"Content-Type": "application/json"}, b'{"error":{"code":"no_art","message":"x"}}')
+        answer = requests.request(self.command, self.target + self.path, headers=headers, timeout=30, allow_redirects=False)
         out = {k: v for k, v in answer.headers.items() if k.lower() not in ("content-length", "transfer-encoding", "connection")}
         if self.broken == "sniffable":
             out = {k: v for k, v in out.items() if k.lower() != "x-content-type-options"}
@@ -88,6 +90,7 @@ class Breaking(BaseHTTPRequestHandler):
     ("bare-preflight", "FAIL OPTIONS preflight allows GET"),
     ("sniffable", "FAIL answers say nosniff"),
     ("post-accepted", "FAIL POST is a JSON method_not_allowed"),
+    ("no-art", "FAIL GET /v1/art redirects to the art (or a JSON no_art without)"),
 ])
 def test_each_check_fails_when_its_behaviour_breaks(stack, broken, failure):
     handler = type("Broken", (Breaking,), {"target": stack.url, "broken": broken})
