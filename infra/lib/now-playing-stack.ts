@@ -4,6 +4,7 @@ import { Construct } from 'constructs';
 import { Alarms } from './alarms';
 import { NowPlayingApi } from './api';
 import { DailyDigest } from './digest';
+import { KeepFresh } from './keep-fresh';
 import { CustomDomain } from './domain';
 import { NowPlayingFunction } from './function';
 import { acknowledgeFindings } from './nag';
@@ -54,6 +55,9 @@ export class NowPlayingStack extends Stack {
           value: domain.domain.domainNameAliasDomainName,
         });
       }
+    }
+    if (s.keepFresh === 'on') {
+      new KeepFresh(this, 'KeepFresh', { handler: fn.function });
     }
     if (s.alarmEmail) {
       const alarms = new Alarms(this, 'Alarms', {

@@ -22,6 +22,8 @@ export interface Settings {
   readonly accountLoggingRole: 'create' | 'existing';
   /** Visitors' song suggestions: `off` (no routes at all), `review` or `auto`. */
   readonly suggestions: 'off' | 'review' | 'auto';
+  /** `on`: a schedule refreshes the access token before it lapses; `off`: visitors do. */
+  readonly keepFresh: 'on' | 'off';
 }
 
 /** Each key, its default and what it means; the README's table is this list. */
@@ -42,6 +44,7 @@ export const SETTINGS_HELP: ReadonlyArray<[keyof Settings, string, string]> = [
   ['certificateArn', '(none)', 'existing ACM certificate for domainName when DNS is elsewhere'],
   ['alarmEmail', '(none)', 'turns on alarms, sent to this address'],
   ['suggestions', 'off', 'visitors suggest songs: `review` (the owner decides with `make suggestions`) or `auto` (added at once); needs `make bootstrap ARGS="--suggestions"`'],
+  ['keepFresh', 'on', '`on`: every 10 minutes a schedule refreshes the access token before it lapses, so no visitor waits for it; `off` leaves that to visitors'],
   ['accountLoggingRole', 'create', '`create` sets API Gateway\'s account-wide logging role (kept on destroy); `existing` when the account already has one'],
 ];
 
@@ -157,6 +160,10 @@ export function loadSettings(get: (key: string) => unknown, region?: string): Se
   if (suggestions !== 'off' && suggestions !== 'review' && suggestions !== 'auto') {
     throw new SettingsError('suggestions', `expected off, review or auto, got ${JSON.stringify(suggestions)}`);
   }
+  const keepFresh = text('keepFresh') ?? 'on';
+  if (keepFresh !== 'on' && keepFresh !== 'off') {
+    throw new SettingsError('keepFresh', `expected on or off, got ${JSON.stringify(keepFresh)}`);
+  }
   const stackName = text('stackName') ?? 'NowPlaying';
   if (!/^[A-Za-z][A-Za-z0-9-]{0,127}$/.test(stackName)) {
     throw new SettingsError('stackName', `${JSON.stringify(stackName)} is not a CloudFormation stack name`);
@@ -180,5 +187,6 @@ export function loadSettings(get: (key: string) => unknown, region?: string): Se
     alarmEmail,
     accountLoggingRole,
     suggestions,
+    keepFresh,
   };
 }

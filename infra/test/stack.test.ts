@@ -5,6 +5,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AUTHORIZATION_PERIOD, HEALTH_CHECK_EVERY, SCHEDULED_HEALTH_EVENT, WARN_DAYS } from '../lib/alarms';
 import { ROUTES, SUGGESTION_ROUTES, SUGGESTION_THROTTLING } from '../lib/api';
 import { DIGEST_EVENT } from '../lib/digest';
+import { KEEP_FRESH_EVENT, KEEP_FRESH_EVERY } from '../lib/keep-fresh';
 import { loadSettings, SETTINGS_HELP } from '../lib/settings';
 import { ALARMS, build, CERTIFICATE_ARN, EXTERNAL_DNS, ROUTE53, synth } from './helpers';
 
@@ -77,6 +78,32 @@ describe('the default stack', () => {
         expect(JSON.stringify(statement.Resource)).not.toMatch(/"\*"/);
       }
     }
+  });
+
+  test('a rule every 10 minutes asks the function to keep the token fresh, with the REST event it parses', () => {
+    const fixture = path.join(__dirname, '..', '..', 'lambda', 'tests', 'data', 'events', 'scheduled_keep_fresh.json');
+    expect(JSON.parse(fs.readFileSync(fixture, 'utf8'))).toEqual(KEEP_FRESH_EVENT);
+    // Under the 15 minutes ahead the function refreshes (KEEP_FRESH_AHEAD in domain/token.rs).
+    expect(KEEP_FRESH_EVERY.toMinutes()).toBeLessThan(15);
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(10 minutes)',
+      Targets: [Match.objectLike({ Input: JSON.stringify(KEEP_FRESH_EVENT), RetryPolicy: { MaximumRetryAttempts: 0 } })],
+    });
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      Principal: 'events.amazonaws.com',
+      SourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^KeepFresh'), 'Arn'] },
+    });
+    // Not a route: the REST API has no such resource.
+    const parts = Object.values(template.findResources('AWS::ApiGateway::Resource')).map((r) => r.Properties.PathPart);
+    expect(parts).not.toContain('keep-fresh');
+    expect(parts).not.toContain('internal');
+  });
+
+  test('keepFresh=off has no schedule', () => {
+    const off = synth({ keepFresh: 'off' }, 'no-keep-fresh');
+    expect(JSON.stringify(off.toJSON())).not.toMatch(/keep-fresh/);
+    expect(() => synth({ keepFresh: 'sometimes' }, 'bad-keep-fresh')).toThrow(/keepFresh: expected on or off/);
   });
 
   test('the credentials parameter is referenced, never created', () => {

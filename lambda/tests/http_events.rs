@@ -257,6 +257,29 @@ async fn the_scheduled_digest_event_of_the_stack_reaches_the_digest_only_where_o
 }
 
 #[tokio::test]
+async fn the_scheduled_keep_fresh_event_of_the_stack_refreshes_the_token_and_shows_no_secret() {
+    let req = || request(event("scheduled_keep_fresh.json"), |_| {});
+    assert_eq!(route_path(&req()), "/internal/keep-fresh");
+    let h = Harness::new();
+    h.spotify.script_refresh(vec![grant("access-1", None)]);
+    let app = app(&h, AllowedOrigins::Any);
+    let r = app.handle(req()).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(body_json(&r), serde_json::json!({"refreshed": true}));
+    assert_eq!(header_of(&r, header::CACHE_CONTROL), Some("no-store"));
+    assert!(!text_of(&r).contains("access-1"));
+    assert_eq!(body_json(&app.handle(req()).await), serde_json::json!({"refreshed": false}), "an hour left: kept");
+    assert_eq!(h.spotify.calls().0, 1);
+    let r = app.handle(rest("/internal/keep-fresh", "GET")).await;
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    h.store.token.lock().unwrap().take();
+    h.spotify.script_refresh(vec![Err(SpotifyError::InvalidGrant)]);
+    let r = app.handle(req()).await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body_json(&r)["error"]["code"], "reauthorization_required");
+}
+
+#[tokio::test]
 async fn health_is_503_when_unconfigured() {
     let h = Harness::new();
     *h.credentials.stored.lock().unwrap() = Err(CredentialsError::Missing("/now-playing/spotify".into()));

@@ -7,8 +7,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::*;
+use now_playing::domain::token::KEEP_FRESH_AHEAD;
 use now_playing::domain::{ItemKind, Playback, ServiceError, Status};
-use now_playing::ports::{CredentialsError, SpotifyError};
+use now_playing::ports::{Clock, CredentialsError, SpotifyError, TokenStore};
 use secrecy::ExposeSecret;
 
 #[tokio::test]
@@ -360,4 +361,71 @@ async fn after_a_401_another_instance_s_new_token_is_used_without_a_refresh() {
     other_instance.await.unwrap();
     assert_eq!(h.spotify.calls().0, 0, "the other instance's token, not a refresh");
     assert_eq!(h.spotify.played_with.lock().unwrap().as_slice(), ["access-a", "access-b"]);
+}
+
+// --- The keep-fresh schedule: the token is refreshed before any visitor meets it expired.
+
+#[tokio::test]
+async fn keep_fresh_refreshes_a_missing_token_and_shares_it() {
+    let h = Harness::new();
+    h.spotify.script_refresh(vec![grant("access-1", None)]);
+    assert!(h.instance("schedule").keep_fresh(KEEP_FRESH_AHEAD).await.unwrap());
+    assert_eq!(h.spotify.calls().0, 1);
+    // A visitor's instance finds it in the store.
+    h.spotify.script_playing(vec![Ok(playback("currently_playing_track.json"))]);
+    h.instance("visitor").current().await.unwrap();
+    assert_eq!(h.spotify.calls().0, 1, "the visitor did not refresh");
+}
+
+#[tokio::test]
+async fn keep_fresh_leaves_a_token_with_time_left_and_refreshes_one_without() {
+    let h = Harness::new();
+    h.spotify.script_refresh(vec![grant("access-1", None), grant("access-2", None)]);
+    let schedule = h.instance("schedule");
+    assert!(schedule.keep_fresh(KEEP_FRESH_AHEAD).await.unwrap());
+    // 60-minute tokens: with exactly 15 minutes left it is kept, with less it is refreshed.
+    h.clock.advance(Duration::from_secs(45 * 60));
+    assert!(!schedule.keep_fresh(KEEP_FRESH_AHEAD).await.unwrap());
+    assert_eq!(h.spotify.calls().0, 1);
+    h.clock.advance(Duration::from_secs(1));
+    assert!(schedule.keep_fresh(KEEP_FRESH_AHEAD).await.unwrap());
+    assert_eq!(h.spotify.calls().0, 2);
+}
+
+#[tokio::test]
+async fn keep_fresh_does_nothing_while_another_instance_refreshes() {
+    let h = Harness::new();
+    let now = h.clock.now();
+    assert!(h.store.try_lease("someone-else", now, now + Duration::from_secs(10)).await.unwrap());
+    assert!(!h.instance("schedule").keep_fresh(KEEP_FRESH_AHEAD).await.unwrap());
+    assert_eq!(h.spotify.calls().0, 0);
+}
+
+#[tokio::test]
+async fn keep_fresh_reports_a_refused_refresh_token() {
+    let h = Harness::new();
+    h.spotify.script_refresh(vec![Err(SpotifyError::InvalidGrant)]);
+    let e = h.instance("schedule").keep_fresh(KEEP_FRESH_AHEAD).await.unwrap_err();
+    assert!(matches!(e, ServiceError::ReauthorizationRequired(_)), "{e:?}");
+}
+
+#[tokio::test]
+async fn with_the_schedule_every_10_minutes_no_visitor_ever_refreshes_the_token() {
+    let h = Harness::new();
+    h.spotify.script_refresh((1..=40).map(|n| grant(&format!("access-{n}"), None)).collect());
+    h.spotify.script_playing(vec![Ok(playback("currently_playing_track.json"))]);
+    let schedule = h.instance("schedule");
+    let mut refreshes_by_visitors = 0;
+    // Six hours; a cold visitor arrives at minute 7 of every 10, just before the next run.
+    for run in 0..36 {
+        schedule.keep_fresh(KEEP_FRESH_AHEAD).await.unwrap();
+        h.clock.advance(Duration::from_secs(7 * 60));
+        let before = h.spotify.calls().0;
+        h.instance(&format!("visitor-{run}")).current().await.unwrap();
+        refreshes_by_visitors += h.spotify.calls().0 - before;
+        h.clock.advance(Duration::from_secs(3 * 60));
+    }
+    assert_eq!(refreshes_by_visitors, 0);
+    let refreshes = h.spotify.calls().0;
+    assert!((6..=8).contains(&refreshes), "about one refresh an hour, not one a run: {refreshes}");
 }

@@ -388,6 +388,12 @@ impl NowPlayingService {
         }
     }
 
+    /// Refreshes the shared access token if it has less than `ahead` left (the keep-fresh
+    /// schedule); `Ok(true)` when it was refreshed.
+    pub async fn keep_fresh(&self, ahead: Duration) -> Result<bool, ServiceError> {
+        Ok(self.tokens.keep_fresh(ahead).await?)
+    }
+
     /// The authorization's state, without calling Spotify.
     pub async fn health(&self) -> Health {
         match self.tokens.credentials().await {

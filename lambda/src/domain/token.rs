@@ -14,6 +14,11 @@ use crate::ports::{Clock, CredentialStore, CredentialsError, Spotify, SpotifyErr
 /// A token is refreshed when it has less than this left.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
 
+/// The keep-fresh schedule (every 10 minutes, infra/lib/keep-fresh.ts) refreshes the token
+/// when it has less than this left: more than the schedule's period, so the token never
+/// lapses between two runs, and Spotify's hour-long tokens are refreshed once an hour.
+pub const KEEP_FRESH_AHEAD: Duration = Duration::from_secs(15 * 60);
+
 /// A Spotify access token and when it expires. Its `Debug` never shows the value.
 #[derive(Clone, Debug)]
 pub struct AccessToken {
@@ -117,6 +122,39 @@ impl TokenManager {
             return Ok(token);
         }
         self.obtain(None).await
+    }
+
+    /// The keep-fresh schedule's work: refreshes the shared token, under the lease, only if
+    /// it has less than `ahead` left, so no visitor meets an expired one. `Ok(false)` when
+    /// the stored token had enough left and Spotify was not called.
+    pub async fn keep_fresh(&self, ahead: Duration) -> Result<bool, TokenError> {
+        let _gate = self.refresh_gate.lock().await;
+        let lasts = |token: &AccessToken| token.expires_at - self.clock.now() >= ahead;
+        match self.store.load().await {
+            Ok(Some(token)) if lasts(&token) => {
+                info!(expires_at = %token.expires_at, "access token kept: it has time left");
+                self.remember(&token);
+                return Ok(false);
+            }
+            Ok(_) => {}
+            Err(e) => warn!(error = %e, "token store unavailable; refreshing without it"),
+        }
+        let now = self.clock.now();
+        match self.store.try_lease(&self.instance_id, now, now + self.timing.lease).await {
+            Ok(false) => {
+                info!("another instance is refreshing the access token; nothing to do");
+                Ok(false)
+            }
+            leased => {
+                let result = self.refresh().await;
+                if leased.is_ok()
+                    && let Err(e) = self.store.release_lease(&self.instance_id).await
+                {
+                    warn!(error = %e, "could not release the refresh lease; it lapses by itself");
+                }
+                result.map(|_| true)
+            }
+        }
     }
 
     /// A token other than `rejected`, which the Web API just answered 401 to.

@@ -54,6 +54,7 @@ enum Route {
     Challenge,
     Suggestions,
     Digest,
+    KeepFresh,
 }
 
 impl Route {
@@ -70,9 +71,10 @@ impl Route {
             "/v1/search" => Some(Route::Search),
             "/v1/suggestions/challenge" => Some(Route::Challenge),
             "/v1/suggestions" => Some(Route::Suggestions),
-            // The stack's daily schedule invokes the function with this path; the REST API
-            // has no such resource, so no visitor reaches it.
+            // The stack's schedules invoke the function with these paths; the REST API has
+            // no such resources, so no visitor reaches them.
             "/internal/daily-digest" => Some(Route::Digest),
+            "/internal/keep-fresh" => Some(Route::KeepFresh),
             _ => None,
         }
     }
@@ -80,14 +82,14 @@ impl Route {
     /// The methods the route answers, for `Allow` and the preflight.
     fn methods(self) -> &'static str {
         match self {
-            Route::Suggestions | Route::Digest => "POST, OPTIONS",
+            Route::Suggestions | Route::Digest | Route::KeepFresh => "POST, OPTIONS",
             _ => "GET, HEAD, OPTIONS",
         }
     }
 
     fn allows(self, method: &Method) -> bool {
         match self {
-            Route::Suggestions | Route::Digest => method == Method::POST,
+            Route::Suggestions | Route::Digest | Route::KeepFresh => method == Method::POST,
             _ => method == Method::GET || method == Method::HEAD,
         }
     }
@@ -204,6 +206,7 @@ impl App {
             Route::Challenge => self.challenge().await,
             Route::Suggestions => self.suggest(req).await,
             Route::Digest => self.digest().await,
+            Route::KeepFresh => self.keep_fresh().await,
         }
     }
 
