@@ -1,0 +1,214 @@
+//! How many round trips each path makes one after another: every AWS call here takes 1 ms
+//! and every Spotify call 100 ms of tokio's paused clock, so a request's elapsed time reads
+//! as `100 × Spotify + 1 × AWS` sequential calls. A change that adds a call in sequence
+//! fails here, whatever a benchmark would say.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use common::*;
+use now_playing::domain::service::CacheTiming;
+use now_playing::domain::token::LeaseTiming;
+use now_playing::domain::{AccessToken, Credentials, NowPlaying, NowPlayingService, Playback, Played, TokenManager};
+use now_playing::ports::{
+    CredentialStore, CredentialsError, SharedState, SnapshotStore, Spotify, SpotifyError, StoreError, TokenGrant,
+    TokenStore,
+};
+use time::OffsetDateTime;
+
+const AWS: Duration = Duration::from_millis(1);
+const SPOTIFY: Duration = Duration::from_millis(100);
+
+/// Every call, in the order made, for the failure message.
+#[derive(Default)]
+struct Log(Mutex<Vec<&'static str>>);
+
+impl Log {
+    async fn call(&self, name: &'static str, cost: Duration) {
+        self.0.lock().unwrap().push(name);
+        tokio::time::sleep(cost).await;
+    }
+}
+
+struct Metered<T> {
+    inner: Arc<T>,
+    log: Arc<Log>,
+}
+
+#[async_trait]
+impl TokenStore for Metered<MemoryTokenStore> {
+    async fn load(&self) -> Result<Option<AccessToken>, StoreError> {
+        self.log.call("token.load", AWS).await;
+        self.inner.load().await
+    }
+    async fn save(&self, token: &AccessToken) -> Result<(), StoreError> {
+        self.log.call("token.save", AWS).await;
+        self.inner.save(token).await
+    }
+    async fn try_lease(&self, owner: &str, now: OffsetDateTime, until: OffsetDateTime) -> Result<bool, StoreError> {
+        self.log.call("token.lease", AWS).await;
+        self.inner.try_lease(owner, now, until).await
+    }
+    async fn release_lease(&self, owner: &str) -> Result<(), StoreError> {
+        self.log.call("token.release", AWS).await;
+        self.inner.release_lease(owner).await
+    }
+}
+
+#[async_trait]
+impl SnapshotStore for Metered<MemorySnapshotStore> {
+    async fn load(&self) -> Result<SharedState, StoreError> {
+        self.log.call("answer.load", AWS).await;
+        self.inner.load().await
+    }
+    async fn try_lease(&self, owner: &str, now: OffsetDateTime, until: OffsetDateTime) -> Result<bool, StoreError> {
+        self.log.call("answer.lease", AWS).await;
+        self.inner.try_lease(owner, now, until).await
+    }
+    async fn save(&self, snapshot: &NowPlaying, last_seen: Option<&Played>) -> Result<(), StoreError> {
+        self.log.call("answer.save", AWS).await;
+        self.inner.save(snapshot, last_seen).await
+    }
+    async fn back_off(&self, until: OffsetDateTime) -> Result<(), StoreError> {
+        self.log.call("answer.back_off", AWS).await;
+        self.inner.back_off(until).await
+    }
+    async fn release(&self, owner: &str) -> Result<(), StoreError> {
+        self.log.call("answer.release", AWS).await;
+        self.inner.release(owner).await
+    }
+}
+
+#[async_trait]
+impl CredentialStore for Metered<MemoryCredentialStore> {
+    async fn load(&self) -> Result<Credentials, CredentialsError> {
+        self.log.call("ssm.get", AWS).await;
+        self.inner.load().await
+    }
+    async fn save(&self, credentials: &Credentials) -> Result<(), CredentialsError> {
+        self.log.call("ssm.put", AWS).await;
+        self.inner.save(credentials).await
+    }
+}
+
+#[async_trait]
+impl Spotify for Metered<FakeSpotify> {
+    async fn refresh(&self, credentials: &Credentials) -> Result<TokenGrant, SpotifyError> {
+        self.log.call("spotify.refresh", SPOTIFY).await;
+        self.inner.refresh(credentials).await
+    }
+    async fn currently_playing(&self, token: &AccessToken) -> Result<Playback, SpotifyError> {
+        self.log.call("spotify.player", SPOTIFY).await;
+        self.inner.currently_playing(token).await
+    }
+    async fn recently_played(&self, token: &AccessToken) -> Result<Option<Played>, SpotifyError> {
+        self.log.call("spotify.recent", SPOTIFY).await;
+        self.inner.recently_played(token).await
+    }
+}
+
+/// The shared state a path starts from; each `instance` is a cold process over it.
+struct World {
+    h: Harness,
+    log: Arc<Log>,
+}
+
+impl World {
+    fn new() -> World {
+        let h = Harness::new();
+        h.spotify.script_refresh(vec![grant("access-1", None)]);
+        h.spotify.script_playing(vec![Ok(playback("currently_playing_track.json"))]);
+        World { h, log: Arc::new(Log::default()) }
+    }
+
+    fn instance(&self, id: &str) -> NowPlayingService {
+        let metered = |log: &Arc<Log>| log.clone();
+        let spotify = Arc::new(Metered { inner: self.h.spotify.clone(), log: metered(&self.log) });
+        let tokens = TokenManager::new(
+            spotify.clone(),
+            Arc::new(Metered { inner: self.h.store.clone(), log: metered(&self.log) }),
+            Arc::new(Metered { inner: self.h.credentials.clone(), log: metered(&self.log) }),
+            self.h.clock.clone(),
+            id.to_owned(),
+            LeaseTiming::default(),
+        );
+        NowPlayingService::new(
+            spotify,
+            Arc::new(tokens),
+            Arc::new(Metered { inner: self.h.snapshots.clone(), log: metered(&self.log) }),
+            self.h.clock.clone(),
+            id.to_owned(),
+            CacheTiming::default(),
+        )
+    }
+
+    /// (sequential Spotify calls, sequential AWS calls, every call in order) of one request.
+    async fn measure(&self, service: &NowPlayingService) -> (u128, u128, Vec<&'static str>) {
+        self.log.0.lock().unwrap().clear();
+        let started = tokio::time::Instant::now();
+        service.current().await.expect("an answer");
+        let ms = started.elapsed().as_millis();
+        (ms / 100, ms % 100, self.log.0.lock().unwrap().clone())
+    }
+
+    /// Lets the cache window pass, so the shared answer is stale.
+    fn later(&self) {
+        self.h.clock.advance(CacheTiming::default().window * 2);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_idle_visitor_nothing_cached_and_no_token() {
+    let world = World::new();
+    let (spotify, aws, calls) = world.measure(&world.instance("cold")).await;
+    assert_eq!((spotify, aws), (2, 10), "{calls:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_idle_visitor_with_an_expired_token() {
+    let world = World::new();
+    world.instance("earlier").current().await.unwrap();
+    world.h.clock.advance(Duration::from_secs(2 * 3600));
+    world.h.spotify.script_refresh(vec![grant("access-2", None)]);
+    let (spotify, aws, calls) = world.measure(&world.instance("cold")).await;
+    assert_eq!((spotify, aws), (2, 10), "{calls:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_idle_visitor_with_a_token_kept_fresh() {
+    let world = World::new();
+    world.instance("earlier").current().await.unwrap();
+    world.later();
+    let (spotify, aws, calls) = world.measure(&world.instance("cold")).await;
+    assert_eq!((spotify, aws), (1, 5), "{calls:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cold_start_with_a_fresh_shared_answer_is_one_read() {
+    let world = World::new();
+    world.instance("earlier").current().await.unwrap();
+    let (spotify, aws, calls) = world.measure(&world.instance("cold")).await;
+    assert_eq!((spotify, aws), (0, 1), "{calls:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_warm_request_within_the_window_makes_no_call() {
+    let world = World::new();
+    let warm = world.instance("warm");
+    warm.current().await.unwrap();
+    let (spotify, aws, calls) = world.measure(&warm).await;
+    assert_eq!((spotify, aws), (0, 0), "{calls:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_warm_instance_after_the_window_with_its_token_in_memory() {
+    let world = World::new();
+    let warm = world.instance("warm");
+    warm.current().await.unwrap();
+    world.later();
+    let (spotify, aws, calls) = world.measure(&warm).await;
+    assert_eq!((spotify, aws), (1, 4), "{calls:?}");
+}
