@@ -91,6 +91,17 @@ pub trait SnapshotStore: Send + Sync {
     async fn load(&self) -> Result<SharedState, StoreError>;
     /// Takes the right to call Spotify until `until`, unless another owner holds it.
     async fn try_lease(&self, owner: &str, now: OffsetDateTime, until: OffsetDateTime) -> Result<bool, StoreError>;
+    /// `try_lease`, answering the shared state as it stands once the lease is taken (an
+    /// answer another owner saved meanwhile included), or `None` when another owner holds
+    /// it. A store that can should do this in one round trip.
+    async fn take_lease(
+        &self,
+        owner: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<Option<SharedState>, StoreError> {
+        if self.try_lease(owner, now, until).await? { Ok(Some(self.load().await?)) } else { Ok(None) }
+    }
     /// Stores a fresh answer (and what it shows playing, if anything) and ends the lease.
     async fn save(&self, snapshot: &NowPlaying, last_seen: Option<&Played>) -> Result<(), StoreError>;
     /// Records a rate limit: no instance calls Spotify before `until`. Ends the lease.

@@ -221,6 +221,23 @@ async fn a_saved_answer_without_an_item_keeps_what_was_last_seen() {
 }
 
 #[tokio::test]
+async fn taking_the_snapshot_lease_answers_the_state_in_the_same_call() {
+    let (client, name) = table().await;
+    let store = DynamoSnapshotStore::new(client, name);
+    let until = NOW + Duration::from_secs(10);
+    // On an empty table: taken, and nothing stored yet.
+    assert_eq!(store.take_lease("a#0", NOW, until).await.unwrap(), Some(SharedState::default()));
+    assert_eq!(store.take_lease("b#0", NOW, until).await.unwrap(), None, "held by a");
+    let doc = snapshot_doc();
+    store.save(&doc, doc.seen_playing().as_ref()).await.unwrap();
+    store.back_off(NOW).await.unwrap();
+    let state = store.take_lease("b#0", NOW, until).await.unwrap().expect("free again after the save");
+    assert_eq!(state, store.load().await.unwrap(), "the whole item, as a load reads it");
+    assert_eq!(state.snapshot, Some(doc));
+    assert_eq!(state.backoff_until, Some(NOW));
+}
+
+#[tokio::test]
 async fn the_snapshot_lease_is_won_once_until_it_lapses() {
     let (client, name) = table().await;
     let store = DynamoSnapshotStore::new(client, name);

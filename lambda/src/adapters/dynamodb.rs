@@ -101,7 +101,18 @@ async fn take_lease(
     now: OffsetDateTime,
     until: OffsetDateTime,
 ) -> Result<bool, StoreError> {
-    let result = client
+    written(lease_update(client, table, key, owner, now, until).send().await)
+}
+
+fn lease_update(
+    client: &Client,
+    table: &str,
+    key: &str,
+    owner: &str,
+    now: OffsetDateTime,
+    until: OffsetDateTime,
+) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+    client
         .update_item()
         .table_name(table)
         .key("pk", AttributeValue::S(key.into()))
@@ -110,9 +121,6 @@ async fn take_lease(
         .expression_attribute_values(":owner", AttributeValue::S(owner.into()))
         .expression_attribute_values(":until", number(until.unix_timestamp()))
         .expression_attribute_values(":now", number(now.unix_timestamp()))
-        .send()
-        .await;
-    written(result)
 }
 
 /// Ends `owner`'s lease on `key` early; another owner's lease is left alone.
@@ -147,6 +155,14 @@ impl DynamoSnapshotStore {
 
     fn update(&self) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
         self.client.update_item().table_name(&self.table).key("pk", AttributeValue::S(SNAPSHOT_KEY.into()))
+    }
+}
+
+fn shared_state(item: &HashMap<String, AttributeValue>) -> SharedState {
+    SharedState {
+        snapshot: json_attribute(item, "answer_json"),
+        last_seen: json_attribute(item, "last_seen_json"),
+        backoff_until: read_number(item, "backoff_until").and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok()),
     }
 }
 
@@ -188,17 +204,29 @@ impl SnapshotStore for DynamoSnapshotStore {
             .send()
             .await
             .map_err(store_error)?;
-        let Some(item) = output.item else { return Ok(SharedState::default()) };
-        Ok(SharedState {
-            snapshot: json_attribute(&item, "answer_json"),
-            last_seen: json_attribute(&item, "last_seen_json"),
-            backoff_until: read_number(&item, "backoff_until")
-                .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok()),
-        })
+        Ok(output.item.map(|item| shared_state(&item)).unwrap_or_default())
     }
 
     async fn try_lease(&self, owner: &str, now: OffsetDateTime, until: OffsetDateTime) -> Result<bool, StoreError> {
         take_lease(&self.client, &self.table, SNAPSHOT_KEY, owner, now, until).await
+    }
+
+    /// One conditional update that answers the item as it wrote it.
+    async fn take_lease(
+        &self,
+        owner: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<Option<SharedState>, StoreError> {
+        let result = lease_update(&self.client, &self.table, SNAPSHOT_KEY, owner, now, until)
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(Some(output.attributes.map(|item| shared_state(&item)).unwrap_or_default())),
+            Err(e) if is_condition_failure(&e) => Ok(None),
+            Err(e) => Err(store_error(e)),
+        }
     }
 
     async fn save(&self, snapshot: &NowPlaying, last_seen: Option<&Played>) -> Result<(), StoreError> {

@@ -167,7 +167,9 @@ impl NowPlayingService {
             info!(cache = "memory", "answered from this instance");
             return Ok(doc);
         }
-        let shared = match self.shared.load().await {
+        // The token is read in the same round, in case Spotify must be called.
+        let (loaded, ()) = tokio::join!(self.shared.load(), self.tokens.prefetch());
+        let shared = match loaded {
             Ok(state) => {
                 self.merge(state);
                 true
@@ -190,21 +192,19 @@ impl NowPlayingService {
             return self.refresh(None).await;
         }
         let owner = format!("{}#{}", self.instance_id, self.attempts.fetch_add(1, Ordering::Relaxed));
-        match self.shared.try_lease(&owner, now, now + self.timing.lease).await {
-            Ok(true) => {
+        match self.shared.take_lease(&owner, now, now + self.timing.lease).await {
+            Ok(Some(state)) => {
                 // The previous holder may have saved and let go between our read and our
-                // lease: look once more before calling Spotify.
-                if let Ok(state) = self.shared.load().await {
-                    self.merge(state);
-                    if let Some(doc) = self.fresh(self.clock.now()) {
-                        self.release(Some(&owner)).await;
-                        info!(cache = "shared", "a refresh landed while taking the lease");
-                        return Ok(doc);
-                    }
+                // lease: the lease answers the state as it stands.
+                self.merge(state);
+                if let Some(doc) = self.fresh(self.clock.now()) {
+                    self.release(Some(&owner)).await;
+                    info!(cache = "shared", "a refresh landed while taking the lease");
+                    return Ok(doc);
                 }
                 self.refresh(Some(&owner)).await
             }
-            Ok(false) => self.while_another_refreshes().await,
+            Ok(None) => self.while_another_refreshes().await,
             Err(e) => {
                 warn!(error = %e, "refresh lease unavailable; calling Spotify without it");
                 self.refresh(None).await

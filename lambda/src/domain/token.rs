@@ -74,8 +74,14 @@ pub struct TokenManager {
     timing: LeaseTiming,
     credentials: tokio::sync::Mutex<Option<Credentials>>,
     memory: Mutex<Option<AccessToken>>,
+    /// When `prefetch` last found no usable token in the store: `obtain` then goes straight
+    /// to the lease instead of reading the store again.
+    found_stale: Mutex<Option<OffsetDateTime>>,
     refresh_gate: tokio::sync::Mutex<()>,
 }
+
+/// How long `prefetch`'s finding stands for the request that made it.
+const PREFETCH_HOLDS: Duration = Duration::from_secs(2);
 
 impl TokenManager {
     pub fn new(
@@ -95,6 +101,7 @@ impl TokenManager {
             timing,
             credentials: tokio::sync::Mutex::new(None),
             memory: Mutex::new(None),
+            found_stale: Mutex::new(None),
             refresh_gate: tokio::sync::Mutex::new(()),
         }
     }
@@ -110,6 +117,20 @@ impl TokenManager {
         info!(authorized_at = %loaded.authorized_at, "credentials loaded");
         *cached = Some(loaded.clone());
         Ok(loaded)
+    }
+
+    /// Reads the shared token into memory when memory has none fresh, so that a request
+    /// can read it in the same round as the shared answer; a stale or missing one is noted
+    /// for `obtain`. Never fails: without it `token` reads the store itself.
+    pub async fn prefetch(&self) {
+        if self.cached(None).is_some() {
+            return;
+        }
+        match self.store.load().await {
+            Ok(Some(token)) if self.usable(&token, None) => self.remember(&token),
+            Ok(_) => *lock(&self.found_stale) = Some(self.clock.now()),
+            Err(e) => warn!(error = %e, "token store unavailable while prefetching"),
+        }
     }
 
     /// A token with more than the refresh margin left.
@@ -173,7 +194,7 @@ impl TokenManager {
     }
 
     fn remember(&self, token: &AccessToken) {
-        *self.memory.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(token.clone());
+        *lock(&self.memory) = Some(token.clone());
     }
 
     fn usable(&self, token: &AccessToken, rejected: Option<&AccessToken>) -> bool {
@@ -182,7 +203,9 @@ impl TokenManager {
 
     /// Shared store first; otherwise refresh under the lease, or wait for whoever holds it.
     async fn obtain(&self, rejected: Option<&AccessToken>) -> Result<AccessToken, TokenError> {
-        match self.store.load().await {
+        let prefetched = lock(&self.found_stale).take().is_some_and(|at| self.clock.now() - at < PREFETCH_HOLDS);
+        let stored = if prefetched && rejected.is_none() { Ok(None) } else { self.store.load().await };
+        match stored {
             Ok(Some(token)) if self.usable(&token, rejected) => {
                 info!(token_source = "store", "access token");
                 self.remember(&token);
@@ -199,8 +222,10 @@ impl TokenManager {
         match self.store.try_lease(&self.instance_id, now, lease_until).await {
             Ok(true) => {
                 // The previous holder may have stored its token and let go between our
-                // read and our lease: look once more before refreshing.
-                if let Ok(Some(token)) = self.store.load().await
+                // read and our lease: look once more before refreshing, and meanwhile read
+                // the credentials the refresh needs.
+                let (stored, _) = tokio::join!(self.store.load(), self.credentials());
+                if let Ok(Some(token)) = stored
                     && self.usable(&token, rejected)
                 {
                     if let Err(e) = self.store.release_lease(&self.instance_id).await {
@@ -210,9 +235,15 @@ impl TokenManager {
                     return Ok(token);
                 }
                 let result = self.refresh().await;
-                if let Err(e) = self.store.release_lease(&self.instance_id).await {
-                    warn!(error = %e, "could not release the refresh lease; it lapses by itself");
-                }
+                // The token is saved by now, so waiters already have it: the lease is let go
+                // while the caller goes on to Spotify (and lapses by itself if this process
+                // is frozen first).
+                let (store, owner) = (self.store.clone(), self.instance_id.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = store.release_lease(&owner).await {
+                        warn!(error = %e, "could not release the refresh lease; it lapses by itself");
+                    }
+                });
                 result
             }
             Ok(false) => self.wait_for_other_refresh(rejected).await,
@@ -293,6 +324,10 @@ impl TokenManager {
             }
         }
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn refresh_failure(e: SpotifyError) -> TokenError {
