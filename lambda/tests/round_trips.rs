@@ -12,10 +12,12 @@ use async_trait::async_trait;
 use common::*;
 use now_playing::domain::service::CacheTiming;
 use now_playing::domain::token::LeaseTiming;
-use now_playing::domain::{AccessToken, Credentials, NowPlaying, NowPlayingService, Playback, Played, TokenManager};
+use now_playing::domain::{
+    AccessToken, Art, ArtLibrary, Credentials, NowPlaying, NowPlayingService, Playback, Played, TokenManager,
+};
 use now_playing::ports::{
-    CredentialStore, CredentialsError, SharedState, SnapshotStore, Spotify, SpotifyError, StoreError, TokenGrant,
-    TokenStore,
+    ArtCache, ArtError, Artwork, CredentialStore, CredentialsError, SharedState, SnapshotStore, Spotify, SpotifyError,
+    StoreError, TokenGrant, TokenStore,
 };
 use time::OffsetDateTime;
 
@@ -120,10 +122,33 @@ impl Spotify for Metered<FakeSpotify> {
     }
 }
 
+#[async_trait]
+impl ArtCache for Metered<MemoryArtCache> {
+    async fn load(&self, url: &str) -> Result<Option<Art>, StoreError> {
+        self.log.call("art.load", AWS).await;
+        self.inner.load(url).await
+    }
+    async fn save(&self, url: &str, art: &Art) -> Result<(), StoreError> {
+        self.log.call("art.save", AWS).await;
+        self.inner.save(url, art).await
+    }
+}
+
+/// Spotify's image CDN, as far away as its Web API.
+#[async_trait]
+impl Artwork for Metered<FakeArtwork> {
+    async fn fetch(&self, url: &str) -> Result<Art, ArtError> {
+        self.log.call("cdn.image", SPOTIFY).await;
+        self.inner.fetch(url).await
+    }
+}
+
 /// The shared state a path starts from; each `instance` is a cold process over it.
 struct World {
     h: Harness,
     log: Arc<Log>,
+    artwork: Arc<FakeArtwork>,
+    art: Arc<MemoryArtCache>,
 }
 
 impl World {
@@ -131,7 +156,9 @@ impl World {
         let h = Harness::new();
         h.spotify.script_refresh(vec![grant("access-1", None)]);
         h.spotify.script_playing(vec![Ok(playback("currently_playing_track.json"))]);
-        World { h, log: Arc::new(Log::default()) }
+        let artwork = Arc::new(FakeArtwork::default());
+        *artwork.jpeg.lock().unwrap() = Some(jpeg(64, 64, |_, _| [0x1b, 0x2a, 0x49]));
+        World { h, log: Arc::new(Log::default()), artwork, art: Arc::new(MemoryArtCache::default()) }
     }
 
     fn instance(&self, id: &str) -> NowPlayingService {
@@ -153,6 +180,10 @@ impl World {
             id.to_owned(),
             CacheTiming::default(),
         )
+        .with_art(Arc::new(ArtLibrary::new(
+            Arc::new(Metered { inner: self.artwork.clone(), log: metered(&self.log) }),
+            Arc::new(Metered { inner: self.art.clone(), log: metered(&self.log) }),
+        )))
     }
 
     /// (sequential Spotify calls, sequential AWS calls, every call in order) of one request.
@@ -174,7 +205,20 @@ impl World {
 async fn the_idle_visitor_nothing_cached_and_no_token() {
     let world = World::new();
     let (spotify, aws, calls) = world.measure(&world.instance("cold")).await;
-    assert_eq!((spotify, aws), (2, 6), "{calls:?}");
+    // Art never seen: one look in the shared art and one fetch from the CDN, for its palette.
+    assert_eq!((spotify, aws), (3, 7), "{calls:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_idle_visitor_with_art_another_instance_fetched() {
+    let world = World::new();
+    world.instance("earlier").current().await.unwrap();
+    world.h.snapshots.state.lock().unwrap().snapshot = None;
+    world.h.snapshots.state.lock().unwrap().last_seen = None;
+    world.h.store.token.lock().unwrap().take();
+    world.h.spotify.script_refresh(vec![grant("access-2", None)]);
+    let (spotify, aws, calls) = world.measure(&world.instance("cold")).await;
+    assert_eq!((spotify, aws), (2, 7), "the shared art's palette, without the CDN: {calls:?}");
 }
 
 #[tokio::test(start_paused = true)]

@@ -71,9 +71,13 @@ impl ArtLibrary {
                 }
                 let art =
                     self.artwork.fetch(url).await.inspect_err(|e| warn!(error = %e, "album art unavailable")).ok()?;
-                if let Err(e) = self.shared.save(url, &art).await {
-                    warn!(error = %e, "could not share the album art");
-                }
+                // Shared while the caller goes on: nobody waits for the write.
+                let (shared, url, copy) = (self.shared.clone(), url.to_owned(), art.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = shared.save(&url, &copy).await {
+                        warn!(error = %e, "could not share the album art");
+                    }
+                });
                 art
             }
         };
