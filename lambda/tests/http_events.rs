@@ -592,3 +592,69 @@ async fn the_page_policy_admits_images_from_the_configured_hosts_only() {
     assert!(!policy.contains("127.0.0.1"));
     assert!(policy.contains("; worker-src blob:;"), "the proof of work runs in a worker made from a blob: {policy}");
 }
+
+// --- What mutation testing found untested in the HTTP layer (docs/MUTANTS.md).
+
+#[tokio::test]
+async fn the_suggestion_routes_exist_and_say_so_when_suggestions_are_off() {
+    let h = Harness::new();
+    let app = app(&h, AllowedOrigins::Any);
+    for (path, method) in [("/v1/search", "GET"), ("/v1/suggestions/challenge", "GET"), ("/v1/suggestions", "POST")] {
+        let r = app.handle(rest(path, method)).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{method} {path}");
+        assert_eq!(body_json(&r)["error"]["code"], "suggestions_closed", "{method} {path}");
+    }
+}
+
+#[tokio::test]
+async fn posting_routes_name_post_in_the_preflight_and_the_405() {
+    let h = Harness::new();
+    let app = app(&h, AllowedOrigins::Any);
+    let r = app.handle(rest("/v1/suggestions", "OPTIONS")).await;
+    assert_eq!(header_of(&r, header::ACCESS_CONTROL_ALLOW_METHODS), Some("POST, OPTIONS"));
+    for path in ["/v1/suggestions", "/internal/keep-fresh"] {
+        let r = app.handle(rest(path, "GET")).await;
+        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED, "{path}");
+        assert_eq!(header_of(&r, header::ALLOW), Some("POST, OPTIONS"), "{path}");
+        assert!(body_json(&r)["error"]["message"].as_str().unwrap().ends_with("use POST"), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn a_404_names_the_path_without_its_control_characters() {
+    let h = Harness::new();
+    let r = app(&h, AllowedOrigins::Any).handle(rest("/v1/no\u{7}pe\u{1b}[31m", "GET")).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(body_json(&r)["error"]["message"], "no such resource: /v1/nope[31m");
+}
+
+fn http_api_page(stage: &str, domain: &str) -> String {
+    let req = request(event("apigw_http_current.json"), |e| {
+        let path = if stage == "$default" { "/".to_owned() } else { format!("/{stage}/") };
+        e["rawPath"] = path.clone().into();
+        e["requestContext"]["http"]["path"] = path.into();
+        e["requestContext"]["stage"] = stage.into();
+        e["requestContext"]["domainName"] = domain.into();
+    });
+    let h = Harness::new();
+    let r = futures_block(app(&h, AllowedOrigins::Any).handle(req));
+    text_of(&r).to_owned()
+}
+
+#[test]
+fn an_http_api_page_takes_its_base_from_the_domain_and_a_named_stage() {
+    let page = http_api_page("prod", "xyz789.execute-api.eu-west-1.amazonaws.com");
+    assert!(page.contains("src=\"https://xyz789.execute-api.eu-west-1.amazonaws.com/prod/v1/widget.js"), "{page}");
+    let page = http_api_page("$default", "np.example.com");
+    assert!(page.contains("src=\"https://np.example.com/v1/widget.js"), "no stage on $default: {page}");
+}
+
+#[test]
+fn a_domain_with_an_odd_port_gives_relative_links() {
+    for domain in ["np.example.com:", "np.example.com:80a", "127.0.0.1:x"] {
+        let page = page_with(|e| e["requestContext"]["domainName"] = domain.into());
+        assert!(page.contains("src=\"/prod/v1/widget.js"), "{domain}: {page}");
+    }
+    let page = page_with(|e| e["requestContext"]["domainName"] = "np.example.com:8443".into());
+    assert!(page.contains("src=\"https://np.example.com:8443/prod/v1/widget.js"), "{page}");
+}
