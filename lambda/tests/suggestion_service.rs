@@ -450,3 +450,183 @@ async fn the_digest_counts_what_waits_and_goes_out_once_a_day() {
     w.h.clock.advance(Duration::from_secs(86400));
     assert_eq!(review.digest(&outbox).await.unwrap(), Digest { pending: 2, notified: true }, "the next day");
 }
+
+// --- Through the HTTP layer: the routes' forms, the visitor's address, the error mapping.
+
+mod over_http {
+    use super::*;
+    use lambda_http::http::StatusCode;
+    use lambda_http::{Body, Request, Response};
+    use now_playing::config::AllowedOrigins;
+    use now_playing::domain::ArtLibrary;
+    use now_playing::http::App;
+    use serde_json::{Value, json};
+
+    fn app(world: &World, service: SuggestionService) -> App {
+        let art = Arc::new(ArtLibrary::new(Arc::new(FakeArtwork::default()), Arc::new(MemoryArtCache::default())));
+        App::new(world.h.instance("a"), AllowedOrigins::Any, 5, "/now-playing/spotify".into(), art)
+            .with_suggestions(Arc::new(service))
+    }
+
+    fn fixture(name: &str) -> Value {
+        let path = format!("{}/tests/data/events/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    }
+
+    /// A REST API event from `ip`; `body` as text, or base64 when `binary`.
+    fn rest(method: &str, path: &str, query: &[(&str, &str)], body: Option<(&str, bool)>, ip: &str) -> Request {
+        let mut e = fixture("apigw_rest_current.json");
+        e["path"] = path.into();
+        e["resource"] = path.into();
+        e["httpMethod"] = method.into();
+        e["requestContext"]["httpMethod"] = method.into();
+        e["requestContext"]["identity"]["sourceIp"] = ip.into();
+        e["queryStringParameters"] = query.iter().map(|(k, v)| (k.to_string(), Value::from(*v))).collect();
+        e["multiValueQueryStringParameters"] =
+            query.iter().map(|(k, v)| (k.to_string(), Value::from(vec![*v]))).collect();
+        if let Some((text, binary)) = body {
+            e["headers"]["Content-Type"] = "application/json".into();
+            e["multiValueHeaders"]["Content-Type"] = Value::from(vec!["application/json"]);
+            e["body"] = if binary { base64_of(text).into() } else { text.into() };
+            e["isBase64Encoded"] = binary.into();
+        }
+        lambda_http::request::from_str(&e.to_string()).expect("a REST event")
+    }
+
+    /// An HTTP API (v2) event posting `body` from `ip`.
+    fn http_api_post(path: &str, body: &str, ip: &str) -> Request {
+        let mut e = fixture("apigw_http_current.json");
+        e["rawPath"] = format!("/prod{path}").into();
+        e["requestContext"]["http"]["path"] = format!("/prod{path}").into();
+        e["requestContext"]["http"]["method"] = "POST".into();
+        e["requestContext"]["http"]["sourceIp"] = ip.into();
+        e["headers"]["content-type"] = "application/json".into();
+        e["body"] = body.into();
+        e["isBase64Encoded"] = false.into();
+        lambda_http::request::from_str(&e.to_string()).expect("an HTTP API event")
+    }
+
+    fn base64_of(text: &str) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(text)
+    }
+
+    fn json_of(r: &Response<Body>) -> Value {
+        match r.body() {
+            Body::Text(t) => serde_json::from_str(t).expect("JSON"),
+            other => panic!("expected text, got {other:?}"),
+        }
+    }
+
+    fn body(track: &str) -> String {
+        json!({ "track": track, "name": "Ada" }).to_string()
+    }
+
+    #[tokio::test]
+    async fn search_challenge_and_suggest_answer_their_documents() {
+        let world = World::new();
+        let app = app(&world, world.service(Mode::Review, true, roomy()));
+        let r = app.handle(rest("GET", "/v1/search", &[("q", "never")], None, "198.51.100.1")).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(json_of(&r)["tracks"].as_array().map(Vec::len), Some(4));
+        let r = app.handle(rest("GET", "/v1/suggestions/challenge", &[], None, "198.51.100.1")).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(json_of(&r)["algorithm"], "SHA-256");
+        assert!(json_of(&r)["signature"].as_str().is_some_and(|s| s.len() == 64));
+        let world = World::new();
+        let app = super::over_http::app(&world, world.open(Mode::Review));
+        let r = app.handle(rest("GET", "/v1/suggestions/challenge", &[], None, "198.51.100.1")).await;
+        assert_eq!(json_of(&r), json!({ "algorithm": null }), "proofs off");
+        let r = app.handle(rest("POST", "/v1/suggestions", &[], Some((&body(TRACKS[0]), false)), "198.51.100.1")).await;
+        assert_eq!(r.status(), StatusCode::ACCEPTED);
+        assert_eq!(json_of(&r)["suggestion"]["status"], "pending");
+        assert_eq!(json_of(&r)["suggestion"]["id"], TRACKS[0]);
+        assert_eq!(json_of(&r)["suggestion"]["track"]["id"], TRACKS[0]);
+    }
+
+    #[tokio::test]
+    async fn in_auto_mode_the_answer_says_added_and_a_repeat_says_it_is_in_the_playlist() {
+        let world = World::new();
+        let app = app(&world, world.open(Mode::Auto));
+        let post = |ip| rest("POST", "/v1/suggestions", &[], Some((&body(TRACKS[1]), true)), ip);
+        let r = app.handle(post("198.51.100.1")).await;
+        assert_eq!(json_of(&r)["suggestion"]["status"], "added", "a base64 body is read too");
+        let r = app.handle(post("198.51.100.2")).await;
+        assert_eq!(r.status(), StatusCode::CONFLICT);
+        assert_eq!(json_of(&r)["error"]["message"], "this track is already in the playlist");
+        let world = World::new();
+        let app = super::over_http::app(&world, world.open(Mode::Review));
+        app.handle(post("198.51.100.1")).await;
+        let r = app.handle(post("198.51.100.2")).await;
+        assert_eq!(json_of(&r)["error"]["message"], "this track is already waiting for the owner");
+    }
+
+    #[tokio::test]
+    async fn the_body_must_be_small_json_without_the_honeypot() {
+        let world = World::new();
+        let app = app(&world, world.open(Mode::Review));
+        let ip = "198.51.100.1";
+        let mut r = app.handle(rest("POST", "/v1/suggestions", &[], None, ip)).await;
+        assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "no Content-Type");
+        let exactly = format!("{{\"track\":\"{}\",\"message\":\"{}\"}}", TRACKS[2], "x".repeat(2048 - 47));
+        assert_eq!(exactly.len(), 2048);
+        r = app.handle(rest("POST", "/v1/suggestions", &[], Some((&exactly, false)), ip)).await;
+        assert_ne!(r.status(), StatusCode::PAYLOAD_TOO_LARGE, "2048 bytes are allowed: {:?}", json_of(&r));
+        let over = format!("{exactly} ");
+        r = app.handle(rest("POST", "/v1/suggestions", &[], Some((&over, false)), ip)).await;
+        assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let bot = json!({ "track": TRACKS[3], "website": "http://spam.example" }).to_string();
+        r = app.handle(rest("POST", "/v1/suggestions", &[], Some((&bot, false)), ip)).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert!(json_of(&r)["error"]["message"].as_str().unwrap().contains("website"));
+        let person = json!({ "track": TRACKS[3], "website": "" }).to_string();
+        r = app.handle(rest("POST", "/v1/suggestions", &[], Some((&person, false)), ip)).await;
+        assert_eq!(r.status(), StatusCode::ACCEPTED, "an empty honeypot is a person");
+        r = app.handle(rest("POST", "/v1/suggestions", &[], Some(("{\"track\":", false)), ip)).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(json_of(&r)["error"]["code"], "bad_request");
+    }
+
+    #[tokio::test]
+    async fn each_visitor_address_has_its_own_limit_in_either_event_kind() {
+        let world = World::new();
+        let app =
+            app(&world, world.service(Mode::Review, false, Limits { suggestions_per_visitor_per_hour: 1, ..roomy() }));
+        let r = app.handle(rest("POST", "/v1/suggestions", &[], Some((&body(TRACKS[0]), false)), "198.51.100.1")).await;
+        assert_eq!(r.status(), StatusCode::ACCEPTED);
+        let r = app.handle(rest("POST", "/v1/suggestions", &[], Some((&body(TRACKS[1]), false)), "198.51.100.1")).await;
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "the same address again");
+        assert!(json_of(&r)["error"]["message"].as_str().unwrap().ends_with("minutes"), "{:?}", json_of(&r));
+        let r = app.handle(rest("POST", "/v1/suggestions", &[], Some((&body(TRACKS[1]), false)), "198.51.100.2")).await;
+        assert_eq!(r.status(), StatusCode::ACCEPTED, "another address");
+        let r = app.handle(http_api_post("/v1/suggestions", &body(TRACKS[2]), "198.51.100.3")).await;
+        assert_eq!(r.status(), StatusCode::ACCEPTED, "an HTTP API event's address");
+        let r = app.handle(http_api_post("/v1/suggestions", &body(TRACKS[3]), "198.51.100.3")).await;
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "its own limit");
+    }
+
+    #[tokio::test]
+    async fn a_wait_under_a_minute_is_said_in_seconds() {
+        let world = World::new();
+        let app =
+            app(&world, world.service(Mode::Review, false, Limits { searches_per_visitor_per_minute: 1, ..roomy() }));
+        let search = || rest("GET", "/v1/search", &[("q", "never")], None, "198.51.100.1");
+        assert_eq!(app.handle(search()).await.status(), StatusCode::OK);
+        let message = |r: Response<Body>| json_of(&r)["error"]["message"].as_str().unwrap().to_owned();
+        let r = app.handle(search()).await;
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(message(r), "too many searches; try again in 1 minute", "a whole minute, singular");
+        world.h.clock.advance(Duration::from_secs(30));
+        assert_eq!(message(app.handle(search()).await), "too many searches; try again in 30 seconds");
+    }
+
+    #[tokio::test]
+    async fn the_preview_page_offers_suggestions_only_when_open() {
+        let world = World::new();
+        for (mode, offered) in [(Mode::Review, true), (Mode::Off, false)] {
+            let r = app(&world, world.open(mode)).handle(rest("GET", "/", &[], None, "198.51.100.1")).await;
+            let Body::Text(page) = r.body() else { panic!("a page") };
+            assert_eq!(page.contains(" suggest>"), offered, "{mode:?}");
+        }
+    }
+}

@@ -210,10 +210,11 @@ fn suggest_error(e: &SuggestError) -> Response<Body> {
         }
         SuggestError::RateLimited { what, retry_after } => {
             let minutes = retry_after.as_secs().div_ceil(60);
-            let wait = if retry_after.as_secs() < 60 {
-                format!("{} seconds", retry_after.as_secs().max(1))
-            } else {
-                format!("{minutes} minutes")
+            let wait = match retry_after.as_secs() {
+                0..=1 => "1 second".to_owned(),
+                s @ 2..60 => format!("{s} seconds"),
+                _ if minutes == 1 => "1 minute".to_owned(),
+                _ => format!("{minutes} minutes"),
             };
             let r = error_body(
                 StatusCode::TOO_MANY_REQUESTS,
