@@ -124,6 +124,71 @@ def measure(subject, fake, proxy, args):
     return figures
 
 
+def first_answer(subject, prime=False, settle=0.0):
+    """The handler time of a new process's first invocation, after `prime` (another process
+    answering once, so the token, the answer and the art are shared) and `settle` seconds."""
+    if prime:
+        with LambdaRuntime(subject.command, subject.env, processes=1) as runtime:
+            assert requests.get(f"{runtime.front_url}/v1/current", timeout=30).status_code == 200
+    time.sleep(settle)
+    with LambdaRuntime(subject.command, subject.env, processes=1) as runtime:
+        deadline = time.monotonic() + 30
+        while not runtime.init_seconds and time.monotonic() < deadline:
+            time.sleep(0.001)
+        response = requests.get(f"{runtime.front_url}/v1/current", timeout=30)
+        assert response.status_code == 200, response.text
+        return runtime.durations[0]
+
+
+COLD_PATHS = {
+    # name: (prime, settle: past the 1 s window of the cold runs, floor in (AWS, Spotify) calls)
+    "idle visitor: nothing cached, token expired": (False, 0.0, (2, 2)),
+    "idle visitor: answer stale, token kept fresh": (True, 1.2, (2, 1)),
+    "cold start: fresh shared answer": (True, 0.0, (1, 0)),
+}
+
+
+def cold_paths(subject, moto, fake, proxy, runs):
+    """Each cold path's median first-answer time, and the calls one run makes."""
+    figures = {}
+    for path, (prime, settle, _) in COLD_PATHS.items():
+        times, calls = [], None
+        for _ in range(runs):
+            clear_table(moto)
+            spotify_before, aws_before = fake_calls(fake), proxy.snapshot()
+            times.append(first_answer(subject, prime, settle))
+            if calls is None and not prime:
+                calls = (delta(proxy.snapshot(), aws_before), delta(fake_calls(fake), spotify_before))
+        figures[path] = {"ms": statistics.median(times) * 1000, "calls": calls}
+    return figures
+
+
+def clear_table(moto):
+    dynamodb = moto.client("dynamodb")
+    for item in dynamodb.scan(TableName=TABLE, ProjectionExpression="pk").get("Items", []):
+        dynamodb.delete_item(TableName=TABLE, Key={"pk": item["pk"]})
+
+
+def call_costs(moto, fake, credentials, samples=20):
+    """What one AWS call and one Spotify call cost here, as a client sees them (the added
+    delays, moto's or the stand-in's own time and the client's included)."""
+    dynamodb = moto.client("dynamodb")
+    aws = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "bench#probe"}})
+        aws.append(time.perf_counter() - started)
+    token = requests.post(f"{fake.url}/api/token", timeout=30, auth=(credentials["client_id"], credentials["client_secret"]),
+                          data={"grant_type": "refresh_token", "refresh_token": credentials["refresh_token"]}).json()["access_token"]
+    spotify = []
+    with requests.Session() as session:
+        for _ in range(samples):
+            started = time.perf_counter()
+            session.get(f"{fake.url}/v1/me/player/currently-playing", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+            spotify.append(time.perf_counter() - started)
+    return statistics.median(aws) * 1000, statistics.median(spotify) * 1000
+
+
 def fake_calls(fake):
     return requests.get(f"{fake.url}/_fake/calls", timeout=5).json()
 
@@ -160,7 +225,8 @@ def report(ours, base, args, commit):
         f"- Date: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- Commit: {commit}",
         f"- Setup: the same Runtime API emulator (`scripts/devstack/runtime.py`), moto and Spotify stand-in for both;"
-        f" upstream delay {args.upstream_delay_ms} ms; {args.cold_starts} cold starts; {args.requests} warm requests;"
+        f" {args.aws_delay_ms} ms added to every AWS call and {args.spotify_delay_ms} ms to every Spotify call;"
+        f" {args.cold_starts} cold starts; {args.requests} warm requests;"
         f" load {args.clients} clients for {args.seconds:.0f} s on {args.processes} processes.",
         f"- This project: `target/release/now-playing` built for this machine, `CACHE_SECONDS=5`. Baseline:"
         f" `bench/baseline/handler.py` (requests + boto3, token item read on every request) under awslambdaric.",
@@ -193,12 +259,45 @@ def report(ours, base, args, commit):
     for part in ("lambda", "api_gateway", "dynamodb", "total"):
         lines.append(f"| {part} | ${ours['cost_per_million'][part]:.3f} | ${base['cost_per_million'][part]:.3f} |")
     lines += ["", "Load runs, in full:", "", "```", f"this project: {json.dumps(ours['load'])}", f"baseline:     {json.dumps(base['load'])}", "```", ""]
-    return "\n".join(lines)
+    return "\n".join(lines + cold_report(ours, base, args))
+
+
+def cold_report(ours, base, args):
+    aws_ms, spotify_ms = ours["call_costs"]
+    first = next(iter(COLD_PATHS))
+    lines = [
+        "## The idle visitor: the first answer of a cold process",
+        "",
+        f"One AWS call cost {aws_ms:.1f} ms and one Spotify call {spotify_ms:.1f} ms in this run (medians of 20, as a"
+        f" client sees them). Each figure is the median handler time of {args.cold_runs} new processes' first"
+        " invocation, the shared table emptied first (and, where the path says so, one earlier process having"
+        " answered). The floor is the fewest calls the path needs one after another, at those costs.",
+        "",
+        "| path | this project | baseline | floor | this project / floor |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for path, (_, _, (aws, spotify)) in COLD_PATHS.items():
+        floor = aws * aws_ms + spotify * spotify_ms
+        mine, theirs = ours["cold_paths"][path]["ms"], base["cold_paths"][path]["ms"]
+        lines.append(f"| {path} | {mine:.1f} ms | {theirs:.1f} ms | {aws} AWS + {spotify} Spotify = {floor:.1f} ms"
+                     f" | {mine / floor:.2f} |")
+    lines += [
+        "",
+        f"Calls of one run of the first path: this project {ours['cold_paths'][first]['calls']}, baseline"
+        f" {base['cold_paths'][first]['calls']}. The baseline has no shared answer: it calls Spotify on every"
+        " request, so its fresh-answer path is its stale one. The calls this project makes one after another on each"
+        " path are pinned by `lambda/tests/round_trips.rs`.",
+        "",
+    ]
+    return lines
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--upstream-delay-ms", type=int, default=0)
+    parser.add_argument("--spotify-delay-ms", "--upstream-delay-ms", dest="spotify_delay_ms", type=int, default=0,
+                        help="added to every call to the Spotify stand-in")
+    parser.add_argument("--aws-delay-ms", type=int, default=0, help="added to every AWS call, in a proxy in front of moto")
+    parser.add_argument("--cold-runs", type=int, default=7, help="new processes measured per cold path")
     parser.add_argument("--cold-starts", type=int, default=20)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=50)
@@ -221,8 +320,10 @@ def main():
         moto.create_table(TABLE)
         moto.put_credentials(PARAMETER, credentials)
         requests.post(f"{fake.url}/_fake/scene", json={"scene": "track"}, timeout=5).raise_for_status()
-        requests.post(f"{fake.url}/_fake/delay", json={"seconds": args.upstream_delay_ms / 1000}, timeout=5).raise_for_status()
+        requests.post(f"{fake.url}/_fake/delay", json={"seconds": args.spotify_delay_ms / 1000}, timeout=5).raise_for_status()
         proxy = moto.proxy  # counts every AWS call by operation
+        proxy.delay = args.aws_delay_ms / 1000
+        costs = call_costs(moto, fake, credentials)
         env = {"TOKEN_TABLE": TABLE, "CREDENTIALS_PARAMETER": PARAMETER, "AWS_ENDPOINT_URL": moto.url,
                "AWS_REGION": REGION, "SPOTIFY_API_URL": fake.url, "SPOTIFY_ACCOUNTS_URL": fake.url,
                "RUST_LOG": "warn", **DUMMY_CREDENTIALS}
@@ -233,7 +334,12 @@ def main():
         results = []
         for subject in (ours, base):
             print(f"measuring {subject.name}…", flush=True)
-            results.append(measure(subject, fake, proxy, args))
+            figures = measure(subject, fake, proxy, args)
+            # The cold paths with a 1 s window, so that an answer is stale a second later.
+            cold = Subject(subject.name, subject.command, subject.env | {"CACHE_SECONDS": "1"}, subject.package_bytes)
+            figures["cold_paths"] = cold_paths(cold, moto, fake, proxy, args.cold_runs)
+            figures["call_costs"] = costs
+            results.append(figures)
     text = report(*results, args, commit)
     Path(args.output).write_text(text)
     print(text)

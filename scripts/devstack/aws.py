@@ -36,6 +36,9 @@ class SerialProxy:
     def __init__(self, port: int, target: str):
         self.counts: dict[str, int] = {}
         self.lock = threading.Lock()
+        # Added to every call before it queues for moto, as a network round trip would be
+        # (`make bench` sets it): concurrent calls wait it out together.
+        self.delay = 0.0
         proxy = self
 
         class Handler(QuietHandler):
@@ -45,6 +48,8 @@ class SerialProxy:
                 # Host unchanged: it is signed, and moto checks signatures when IAM is enforced.
                 request = urllib.request.Request(target + self.path, data=body, method=self.command,
                                                  headers=dict(self.headers.items()))
+                if proxy.delay:
+                    time.sleep(proxy.delay)
                 with proxy.lock:
                     proxy.counts[operation] = proxy.counts.get(operation, 0) + 1
                     try:
