@@ -2,7 +2,7 @@
 // running locally with the Spotify stand-in (NP_URL; started by tests/test_browser.py).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, SHOTS, launch } from './support.mjs';
+import { BASE, SHOTS, launch, mountElement } from './support.mjs';
 
 let browser;
 let page;
@@ -35,20 +35,8 @@ after(async () => browser && browser.close());
 /** Replaces the page body with one header fed `state` through its fetch seam. */
 async function mount(state, attrs = {}) {
   const body = STATES[state] ? STATES[state]() : null;
-  await page.evaluate(({ body, attrs }) => {
-    document.body.innerHTML = '';
-    document.body.style.cssText = 'margin:0;padding:0;max-width:none';
-    const el = document.createElement('now-playing-header');
-    el.fetch = async () => (body ? new Response(JSON.stringify(body), { headers: { 'Content-Type': 'application/json' } }) : new Response('{"error":{"code":"upstream_unavailable","message":"x"}}', { status: 502 }));
-    for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
-    el.setAttribute('src', '/v1/current');
-    window.events = [];
-    el.addEventListener('load', () => window.events.push('load'));
-    el.addEventListener('error', () => window.events.push('error'));
-    document.body.append(el);
-    document.body.insertAdjacentHTML('beforeend', '<main style="padding:16px">The rest of the page.</main>');
-  }, { body, attrs });
-  await page.waitForFunction(() => window.events.length > 0);
+  await mountElement(page, 'now-playing-header', body,
+    { attrs, style: 'margin:0;padding:0;max-width:none', after: '<main style="padding:16px">The rest of the page.</main>' });
   // The art, when there is some, has loaded.
   await page.waitForFunction(() => {
     const art = document.querySelector('now-playing-header').shadowRoot.querySelector('.art');
@@ -152,16 +140,7 @@ test('the colour change between tracks is a transition, except with reduced moti
 
 test('the widget takes the art\'s colours too, unless its theme is pinned', async () => {
   await page.setViewportSize({ width: 480, height: 140 });
-  await page.evaluate((body) => {
-    document.body.innerHTML = '';
-    const el = document.createElement('now-playing');
-    el.fetch = async () => new Response(JSON.stringify(body), { headers: { 'Content-Type': 'application/json' } });
-    el.setAttribute('src', '/v1/current');
-    el.addEventListener('load', () => (window.loaded = true));
-    window.loaded = false;
-    document.body.append(el);
-  }, STATES.playing());
-  await page.waitForFunction(() => window.loaded);
+  await mountElement(page, 'now-playing', STATES.playing());
   const colours = () => page.evaluate(() => {
     const root = document.querySelector('now-playing').shadowRoot;
     return [getComputedStyle(root.querySelector('.card')).backgroundColor, getComputedStyle(root.querySelector('.title')).color, getComputedStyle(root.querySelector('.brand')).color];

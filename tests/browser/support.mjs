@@ -17,3 +17,23 @@ export function launch() {
       '--disable-component-update', '--disable-sync'],
   });
 }
+
+/** Replaces the page's body (styled `style`) with one `tag` element fed `body`, or a failing
+ *  fetch when `body` is null, through its fetch seam, followed by `after` (HTML); resolves
+ *  once the element fired `load` or `error` (collected in `window.events`). */
+export async function mountElement(page, tag, body, { attrs = {}, style = '', after = '' } = {}) {
+  await page.evaluate(({ tag, body, attrs, style, after }) => {
+    document.body.innerHTML = '';
+    document.body.style.cssText = style;
+    const el = document.createElement(tag);
+    el.fetch = async () => (body ? new Response(JSON.stringify(body), { headers: { 'Content-Type': 'application/json' } }) : new Response('{"error":{"code":"upstream_unavailable","message":"x"}}', { status: 502 }));
+    for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+    el.setAttribute('src', '/v1/current');
+    window.events = [];
+    el.addEventListener('load', () => window.events.push('load'));
+    el.addEventListener('error', () => window.events.push('error'));
+    document.body.append(el);
+    if (after) document.body.insertAdjacentHTML('beforeend', after);
+  }, { tag, body, attrs, style, after });
+  await page.waitForFunction(() => window.events.length > 0);
+}

@@ -2,7 +2,7 @@
 // running locally with the Spotify stand-in (NP_URL; started by tests/test_browser.py).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, SHOTS, launch } from './support.mjs';
+import { BASE, SHOTS, launch, mountElement } from './support.mjs';
 
 const track = {
   type: 'track', id: '4uLU6hMCjMI75M1A2tKUQC', name: 'Never Gonna Give You Up',
@@ -49,19 +49,7 @@ after(async () => browser && browser.close());
 /** Replaces the page body with one widget fed `body` (or a failing fetch) through its seam. */
 async function mount(state, attrs = {}) {
   const body = STATES[state] ? { ...STATES[state](), ...(STATES[state]().item ? { item: { ...STATES[state]().item, images: state === 'local_file' ? [] : images } } : {}) } : null;
-  await page.evaluate(({ body, attrs }) => {
-    document.body.innerHTML = '';
-    document.body.style.margin = '8px';
-    const el = document.createElement('now-playing');
-    el.fetch = async () => (body ? new Response(JSON.stringify(body), { headers: { 'Content-Type': 'application/json' } }) : new Response('{"error":{"code":"upstream_unavailable","message":"x"}}', { status: 502 }));
-    for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
-    el.setAttribute('src', '/v1/current');
-    window.events = [];
-    el.addEventListener('load', () => window.events.push('load'));
-    el.addEventListener('error', () => window.events.push('error'));
-    document.body.append(el);
-  }, { body, attrs });
-  await page.waitForFunction(() => window.events.length > 0);
+  await mountElement(page, 'now-playing', body, { attrs, style: 'margin:8px' });
   return page.locator('now-playing');
 }
 
