@@ -601,7 +601,9 @@ mod over_http {
         assert_eq!(r.status(), StatusCode::ACCEPTED, "another address");
         let r = app.handle(http_api_post("/v1/suggestions", &body(TRACKS[2]), "198.51.100.3")).await;
         assert_eq!(r.status(), StatusCode::ACCEPTED, "an HTTP API event's address");
-        let r = app.handle(http_api_post("/v1/suggestions", &body(TRACKS[3]), "198.51.100.3")).await;
+        let r = app.handle(http_api_post("/v1/suggestions", &body(TRACKS[3]), "198.51.100.4")).await;
+        assert_eq!(r.status(), StatusCode::ACCEPTED, "another HTTP API address");
+        let r = app.handle(http_api_post("/v1/suggestions", &body(TRACKS[0]), "198.51.100.3")).await;
         assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "its own limit");
     }
 
@@ -618,6 +620,8 @@ mod over_http {
         assert_eq!(message(r), "too many searches; try again in 1 minute", "a whole minute, singular");
         world.h.clock.advance(Duration::from_secs(30));
         assert_eq!(message(app.handle(search()).await), "too many searches; try again in 30 seconds");
+        world.h.clock.advance(Duration::from_secs(29));
+        assert_eq!(message(app.handle(search()).await), "too many searches; try again in 1 second");
     }
 
     #[tokio::test]
