@@ -162,12 +162,11 @@ impl World {
     }
 
     fn instance(&self, id: &str) -> NowPlayingService {
-        let metered = |log: &Arc<Log>| log.clone();
-        let spotify = Arc::new(Metered { inner: self.h.spotify.clone(), log: metered(&self.log) });
+        let spotify = Arc::new(Metered { inner: self.h.spotify.clone(), log: self.log.clone() });
         let tokens = TokenManager::new(
             spotify.clone(),
-            Arc::new(Metered { inner: self.h.store.clone(), log: metered(&self.log) }),
-            Arc::new(Metered { inner: self.h.credentials.clone(), log: metered(&self.log) }),
+            Arc::new(Metered { inner: self.h.store.clone(), log: self.log.clone() }),
+            Arc::new(Metered { inner: self.h.credentials.clone(), log: self.log.clone() }),
             self.h.clock.clone(),
             id.to_owned(),
             LeaseTiming::default(),
@@ -175,14 +174,14 @@ impl World {
         NowPlayingService::new(
             spotify,
             Arc::new(tokens),
-            Arc::new(Metered { inner: self.h.snapshots.clone(), log: metered(&self.log) }),
+            Arc::new(Metered { inner: self.h.snapshots.clone(), log: self.log.clone() }),
             self.h.clock.clone(),
             id.to_owned(),
             CacheTiming::default(),
         )
         .with_art(Arc::new(ArtLibrary::new(
-            Arc::new(Metered { inner: self.artwork.clone(), log: metered(&self.log) }),
-            Arc::new(Metered { inner: self.art.clone(), log: metered(&self.log) }),
+            Arc::new(Metered { inner: self.artwork.clone(), log: self.log.clone() }),
+            Arc::new(Metered { inner: self.art.clone(), log: self.log.clone() }),
         )))
     }
 
