@@ -16,7 +16,7 @@ use now_playing::adapters::spotify_owner::AuthorizeProblem;
 use now_playing::adapters::ssm::SsmCredentialStore;
 use now_playing::config::{DEFAULT_SPOTIFY_ACCOUNTS_URL, DEFAULT_SPOTIFY_API_URL, base_url};
 use now_playing::domain::Credentials;
-use now_playing::domain::service::{AUTHORIZATION_LIFE_MONTHS, add_months};
+use now_playing::domain::health::{AUTHORIZATION_LIFE_MONTHS, add_months};
 use now_playing::domain::suggestions::PLAYLIST_SCOPES;
 use now_playing::ports::{CredentialStore, CredentialsError, SpotifyError};
 use secrecy::{ExposeSecret, SecretString};

@@ -3,8 +3,9 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use tracing::warn;
+use tracing::{info, warn};
 
 use crate::domain::Image;
 use crate::domain::palette::Palette;
@@ -87,6 +88,26 @@ impl ArtLibrary {
         }
         memory.insert(url.to_owned(), art.clone());
         Some(art)
+    }
+
+    /// The palette of the art at `url`, if it can be had within `budget`; past that the
+    /// fetch carries on, so that the next call has it.
+    pub async fn palette_within(self: Arc<Self>, url: String, budget: Duration) -> Option<Palette> {
+        if let Some(remembered) = self.remembered(&url) {
+            return remembered.palette;
+        }
+        let fetch = tokio::spawn(async move { self.get(&url).await });
+        match tokio::time::timeout(budget, fetch).await {
+            Ok(Ok(art)) => art?.palette,
+            Ok(Err(e)) => {
+                warn!(error = %e, "album art lookup failed");
+                None
+            }
+            Err(_) => {
+                info!("album art not had in time; this answer goes without its palette");
+                None
+            }
+        }
     }
 
     /// The art at `url` if this instance holds it already.

@@ -1,6 +1,7 @@
 //! The now-playing model and the decisions made on it; no AWS, no HTTP client, no HTTP types.
 
 pub mod art;
+pub mod health;
 pub mod links;
 pub mod model;
 pub mod palette;
@@ -10,9 +11,10 @@ pub mod suggestions;
 pub mod token;
 
 pub use art::{Art, ArtLibrary};
+pub use health::Health;
 pub use links::{ImageHosts, is_spotify_link};
 pub use model::{Credentials, Image, Item, ItemKind, Link, NowPlaying, Playback, Played, Status};
 pub use model::{MAX_ARTISTS, MAX_IMAGES, MAX_NAME_CHARS, after};
 pub use palette::{Palette, Rgb};
-pub use service::{Health, NowPlayingService, ServiceError};
+pub use service::{NowPlayingService, ServiceError};
 pub use token::{AccessToken, TokenError, TokenManager};

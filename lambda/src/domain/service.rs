@@ -4,16 +4,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::Serialize;
-use time::{Date, Month, OffsetDateTime};
+use time::OffsetDateTime;
 use tracing::{info, warn};
 
 use crate::domain::art::{ArtLibrary, art_image};
-use crate::domain::{Item, NowPlaying, Palette, Playback, Played, TokenError, TokenManager, after};
+use crate::domain::{Health, Item, NowPlaying, Palette, Playback, Played, TokenError, TokenManager, after};
 use crate::ports::{Clock, CredentialsError, SharedState, SnapshotStore, Spotify, SpotifyError};
 
-/// How long a refresh token lives after the owner authorized the app.
-pub const AUTHORIZATION_LIFE_MONTHS: u8 = 6;
 /// The longest a 429 stops every Spotify call: Spotify's longest seen is about 5.3 hours.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
 
@@ -49,27 +46,6 @@ fn retry_after(cause: &SpotifyError) -> Option<Duration> {
     match cause {
         SpotifyError::RateLimited { retry_after } => Some(*retry_after),
         _ => None,
-    }
-}
-
-/// `GET /v1/health`: the authorization's age and remaining life, read without calling Spotify.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Health {
-    pub configured: bool,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub authorized_at: Option<OffsetDateTime>,
-    pub authorization_age_days: Option<i64>,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub authorization_expires_at: Option<OffsetDateTime>,
-    pub days_remaining: Option<i64>,
-    /// What is wrong and how to fix it, when something is.
-    pub problem: Option<String>,
-}
-
-impl Health {
-    /// Configured and the refresh token has not lapsed.
-    pub fn is_ok(&self) -> bool {
-        self.configured && self.days_remaining.is_some_and(|d| d > 0)
     }
 }
 
@@ -370,22 +346,7 @@ impl NowPlayingService {
         if known.is_some() {
             return known;
         }
-        let art = self.art.clone()?;
-        if let Some(remembered) = art.remembered(&url) {
-            return remembered.palette;
-        }
-        let fetch = tokio::spawn(async move { art.get(&url).await });
-        match tokio::time::timeout(self.timing.palette, fetch).await {
-            Ok(Ok(art)) => art?.palette,
-            Ok(Err(e)) => {
-                warn!(error = %e, "album art lookup failed");
-                None
-            }
-            Err(_) => {
-                info!("album art not had in time; this answer goes without its palette");
-                None
-            }
-        }
+        self.art.clone()?.palette_within(url, self.timing.palette).await
     }
 
     /// Refreshes the shared access token if it has less than `ahead` left (the keep-fresh
@@ -396,33 +357,7 @@ impl NowPlayingService {
 
     /// The authorization's state, without calling Spotify.
     pub async fn health(&self) -> Health {
-        match self.tokens.credentials().await {
-            Ok(credentials) => {
-                let now = self.clock.now();
-                let expires_at = add_months(credentials.authorized_at, AUTHORIZATION_LIFE_MONTHS);
-                let days_remaining = (expires_at - now).whole_days();
-                Health {
-                    configured: true,
-                    authorized_at: Some(credentials.authorized_at),
-                    authorization_age_days: Some((now - credentials.authorized_at).whole_days()),
-                    authorization_expires_at: Some(expires_at),
-                    days_remaining: Some(days_remaining),
-                    problem: (days_remaining <= 0)
-                        .then(|| "the refresh token is past its 6-month life; run `make bootstrap`".to_owned()),
-                }
-            }
-            Err(e) => {
-                warn!(error = %e, "health check: credentials unavailable");
-                Health {
-                    configured: false,
-                    authorized_at: None,
-                    authorization_age_days: None,
-                    authorization_expires_at: None,
-                    days_remaining: None,
-                    problem: Some(e.public_message()),
-                }
-            }
-        }
+        Health::of(self.tokens.credentials().await, self.clock.now())
     }
 }
 
@@ -438,44 +373,4 @@ fn after_retry(e: SpotifyError) -> ServiceError {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// Calendar months later, the day clamped to the target month's length.
-pub fn add_months(at: OffsetDateTime, months: u8) -> OffsetDateTime {
-    let index = at.month() as i32 - 1 + i32::from(months);
-    let year = at.year() + index.div_euclid(12);
-    let month = Month::try_from((index.rem_euclid(12) + 1) as u8).unwrap_or(Month::December);
-    let day = at.day().min(time::util::days_in_month(month, year));
-    Date::from_calendar_date(year, month, day).map(|date| at.replace_date(date)).unwrap_or(at)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use time::macros::datetime;
-
-    #[test]
-    fn six_months_after_august_31_is_the_last_day_of_february() {
-        assert_eq!(add_months(datetime!(2026-08-31 10:00 UTC), 6), datetime!(2027-02-28 10:00 UTC));
-    }
-
-    #[test]
-    fn health_is_ok_only_while_days_remain() {
-        let health = |days| Health {
-            configured: true,
-            authorized_at: None,
-            authorization_age_days: None,
-            authorization_expires_at: None,
-            days_remaining: Some(days),
-            problem: None,
-        };
-        assert!(health(1).is_ok());
-        assert!(!health(0).is_ok(), "with no whole day left the owner must authorize again");
-        assert!(!Health { configured: false, ..health(30) }.is_ok());
-    }
-
-    #[test]
-    fn six_months_after_may_20_is_november_20() {
-        assert_eq!(add_months(datetime!(2026-05-20 10:00 UTC), 6), datetime!(2026-11-20 10:00 UTC));
-    }
 }

@@ -1,0 +1,103 @@
+//! The authorization's health: how old the owner's authorization is and how long it lasts,
+//! decided from the credentials alone, without calling Spotify.
+
+use serde::Serialize;
+use time::{Date, Month, OffsetDateTime};
+use tracing::warn;
+
+use crate::domain::Credentials;
+use crate::ports::CredentialsError;
+
+/// How long a refresh token lives after the owner authorized the app.
+pub const AUTHORIZATION_LIFE_MONTHS: u8 = 6;
+
+/// `GET /v1/health`: the authorization's age and remaining life, read without calling Spotify.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Health {
+    pub configured: bool,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub authorized_at: Option<OffsetDateTime>,
+    pub authorization_age_days: Option<i64>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub authorization_expires_at: Option<OffsetDateTime>,
+    pub days_remaining: Option<i64>,
+    /// What is wrong and how to fix it, when something is.
+    pub problem: Option<String>,
+}
+
+impl Health {
+    /// The health at `now` of the credentials as read, or of their failing to be read.
+    pub fn of(credentials: Result<Credentials, CredentialsError>, now: OffsetDateTime) -> Health {
+        match credentials {
+            Ok(credentials) => {
+                let expires_at = add_months(credentials.authorized_at, AUTHORIZATION_LIFE_MONTHS);
+                let days_remaining = (expires_at - now).whole_days();
+                Health {
+                    configured: true,
+                    authorized_at: Some(credentials.authorized_at),
+                    authorization_age_days: Some((now - credentials.authorized_at).whole_days()),
+                    authorization_expires_at: Some(expires_at),
+                    days_remaining: Some(days_remaining),
+                    problem: (days_remaining <= 0)
+                        .then(|| "the refresh token is past its 6-month life; run `make bootstrap`".to_owned()),
+                }
+            }
+            Err(e) => {
+                warn!(error = %e, "health check: credentials unavailable");
+                Health {
+                    configured: false,
+                    authorized_at: None,
+                    authorization_age_days: None,
+                    authorization_expires_at: None,
+                    days_remaining: None,
+                    problem: Some(e.public_message()),
+                }
+            }
+        }
+    }
+
+    /// Configured and the refresh token has not lapsed.
+    pub fn is_ok(&self) -> bool {
+        self.configured && self.days_remaining.is_some_and(|d| d > 0)
+    }
+}
+
+/// Calendar months later, the day clamped to the target month's length.
+pub fn add_months(at: OffsetDateTime, months: u8) -> OffsetDateTime {
+    let index = at.month() as i32 - 1 + i32::from(months);
+    let year = at.year() + index.div_euclid(12);
+    let month = Month::try_from((index.rem_euclid(12) + 1) as u8).unwrap_or(Month::December);
+    let day = at.day().min(time::util::days_in_month(month, year));
+    Date::from_calendar_date(year, month, day).map(|date| at.replace_date(date)).unwrap_or(at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn six_months_after_august_31_is_the_last_day_of_february() {
+        assert_eq!(add_months(datetime!(2026-08-31 10:00 UTC), 6), datetime!(2027-02-28 10:00 UTC));
+    }
+
+    #[test]
+    fn health_is_ok_only_while_days_remain() {
+        let health = |days| Health {
+            configured: true,
+            authorized_at: None,
+            authorization_age_days: None,
+            authorization_expires_at: None,
+            days_remaining: Some(days),
+            problem: None,
+        };
+        assert!(health(1).is_ok());
+        assert!(!health(0).is_ok(), "with no whole day left the owner must authorize again");
+        assert!(!Health { configured: false, ..health(30) }.is_ok());
+    }
+
+    #[test]
+    fn six_months_after_may_20_is_november_20() {
+        assert_eq!(add_months(datetime!(2026-05-20 10:00 UTC), 6), datetime!(2026-11-20 10:00 UTC));
+    }
+}
