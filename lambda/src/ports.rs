@@ -65,11 +65,22 @@ pub struct StoreError(pub String);
 pub trait TokenStore: Send + Sync {
     /// The stored access token, whatever its expiry; `None` when there is none.
     async fn load(&self) -> Result<Option<AccessToken>, StoreError>;
-    /// Stores the token for every instance.
+    /// Stores the token for every instance, and ends the refresh lease.
     async fn save(&self, token: &AccessToken) -> Result<(), StoreError>;
     /// Takes the refresh lease for `owner` until `until`, unless another owner holds an
     /// unexpired one. `Ok(false)` means somebody else is refreshing.
     async fn try_lease(&self, owner: &str, now: OffsetDateTime, until: OffsetDateTime) -> Result<bool, StoreError>;
+    /// `try_lease`, answering the token as it stands once the lease is taken (one another
+    /// owner saved meanwhile included), or `None` when another owner holds it. A store that
+    /// can should do this in one round trip.
+    async fn take_lease(
+        &self,
+        owner: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<Option<Option<AccessToken>>, StoreError> {
+        if self.try_lease(owner, now, until).await? { Ok(Some(self.load().await?)) } else { Ok(None) }
+    }
     /// Gives the lease back early if `owner` still holds it.
     async fn release_lease(&self, owner: &str) -> Result<(), StoreError>;
 }
@@ -83,6 +94,15 @@ pub struct SharedState {
     pub last_seen: Option<Played>,
     /// Until when nobody may call Spotify (a 429's `Retry-After`).
     pub backoff_until: Option<OffsetDateTime>,
+}
+
+impl SharedState {
+    /// Whether Spotify is to be asked at `now`: the answer is missing or was fetched at or
+    /// before `stale_before`, and no backoff runs.
+    pub fn refresh_due(&self, now: OffsetDateTime, stale_before: OffsetDateTime) -> bool {
+        let stale = self.snapshot.as_ref().is_none_or(|doc| doc.fetched_at <= stale_before);
+        stale && self.backoff_until.is_none_or(|until| until <= now)
+    }
 }
 
 /// The shared answer cache, with the lease that lets one instance refresh it per window.
@@ -101,6 +121,26 @@ pub trait SnapshotStore: Send + Sync {
         until: OffsetDateTime,
     ) -> Result<Option<SharedState>, StoreError> {
         if self.try_lease(owner, now, until).await? { Ok(Some(self.load().await?)) } else { Ok(None) }
+    }
+    /// The shared state, with the lease taken for `owner` in the same step when a refresh is
+    /// due: the answer is missing or fetched at or before `stale_before`, no backoff runs at
+    /// `now` and nobody else holds the lease. `true` when the lease was taken; otherwise the
+    /// state tells why not. A store that can should do this in one round trip.
+    async fn load_or_lease(
+        &self,
+        owner: &str,
+        now: OffsetDateTime,
+        stale_before: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<(SharedState, bool), StoreError> {
+        let state = self.load().await?;
+        if !state.refresh_due(now, stale_before) {
+            return Ok((state, false));
+        }
+        Ok(match self.take_lease(owner, now, until).await? {
+            Some(leased) => (leased, true),
+            None => (state, false),
+        })
     }
     /// Stores a fresh answer (and what it shows playing, if anything) and ends the lease.
     async fn save(&self, snapshot: &NowPlaying, last_seen: Option<&Played>) -> Result<(), StoreError>;

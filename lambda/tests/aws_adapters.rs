@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_ssm::types::ParameterType;
 use common::*;
-use now_playing::adapters::dynamodb::{DynamoArtCache, DynamoSnapshotStore, DynamoTokenStore, TOKEN_KEY};
+use now_playing::adapters::dynamodb::{DynamoArtCache, DynamoSnapshotStore, DynamoTokenStore, SNAPSHOT_KEY, TOKEN_KEY};
 use now_playing::adapters::ssm::{SsmCredentialStore, credentials_document};
 use now_playing::domain::Playback;
 use now_playing::ports::{ArtCache, CredentialStore, CredentialsError, SharedState, SnapshotStore, TokenStore};
@@ -105,6 +105,20 @@ async fn only_one_owner_wins_the_lease_until_it_lapses_or_is_released() {
     assert!(!store.try_lease("c", NOW, until).await.unwrap(), "a non-owner cannot release it");
     store.release_lease("b").await.unwrap();
     assert!(store.try_lease("c", NOW, until).await.unwrap());
+}
+
+#[tokio::test]
+async fn taking_the_token_lease_answers_the_token_and_storing_one_ends_it() {
+    let (client, name) = table().await;
+    let store = DynamoTokenStore::new(client, name);
+    let until = NOW + Duration::from_secs(10);
+    assert_eq!(store.take_lease("a", NOW, until).await.unwrap().map(|t| t.is_none()), Some(true), "taken, no token");
+    assert!(store.load().await.unwrap().is_none(), "an item holding only the lease has no token");
+    assert!(store.take_lease("b", NOW, until).await.unwrap().is_none(), "held by a");
+    store.save(&token("access-1", NOW + Duration::from_secs(3600))).await.unwrap();
+    let stored = store.take_lease("b", NOW, until).await.unwrap().expect("a's save ended its lease");
+    assert_eq!(stored.expect("the token, in the same call").value.expose_secret(), "access-1");
+    assert!(!store.try_lease("c", NOW, until).await.unwrap(), "now held by b");
 }
 
 #[tokio::test]
@@ -235,6 +249,51 @@ async fn taking_the_snapshot_lease_answers_the_state_in_the_same_call() {
     assert_eq!(state, store.load().await.unwrap(), "the whole item, as a load reads it");
     assert_eq!(state.snapshot, Some(doc));
     assert_eq!(state.backoff_until, Some(NOW));
+}
+
+#[tokio::test]
+async fn the_first_read_takes_the_lease_only_when_a_refresh_is_due() {
+    let (client, name) = table().await;
+    let store = DynamoSnapshotStore::new(client.clone(), &name);
+    let lease = Duration::from_secs(10);
+    let window = Duration::from_secs(5);
+    let read = |at: time::OffsetDateTime, owner: &'static str| {
+        let store = &store;
+        async move { store.load_or_lease(owner, at, at - window, at + lease).await.unwrap() }
+    };
+    assert_eq!(read(NOW, "a#0").await, (SharedState::default(), true), "nothing stored: a refresh is due");
+    assert_eq!(read(NOW, "b#0").await, (SharedState::default(), false), "held by a");
+    let doc = snapshot_doc();
+    store.save(&doc, doc.seen_playing().as_ref()).await.unwrap();
+    let (state, leased) = read(NOW + Duration::from_secs(1), "b#0").await;
+    assert!(!leased, "the answer is fresh");
+    assert_eq!(state, store.load().await.unwrap(), "the item as it stands, in the same call");
+    let (state, leased) = read(NOW + window, "b#0").await;
+    assert!(leased, "exactly one window old is stale, as the service counts it");
+    assert_eq!(state.snapshot, Some(doc.clone()));
+    store.back_off(NOW + Duration::from_secs(600)).await.unwrap();
+    let (state, leased) = read(NOW + Duration::from_secs(60), "c#0").await;
+    assert!(!leased, "a backoff runs");
+    assert_eq!(state.backoff_until, Some(NOW + Duration::from_secs(600)));
+    assert!(read(NOW + Duration::from_secs(600), "c#0").await.1, "the backoff is over");
+}
+
+#[tokio::test]
+async fn an_answer_stored_before_its_age_was_a_number_is_refreshed() {
+    let (client, name) = table().await;
+    let doc = snapshot_doc();
+    client
+        .put_item()
+        .table_name(&name)
+        .item("pk", aws_sdk_dynamodb::types::AttributeValue::S(SNAPSHOT_KEY.into()))
+        .item("answer_json", aws_sdk_dynamodb::types::AttributeValue::S(serde_json::to_string(&doc).unwrap()))
+        .send()
+        .await
+        .unwrap();
+    let store = DynamoSnapshotStore::new(client, name);
+    let (state, leased) = store.load_or_lease("a#0", NOW, NOW, NOW + Duration::from_secs(10)).await.unwrap();
+    assert!(leased);
+    assert_eq!(state.snapshot, Some(doc));
 }
 
 #[tokio::test]

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 
@@ -14,8 +15,9 @@ use crate::domain::{AccessToken, Art, NowPlaying, Played};
 use crate::fingerprint::fnv1a;
 use crate::ports::{ArtCache, SharedState, SnapshotStore, StoreError, TokenStore};
 
+/// The access token and its refresh lease, in one item: taking the lease answers the token,
+/// and storing a new token ends the lease.
 pub const TOKEN_KEY: &str = "spotify#access-token";
-pub const LEASE_KEY: &str = "spotify#refresh-lease";
 /// Items outlive their meaning by this much before DynamoDB's TTL removes them.
 const TTL_GRACE_SECONDS: i64 = 3600;
 
@@ -54,17 +56,7 @@ impl TokenStore for DynamoTokenStore {
             .send()
             .await
             .map_err(store_error)?;
-        let Some(item) = output.item else {
-            return Ok(None);
-        };
-        let value = item.get("access_token").and_then(|v| v.as_s().ok());
-        let expires_at = read_number(&item, "expires_at").and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok());
-        match (value, expires_at) {
-            (Some(value), Some(expires_at)) => {
-                Ok(Some(AccessToken { value: SecretString::from(value.as_str()), expires_at }))
-            }
-            _ => Err(StoreError(format!("item {TOKEN_KEY} lacks access_token or expires_at"))),
-        }
+        output.item.map_or(Ok(None), |item| stored_token(&item))
     }
 
     async fn save(&self, token: &AccessToken) -> Result<(), StoreError> {
@@ -83,11 +75,42 @@ impl TokenStore for DynamoTokenStore {
     }
 
     async fn try_lease(&self, owner: &str, now: OffsetDateTime, until: OffsetDateTime) -> Result<bool, StoreError> {
-        take_lease(&self.client, &self.table, LEASE_KEY, owner, now, until).await
+        take_lease(&self.client, &self.table, TOKEN_KEY, owner, now, until).await
+    }
+
+    /// One conditional update that answers the item as it wrote it.
+    async fn take_lease(
+        &self,
+        owner: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<Option<Option<AccessToken>>, StoreError> {
+        let result = lease_update(&self.client, &self.table, TOKEN_KEY, owner, now, until)
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => output.attributes.map_or(Ok(None), |item| stored_token(&item)).map(Some),
+            Err(e) if is_condition_failure(&e) => Ok(None),
+            Err(e) => Err(store_error(e)),
+        }
     }
 
     async fn release_lease(&self, owner: &str) -> Result<(), StoreError> {
-        end_lease(&self.client, &self.table, LEASE_KEY, owner).await
+        end_lease(&self.client, &self.table, TOKEN_KEY, owner).await
+    }
+}
+
+/// The token in the item; `None` when the item holds only a lease.
+fn stored_token(item: &HashMap<String, AttributeValue>) -> Result<Option<AccessToken>, StoreError> {
+    let value = item.get("access_token").and_then(|v| v.as_s().ok());
+    let expires_at = read_number(item, "expires_at").and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok());
+    match (value, expires_at) {
+        (Some(value), Some(expires_at)) => {
+            Ok(Some(AccessToken { value: SecretString::from(value.as_str()), expires_at }))
+        }
+        (None, None) => Ok(None),
+        _ => Err(StoreError(format!("item {TOKEN_KEY} lacks access_token or expires_at"))),
     }
 }
 
@@ -158,6 +181,12 @@ impl DynamoSnapshotStore {
     }
 }
 
+/// When the answer was fetched, in milliseconds since the epoch: the number the lease's
+/// condition compares.
+fn millis(at: OffsetDateTime) -> AttributeValue {
+    AttributeValue::N((at.unix_timestamp_nanos() / 1_000_000).to_string())
+}
+
 fn shared_state(item: &HashMap<String, AttributeValue>) -> SharedState {
     SharedState {
         snapshot: json_attribute(item, "answer_json"),
@@ -219,7 +248,7 @@ impl SnapshotStore for DynamoSnapshotStore {
         until: OffsetDateTime,
     ) -> Result<Option<SharedState>, StoreError> {
         let result = lease_update(&self.client, &self.table, SNAPSHOT_KEY, owner, now, until)
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .return_values(ReturnValue::AllNew)
             .send()
             .await;
         match result {
@@ -229,17 +258,52 @@ impl SnapshotStore for DynamoSnapshotStore {
         }
     }
 
+    /// One conditional update: it takes the lease when a refresh is due and answers the item
+    /// as it wrote it, or, when the condition fails, the item as it stands.
+    async fn load_or_lease(
+        &self,
+        owner: &str,
+        now: OffsetDateTime,
+        stale_before: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<(SharedState, bool), StoreError> {
+        let result = lease_update(&self.client, &self.table, SNAPSHOT_KEY, owner, now, until)
+            .condition_expression(
+                "(attribute_not_exists(lease_until) OR lease_until < :now OR lease_owner = :owner) \
+                 AND (attribute_not_exists(fetched_ms) OR fetched_ms <= :stale_before) \
+                 AND (attribute_not_exists(backoff_until) OR backoff_until <= :now)",
+            )
+            .expression_attribute_values(":stale_before", millis(stale_before))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok((output.attributes.map(|item| shared_state(&item)).unwrap_or_default(), true)),
+            Err(e) if is_condition_failure(&e) => {
+                let item = match e.into_service_error() {
+                    UpdateItemError::ConditionalCheckFailedException(failed) => failed.item,
+                    _ => None,
+                };
+                Ok((item.map(|item| shared_state(&item)).unwrap_or_default(), false))
+            }
+            Err(e) => Err(store_error(e)),
+        }
+    }
+
     async fn save(&self, snapshot: &NowPlaying, last_seen: Option<&Played>) -> Result<(), StoreError> {
         let mut update = self
             .update()
             .expression_attribute_values(":snapshot", AttributeValue::S(to_json(snapshot)?))
+            .expression_attribute_values(":fetched", millis(snapshot.fetched_at))
             .expression_attribute_values(":ttl", number(snapshot.fetched_at.unix_timestamp() + SNAPSHOT_TTL_SECONDS));
         let expression = match last_seen {
             Some(seen) => {
                 update = update.expression_attribute_values(":seen", AttributeValue::S(to_json(seen)?));
-                "SET answer_json = :snapshot, last_seen_json = :seen, #ttl = :ttl REMOVE lease_owner, lease_until"
+                "SET answer_json = :snapshot, fetched_ms = :fetched, last_seen_json = :seen, #ttl = :ttl \
+                 REMOVE lease_owner, lease_until"
             }
-            None => "SET answer_json = :snapshot, #ttl = :ttl REMOVE lease_owner, lease_until",
+            None => "SET answer_json = :snapshot, fetched_ms = :fetched, #ttl = :ttl REMOVE lease_owner, lease_until",
         };
         update
             .update_expression(expression)

@@ -143,48 +143,39 @@ impl NowPlayingService {
             info!(cache = "memory", "answered from this instance");
             return Ok(doc);
         }
-        // The token is read in the same round, in case Spotify must be called.
-        let (loaded, ()) = tokio::join!(self.shared.load(), self.tokens.prefetch());
-        let shared = match loaded {
-            Ok(state) => {
+        // One round: the shared state, with the lease taken in the same step if a refresh is
+        // due, and the token, in case Spotify must be called.
+        let now = self.clock.now();
+        let owner = format!("{}#{}", self.instance_id, self.attempts.fetch_add(1, Ordering::Relaxed));
+        let (loaded, ()) = tokio::join!(
+            self.shared.load_or_lease(&owner, now, now - self.timing.window, now + self.timing.lease),
+            self.tokens.prefetch()
+        );
+        let leased = match loaded {
+            Ok((state, leased)) => {
                 self.merge(state);
-                true
+                Some(leased)
             }
             Err(e) => {
                 warn!(error = %e, "snapshot store unavailable; answering from this instance");
-                false
+                None
             }
         };
         let now = self.clock.now();
+        let lease = (leased == Some(true)).then_some(owner.as_str());
         if let Some(wait) = self.backing_off(now) {
+            self.release(lease).await;
             info!(spotify_call = "skipped", backoff_seconds = wait.as_secs(), "rate limited; not calling Spotify");
             return self.fall_back(rate_limited(wait));
         }
         if let Some(doc) = self.fresh(now) {
+            self.release(lease).await;
             info!(cache = "shared", "answered from the shared snapshot");
             return Ok(doc);
         }
-        if !shared {
-            return self.refresh(None).await;
-        }
-        let owner = format!("{}#{}", self.instance_id, self.attempts.fetch_add(1, Ordering::Relaxed));
-        match self.shared.take_lease(&owner, now, now + self.timing.lease).await {
-            Ok(Some(state)) => {
-                // The previous holder may have saved and let go between our read and our
-                // lease: the lease answers the state as it stands.
-                self.merge(state);
-                if let Some(doc) = self.fresh(self.clock.now()) {
-                    self.release(Some(&owner)).await;
-                    info!(cache = "shared", "a refresh landed while taking the lease");
-                    return Ok(doc);
-                }
-                self.refresh(Some(&owner)).await
-            }
-            Ok(None) => self.while_another_refreshes().await,
-            Err(e) => {
-                warn!(error = %e, "refresh lease unavailable; calling Spotify without it");
-                self.refresh(None).await
-            }
+        match leased {
+            Some(false) => self.while_another_refreshes().await,
+            _ => self.refresh(lease).await,
         }
     }
 
@@ -220,6 +211,9 @@ impl NowPlayingService {
             Ok(result) => result,
             Err(_) => Err(ServiceError::UpstreamUnavailable { cause: SpotifyError::Timeout, retry_after: None }),
         };
+        if result.is_err() {
+            self.tokens.settle().await;
+        }
         match result {
             Ok(doc) => {
                 info!(status = ?doc.status, "now playing read from Spotify");
@@ -231,10 +225,15 @@ impl NowPlayingService {
                         memory.last_seen.clone_from(&seen);
                     }
                 }
-                if lease.is_some()
-                    && let Err(e) = self.shared.save(&doc, seen.as_ref()).await
-                {
-                    warn!(error = %e, "could not share the new snapshot");
+                if let Some(owner) = lease {
+                    // The new token, if this refresh made one, is shared in the same round.
+                    let (saved, ()) = tokio::join!(self.shared.save(&doc, seen.as_ref()), self.tokens.settle());
+                    if let Err(e) = saved {
+                        warn!(error = %e, "could not share the new snapshot");
+                        self.release(Some(owner)).await;
+                    }
+                } else {
+                    self.tokens.settle().await;
                 }
                 Ok(doc)
             }

@@ -78,6 +78,8 @@ pub struct TokenManager {
     /// to the lease instead of reading the store again.
     found_stale: Mutex<Option<OffsetDateTime>>,
     refresh_gate: tokio::sync::Mutex<()>,
+    /// Writes of a refreshed token still under way; `settle` waits for them.
+    pending: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 /// How long `prefetch`'s finding stands for the request that made it.
@@ -103,6 +105,7 @@ impl TokenManager {
             memory: Mutex::new(None),
             found_stale: Mutex::new(None),
             refresh_gate: tokio::sync::Mutex::new(()),
+            pending: Mutex::new(Vec::new()),
         }
     }
 
@@ -168,6 +171,7 @@ impl TokenManager {
             }
             leased => {
                 let result = self.refresh().await;
+                self.settle().await;
                 if leased.is_ok()
                     && let Err(e) = self.store.release_lease(&self.instance_id).await
                 {
@@ -218,40 +222,46 @@ impl TokenManager {
             }
         }
         let now = self.clock.now();
-        let lease_until = now + self.timing.lease;
-        match self.store.try_lease(&self.instance_id, now, lease_until).await {
-            Ok(true) => {
-                // The previous holder may have stored its token and let go between our
-                // read and our lease: look once more before refreshing, and meanwhile read
-                // the credentials the refresh needs.
-                let (stored, _) = tokio::join!(self.store.load(), self.credentials());
-                if let Ok(Some(token)) = stored
-                    && self.usable(&token, rejected)
-                {
-                    if let Err(e) = self.store.release_lease(&self.instance_id).await {
-                        warn!(error = %e, "could not release the refresh lease; it lapses by itself");
-                    }
+        // The lease answers the token as it stands: the previous holder may have stored one
+        // and let go since our read. The credentials a refresh needs are read meanwhile.
+        let (leased, _) =
+            tokio::join!(self.store.take_lease(&self.instance_id, now, now + self.timing.lease), self.credentials());
+        match leased {
+            Ok(Some(stored)) => {
+                if let Some(token) = stored.filter(|token| self.usable(token, rejected)) {
+                    let (store, owner) = (self.store.clone(), self.instance_id.clone());
+                    self.in_background(async move {
+                        if let Err(e) = store.release_lease(&owner).await {
+                            warn!(error = %e, "could not release the refresh lease; it lapses by itself");
+                        }
+                    });
                     self.remember(&token);
                     return Ok(token);
                 }
-                let result = self.refresh().await;
-                // The token is saved by now, so waiters already have it: the lease is let go
-                // while the caller goes on to Spotify (and lapses by itself if this process
-                // is frozen first).
-                let (store, owner) = (self.store.clone(), self.instance_id.clone());
-                tokio::spawn(async move {
-                    if let Err(e) = store.release_lease(&owner).await {
-                        warn!(error = %e, "could not release the refresh lease; it lapses by itself");
-                    }
-                });
-                result
+                // Saving the new token ends the lease.
+                self.refresh().await
             }
-            Ok(false) => self.wait_for_other_refresh(rejected).await,
+            Ok(None) => self.wait_for_other_refresh(rejected).await,
             Err(e) => {
                 warn!(error = %e, "refresh lease unavailable; refreshing without it");
                 self.refresh().await
             }
         }
+    }
+
+    /// Waits for the writes of a refreshed token (and the end of its lease) still under way,
+    /// so none is lost when the process is frozen after the response.
+    pub async fn settle(&self) {
+        let pending = std::mem::take(&mut *lock(&self.pending));
+        for task in pending {
+            if let Err(e) = task.await {
+                warn!(error = %e, "a background write of the token store failed");
+            }
+        }
+    }
+
+    fn in_background(&self, write: impl Future<Output = ()> + Send + 'static) {
+        lock(&self.pending).push(tokio::spawn(write));
     }
 
     async fn wait_for_other_refresh(&self, rejected: Option<&AccessToken>) -> Result<AccessToken, TokenError> {
@@ -293,9 +303,15 @@ impl TokenManager {
         if let Some(rotated) = grant.refresh_token {
             self.persist_rotation(rotated).await;
         }
-        if let Err(e) = self.store.save(&token).await {
-            warn!(error = %e, "could not share the new access token; other instances will refresh their own");
-        }
+        // Shared while the caller goes on to Spotify; `settle` waits for it. A failed save
+        // gives the lease back, if this instance holds it, so others need not wait it out.
+        let (store, owner, shared) = (self.store.clone(), self.instance_id.clone(), token.clone());
+        self.in_background(async move {
+            if let Err(e) = store.save(&shared).await {
+                warn!(error = %e, "could not share the new access token; other instances will refresh their own");
+                let _ = store.release_lease(&owner).await;
+            }
+        });
         info!(token_source = "refresh", expires_at = %token.expires_at, "access token refreshed");
         self.remember(&token);
         Ok(token)

@@ -239,6 +239,8 @@ impl TokenStore for MemoryTokenStore {
         self.check()?;
         self.saves.fetch_add(1, Ordering::SeqCst);
         *self.token.lock().unwrap() = Some(token.clone());
+        // As DynamoDB's put of the item that also holds the lease.
+        *self.lease.lock().unwrap() = None;
         Ok(())
     }
     async fn try_lease(&self, owner: &str, now: OffsetDateTime, until: OffsetDateTime) -> Result<bool, StoreError> {

@@ -141,12 +141,17 @@ impl SuggestionService {
         F: Fn(AccessToken) -> Fut,
         Fut: std::future::Future<Output = Result<T, SpotifyError>>,
     {
-        let token = self.tokens.token().await?;
-        let result = match call(token.clone()).await {
-            Err(SpotifyError::Unauthorized) => call(self.tokens.token_after_rejection(&token).await?).await,
-            other => other,
-        };
-        match result {
+        let outcome = async {
+            let token = self.tokens.token().await?;
+            Ok::<_, SuggestError>(match call(token.clone()).await {
+                Err(SpotifyError::Unauthorized) => call(self.tokens.token_after_rejection(&token).await?).await,
+                other => other,
+            })
+        }
+        .await;
+        // A token refreshed on the way is shared before the answer goes out.
+        self.tokens.settle().await;
+        match outcome? {
             Ok(value) => Ok(value),
             Err(e) => Err(self.spotify_failed(e).await),
         }
