@@ -124,6 +124,52 @@ mod tests {
         Image { url: format!("https://i.scdn.co/image/{width}"), width: Some(width), height: Some(width) }
     }
 
+    /// Counts what reaches the CDN and the shared art; the shared art never has the image.
+    #[derive(Default)]
+    struct Counting {
+        fetches: std::sync::atomic::AtomicUsize,
+        loads: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl Artwork for Counting {
+        async fn fetch(&self, _url: &str) -> Result<Art, crate::ports::ArtError> {
+            self.fetches.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(Art::new("image/png".into(), vec![1, 2, 3]))
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl ArtCache for Counting {
+        async fn load(&self, _url: &str) -> Result<Option<Art>, crate::ports::StoreError> {
+            self.loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(None)
+        }
+        async fn save(&self, _url: &str, _art: &Art) -> Result<(), crate::ports::StoreError> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn images_seen_are_served_from_memory_up_to_its_bound() {
+        let counting = Arc::new(Counting::default());
+        let library = ArtLibrary::new(counting.clone(), counting.clone());
+        let calls = || {
+            use std::sync::atomic::Ordering::SeqCst;
+            (counting.fetches.load(SeqCst), counting.loads.load(SeqCst))
+        };
+        for n in 0..MEMORY_ENTRIES {
+            library.get(&format!("https://i.scdn.co/image/{n}")).await.expect("art");
+        }
+        assert_eq!(calls(), (MEMORY_ENTRIES, MEMORY_ENTRIES));
+        assert!(library.remembered("https://i.scdn.co/image/0").is_some());
+        library.get("https://i.scdn.co/image/0").await.expect("art");
+        assert_eq!(calls(), (MEMORY_ENTRIES, MEMORY_ENTRIES), "every image seen is still in memory");
+        library.get("https://i.scdn.co/image/new").await.expect("art");
+        assert!(library.remembered("https://i.scdn.co/image/0").is_none(), "a full memory starts over");
+        assert!(library.remembered("https://i.scdn.co/image/new").is_some());
+    }
+
     #[test]
     fn the_card_takes_the_largest_rendition_up_to_300_px() {
         let images = [image(640), image(300), image(64)];
