@@ -219,7 +219,10 @@ async fn run() -> Result<()> {
     let api_url = base_url("SPOTIFY_API_URL", std::env::var("SPOTIFY_API_URL").ok(), DEFAULT_SPOTIFY_API_URL)?;
     let (client_id, client_secret) = client_credentials()?;
     // Loaded once: read here for a stored suggestions playlist, written at the end.
-    let aws = aws_config::load_defaults(BehaviorVersion::latest()).await;
+    let aws = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(now_playing::adapters::tls::aws_http_client())
+        .load()
+        .await;
     let previous = match args.suggestions {
         Some(false) => None,
         _ => stored(&aws, &args.parameter).await.and_then(|c| c.suggestions_playlist_id),

@@ -96,7 +96,10 @@ fn explain(e: SuggestError) -> anyhow::Error {
 
 async fn run() -> Result<()> {
     let Some((table, parameter, command)) = parse_args()? else { return Ok(()) };
-    let aws = aws_config::load_defaults(BehaviorVersion::latest()).await;
+    let aws = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(now_playing::adapters::tls::aws_http_client())
+        .load()
+        .await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let api = base_url("SPOTIFY_API_URL", std::env::var("SPOTIFY_API_URL").ok(), DEFAULT_SPOTIFY_API_URL)?;
     let accounts =

@@ -26,6 +26,7 @@ async fn main() -> Result<(), Error> {
     });
     // AWS calls must fail fast enough to leave the request deadline for Spotify.
     let aws = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(now_playing::adapters::tls::aws_http_client())
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_millis(500))

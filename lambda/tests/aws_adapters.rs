@@ -29,6 +29,7 @@ async fn moto() -> aws_config::SdkConfig {
         panic!("MOTO_ENDPOINT_URL is not set: run these tests with `make test`, which starts moto's server")
     });
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(now_playing::adapters::tls::aws_http_client())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "moto"))

@@ -13,6 +13,7 @@ use wiremock::matchers::{body_string_contains, header, method, path, query_param
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn adapter(server: &MockServer) -> SpotifyHttp {
+    now_playing::adapters::tls::install_crypto();
     let client = reqwest::Client::builder().timeout(Duration::from_millis(500)).build().unwrap();
     SpotifyHttp::new(client, &server.uri(), &server.uri())
 }
@@ -146,6 +147,7 @@ async fn a_slow_answer_times_out() {
 
 #[tokio::test]
 async fn an_unreachable_spotify_is_a_network_error() {
+    now_playing::adapters::tls::install_crypto();
     let client = reqwest::Client::builder().timeout(Duration::from_millis(500)).build().unwrap();
     let spotify = SpotifyHttp::new(client, "http://127.0.0.1:9", "http://127.0.0.1:9");
     let answer = spotify.currently_playing(&token("access-1", NOW)).await;

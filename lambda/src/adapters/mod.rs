@@ -10,3 +10,4 @@ pub mod spotify;
 pub mod spotify_owner;
 mod spotify_wire;
 pub mod ssm;
+pub mod tls;

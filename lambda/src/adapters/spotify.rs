@@ -53,6 +53,7 @@ impl SpotifyHttp {
     /// would carry the refresh token to another host, and a redirected image would come
     /// from a host nobody checked.
     pub fn default_client() -> Result<Client, reqwest::Error> {
+        super::tls::install_crypto();
         Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_millis(1500))
