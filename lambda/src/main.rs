@@ -4,7 +4,6 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, retry::RetryConfig, timeout::TimeoutConfig};
 use lambda_http::{Error, Request, run, service_fn, tracing};
 use now_playing::adapters::artwork::ArtworkHttp;
 use now_playing::adapters::dynamodb::{DynamoArtCache, DynamoSnapshotStore, DynamoTokenStore};
@@ -24,19 +23,10 @@ async fn main() -> Result<(), Error> {
         tracing::error!("configuration: {e}");
         std::process::exit(1)
     });
-    // AWS calls must fail fast enough to leave the request deadline for Spotify.
-    let aws = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(now_playing::adapters::tls::aws_http_client())
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_millis(500))
-                .operation_attempt_timeout(Duration::from_millis(700))
-                .operation_timeout(Duration::from_millis(1500))
-                .build(),
-        )
-        .retry_config(RetryConfig::standard().with_max_attempts(2))
-        .load()
-        .await;
+    let aws = now_playing::adapters::aws::sdk_config(|name| std::env::var(name).ok()).unwrap_or_else(|e| {
+        tracing::error!("configuration: {e}");
+        std::process::exit(1)
+    });
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     // One HTTP client (one load of the root certificates) for Spotify and album art.
     let http = SpotifyHttp::default_client()?;

@@ -1,6 +1,7 @@
 //! The only modules that know reqwest and the AWS SDK.
 
 pub mod artwork;
+pub mod aws;
 pub mod body;
 pub mod clock;
 pub mod dynamodb;
