@@ -429,3 +429,17 @@ async fn with_the_schedule_every_10_minutes_no_visitor_ever_refreshes_the_token(
     let refreshes = h.spotify.calls().0;
     assert!((6..=8).contains(&refreshes), "about one refresh an hour, not one a run: {refreshes}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_new_token_is_stored_before_the_answer_goes_out() {
+    let h = playing_harness();
+    // The token's write takes longer than the rest of the request, which goes on without it.
+    *h.store.round_trip.lock().unwrap() = Duration::from_millis(50);
+    h.instance("a").current().await.unwrap();
+    assert_eq!(
+        h.store.stored_value().as_deref(),
+        Some("access-1"),
+        "a frozen process must not lose the token: the request waits for its write"
+    );
+    assert!(h.store.lease.lock().unwrap().is_none(), "the token's write ended its lease");
+}
