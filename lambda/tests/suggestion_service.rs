@@ -634,3 +634,14 @@ mod over_http {
         }
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_token_refreshed_for_a_search_is_stored_before_the_answer_goes_out() {
+    let w = World::new();
+    // The token's write takes longer than the search, which goes on without it.
+    *w.h.store.round_trip.lock().unwrap() = Duration::from_millis(50);
+    let s = w.open(Mode::Review);
+    let v = s.visitor("192.0.2.1").await.unwrap();
+    s.search(&v, "Rick Astley").await.unwrap();
+    assert_eq!(w.h.store.stored_value().as_deref(), Some("access-1"));
+}
