@@ -401,6 +401,25 @@ async fn keep_fresh_does_nothing_while_another_instance_refreshes() {
     assert_eq!(h.spotify.calls().0, 0);
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_visitor_meeting_a_keep_fresh_run_mid_refresh_waits_for_its_token() {
+    let h = Harness::new();
+    *h.store.round_trip.lock().unwrap() = Duration::from_millis(5);
+    *h.spotify.refresh_delay.lock().unwrap() = Duration::from_millis(50);
+    h.spotify.script_refresh(vec![grant("access-1", None), grant("access-2", None)]);
+    let schedule = Arc::new(h.instance("schedule"));
+    let run = tokio::spawn({
+        let schedule = schedule.clone();
+        async move { schedule.keep_fresh(KEEP_FRESH_AHEAD).await }
+    });
+    // The visitor comes while the schedule's refresh is under way, under its lease.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let token = h.tokens("visitor").token().await.unwrap();
+    assert!(run.await.unwrap().unwrap());
+    assert_eq!(token.value.expose_secret(), "access-1");
+    assert_eq!(h.spotify.calls().0, 1, "the lease held for the length of the refresh");
+}
+
 #[tokio::test]
 async fn keep_fresh_reports_a_refused_refresh_token() {
     let h = Harness::new();
