@@ -207,6 +207,51 @@ mod tests {
     }
 
     #[test]
+    fn mixing_moves_each_channel_the_given_fraction_of_the_way() {
+        let colour = Rgb(100, 40, 200);
+        assert_eq!(colour.mix(Rgb(0, 0, 0), 0.5), Rgb(50, 20, 100));
+        assert_eq!(colour.mix(Rgb(255, 255, 255), 0.5), Rgb(178, 148, 228));
+        assert_eq!(colour.mix(Rgb(0, 0, 0), 0.0), colour);
+        assert_eq!(colour.mix(Rgb(0, 0, 0), 1.0), Rgb(0, 0, 0));
+    }
+
+    #[test]
+    fn the_foreground_is_the_least_change_that_reaches_the_aim() {
+        // Dark navy: white reaches 7:1 long before white itself.
+        let navy = Rgb(20, 20, 60);
+        let fg = readable(navy, navy, TEXT_AIM);
+        assert!(fg.contrast(navy) >= TEXT_AIM, "{fg}");
+        assert_ne!(fg, Rgb(255, 255, 255), "not all the way to white");
+        let white = Rgb(255, 255, 255);
+        let steps: Vec<Rgb> = (0..=20).map(|s| navy.mix(white, f64::from(s) / 20.0)).collect();
+        let at = steps.iter().position(|c| *c == fg).expect("one of the steps towards white");
+        assert!(steps[at - 1].contrast(navy) < TEXT_AIM, "one step less would have done");
+    }
+
+    fn image(parts: &[(usize, Rgb)]) -> Vec<Rgb> {
+        parts.iter().flat_map(|&(n, colour)| std::iter::repeat_n(colour, n)).collect()
+    }
+
+    #[test]
+    fn a_vivid_accent_wins_over_a_more_common_grey() {
+        let navy = Rgb(20, 20, 60);
+        let red = Rgb(230, 30, 30);
+        let palette = Palette::of_pixels(&image(&[(50, navy), (30, Rgb(128, 128, 128)), (20, red)])).unwrap();
+        assert_eq!(palette.background, navy);
+        assert_eq!(palette.accent, red, "red already has 3:1 on navy");
+    }
+
+    #[test]
+    fn a_colour_unlike_the_background_in_one_channel_only_is_an_accent() {
+        let navy = Rgb(20, 20, 60);
+        for other in [Rgb(220, 20, 60), Rgb(20, 220, 60), Rgb(20, 20, 250)] {
+            let palette = Palette::of_pixels(&image(&[(60, navy), (40, other)])).unwrap();
+            assert_eq!(palette.accent, readable(other, navy, ACCENT_CONTRAST), "{other}");
+            assert_ne!(palette.accent, palette.foreground, "{other}");
+        }
+    }
+
+    #[test]
     fn the_hardest_background_still_gets_readable_text() {
         // Mid-grey: white gives 3.95:1 and black 5.32:1 on #808080.
         let grey = Rgb(128, 128, 128);
