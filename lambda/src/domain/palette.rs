@@ -252,6 +252,31 @@ mod tests {
     }
 
     #[test]
+    fn colours_apart_in_one_channel_are_counted_apart() {
+        // 32 apart, the same low bits: two bins, so the background is exactly the commoner.
+        let navy = Rgb(20, 20, 60);
+        for other in [Rgb(52, 20, 60), Rgb(20, 52, 60), Rgb(20, 20, 92)] {
+            let palette = Palette::of_pixels(&image(&[(60, navy), (40, other)])).unwrap();
+            assert_eq!(palette.background, navy, "{other} was counted with navy");
+        }
+    }
+
+    #[test]
+    fn a_colour_close_to_the_background_is_no_accent() {
+        let navy = Rgb(20, 20, 60);
+        let palette = Palette::of_pixels(&image(&[(60, navy), (40, Rgb(52, 20, 60))])).unwrap();
+        assert_eq!(palette.accent, palette.foreground, "nothing unlike navy: the accent is the text's colour");
+    }
+
+    #[test]
+    fn a_common_colour_beats_a_rare_more_vivid_one() {
+        let navy = Rgb(20, 20, 60);
+        let ochre = Rgb(200, 140, 60);
+        let palette = Palette::of_pixels(&image(&[(60, navy), (30, ochre), (10, Rgb(255, 0, 0))])).unwrap();
+        assert_eq!(palette.accent, readable(ochre, navy, ACCENT_CONTRAST));
+    }
+
+    #[test]
     fn the_hardest_background_still_gets_readable_text() {
         // Mid-grey: white gives 3.95:1 and black 5.32:1 on #808080.
         let grey = Rgb(128, 128, 128);
