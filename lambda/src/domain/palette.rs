@@ -277,6 +277,25 @@ mod tests {
     }
 
     #[test]
+    fn a_common_grey_beats_a_rare_vivid_colour() {
+        let navy = Rgb(20, 20, 60);
+        let grey = Rgb(160, 160, 160);
+        let palette = Palette::of_pixels(&image(&[(55, navy), (40, grey), (5, Rgb(255, 0, 0))])).unwrap();
+        assert_eq!(palette.accent, readable(grey, navy, ACCENT_CONTRAST), "vivid is favoured, not chosen at any count");
+    }
+
+    #[test]
+    fn a_palette_is_readable_only_when_both_colours_reach_their_ratio() {
+        let (white, black, grey) = (Rgb(255, 255, 255), Rgb(0, 0, 0), Rgb(128, 128, 128));
+        assert!(Palette { background: black, foreground: white, accent: grey }.is_readable());
+        assert!(!Palette { background: black, foreground: Rgb(80, 80, 80), accent: white }.is_readable(), "text 2.6:1");
+        assert!(
+            !Palette { background: white, foreground: black, accent: Rgb(200, 200, 200) }.is_readable(),
+            "accent 1.7:1"
+        );
+    }
+
+    #[test]
     fn the_hardest_background_still_gets_readable_text() {
         // Mid-grey: white gives 3.95:1 and black 5.32:1 on #808080.
         let grey = Rgb(128, 128, 128);
