@@ -236,7 +236,7 @@ async fn a_saved_answer_without_an_item_keeps_what_was_last_seen() {
 }
 
 #[tokio::test]
-async fn taking_the_snapshot_lease_answers_the_state_in_the_same_call() {
+async fn taking_the_snapshot_lease_answers_the_state_as_it_stands() {
     let (client, name) = table().await;
     let store = DynamoSnapshotStore::new(client, name);
     let until = NOW + Duration::from_secs(10);

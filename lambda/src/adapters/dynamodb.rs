@@ -240,24 +240,6 @@ impl SnapshotStore for DynamoSnapshotStore {
         take_lease(&self.client, &self.table, SNAPSHOT_KEY, owner, now, until).await
     }
 
-    /// One conditional update that answers the item as it wrote it.
-    async fn take_lease(
-        &self,
-        owner: &str,
-        now: OffsetDateTime,
-        until: OffsetDateTime,
-    ) -> Result<Option<SharedState>, StoreError> {
-        let result = lease_update(&self.client, &self.table, SNAPSHOT_KEY, owner, now, until)
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match result {
-            Ok(output) => Ok(Some(output.attributes.map(|item| shared_state(&item)).unwrap_or_default())),
-            Err(e) if is_condition_failure(&e) => Ok(None),
-            Err(e) => Err(store_error(e)),
-        }
-    }
-
     /// One conditional update: it takes the lease when a refresh is due and answers the item
     /// as it wrote it, or, when the condition fails, the item as it stands.
     async fn load_or_lease(
