@@ -46,6 +46,9 @@ async fn main() -> Result<(), Error> {
         instance.clone(),
         LeaseTiming::default(),
     ));
+    // Read while the first request's shared state is: an idle visitor's refresh then needs
+    // no SSM round of its own. One SSM read and KMS decryption per cold start.
+    tokens.preload_credentials();
     let timing = CacheTiming { window: Duration::from_secs(config.cache_seconds.into()), ..CacheTiming::default() };
     let snapshots = Arc::new(DynamoSnapshotStore::new(dynamodb.clone(), &config.token_table));
     let shared_art = Arc::new(DynamoArtCache::new(dynamodb.clone(), &config.token_table));

@@ -70,16 +70,23 @@ pub trait TokenStore: Send + Sync {
     /// Takes the refresh lease for `owner` until `until`, unless another owner holds an
     /// unexpired one. `Ok(false)` means somebody else is refreshing.
     async fn try_lease(&self, owner: &str, now: OffsetDateTime, until: OffsetDateTime) -> Result<bool, StoreError>;
-    /// `try_lease`, answering the token as it stands once the lease is taken (one another
-    /// owner saved meanwhile included), or `None` when another owner holds it. A store that
-    /// can should do this in one round trip.
-    async fn take_lease(
+    /// The stored token, with the lease taken for `owner` in the same step when the token
+    /// is missing or expires at or before `stale_before` and nobody else holds the lease.
+    /// `true` when the lease was taken, with the token as it stands then (one another owner
+    /// stored meanwhile included); `false` with a stale token means another owner is
+    /// refreshing. A store that can should do this in one round trip.
+    async fn load_or_lease(
         &self,
         owner: &str,
         now: OffsetDateTime,
+        stale_before: OffsetDateTime,
         until: OffsetDateTime,
-    ) -> Result<Option<Option<AccessToken>>, StoreError> {
-        if self.try_lease(owner, now, until).await? { Ok(Some(self.load().await?)) } else { Ok(None) }
+    ) -> Result<(Option<AccessToken>, bool), StoreError> {
+        let stored = self.load().await?;
+        if stored.as_ref().is_some_and(|token| token.expires_at > stale_before) {
+            return Ok((stored, false));
+        }
+        if self.try_lease(owner, now, until).await? { Ok((self.load().await?, true)) } else { Ok((stored, false)) }
     }
     /// Gives the lease back early if `owner` still holds it.
     async fn release_lease(&self, owner: &str) -> Result<(), StoreError>;

@@ -109,17 +109,31 @@ async fn only_one_owner_wins_the_lease_until_it_lapses_or_is_released() {
 }
 
 #[tokio::test]
-async fn taking_the_token_lease_answers_the_token_and_storing_one_ends_it() {
+async fn the_token_lease_is_taken_with_the_read_only_when_the_token_is_stale() {
     let (client, name) = table().await;
     let store = DynamoTokenStore::new(client, name);
     let until = NOW + Duration::from_secs(10);
-    assert_eq!(store.take_lease("a", NOW, until).await.unwrap().map(|t| t.is_none()), Some(true), "taken, no token");
+    let stale_before = NOW + Duration::from_secs(60);
+    let (stored, leased) = store.load_or_lease("a", NOW, stale_before, until).await.unwrap();
+    assert!(stored.is_none() && leased, "no token: the lease is taken");
     assert!(store.load().await.unwrap().is_none(), "an item holding only the lease has no token");
-    assert!(store.take_lease("b", NOW, until).await.unwrap().is_none(), "held by a");
-    store.save(&token("access-1", NOW + Duration::from_secs(3600))).await.unwrap();
-    let stored = store.take_lease("b", NOW, until).await.unwrap().expect("a's save ended its lease");
+    assert!(!store.load_or_lease("b", NOW, stale_before, until).await.unwrap().1, "held by a");
+
+    // A token expiring exactly at `stale_before` is stale; the save ended a's lease.
+    store.save(&token("access-1", stale_before)).await.unwrap();
+    let (stored, leased) = store.load_or_lease("b", NOW, stale_before, until).await.unwrap();
+    assert!(leased, "a's save ended its lease, and the token is stale");
     assert_eq!(stored.expect("the token, in the same call").value.expose_secret(), "access-1");
-    assert!(!store.try_lease("c", NOW, until).await.unwrap(), "now held by b");
+    let (stored, leased) = store.load_or_lease("c", NOW, stale_before, until).await.unwrap();
+    assert!(!leased, "now held by b");
+    assert_eq!(stored.expect("the token, when the condition fails too").value.expose_secret(), "access-1");
+
+    // A token with time to spare is answered, and nobody takes the lease.
+    store.save(&token("access-2", stale_before + Duration::from_secs(1))).await.unwrap();
+    let (stored, leased) = store.load_or_lease("c", NOW, stale_before, until).await.unwrap();
+    assert!(!leased, "a usable token needs no refresh");
+    assert_eq!(stored.unwrap().value.expose_secret(), "access-2");
+    assert!(store.try_lease("d", NOW, until).await.unwrap(), "and the lease stays free");
 }
 
 #[tokio::test]

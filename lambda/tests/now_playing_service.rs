@@ -383,8 +383,8 @@ async fn keep_fresh_leaves_a_token_with_time_left_and_refreshes_one_without() {
     h.spotify.script_refresh(vec![grant("access-1", None), grant("access-2", None)]);
     let schedule = h.instance("schedule");
     assert!(schedule.keep_fresh(KEEP_FRESH_AHEAD).await.unwrap());
-    // 60-minute tokens: with exactly 15 minutes left it is kept, with less it is refreshed.
-    h.clock.advance(Duration::from_secs(45 * 60));
+    // 60-minute tokens: with a second over 15 minutes left it is kept; with 15 it is refreshed.
+    h.clock.advance(Duration::from_secs(45 * 60 - 1));
     assert!(!schedule.keep_fresh(KEEP_FRESH_AHEAD).await.unwrap());
     assert_eq!(h.spotify.calls().0, 1);
     h.clock.advance(Duration::from_secs(1));
@@ -461,4 +461,45 @@ async fn a_new_token_is_stored_before_the_answer_goes_out() {
         "a frozen process must not lose the token: the request waits for its write"
     );
     assert!(h.store.lease.lock().unwrap().is_none(), "the token's write ended its lease");
+}
+
+// --- The token lease taken in the first round, with the shared answer.
+
+#[tokio::test]
+async fn a_fresh_shared_answer_gives_back_the_token_lease_its_first_round_took() {
+    let h = Harness::new();
+    h.spotify.script_refresh(vec![grant("access-1", None)]);
+    h.spotify.script_playing(vec![Ok(playback("currently_playing_track.json"))]);
+    h.instance("earlier").current().await.unwrap();
+    // The answer is fresh, but the token is about to expire: the cold instance's first
+    // round takes the token's lease, then finds it has no use for it.
+    let now = h.clock.now();
+    *h.store.token.lock().unwrap() = Some(token("access-1", now + Duration::from_secs(30)));
+    h.instance("cold").current().await.unwrap();
+    assert_eq!(h.spotify.calls().0, 1, "answered from the shared snapshot");
+    assert!(
+        h.store.try_lease("other", now, now + Duration::from_secs(10)).await.unwrap(),
+        "the cold instance gave the token's lease back"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_waiting_instance_takes_over_the_lease_its_holder_gave_back_without_a_token() {
+    let h = Harness::new();
+    h.spotify.script_refresh(vec![grant("access-1", None)]);
+    let now = h.clock.now();
+    assert!(h.store.try_lease("holder", now, now + Duration::from_secs(10)).await.unwrap());
+    let waiter = tokio::spawn({
+        let tokens = h.tokens("waiter");
+        async move {
+            let started = tokio::time::Instant::now();
+            (tokens.token().await, started.elapsed())
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(25)).await;
+    h.store.release_lease("holder").await.unwrap();
+    let (token, waited) = waiter.await.unwrap();
+    assert_eq!(token.unwrap().value.expose_secret(), "access-1");
+    assert!(waited < FAST_LEASE.wait / 2, "took over at the next poll, not at the end of the wait: {waited:?}");
+    assert!(h.store.stored_value().is_some(), "and shared what it refreshed");
 }

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
@@ -39,6 +40,9 @@ pub(super) fn store_error<E: std::error::Error + 'static, R: std::fmt::Debug>(e:
 pub(super) fn number(n: i64) -> AttributeValue {
     AttributeValue::N(n.to_string())
 }
+
+/// A DynamoDB item, by attribute name.
+type Item = HashMap<String, AttributeValue>;
 
 pub(super) fn read_number(item: &HashMap<String, AttributeValue>, name: &str) -> Option<i64> {
     item.get(name)?.as_n().ok()?.parse().ok()
@@ -78,22 +82,23 @@ impl TokenStore for DynamoTokenStore {
         take_lease(&self.client, &self.table, TOKEN_KEY, owner, now, until).await
     }
 
-    /// One conditional update that answers the item as it wrote it.
-    async fn take_lease(
+    /// One conditional update: it takes the lease when the token is missing or stale, and
+    /// answers the item either way.
+    async fn load_or_lease(
         &self,
         owner: &str,
         now: OffsetDateTime,
+        stale_before: OffsetDateTime,
         until: OffsetDateTime,
-    ) -> Result<Option<Option<AccessToken>>, StoreError> {
-        let result = lease_update(&self.client, &self.table, TOKEN_KEY, owner, now, until)
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match result {
-            Ok(output) => output.attributes.map_or(Ok(None), |item| stored_token(&item)).map(Some),
-            Err(e) if is_condition_failure(&e) => Ok(None),
-            Err(e) => Err(store_error(e)),
-        }
+    ) -> Result<(Option<AccessToken>, bool), StoreError> {
+        let update = lease_update(&self.client, &self.table, TOKEN_KEY, owner, now, until)
+            .condition_expression(
+                "(attribute_not_exists(lease_until) OR lease_until < :now OR lease_owner = :owner) \
+                 AND (attribute_not_exists(expires_at) OR expires_at <= :stale_before)",
+            )
+            .expression_attribute_values(":stale_before", number(stale_before.unix_timestamp()));
+        let (item, leased) = lease_answering(update).await?;
+        Ok((item.map_or(Ok(None), |item| stored_token(&item))?, leased))
     }
 
     async fn release_lease(&self, owner: &str) -> Result<(), StoreError> {
@@ -134,7 +139,7 @@ fn lease_update(
     owner: &str,
     now: OffsetDateTime,
     until: OffsetDateTime,
-) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+) -> UpdateItemFluentBuilder {
     client
         .update_item()
         .table_name(table)
@@ -144,6 +149,28 @@ fn lease_update(
         .expression_attribute_values(":owner", AttributeValue::S(owner.into()))
         .expression_attribute_values(":until", number(until.unix_timestamp()))
         .expression_attribute_values(":now", number(now.unix_timestamp()))
+}
+
+/// Sends a conditional lease update and answers the item either way: as written when the
+/// lease was taken (`true`), as it stood when the condition failed (`false`, through
+/// `ReturnValuesOnConditionCheckFailure`). `None` when there is no item.
+async fn lease_answering(update: UpdateItemFluentBuilder) -> Result<(Option<Item>, bool), StoreError> {
+    let result = update
+        .return_values(ReturnValue::AllNew)
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .send()
+        .await;
+    match result {
+        Ok(output) => Ok((output.attributes, true)),
+        Err(e) if is_condition_failure(&e) => Ok((
+            match e.into_service_error() {
+                UpdateItemError::ConditionalCheckFailedException(failed) => failed.item,
+                _ => None,
+            },
+            false,
+        )),
+        Err(e) => Err(store_error(e)),
+    }
 }
 
 /// Ends `owner`'s lease on `key` early; another owner's lease is left alone.
@@ -176,7 +203,7 @@ impl DynamoSnapshotStore {
         DynamoSnapshotStore { client, table: table.into() }
     }
 
-    fn update(&self) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+    fn update(&self) -> UpdateItemFluentBuilder {
         self.client.update_item().table_name(&self.table).key("pk", AttributeValue::S(SNAPSHOT_KEY.into()))
     }
 }
@@ -249,28 +276,15 @@ impl SnapshotStore for DynamoSnapshotStore {
         stale_before: OffsetDateTime,
         until: OffsetDateTime,
     ) -> Result<(SharedState, bool), StoreError> {
-        let result = lease_update(&self.client, &self.table, SNAPSHOT_KEY, owner, now, until)
+        let update = lease_update(&self.client, &self.table, SNAPSHOT_KEY, owner, now, until)
             .condition_expression(
                 "(attribute_not_exists(lease_until) OR lease_until < :now OR lease_owner = :owner) \
                  AND (attribute_not_exists(fetched_ms) OR fetched_ms <= :stale_before) \
                  AND (attribute_not_exists(backoff_until) OR backoff_until <= :now)",
             )
-            .expression_attribute_values(":stale_before", millis(stale_before))
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(output) => Ok((output.attributes.map(|item| shared_state(&item)).unwrap_or_default(), true)),
-            Err(e) if is_condition_failure(&e) => {
-                let item = match e.into_service_error() {
-                    UpdateItemError::ConditionalCheckFailedException(failed) => failed.item,
-                    _ => None,
-                };
-                Ok((item.map(|item| shared_state(&item)).unwrap_or_default(), false))
-            }
-            Err(e) => Err(store_error(e)),
-        }
+            .expression_attribute_values(":stale_before", millis(stale_before));
+        let (item, leased) = lease_answering(update).await?;
+        Ok((item.map(|item| shared_state(&item)).unwrap_or_default(), leased))
     }
 
     async fn save(&self, snapshot: &NowPlaying, last_seen: Option<&Played>) -> Result<(), StoreError> {

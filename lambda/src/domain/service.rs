@@ -143,8 +143,8 @@ impl NowPlayingService {
             info!(cache = "memory", "answered from this instance");
             return Ok(doc);
         }
-        // One round: the shared state, with the lease taken in the same step if a refresh is
-        // due, and the token, in case Spotify must be called.
+        // One round: the shared state and the token, each with its lease taken in the same
+        // step if it is due for a refresh, in case Spotify must be called.
         let now = self.clock.now();
         let owner = format!("{}#{}", self.instance_id, self.attempts.fetch_add(1, Ordering::Relaxed));
         let (loaded, ()) = tokio::join!(
@@ -164,17 +164,20 @@ impl NowPlayingService {
         let now = self.clock.now();
         let lease = (leased == Some(true)).then_some(owner.as_str());
         if let Some(wait) = self.backing_off(now) {
-            self.release(lease).await;
+            tokio::join!(self.release(lease), self.tokens.forgo());
             info!(spotify_call = "skipped", backoff_seconds = wait.as_secs(), "rate limited; not calling Spotify");
             return self.fall_back(rate_limited(wait));
         }
         if let Some(doc) = self.fresh(now) {
-            self.release(lease).await;
+            tokio::join!(self.release(lease), self.tokens.forgo());
             info!(cache = "shared", "answered from the shared snapshot");
             return Ok(doc);
         }
         match leased {
-            Some(false) => self.while_another_refreshes().await,
+            Some(false) => {
+                self.tokens.forgo().await;
+                self.while_another_refreshes().await
+            }
             _ => self.refresh(lease).await,
         }
     }
@@ -348,7 +351,7 @@ impl NowPlayingService {
         self.art.clone()?.palette_within(url, self.timing.palette).await
     }
 
-    /// Refreshes the shared access token if it has less than `ahead` left (the keep-fresh
+    /// Refreshes the shared access token if it has `ahead` left or less (the keep-fresh
     /// schedule); `Ok(true)` when it was refreshed.
     pub async fn keep_fresh(&self, ahead: Duration) -> Result<bool, ServiceError> {
         Ok(self.tokens.keep_fresh(ahead).await?)

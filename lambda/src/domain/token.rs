@@ -11,11 +11,11 @@ use tracing::{error, info, warn};
 use crate::domain::{Credentials, after};
 use crate::ports::{Clock, CredentialStore, CredentialsError, Spotify, SpotifyError, TokenStore};
 
-/// A token is refreshed when it has less than this left.
+/// A token is refreshed when it has this much left or less.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
 
 /// The keep-fresh schedule (every 10 minutes, infra/lib/keep-fresh.ts) refreshes the token
-/// when it has less than this left: more than the schedule's period, so the token never
+/// when it has this much left or less: more than the schedule's period, so the token never
 /// lapses between two runs, and Spotify's hour-long tokens are refreshed once an hour.
 pub const KEEP_FRESH_AHEAD: Duration = Duration::from_secs(15 * 60);
 
@@ -64,6 +64,19 @@ impl Default for LeaseTiming {
     }
 }
 
+/// What one look at the shared token found.
+#[derive(Clone, Debug)]
+enum Found {
+    /// A token with the margin to spare.
+    Usable(AccessToken),
+    /// The token is missing or stale, and this instance took the refresh lease.
+    Leased,
+    /// The token is missing or stale, and another instance holds the lease.
+    Elsewhere,
+    /// The store could not be reached: refresh without it.
+    Unavailable,
+}
+
 /// Hands out valid access tokens, refreshing them at most once per expiry across instances.
 pub struct TokenManager {
     spotify: Arc<dyn Spotify>,
@@ -72,11 +85,11 @@ pub struct TokenManager {
     clock: Arc<dyn Clock>,
     instance_id: String,
     timing: LeaseTiming,
-    credentials: tokio::sync::Mutex<Option<Credentials>>,
+    credentials: Arc<tokio::sync::Mutex<Option<Credentials>>>,
     memory: Mutex<Option<AccessToken>>,
-    /// When `prefetch` last found no usable token in the store: `obtain` then goes straight
-    /// to the lease instead of reading the store again.
-    found_stale: Mutex<Option<OffsetDateTime>>,
+    /// What `prefetch` found, and when, if the token was not usable: `obtain` then goes on
+    /// from there instead of looking again, and `forgo` gives back a lease taken for nothing.
+    prefetched: Mutex<Option<(OffsetDateTime, Found)>>,
     refresh_gate: tokio::sync::Mutex<()>,
     /// Writes of a refreshed token still under way; `settle` waits for them.
     pending: Mutex<Vec<tokio::task::JoinHandle<()>>>,
@@ -101,9 +114,9 @@ impl TokenManager {
             clock,
             instance_id,
             timing,
-            credentials: tokio::sync::Mutex::new(None),
+            credentials: Arc::new(tokio::sync::Mutex::new(None)),
             memory: Mutex::new(None),
-            found_stale: Mutex::new(None),
+            prefetched: Mutex::new(None),
             refresh_gate: tokio::sync::Mutex::new(()),
             pending: Mutex::new(Vec::new()),
         }
@@ -122,17 +135,53 @@ impl TokenManager {
         Ok(loaded)
     }
 
+    /// Starts reading the credentials in the background, so that the first refresh finds
+    /// them read; the function calls it at start, before its first request. A read already
+    /// made or under way is not repeated, and a failed one is retried when they are needed.
+    pub fn preload_credentials(&self) {
+        let Ok(mut cached) = self.credentials.clone().try_lock_owned() else {
+            return;
+        };
+        if cached.is_some() {
+            return;
+        }
+        let store = self.credential_store.clone();
+        tokio::spawn(async move {
+            match store.load().await {
+                Ok(loaded) => {
+                    info!(authorized_at = %loaded.authorized_at, "credentials loaded");
+                    *cached = Some(loaded);
+                }
+                Err(e) => {
+                    warn!(error = %e, "credentials could not be read at start; the first refresh reads them again")
+                }
+            }
+        });
+    }
+
     /// Reads the shared token into memory when memory has none fresh, so that a request
-    /// can read it in the same round as the shared answer; a stale or missing one is noted
-    /// for `obtain`. Never fails: without it `token` reads the store itself.
+    /// reads it in the same round as the shared answer; when it is missing or stale, the
+    /// refresh lease is taken in that same step, for `obtain`. Never fails: without it
+    /// `token` looks at the store itself.
     pub async fn prefetch(&self) {
         if self.cached(None).is_some() {
             return;
         }
-        match self.store.load().await {
-            Ok(Some(token)) if self.usable(&token, None) => self.remember(&token),
-            Ok(_) => *lock(&self.found_stale) = Some(self.clock.now()),
-            Err(e) => warn!(error = %e, "token store unavailable while prefetching"),
+        match self.look_up(None).await {
+            Found::Usable(token) => self.remember(&token),
+            Found::Unavailable => {}
+            found => *lock(&self.prefetched) = Some((self.clock.now(), found)),
+        }
+    }
+
+    /// The request that prefetched turned out not to need a token: the lease it took, if
+    /// any, is given back, so that another instance's refresh need not wait for it to lapse.
+    pub async fn forgo(&self) {
+        let prefetched = lock(&self.prefetched).take();
+        if let Some((_, Found::Leased)) = prefetched
+            && let Err(e) = self.store.release_lease(&self.instance_id).await
+        {
+            warn!(error = %e, "could not release the refresh lease; it lapses by itself");
         }
     }
 
@@ -149,34 +198,36 @@ impl TokenManager {
     }
 
     /// The keep-fresh schedule's work: refreshes the shared token, under the lease, only if
-    /// it has less than `ahead` left, so no visitor meets an expired one. `Ok(false)` when
+    /// it has `ahead` left or less, so no visitor meets an expired one. `Ok(false)` when
     /// the stored token had enough left and Spotify was not called.
     pub async fn keep_fresh(&self, ahead: Duration) -> Result<bool, TokenError> {
         let _gate = self.refresh_gate.lock().await;
-        let lasts = |token: &AccessToken| token.expires_at - self.clock.now() >= ahead;
-        match self.store.load().await {
-            Ok(Some(token)) if lasts(&token) => {
-                info!(expires_at = %token.expires_at, "access token kept: it has time left");
-                self.remember(&token);
-                return Ok(false);
-            }
-            Ok(_) => {}
-            Err(e) => warn!(error = %e, "token store unavailable; refreshing without it"),
-        }
         let now = self.clock.now();
-        match self.store.try_lease(&self.instance_id, now, now + self.timing.lease).await {
-            Ok(false) => {
+        let stale_before = now + ahead;
+        match self.store.load_or_lease(&self.instance_id, now, stale_before, now + self.timing.lease).await {
+            Ok((Some(token), leased)) if token.expires_at > stale_before => {
+                info!(expires_at = %token.expires_at, "access token kept: it has time left");
+                if leased {
+                    self.let_go();
+                    self.settle().await;
+                }
+                self.remember(&token);
+                Ok(false)
+            }
+            Ok((_, false)) => {
                 info!("another instance is refreshing the access token; nothing to do");
                 Ok(false)
             }
             leased => {
-                let result = self.refresh().await;
-                self.settle().await;
-                if leased.is_ok()
-                    && let Err(e) = self.store.release_lease(&self.instance_id).await
-                {
-                    warn!(error = %e, "could not release the refresh lease; it lapses by itself");
+                if let Err(e) = &leased {
+                    warn!(error = %e, "token store unavailable; refreshing without it");
                 }
+                // Saving the new token ends the lease; a failed refresh gives it back.
+                let result = self.refresh().await;
+                if result.is_err() && leased.is_ok() {
+                    self.let_go();
+                }
+                self.settle().await;
                 result.map(|_| true)
             }
         }
@@ -205,48 +256,58 @@ impl TokenManager {
         token.is_fresh_at(self.clock.now()) && !rejected.is_some_and(|r| r.same_value(token))
     }
 
-    /// Shared store first; otherwise refresh under the lease, or wait for whoever holds it.
+    /// The shared token if it is usable; otherwise refresh under the lease, or wait for
+    /// whoever holds it. Goes on from what `prefetch` found, when it found that moments ago.
     async fn obtain(&self, rejected: Option<&AccessToken>) -> Result<AccessToken, TokenError> {
-        let prefetched = lock(&self.found_stale).take().is_some_and(|at| self.clock.now() - at < PREFETCH_HOLDS);
-        let stored = if prefetched && rejected.is_none() { Ok(None) } else { self.store.load().await };
-        match stored {
-            Ok(Some(token)) if self.usable(&token, rejected) => {
+        let prefetched = lock(&self.prefetched).take();
+        let found = match prefetched {
+            Some((at, found)) if rejected.is_none() && self.clock.now() - at < PREFETCH_HOLDS => found,
+            _ => self.look_up(rejected).await,
+        };
+        match found {
+            Found::Usable(token) => {
                 info!(token_source = "store", "access token");
                 self.remember(&token);
-                return Ok(token);
+                Ok(token)
             }
-            Ok(_) => {}
+            // Saving the new token ends the lease.
+            Found::Leased | Found::Unavailable => self.refresh().await,
+            Found::Elsewhere => self.wait_for_other_refresh(rejected).await,
+        }
+    }
+
+    /// One look at the shared token, taking the refresh lease in the same step when it is
+    /// missing or stale. A token the Web API rejected counts as stale whatever its expiry;
+    /// one stored since then expires later.
+    async fn look_up(&self, rejected: Option<&AccessToken>) -> Found {
+        let now = self.clock.now();
+        let stale_before = now + REFRESH_MARGIN;
+        let stale_before = rejected.map_or(stale_before, |rejected| rejected.expires_at.max(stale_before));
+        match self.store.load_or_lease(&self.instance_id, now, stale_before, now + self.timing.lease).await {
+            Ok((Some(token), leased)) if self.usable(&token, rejected) => {
+                // Another instance stored it between the look and the lease.
+                if leased {
+                    self.let_go();
+                }
+                Found::Usable(token)
+            }
+            Ok((_, true)) => Found::Leased,
+            Ok((_, false)) => Found::Elsewhere,
             Err(e) => {
                 warn!(error = %e, "token store unavailable; refreshing without it");
-                return self.refresh().await;
+                Found::Unavailable
             }
         }
-        let now = self.clock.now();
-        // The lease answers the token as it stands: the previous holder may have stored one
-        // and let go since our read. The credentials a refresh needs are read meanwhile.
-        let (leased, _) =
-            tokio::join!(self.store.take_lease(&self.instance_id, now, now + self.timing.lease), self.credentials());
-        match leased {
-            Ok(Some(stored)) => {
-                if let Some(token) = stored.filter(|token| self.usable(token, rejected)) {
-                    let (store, owner) = (self.store.clone(), self.instance_id.clone());
-                    self.in_background(async move {
-                        if let Err(e) = store.release_lease(&owner).await {
-                            warn!(error = %e, "could not release the refresh lease; it lapses by itself");
-                        }
-                    });
-                    self.remember(&token);
-                    return Ok(token);
-                }
-                // Saving the new token ends the lease.
-                self.refresh().await
+    }
+
+    /// Gives the lease back in the background; `settle` waits for it.
+    fn let_go(&self) {
+        let (store, owner) = (self.store.clone(), self.instance_id.clone());
+        self.in_background(async move {
+            if let Err(e) = store.release_lease(&owner).await {
+                warn!(error = %e, "could not release the refresh lease; it lapses by itself");
             }
-            Ok(None) => self.wait_for_other_refresh(rejected).await,
-            Err(e) => {
-                warn!(error = %e, "refresh lease unavailable; refreshing without it");
-                self.refresh().await
-            }
-        }
+        });
     }
 
     /// Waits for the writes of a refreshed token (and the end of its lease) still under way,
@@ -269,11 +330,14 @@ impl TokenManager {
         let deadline = tokio::time::Instant::now() + self.timing.wait;
         while tokio::time::Instant::now() < deadline {
             tokio::time::sleep(self.timing.poll).await;
-            if let Ok(Some(token)) = self.store.load().await
-                && self.usable(&token, rejected)
-            {
-                self.remember(&token);
-                return Ok(token);
+            // Each look takes the lease if its holder gave it back without a token.
+            match self.look_up(rejected).await {
+                Found::Usable(token) => {
+                    self.remember(&token);
+                    return Ok(token);
+                }
+                Found::Leased => return self.refresh().await,
+                Found::Elsewhere | Found::Unavailable => {}
             }
         }
         warn!("the other instance's refresh did not arrive in time; refreshing here");
