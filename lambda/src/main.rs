@@ -16,8 +16,13 @@ use now_playing::domain::suggestions::{SuggestionPorts, SuggestionService};
 use now_playing::domain::{ArtLibrary, ImageHosts, NowPlayingService, TokenManager, token::LeaseTiming};
 use now_playing::http::App;
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
+fn main() -> Result<(), Error> {
+    // Before the runtime's threads exist: it sets an environment variable.
+    now_playing::adapters::tls::read_the_system_bundle_only();
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(function())
+}
+
+async fn function() -> Result<(), Error> {
     now_playing::logging::init();
     let config = Config::from_env().unwrap_or_else(|e| {
         tracing::error!("configuration: {e}");
@@ -29,7 +34,13 @@ async fn main() -> Result<(), Error> {
     });
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     // One HTTP client (one load of the root certificates) for Spotify and album art.
-    let http = SpotifyHttp::default_client()?;
+    let http = SpotifyHttp::default_client().unwrap_or_else(|e| {
+        tracing::error!(
+            "the HTTPS client could not be built ({}); point SSL_CERT_FILE at a PEM bundle of root certificates",
+            std::error::Error::source(&e).map_or_else(|| e.to_string(), ToString::to_string)
+        );
+        std::process::exit(1)
+    });
     let image_hosts = ImageHosts::new(config.art_hosts);
     let spotify = Arc::new(
         SpotifyHttp::new(http.clone(), &config.spotify_api_url, &config.spotify_accounts_url)
