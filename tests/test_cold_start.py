@@ -1,10 +1,18 @@
-"""The function binary refuses to start on a missing or malformed setting, and says which."""
+"""The function binary at start: it refuses a missing or malformed setting, and says which;
+it reads its credentials before its first request."""
 
 import os
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+
+from devstack.local import LocalStack  # noqa: E402
 
 BINARY = Path(__file__).resolve().parent.parent / "target" / "debug" / "now-playing"
 VALID = {
@@ -36,3 +44,20 @@ def test_a_bad_setting_stops_the_cold_start_naming_it(change, named):
     output = done.stdout + done.stderr
     assert named in output, output
     assert "panicked" not in output
+
+
+def test_a_new_process_reads_its_credentials_before_its_first_request():
+    """So that the first request's token refresh never waits for SSM: the read is made at
+    start, once, whether or not a request comes."""
+    with LocalStack(processes=1) as stack:
+        proxy = stack.moto.proxy
+        deadline = time.monotonic() + 20
+        while proxy.snapshot().get("GetParameter", 0) < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        counts = proxy.snapshot()
+        assert counts.get("GetParameter") == 1, counts
+        assert not {"GetItem", "UpdateItem", "PutItem"} & counts.keys(), f"no request came yet: {counts}"
+        # The first request finds nothing cached: it refreshes the token with what was read.
+        assert requests.get(f"{stack.url}/v1/current", timeout=30).status_code == 200
+        assert stack.fake.calls()["token"] == 1
+        assert proxy.snapshot().get("GetParameter") == 1, "read once per process"
