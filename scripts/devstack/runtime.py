@@ -190,7 +190,10 @@ class LambdaRuntime:
         slot = len(self.apis)
         api = self._serve(self._runtime_handler(slot))
         self.apis.append(api)
-        env = dict(os.environ) | self.env | {
+        # Lambda's environment names no certificate store: this machine's choice, if any,
+        # must not decide where the function looks for its roots.
+        inherited = {k: v for k, v in os.environ.items() if k not in ("SSL_CERT_FILE", "SSL_CERT_DIR")}
+        env = inherited | self.env | {
             "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{api.server_address[1]}",
             "AWS_LAMBDA_FUNCTION_NAME": "now-playing",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
