@@ -37,8 +37,13 @@ impl Artwork for ArtworkHttp {
                 parsed.host_str().unwrap_or("?")
             )));
         }
-        let response =
-            self.client.get(parsed).timeout(TIMEOUT).send().await.map_err(|e| ArtError(e.without_url().to_string()))?;
+        let response = self
+            .client
+            .get(parsed)
+            .timeout(TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| ArtError(super::spotify::with_causes(e)))?;
         if !response.status().is_success() {
             return Err(ArtError(format!("HTTP {}", response.status().as_u16())));
         }

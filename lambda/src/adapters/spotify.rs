@@ -203,9 +203,26 @@ pub(super) fn transport(e: reqwest::Error) -> SpotifyError {
     } else if e.is_decode() || e.is_body() {
         SpotifyError::Malformed("the body was cut off".into())
     } else {
-        // Without the URL: it is configuration, but keep log lines short and uniform.
-        SpotifyError::Network(e.without_url().to_string())
+        SpotifyError::Network(with_causes(e))
     }
+}
+
+/// The error with each of its causes, so that the log says why ("...: invalid peer
+/// certificate: UnknownIssuer"), not only "error sending request". Without the URL: it is
+/// configuration, but keep log lines short and uniform.
+pub(super) fn with_causes(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 fn rate_limited(response: &Response) -> SpotifyError {
