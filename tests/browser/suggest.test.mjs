@@ -24,6 +24,12 @@ after(async () => browser && browser.close());
 /** One widget on an empty page; `stubs` answer some calls instead of the function:
  * {"POST /v1/suggestions": [{status, body, headers}, ...]} (the last one repeats). */
 async function mount({ suggest = true, stubs = {}, workers = 'allowed' } = {}) {
+  // Each test starts on the preview page: one that ended elsewhere (a click that landed on a
+  // link) must not fail every test after it. Said on stderr, so the run shows it happened.
+  if (!(await page.evaluate(() => Boolean(customElements.get('now-playing'))))) {
+    console.error(`mount: the page was at ${page.url()}; loading the preview page again`);
+    await page.goto(`${BASE}/`);
+  }
   requests = [];
   problems = [];
   await page.evaluate(({ suggest, stubs, workers }) => {
