@@ -4,6 +4,7 @@ refuse a server they cannot verify. Every other test talks plain HTTP to the sta
 here a TLS terminator sits in front of moto and of the Spotify stand-in, with a
 certificate from a CA made for the test."""
 
+import contextlib
 import datetime
 import ipaddress
 import socket
@@ -122,7 +123,10 @@ def pki(tmp_path_factory):
     return folder / "ca.pem", trusted, impostor
 
 
-def started_behind_tls(roots: Path, aws_tls: ssl.SSLContext, spotify_tls: ssl.SSLContext):
+@contextlib.contextmanager
+def behind_tls(roots: Path, aws_tls: ssl.SSLContext, spotify_tls: ssl.SSLContext):
+    """The function, with moto and the Spotify stand-in behind TLS terminators, and
+    `roots` its only trusted CAs; everything is stopped afterwards."""
     stack = LocalStack(processes=1)
     aws = Terminator(stack.moto.port, aws_tls)
     spotify = Terminator(int(stack.fake.url.rsplit(":", 1)[1]), spotify_tls)
@@ -132,39 +136,33 @@ def started_behind_tls(roots: Path, aws_tls: ssl.SSLContext, spotify_tls: ssl.SS
         "SPOTIFY_ACCOUNTS_URL": spotify.url,
         "SSL_CERT_FILE": str(roots),
     }
-    return stack, aws, spotify
+    try:
+        stack.start()
+        yield stack, aws, spotify
+    finally:
+        stack.stop()
+        aws.stop()
+        spotify.stop()
 
 
 def test_the_sdk_and_the_spotify_client_speak_tls_over_ring(pki):
     roots, trusted, _ = pki
-    stack, aws, spotify = started_behind_tls(roots, trusted, trusted)
-    try:
-        stack.start()
+    with behind_tls(roots, trusted, trusted) as (stack, aws, spotify):
         response = requests.get(f"{stack.url}/v1/current", timeout=30)
         assert response.status_code == 200, response.text
         assert response.json()["status"] == "playing"
         calls = stack.fake.calls()
         assert calls["token"] == 1 and calls["currently_playing"] == 1, calls
         assert aws.handshakes >= 1 and spotify.handshakes >= 1, (aws.handshakes, spotify.handshakes)
-    finally:
-        stack.stop()
-        aws.stop()
-        spotify.stop()
 
 
 def test_a_server_the_roots_do_not_vouch_for_is_refused(pki):
     roots, trusted, impostor = pki
     # AWS is the real one; Spotify's address answers with another CA's certificate.
-    stack, aws, spotify = started_behind_tls(roots, trusted, impostor)
-    try:
-        stack.start()
+    with behind_tls(roots, trusted, impostor) as (stack, aws, spotify):
         response = requests.get(f"{stack.url}/v1/current", timeout=30)
         assert response.status_code >= 500, response.text
         assert response.json()["error"]["code"] == "upstream_unavailable", response.text
         assert stack.fake.calls()["token"] == 0, "the refresh token was never sent to the impostor"
         assert aws.handshakes >= 1 and spotify.handshakes == 0, (aws.handshakes, spotify.handshakes)
         assert "UnknownIssuer" in stack.logs(), stack.logs()[-2000:]
-    finally:
-        stack.stop()
-        aws.stop()
-        spotify.stop()
