@@ -393,6 +393,19 @@ async fn keep_fresh_leaves_a_token_with_time_left_and_refreshes_one_without() {
 }
 
 #[tokio::test]
+async fn keep_fresh_keeps_a_token_with_time_left_in_this_instances_memory() {
+    let h = Harness::new();
+    h.spotify.script_refresh(vec![grant("access-1", None)]);
+    assert!(h.instance("other").keep_fresh(KEEP_FRESH_AHEAD).await.unwrap());
+    let tokens = h.tokens("schedule");
+    assert!(!tokens.keep_fresh(KEEP_FRESH_AHEAD).await.unwrap(), "an hour left: kept");
+    // The store goes away: this instance's next request still has the token.
+    h.store.failing.store(true, Ordering::SeqCst);
+    assert_eq!(tokens.token().await.unwrap().value.expose_secret(), "access-1");
+    assert_eq!(h.spotify.calls().0, 1, "no second refresh");
+}
+
+#[tokio::test]
 async fn keep_fresh_does_nothing_while_another_instance_refreshes() {
     let h = Harness::new();
     let now = h.clock.now();

@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use common::*;
 use now_playing::domain::service::CacheTiming;
-use now_playing::domain::token::LeaseTiming;
+use now_playing::domain::token::{KEEP_FRESH_AHEAD, LeaseTiming};
 use now_playing::domain::{
     AccessToken, Art, ArtLibrary, Credentials, NowPlaying, NowPlayingService, Playback, Played, TokenManager,
 };
@@ -291,4 +291,28 @@ async fn a_warm_instance_after_the_window_with_its_token_in_memory() {
     world.later();
     let (spotify, aws, calls) = world.measure(&warm).await;
     assert_eq!((spotify, aws), (1, 2), "{calls:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_idle_visitor_with_a_token_under_a_minute_from_expiry() {
+    let world = World::new();
+    world.instance("earlier").current().await.unwrap();
+    // The token has 30 s left: too little to use, so it is refreshed as an expired one is.
+    world.h.clock.advance(Duration::from_secs(3600 - 30));
+    world.h.spotify.script_refresh(vec![grant("access-2", None)]);
+    let (spotify, aws, calls) = world.measure(&world.instance("cold")).await;
+    assert_eq!((spotify, aws), (2, 2), "{calls:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_keep_fresh_run_that_refreshes_is_one_read_the_refresh_and_the_save() {
+    let world = World::new();
+    let schedule = world.instance("schedule");
+    world.log.0.lock().unwrap().clear();
+    let started = tokio::time::Instant::now();
+    assert!(schedule.keep_fresh(KEEP_FRESH_AHEAD).await.unwrap());
+    let ms = started.elapsed().as_millis();
+    let calls: Vec<_> = world.log.0.lock().unwrap().iter().copied().filter(|c| !c.starts_with("ssm.")).collect();
+    assert_eq!((ms / 100, ms % 100), (1, 2), "{calls:?}");
+    assert_eq!(calls, ["token.read+lease", "spotify.refresh", "token.save"], "the save ends the lease");
 }
