@@ -33,6 +33,9 @@ VALID = {
         ({"CACHE_SECONDS": "soon"}, "CACHE_SECONDS is invalid"),
         ({"SPOTIFY_API_URL": "api.spotify.com"}, "SPOTIFY_API_URL is invalid"),
         ({"ALLOWED_ORIGINS": "example.com"}, "ALLOWED_ORIGINS is invalid"),
+        # No root certificate to be found: the first TLS client built says so, whichever it is.
+        ({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "SSL_CERT_FILE": "/dev/null",
+          "SSL_CERT_DIR": "/nonexistent"}, "point SSL_CERT_FILE at a PEM bundle"),
     ],
 )
 def test_a_bad_setting_stops_the_cold_start_naming_it(change, named):

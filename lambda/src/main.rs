@@ -9,6 +9,7 @@ use now_playing::adapters::artwork::ArtworkHttp;
 use now_playing::adapters::dynamodb::{DynamoArtCache, DynamoSnapshotStore, DynamoTokenStore};
 use now_playing::adapters::dynamodb_suggestions::DynamoSuggestions;
 use now_playing::adapters::sns::SnsNotifier;
+use now_playing::adapters::spotify::with_causes;
 use now_playing::adapters::{clock::SystemClock, spotify::SpotifyHttp, ssm::SsmCredentialStore};
 use now_playing::config::Config;
 use now_playing::domain::service::CacheTiming;
@@ -32,15 +33,17 @@ async fn function() -> Result<(), Error> {
         tracing::error!("configuration: {e}");
         std::process::exit(1)
     });
-    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
-    // One HTTP client (one load of the root certificates) for Spotify and album art.
+    // One HTTP client (one load of the root certificates) for Spotify and album art. Built
+    // before the SDK's clients: without any root certificate it is the one that says so
+    // (the SDK's debug builds assert instead).
     let http = SpotifyHttp::default_client().unwrap_or_else(|e| {
         tracing::error!(
             "the HTTPS client could not be built ({}); point SSL_CERT_FILE at a PEM bundle of root certificates",
-            std::error::Error::source(&e).map_or_else(|| e.to_string(), ToString::to_string)
+            with_causes(e)
         );
         std::process::exit(1)
     });
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let image_hosts = ImageHosts::new(config.art_hosts);
     let spotify = Arc::new(
         SpotifyHttp::new(http.clone(), &config.spotify_api_url, &config.spotify_accounts_url)

@@ -210,7 +210,7 @@ pub(super) fn transport(e: reqwest::Error) -> SpotifyError {
 /// The error with each of its causes, so that the log says why ("...: invalid peer
 /// certificate: UnknownIssuer"), not only "error sending request". Without the URL: it is
 /// configuration, but keep log lines short and uniform.
-pub(super) fn with_causes(e: reqwest::Error) -> String {
+pub fn with_causes(e: reqwest::Error) -> String {
     let e = e.without_url();
     let mut text = e.to_string();
     let mut source = std::error::Error::source(&e);
