@@ -65,7 +65,7 @@ impl Default for LeaseTiming {
 }
 
 /// What one look at the shared token found.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 enum Found {
     /// A token with the margin to spare.
     Usable(AccessToken),
@@ -294,7 +294,7 @@ impl TokenManager {
             Ok((_, true)) => Found::Leased,
             Ok((_, false)) => Found::Elsewhere,
             Err(e) => {
-                warn!(error = %e, "token store unavailable; refreshing without it");
+                warn!(error = %e, "token store unavailable; going on without it");
                 Found::Unavailable
             }
         }
