@@ -33,7 +33,7 @@ VALID = {
         ({"CACHE_SECONDS": "soon"}, "CACHE_SECONDS is invalid"),
         ({"SPOTIFY_API_URL": "api.spotify.com"}, "SPOTIFY_API_URL is invalid"),
         ({"ALLOWED_ORIGINS": "example.com"}, "ALLOWED_ORIGINS is invalid"),
-        # No root certificate to be found: the first TLS client built says so, whichever it is.
+        # No root certificate to be found: the start names the fix, in a debug build too.
         ({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "SSL_CERT_FILE": "/dev/null",
           "SSL_CERT_DIR": "/nonexistent"}, "point SSL_CERT_FILE at a PEM bundle"),
     ],
