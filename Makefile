@@ -40,6 +40,7 @@ $(STAMP): requirements-dev.txt
 venv: $(STAMP) ## Install the local toolchain (moto, cargo-lambda, zig, pytest) into .venv
 
 dev: $(STAMP) ## Run the whole system locally (moto + Spotify stand-in + the function); Ctrl-C stops it
+	cargo build --locked --bin now-playing
 	$(PY) scripts/dev.py
 
 bootstrap: ## Authorize your Spotify app once and store the credentials in SSM (ARGS="--print-only" etc.)
@@ -53,6 +54,7 @@ test-rust: $(STAMP)
 	$(PY) scripts/with_moto.py -- cargo test --workspace --locked
 
 test-e2e: $(STAMP) $(NODE_STAMP) $(BROWSER_STAMP) chromium
+	cargo build --workspace --locked
 	$(PY) -m pytest tests
 
 # The browser tests drive Debian's Chromium with playwright-core (no browser download).

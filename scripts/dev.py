@@ -50,7 +50,7 @@ def main() -> int:
   load test     .venv/bin/python tests/load.py {stack.url} --clients 50 --seconds 10{' --spotify ' + stack.fake.url if stack.fake else ''}
 
 Ctrl-C stops everything.""", flush=True)
-        while stack.function.poll() is None:
+        while stack.alive():
             time.sleep(0.5)
         print(f"make dev: the function exited; see {stack.log_path}", file=sys.stderr)
         return 1

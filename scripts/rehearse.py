@@ -135,7 +135,8 @@ def run_the_package(aws, moto_url: str, package: bytes) -> None:
             time.sleep(0.2)
         if not check("the arm64 bootstrap starts on the Runtime API", bool(runtime.init_seconds), log.read_text()[-2000:]):
             return
-        smoke = subprocess.run([sys.executable, str(ROOT / "tests" / "smoke.py"), runtime.front_url],
+        # The stack's output URL: the execute-api one, its stage in the path.
+        smoke = subprocess.run([sys.executable, str(ROOT / "tests" / "smoke.py"), f"{runtime.front_url}/{runtime.stage}"],
                                capture_output=True, text=True, timeout=300)
         print(smoke.stdout, end="")
         check("make smoke passes against the shipped bytes", smoke.returncode == 0, smoke.stderr[-2000:])

@@ -1,5 +1,5 @@
 """Fixtures that start the built system from outside: moto, the Spotify stand-in and the
-function under `cargo lambda watch`, exactly as `make dev` does."""
+built function under the Runtime API emulator, exactly as `make dev` does."""
 
 import sys
 from pathlib import Path

@@ -1,8 +1,10 @@
 """A small AWS Lambda Runtime API emulator with an API Gateway REST front.
 
-Requests to `front_url` become API Gateway REST (v1) events, stage prefix included, that
-N real function processes take from the Runtime API (`/2018-06-01/runtime/invocation/next`)
-and answer through `/response`, as on Lambda: each process handles one event at a time.
+Requests to `front_url` become API Gateway REST (v1) events that N real function processes
+take from the Runtime API (`/2018-06-01/runtime/invocation/next`) and answer through
+`/response`, as on Lambda: each process handles one event at a time. Under
+`front_url/<stage>/` the events are those of the execute-api URL (the stage in the request
+context's path, not in the event's); at the root, those of a custom domain (no stage).
 It records each process's init time (start to its first `next`) and each invocation's
 duration (event handed out to response received).
 """
@@ -21,6 +23,9 @@ from concurrent.futures import Future
 from .quiet import LoopbackServer, QuietHandler
 
 API = "/2018-06-01/runtime"
+NOT_INHERITED = {"SSL_CERT_FILE", "SSL_CERT_DIR", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID",
+                 "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE",
+                 "AWS_SHARED_CREDENTIALS_FILE"}
 
 
 class Invocation:
@@ -32,10 +37,11 @@ class Invocation:
 
 
 class LambdaRuntime:
-    """Runs `command` `processes` times against one Runtime API; `front_url` serves HTTP."""
+    """Runs `command` `processes` times against one Runtime API; `front_url` (on `port`, or
+    any free one) serves HTTP."""
 
     def __init__(self, command: list[str], env: dict, processes: int = 1, stage: str = "live",
-                 timeout: float = 30, log_path: str | None = None):
+                 timeout: float = 30, log_path: str | None = None, port: int = 0):
         self.command = command
         self.env = env
         self.count = processes
@@ -54,12 +60,12 @@ class LambdaRuntime:
         # One Runtime API server per process, all fed from the one queue, so that every
         # `next` is known to come from that process.
         self.apis: list[LoopbackServer] = []
-        self.front = self._serve(self._front_handler())
+        self.front = self._serve(self._front_handler(), port)
         self.front_url = f"http://127.0.0.1:{self.front.server_address[1]}"
 
     @staticmethod
-    def _serve(handler) -> LoopbackServer:
-        server = LoopbackServer(("127.0.0.1", 0), handler)
+    def _serve(handler, port: int = 0) -> LoopbackServer:
+        server = LoopbackServer(("127.0.0.1", port), handler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         return server
 
@@ -127,7 +133,7 @@ class LambdaRuntime:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 url = urllib.parse.urlparse(self.path)
                 invocation = Invocation(runtime.rest_event(self.command, url.path, url.query, dict(self.headers), body,
-                                                                  self.client_address[0]))
+                                                           self.client_address[0]))
                 runtime.pending.put(invocation)
                 try:
                     kind, payload = invocation.result.result(timeout=runtime.timeout)
@@ -159,6 +165,10 @@ class LambdaRuntime:
 
     def rest_event(self, method, path, query, headers, body, source_ip):
         params = urllib.parse.parse_qs(query)
+        requested = path
+        staged = f"/{self.stage}"
+        if path == staged or path.startswith(staged + "/"):
+            path = path.removeprefix(staged) or "/"
         return {
             "resource": path, "path": path, "httpMethod": method,
             "headers": headers, "multiValueHeaders": {k: [v] for k, v in headers.items()},
@@ -169,7 +179,7 @@ class LambdaRuntime:
                 "accountId": "000000000000", "apiId": "local", "stage": self.stage, "httpMethod": method,
                 # As API Gateway does: the name it served the request on, not the client's Host.
                 "domainName": f"127.0.0.1:{self.front.server_address[1]}",
-                "path": f"/{self.stage}{path}", "resourcePath": path, "requestId": str(uuid.uuid4()),
+                "path": requested, "resourcePath": path, "requestId": str(uuid.uuid4()),
                 "requestTimeEpoch": int(time.time() * 1000), "identity": {"sourceIp": source_ip},
             },
             "body": body.decode("utf-8", "replace") if body else None, "isBase64Encoded": False,
@@ -191,8 +201,9 @@ class LambdaRuntime:
         api = self._serve(self._runtime_handler(slot))
         self.apis.append(api)
         # Lambda's environment names no certificate store: this machine's choice, if any,
-        # must not decide where the function looks for its roots.
-        inherited = {k: v for k, v in os.environ.items() if k not in ("SSL_CERT_FILE", "SSL_CERT_DIR")}
+        # must not decide where the function looks for its roots. Nor may the function see
+        # the AWS settings of the developer's shell: `env` says which AWS it talks to.
+        inherited = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
         env = inherited | self.env | {
             "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{api.server_address[1]}",
             "AWS_LAMBDA_FUNCTION_NAME": "now-playing",
