@@ -3,7 +3,9 @@
 Exits 0 when every check passes; prints one line per check either way.
 """
 
+import re
 import sys
+from urllib.parse import urljoin
 
 import requests
 
@@ -53,6 +55,12 @@ def checks(base: str):
     art_ok = (art.status_code == 302 and bool(art.headers.get("Location"))) if has_art else (
         art.status_code in (302, 404))
     yield "GET /v1/art redirects to the art (or a JSON no_art without)", art_ok, f"{art.status_code} {dict(art.headers)}"
+    page = requests.get(f"{base}/", timeout=15)
+    script = re.search(r'<script type="module" src="([^"]+)"', page.text) if page.status_code == 200 else None
+    loads = requests.get(urljoin(f"{base}/", script.group(1)), timeout=15) if script else None
+    yield "GET / is the preview page, and the widget script it names loads", loads is not None and (
+        loads.status_code == 200 and "javascript" in loads.headers.get("Content-Type", "")), (
+        f"{page.status_code} {script.group(1) if script else 'no script'} {loads.status_code if loads is not None else ''}")
     missing = requests.get(f"{base}/v1/no-such-path", timeout=15)
     code = missing.json().get("error", {}).get("code") if missing.headers.get("Content-Type", "").startswith("application/json") else None
     yield "an unknown path is a JSON not_found", missing.status_code == 404 and code == "not_found", f"{missing.status_code} {missing.text[:200]}"

@@ -68,7 +68,11 @@ class Breaking(BaseHTTPRequestHandler):
         if self.broken == "sniffable":
             out = {k: v for k, v in out.items() if k.lower() != "x-content-type-options"}
         status = 200 if self.broken == "post-accepted" and self.command == "POST" else answer.status_code
-        self.answer(status, out, answer.content)
+        body = answer.content
+        if self.broken == "stage-in-snippets" and self.path == "/":
+            # The preview page naming its script under a stage this address does not have.
+            body = body.replace(b"/v1/widget.js", b"/prod/v1/widget.js")
+        self.answer(status, out, body)
 
     def answer(self, status, headers, body):
         self.send_response(status)
@@ -91,6 +95,7 @@ class Breaking(BaseHTTPRequestHandler):
     ("sniffable", "FAIL answers say nosniff"),
     ("post-accepted", "FAIL POST is a JSON method_not_allowed"),
     ("no-art", "FAIL GET /v1/art redirects to the art (or a JSON no_art without)"),
+    ("stage-in-snippets", "FAIL GET / is the preview page, and the widget script it names loads"),
 ])
 def test_each_check_fails_when_its_behaviour_breaks(stack, broken, failure):
     handler = type("Broken", (Breaking,), {"target": stack.url, "broken": broken})
