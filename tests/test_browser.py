@@ -43,13 +43,19 @@ def test_the_widget_the_header_the_suggest_dialog_the_card_and_page_in_chromium(
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     assert Path(chromium).exists(), "Debian's chromium is not installed (apt-get install chromium)"
     assert (BROWSER / "node_modules" / "playwright-core").exists(), "run `make test` (it installs tests/browser)"
-    done = subprocess.run(
-        ["node", "--test", "--test-concurrency=1", "--test-reporter=spec", "widget.test.mjs", "header.test.mjs", "suggest.test.mjs"], cwd=BROWSER,
-        env=dict(os.environ, NP_URL=playing.url, CHROMIUM=chromium), capture_output=True, text=True, timeout=300,
-    )
+    try:
+        done = subprocess.run(
+            ["node", "--test", "--test-concurrency=1", "--test-reporter=spec", "widget.test.mjs", "header.test.mjs", "suggest.test.mjs"], cwd=BROWSER,
+            env=dict(os.environ, NP_URL=playing.url, CHROMIUM=chromium), capture_output=True, text=True, timeout=300,
+        )
+    except subprocess.TimeoutExpired as stuck:
+        # What ran before the stop says which test hung; the function's log, what it answered.
+        printed = stuck.output.decode(errors="replace") if isinstance(stuck.output, bytes) else stuck.output or ""
+        pytest.fail(f"the browser tests ran over 300 s; they printed:\n{printed[-6000:]}\n"
+                    f"the function's log ends:\n{playing.logs()[-3000:]}")
     print(done.stdout[-6000:])
     with capsys.disabled():
         for line in done.stdout.splitlines():
             if "proof of work:" in line and "hashes/s" in line:
                 print("\n" + line.strip().removeprefix("# "))
-    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:] + "\nthe function's log ends:\n" + playing.logs()[-3000:]

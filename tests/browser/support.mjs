@@ -35,5 +35,16 @@ export async function mountElement(page, tag, body, { attrs = {}, style = '', af
     document.body.append(el);
     if (after) document.body.insertAdjacentHTML('beforeend', after);
   }, { tag, body, attrs, style, after });
-  await page.waitForFunction(() => window.events.length > 0);
+  try {
+    await page.waitForFunction(() => window.events.length > 0, null, { timeout: 20000 });
+  } catch (e) {
+    // Says why: an element never defined (its script failed to load) reads differently from
+    // one that was defined and never answered.
+    const state = await page.evaluate((tag) => ({
+      defined: Boolean(customElements.get(tag)),
+      visibility: document.visibilityState,
+      loaded: performance.getEntriesByType('resource').map((r) => `${r.name.replace(location.origin, '')} ${r.responseStatus}`),
+    }), tag);
+    throw new Error(`<${tag}> fired neither load nor error: ${JSON.stringify(state)}`, { cause: e });
+  }
 }
