@@ -59,16 +59,13 @@ class SerialProxy:
                         status, headers, data = e.code, e.headers, e.read()
                     except OSError:
                         status, headers, data = 502, {}, b""
-                try:
-                    self.send_response(status)
-                    for k, v in headers.items():
-                        if k.lower() not in ("content-length", "connection", "transfer-encoding", "server", "date"):
-                            self.send_header(k, v)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the caller is gone: a process stopped mid-call (the bench stops each after its start)
+                self.send_response(status)
+                for k, v in headers.items():
+                    if k.lower() not in ("content-length", "connection", "transfer-encoding", "server", "date"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
             do_GET = do_POST
 

@@ -1,5 +1,6 @@
 """The base of every local HTTP stand-in."""
 
+import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -22,3 +23,10 @@ class LoopbackServer(ThreadingHTTPServer):
 
     request_queue_size = 1024
     daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A client gone mid-answer (a browser leaving the page, a process stopped mid-call)
+        # is no error of the server's: no traceback for it.
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
