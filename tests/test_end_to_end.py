@@ -131,9 +131,9 @@ def test_an_unchanged_answer_revalidates_to_304(stack):
 
 
 def test_every_large_answer_arrives_whole(stack):
-    # The widget's scripts are the largest answers. Under `cargo lambda watch`, which ran the
-    # function here before, a few in every thousand became the emulator's own 500 (3 to 5 in
-    # each of three runs of this test): a page then had no widget. Four at a time, as a
+    # The widget's scripts are the largest answers. `cargo lambda watch` 1.9.2 turns a few in
+    # every thousand of them into its own 500 (3 to 5 in each of three runs of this test), a
+    # page then has no widget, so the local stack does not use it. Four at a time, as a
     # browser loads a page.
     paths = ["/v1/widget.js", "/v1/widget-suggest.js"] * 500
     whole = {path: requests.get(stack.url + path, timeout=30).content for path in set(paths)}
