@@ -3,7 +3,7 @@
 // Searches, challenges and suggestions go to the real function unless a test stubs one.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, SHOTS, launch } from './support.mjs';
+import { BASE, SHOTS, launch, pageState } from './support.mjs';
 
 let browser;
 let page;
@@ -24,12 +24,10 @@ after(async () => browser && browser.close());
 /** One widget on an empty page; `stubs` answer some calls instead of the function:
  * {"POST /v1/suggestions": [{status, body, headers}, ...]} (the last one repeats). */
 async function mount({ suggest = true, stubs = {}, workers = 'allowed' } = {}) {
-  // Each test starts on the preview page: one that ended elsewhere (a click that landed on a
-  // link) must not fail every test after it. Said on stderr, so the run shows it happened.
-  if (!(await page.evaluate(() => Boolean(customElements.get('now-playing'))))) {
-    console.error(`mount: the page was at ${page.url()}; loading the preview page again`);
-    await page.goto(`${BASE}/`);
-  }
+  // Each test starts on the preview page with the widget defined. Not reloaded when it is
+  // not: a widget script that failed to load is a finding, and a retry would hide it.
+  const at = await pageState(page, 'now-playing');
+  assert.ok(at.defined, `no <now-playing> on the page: ${JSON.stringify(at)}`);
   requests = [];
   problems = [];
   await page.evaluate(({ suggest, stubs, workers }) => {

@@ -38,13 +38,17 @@ export async function mountElement(page, tag, body, { attrs = {}, style = '', af
   try {
     await page.waitForFunction(() => window.events.length > 0, null, { timeout: 20000 });
   } catch (e) {
-    // Says why: an element never defined (its script failed to load) reads differently from
-    // one that was defined and never answered.
-    const state = await page.evaluate((tag) => ({
-      defined: Boolean(customElements.get(tag)),
-      visibility: document.visibilityState,
-      loaded: performance.getEntriesByType('resource').map((r) => `${r.name.replace(location.origin, '')} ${r.responseStatus}`),
-    }), tag);
-    throw new Error(`<${tag}> fired neither load nor error: ${JSON.stringify(state)}`, { cause: e });
+    throw new Error(`<${tag}> fired neither load nor error: ${JSON.stringify(await pageState(page, tag))}`, { cause: e });
   }
+}
+
+/** Whether `tag` is defined on the page, where the page is, and what it loaded with what status:
+ * an element never defined (its script failed to load) reads differently from a silent one. */
+export function pageState(page, tag) {
+  return page.evaluate((tag) => ({
+    defined: Boolean(customElements.get(tag)),
+    url: location.href,
+    visibility: document.visibilityState,
+    loaded: performance.getEntriesByType('resource').map((r) => `${r.name.replace(location.origin, '')} ${r.responseStatus}`),
+  }), tag);
 }
