@@ -9,7 +9,7 @@ use now_playing::adapters::dynamodb_suggestions::DynamoSuggestions;
 use now_playing::adapters::{clock::SystemClock, spotify::SpotifyHttp, ssm::SsmCredentialStore};
 use now_playing::config::{DEFAULT_SPOTIFY_ACCOUNTS_URL, DEFAULT_SPOTIFY_API_URL, base_url};
 use now_playing::domain::suggestions::{
-    Settings, Status, SuggestError, Suggestion, SuggestionPorts, SuggestionService, TrackId,
+    Settings, Status, SuggestError, Suggestion, SuggestionPorts, SuggestionService, TrackId, shown_escaped,
 };
 use now_playing::domain::{TokenManager, token::LeaseTiming};
 
@@ -70,9 +70,9 @@ fn parse_args() -> Result<Option<(String, String, Command)>> {
 }
 
 fn line(s: &Suggestion) -> String {
-    // Visitors' words are text: control characters cannot reach the owner's terminal.
-    let clean =
-        |t: &Option<String>| t.as_deref().unwrap_or("-").chars().filter(|c| !c.is_control()).collect::<String>();
+    // Visitors' words are text: control, invisible and reordering characters reach the
+    // owner's terminal only escaped, as `\u{202e}`, so what shows is what was stored.
+    let clean = |t: &Option<String>| shown_escaped(t.as_deref().unwrap_or("-"));
     let status = match (s.status, &s.reason) {
         (Status::Pending, Some(reason)) => format!("pending (adding failed: {reason})"),
         (Status::Pending, None) => "pending".into(),

@@ -195,6 +195,8 @@ fn suggestion_settings(get: &impl Fn(&str) -> Option<String>) -> Result<Settings
             "SEARCHES_PER_VISITOR_PER_MINUTE",
             defaults.searches_per_visitor_per_minute,
         )?,
+        refusals_per_visitor_per_hour: count("REFUSALS_PER_VISITOR_PER_HOUR", defaults.refusals_per_visitor_per_hour)?,
+        refusals_per_day: count("REFUSALS_PER_DAY", defaults.refusals_per_day)?,
         ..defaults
     };
     Ok(Settings { mode, proof_of_work, limits })

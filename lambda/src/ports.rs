@@ -270,8 +270,16 @@ pub trait Counters: Send + Sync {
     /// Counts one use of `key`, whose window ends at `until`, unless `limit` uses are
     /// counted already: then `Ok(false)` and nothing changes.
     async fn take(&self, key: &str, limit: u32, until: OffsetDateTime) -> Result<bool, StoreError>;
+    /// How many uses of `key` are counted: what `take` would compare with its limit.
+    async fn used(&self, key: &str) -> Result<u32, StoreError>;
+    /// Gives back one use of `key` that `take` counted for something that was not stored.
+    async fn give_back(&self, key: &str) -> Result<(), StoreError>;
     /// Records `key` as used until `until`; `Ok(false)` when it already was.
     async fn use_once(&self, key: &str, until: OffsetDateTime) -> Result<bool, StoreError>;
+    /// Holds `key` until `until` unless another holds it past `now`: one sender at a time.
+    async fn claim(&self, key: &str, now: OffsetDateTime, until: OffsetDateTime) -> Result<bool, StoreError>;
+    /// Lets go of a claim at once, so that a retry may take it.
+    async fn release(&self, key: &str) -> Result<(), StoreError>;
 }
 
 /// Search results shared by all instances for a while, so a search costs Spotify once.

@@ -366,3 +366,33 @@ async fn shared_album_art_keeps_its_palette_and_an_older_item_gets_one() {
     client.update_item().table_name(&name).key("pk", key).update_expression("REMOVE palette").send().await.unwrap();
     assert_eq!(cache.load("https://i.scdn.co/image/c").await.unwrap().and_then(|a| a.palette), art.palette);
 }
+
+#[tokio::test]
+async fn counters_count_give_back_and_hold_one_sender_at_a_time() {
+    use now_playing::adapters::dynamodb_suggestions::DynamoSuggestions;
+    use now_playing::ports::Counters;
+    let (client, name) = table().await;
+    let counters = DynamoSuggestions::new(client, name);
+    let end = NOW + Duration::from_secs(3600);
+    assert_eq!(counters.used("visitor#a#suggest#1").await.unwrap(), 0);
+    assert!(counters.take("visitor#a#suggest#1", 2, end).await.unwrap());
+    assert!(counters.take("visitor#a#suggest#1", 2, end).await.unwrap());
+    assert!(!counters.take("visitor#a#suggest#1", 2, end).await.unwrap());
+    assert_eq!(counters.used("visitor#a#suggest#1").await.unwrap(), 2);
+    counters.give_back("visitor#a#suggest#1").await.unwrap();
+    assert_eq!(counters.used("visitor#a#suggest#1").await.unwrap(), 1);
+    // Giving back what was never taken changes nothing and creates nothing.
+    counters.give_back("visitor#b#suggest#1").await.unwrap();
+    counters.give_back("visitor#a#suggest#1").await.unwrap();
+    counters.give_back("visitor#a#suggest#1").await.unwrap();
+    assert_eq!(counters.used("visitor#a#suggest#1").await.unwrap(), 0);
+    assert_eq!(counters.used("visitor#b#suggest#1").await.unwrap(), 0);
+
+    let hold = NOW + Duration::from_secs(60);
+    assert!(counters.claim("digest#1#sending", NOW, hold).await.unwrap());
+    assert!(!counters.claim("digest#1#sending", NOW + Duration::from_secs(59), hold).await.unwrap());
+    assert!(counters.claim("digest#1#sending", hold, hold + Duration::from_secs(60)).await.unwrap(), "lapsed");
+    counters.release("digest#1#sending").await.unwrap();
+    assert!(counters.claim("digest#1#sending", NOW, hold).await.unwrap(), "let go");
+    counters.release("digest#2#sending").await.unwrap();
+}

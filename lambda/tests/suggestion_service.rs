@@ -77,6 +77,7 @@ struct MemoryTable {
     records: Mutex<HashMap<TrackId, Suggestion>>,
     counts: Mutex<HashMap<String, u32>>,
     used: Mutex<HashSet<String>>,
+    held: Mutex<HashMap<String, OffsetDateTime>>,
     retry: Mutex<Vec<TrackId>>,
     searches: Mutex<HashMap<String, Vec<Item>>>,
 }
@@ -125,8 +126,29 @@ impl Counters for MemoryTable {
         *count += 1;
         Ok(true)
     }
+    async fn used(&self, key: &str) -> Result<u32, StoreError> {
+        Ok(self.counts.lock().unwrap().get(key).copied().unwrap_or_default())
+    }
+    async fn give_back(&self, key: &str) -> Result<(), StoreError> {
+        if let Some(count) = self.counts.lock().unwrap().get_mut(key) {
+            *count = count.saturating_sub(1);
+        }
+        Ok(())
+    }
     async fn use_once(&self, key: &str, _until: OffsetDateTime) -> Result<bool, StoreError> {
         Ok(self.used.lock().unwrap().insert(key.to_owned()))
+    }
+    async fn claim(&self, key: &str, now: OffsetDateTime, until: OffsetDateTime) -> Result<bool, StoreError> {
+        let mut held = self.held.lock().unwrap();
+        if held.get(key).is_some_and(|h| *h > now) {
+            return Ok(false);
+        }
+        held.insert(key.to_owned(), until);
+        Ok(true)
+    }
+    async fn release(&self, key: &str) -> Result<(), StoreError> {
+        self.held.lock().unwrap().remove(key);
+        Ok(())
     }
 }
 
@@ -192,6 +214,8 @@ fn roomy() -> Limits {
         searches_per_visitor_per_minute: 100,
         lookups_per_window: 100,
         lookup_window: Duration::from_secs(30),
+        refusals_per_visitor_per_hour: 100,
+        refusals_per_day: 1000,
     }
 }
 
@@ -451,6 +475,188 @@ async fn the_digest_counts_what_waits_and_goes_out_once_a_day() {
     assert_eq!(review.digest(&outbox).await.unwrap(), Digest { pending: 2, notified: true }, "the next day");
 }
 
+/// A random-looking track id Spotify does not have.
+fn unknown_track(n: usize) -> String {
+    format!("{n:0>22}")
+}
+
+#[tokio::test]
+async fn refused_suggestions_from_many_addresses_leave_the_next_visitor_s_suggestion() {
+    // 51 proofs for random track ids from 17 addresses, three each, with the default limits:
+    // every one is refused, nothing is stored, and the next real visitor still suggests.
+    let w = World::new();
+    let s = w.service(Mode::Review, true, Limits::default());
+    for address in 0..17 {
+        let v = s.visitor(&format!("198.51.100.{address}")).await.unwrap();
+        for attempt in 0..3 {
+            let proof = solve(&s.challenge().await.unwrap().unwrap());
+            let r =
+                s.suggest(&v, Submission { proof: Some(proof), ..submission(&unknown_track(address * 3 + attempt)) });
+            let r = r.await;
+            assert!(
+                matches!(
+                    r,
+                    Err(SuggestError::TrackNotFound(_)) | Err(SuggestError::RateLimited { what: "look-ups", .. })
+                ),
+                "{r:?}"
+            );
+        }
+        // The look-up budget is Spotify's, not the day's: it renews every 30 seconds.
+        w.h.clock.advance(Duration::from_secs(30));
+    }
+    assert!(w.table.records.lock().unwrap().is_empty());
+    let real = s.visitor("203.0.113.7").await.unwrap();
+    let proof = solve(&s.challenge().await.unwrap().unwrap());
+    let (stored, _) = s.suggest(&real, Submission { proof: Some(proof), ..submission(TRACKS[0]) }).await.unwrap();
+    assert_eq!(stored.status, Status::Pending);
+}
+
+#[tokio::test]
+async fn one_address_refused_all_day_uses_up_only_its_own_refusals() {
+    let w = World::new();
+    let limits = Limits { refusals_per_visitor_per_hour: 10, ..roomy() };
+    let s = w.service(Mode::Review, false, limits);
+    let attacker = s.visitor("198.51.100.1").await.unwrap();
+    for hour in 0..17 {
+        for attempt in 0..3 {
+            let r = s.suggest(&attacker, submission(&unknown_track(hour * 3 + attempt))).await;
+            assert!(matches!(r, Err(SuggestError::TrackNotFound(_))), "hour {hour}: {r:?}");
+        }
+        w.h.clock.advance(Duration::from_secs(3600));
+    }
+    // Past its own refusal budget in an hour, the address waits without costing a look-up.
+    for attempt in 0..10 {
+        let r = s.suggest(&attacker, submission(&unknown_track(100 + attempt))).await;
+        assert!(matches!(r, Err(SuggestError::TrackNotFound(_))), "{r:?}");
+    }
+    let lookups = w.catalog.lookups.load(Ordering::SeqCst);
+    let r = s.suggest(&attacker, submission(TRACKS[1])).await;
+    assert!(matches!(r, Err(SuggestError::RateLimited { what: "refused suggestions", .. })), "{r:?}");
+    assert_eq!(w.catalog.lookups.load(Ordering::SeqCst), lookups, "no look-up for a visitor past the budget");
+    let real = s.visitor("203.0.113.7").await.unwrap();
+    s.suggest(&real, submission(TRACKS[0])).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_everyone_refusal_budget_stops_only_visitors_with_refusals_of_their_own() {
+    let w = World::new();
+    let s = w.service(Mode::Review, false, Limits { refusals_per_day: 3, ..roomy() });
+    for address in 0..3 {
+        let v = s.visitor(&format!("198.51.100.{address}")).await.unwrap();
+        assert!(matches!(
+            s.suggest(&v, submission(&unknown_track(address))).await,
+            Err(SuggestError::TrackNotFound(_))
+        ));
+    }
+    let refused_before = s.visitor("198.51.100.0").await.unwrap();
+    let r = s.suggest(&refused_before, submission(TRACKS[0])).await;
+    assert!(matches!(r, Err(SuggestError::RateLimited { what: "refused suggestions", .. })), "{r:?}");
+    let clean = s.visitor("203.0.113.7").await.unwrap();
+    s.suggest(&clean, submission(TRACKS[0])).await.unwrap();
+}
+
+#[tokio::test]
+async fn repeats_and_bad_proofs_count_as_refusals_and_not_as_suggestions() {
+    let w = World::new();
+    let limits = Limits { suggestions_per_visitor_per_hour: 2, suggestions_per_day: 3, ..roomy() };
+    let s = w.service(Mode::Review, true, limits);
+    let v = s.visitor("192.0.2.1").await.unwrap();
+    let proof = || async { Some(solve(&s.challenge().await.unwrap().unwrap())) };
+    s.suggest(&v, Submission { proof: proof().await, ..submission(TRACKS[0]) }).await.unwrap();
+    for _ in 0..5 {
+        let repeat = s.suggest(&v, Submission { proof: proof().await, ..submission(TRACKS[0]) }).await;
+        assert!(matches!(repeat, Err(SuggestError::AlreadySuggested(_))), "{repeat:?}");
+        let bad = s.suggest(&v, Submission { proof: Some("bm90IGEgcHJvb2Y=".into()), ..submission(TRACKS[1]) }).await;
+        assert!(matches!(bad, Err(SuggestError::ProofRequired(_))), "{bad:?}");
+    }
+    // One stored of two an hour: the second still goes in, the third is over the limit.
+    s.suggest(&v, Submission { proof: proof().await, ..submission(TRACKS[1]) }).await.unwrap();
+    let over = s.suggest(&v, Submission { proof: proof().await, ..submission(TRACKS[2]) }).await;
+    assert!(matches!(over, Err(SuggestError::RateLimited { what: "suggestions", .. })), "{over:?}");
+    let other = s.visitor("192.0.2.2").await.unwrap();
+    s.suggest(&other, Submission { proof: proof().await, ..submission(TRACKS[2]) }).await.unwrap();
+    let day = s.suggest(&other, Submission { proof: proof().await, ..submission(TRACKS[3]) }).await;
+    assert!(matches!(day, Err(SuggestError::RateLimited { what: "suggestions today", .. })), "{day:?}");
+}
+
+#[tokio::test]
+async fn addresses_of_one_ipv6_64_are_one_visitor() {
+    let w = World::new();
+    let s = w.service(Mode::Review, false, Limits { suggestions_per_visitor_per_hour: 3, ..roomy() });
+    let mut stored = 0;
+    for (n, track) in [TRACKS[0], TRACKS[1], TRACKS[2], TRACKS[3]].iter().enumerate() {
+        let v = s.visitor(&format!("2001:db8:1:2:{n}::{}", n * 7 + 1)).await.unwrap();
+        if s.suggest(&v, submission(track)).await.is_ok() {
+            stored += 1;
+        }
+    }
+    assert_eq!(stored, 3, "eight addresses or four, one /64 suggests three");
+    let a = s.visitor("2001:db8:1:2::1").await.unwrap();
+    assert_eq!(a, s.visitor("2001:db8:1:2:ffff:ffff:ffff:ffff").await.unwrap());
+    assert_ne!(a, s.visitor("2001:db8:1:3::1").await.unwrap(), "the next /64 is another visitor");
+    assert_eq!(s.visitor("::ffff:192.0.2.1").await.unwrap(), s.visitor("192.0.2.1").await.unwrap());
+    assert_ne!(s.visitor("192.0.2.1").await.unwrap(), s.visitor("192.0.2.2").await.unwrap());
+}
+
+/// A notifier that fails its first `failures` sends.
+#[derive(Default)]
+struct FlakyOutbox {
+    failures: Mutex<usize>,
+    sent: Outbox,
+}
+
+#[async_trait]
+impl now_playing::ports::Notifier for FlakyOutbox {
+    async fn notify(&self, subject: &str, message: &str) -> Result<(), now_playing::ports::NotifyError> {
+        let failed = {
+            let mut failures = self.failures.lock().unwrap();
+            let failed = *failures > 0;
+            *failures = failures.saturating_sub(1);
+            failed
+        };
+        if failed {
+            return Err(now_playing::ports::NotifyError("SNS said no".into()));
+        }
+        self.sent.notify(subject, message).await
+    }
+}
+
+#[tokio::test]
+async fn a_digest_that_could_not_be_sent_is_sent_by_the_retry_and_then_never_again() {
+    let w = World::new();
+    let review = w.open(Mode::Review);
+    let v = review.visitor("192.0.2.1").await.unwrap();
+    review.suggest(&v, submission(TRACKS[0])).await.unwrap();
+    let outbox = FlakyOutbox { failures: Mutex::new(1), ..FlakyOutbox::default() };
+    let failed = review.digest(&outbox).await;
+    assert!(matches!(failed, Err(SuggestError::Unavailable(_))), "a failed send fails the run: {failed:?}");
+    // Lambda retries a failed asynchronous run about a minute later.
+    w.h.clock.advance(Duration::from_secs(60));
+    assert_eq!(review.digest(&outbox).await.unwrap(), Digest { pending: 1, notified: true });
+    assert_eq!(review.digest(&outbox).await.unwrap(), Digest { pending: 1, notified: false });
+    w.h.clock.advance(Duration::from_secs(3 * 3600));
+    assert_eq!(review.digest(&outbox).await.unwrap(), Digest { pending: 1, notified: false });
+    assert_eq!(outbox.sent.0.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_run_holding_the_day_s_digest_keeps_another_from_sending_it() {
+    let w = World::new();
+    let review = w.open(Mode::Review);
+    let v = review.visitor("192.0.2.1").await.unwrap();
+    review.suggest(&v, submission(TRACKS[0])).await.unwrap();
+    let now = now_playing::ports::Clock::now(&*w.h.clock);
+    let day = now.unix_timestamp().div_euclid(86_400);
+    let held = format!("digest#{day}#sending");
+    assert!(w.table.claim(&held, now, now + time::Duration::seconds(60)).await.unwrap(), "another run sends");
+    let outbox = Outbox::default();
+    assert_eq!(review.digest(&outbox).await.unwrap(), Digest { pending: 1, notified: false });
+    // The other run died without a word: its hold lapses and the day's digest goes out.
+    w.h.clock.advance(Duration::from_secs(61));
+    assert_eq!(review.digest(&outbox).await.unwrap(), Digest { pending: 1, notified: true });
+    assert_eq!(outbox.0.lock().unwrap().len(), 1);
+}
+
 // --- Through the HTTP layer: the routes' forms, the visitor's address, the error mapping.
 
 mod over_http {
@@ -578,7 +784,11 @@ mod over_http {
         let bot = json!({ "track": TRACKS[3], "website": "http://spam.example" }).to_string();
         r = app.handle(rest("POST", "/v1/suggestions", &[], Some((&bot, false)), ip)).await;
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-        assert!(json_of(&r)["error"]["message"].as_str().unwrap().contains("website"));
+        // A bot learns nothing of which field gave it away.
+        let refusal = json_of(&r);
+        assert_eq!(refusal["error"]["code"], "bad_request");
+        assert!(!refusal.to_string().contains("website"), "{refusal}");
+        assert!(!refusal.to_string().contains("empty"), "{refusal}");
         let person = json!({ "track": TRACKS[3], "website": "" }).to_string();
         r = app.handle(rest("POST", "/v1/suggestions", &[], Some((&person, false)), ip)).await;
         assert_eq!(r.status(), StatusCode::ACCEPTED, "an empty honeypot is a person");

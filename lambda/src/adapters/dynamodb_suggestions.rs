@@ -188,6 +188,55 @@ impl Counters for DynamoSuggestions {
         written(result)
     }
 
+    async fn used(&self, key: &str) -> Result<u32, StoreError> {
+        let item = self.read(AttributeValue::S(format!("count#{key}"))).await?;
+        Ok(item.and_then(|i| read_number(&i, "uses")).map_or(0, |n| n.clamp(0, u32::MAX.into()) as u32))
+    }
+
+    async fn give_back(&self, key: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(format!("count#{key}")))
+            .update_expression("ADD uses :minus_one")
+            .condition_expression("uses > :zero")
+            .expression_attribute_values(":minus_one", number(-1))
+            .expression_attribute_values(":zero", number(0))
+            .send()
+            .await;
+        written(result).map(|_| ())
+    }
+
+    async fn claim(&self, key: &str, now: OffsetDateTime, until: OffsetDateTime) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", AttributeValue::S(format!("count#{key}")))
+            .item("held_until", number(until.unix_timestamp()))
+            .item("ttl", number(until.unix_timestamp() + 60))
+            .condition_expression("attribute_not_exists(pk) OR held_until <= :now")
+            .expression_attribute_values(":now", number(now.unix_timestamp()))
+            .send()
+            .await;
+        written(result)
+    }
+
+    async fn release(&self, key: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(format!("count#{key}")))
+            .update_expression("SET held_until = :zero")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":zero", number(0))
+            .send()
+            .await;
+        written(result).map(|_| ())
+    }
+
     async fn use_once(&self, key: &str, until: OffsetDateTime) -> Result<bool, StoreError> {
         let result = self
             .client

@@ -361,6 +361,11 @@ impl NowPlayingService {
     pub async fn health(&self) -> Health {
         Health::of(self.tokens.credentials().await, self.clock.now())
     }
+
+    /// The authorization's state as stored now, read again rather than remembered.
+    pub async fn health_afresh(&self) -> Health {
+        Health::of(self.tokens.reload_credentials().await, self.clock.now())
+    }
 }
 
 /// A 401 after a fresh token means the authorization lacks a scope: only a new one helps.

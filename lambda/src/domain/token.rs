@@ -381,7 +381,9 @@ impl TokenManager {
         Ok(token)
     }
 
-    async fn reload_credentials(&self) -> Result<Credentials, CredentialsError> {
+    /// Reads the credentials from their store again and keeps them, so that a new
+    /// authorization (`make bootstrap`) shows at once; a failed read keeps the ones held.
+    pub async fn reload_credentials(&self) -> Result<Credentials, CredentialsError> {
         let fresh = self.credential_store.load().await?;
         *self.credentials.lock().await = Some(fresh.clone());
         Ok(fresh)

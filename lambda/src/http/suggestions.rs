@@ -110,24 +110,6 @@ impl App {
     }
 }
 
-impl App {
-    /// The daily digest, asked for by the stack's schedule: how many suggestions wait, and
-    /// whether the owner was told.
-    pub(super) async fn digest(&self) -> Response<Body> {
-        let result = async {
-            let notifier = self.digest.as_deref().ok_or(SuggestError::Closed)?;
-            Ok::<_, Refusal>(self.open_service()?.digest(notifier).await?)
-        }
-        .await;
-        let mut r = match result {
-            Ok(digest) => json_body(StatusCode::OK, &digest),
-            Err(e) => e.response(),
-        };
-        r.headers_mut().insert(header::CACHE_CONTROL, NO_STORE);
-        r
-    }
-}
-
 /// Why a request was refused: by the domain, or here for its form.
 enum Refusal {
     Domain(SuggestError),
@@ -185,7 +167,8 @@ fn read_body(req: &Request) -> Result<Submission, Refusal> {
     })?;
     if body.website.as_deref().is_some_and(|w| !w.is_empty()) {
         info!(honeypot = true, "suggestion refused");
-        return Err(SuggestError::BadRequest("the website field must be left empty".into()).into());
+        // Answered as a refusal that names no field, so a bot learns nothing of the trap.
+        return Err(SuggestError::BadRequest("this suggestion was refused".into()).into());
     }
     Ok(Submission { track: body.track, name: body.name, message: body.message, proof: body.altcha })
 }

@@ -20,6 +20,45 @@ use crate::ports::{
 
 /// How many failed additions a later suggestion retries.
 const RETRIES_PER_REQUEST: usize = 3;
+const HOUR: Duration = Duration::from_secs(3600);
+const DAY: Duration = Duration::from_secs(86_400);
+/// The day's suggestions and refusals, of all visitors.
+const SUGGESTIONS_ALL: &str = "suggestions#all";
+const REFUSALS_ALL: &str = "refusals#all";
+/// How long the daily digest's sender holds it: longer than the function's timeout, and
+/// Lambda's retries of a failed run come after it lapses.
+const DIGEST_HOLD: Duration = Duration::from_secs(60);
+
+/// A visitor's counters.
+struct LimitKeys {
+    visitor_suggestions: String,
+    visitor_refusals: String,
+}
+
+impl LimitKeys {
+    fn of(visitor: &Visitor) -> Self {
+        LimitKeys {
+            visitor_suggestions: format!("visitor#{}#suggest", visitor.0),
+            visitor_refusals: format!("visitor#{}#refused", visitor.0),
+        }
+    }
+}
+
+/// What identifies a visitor's network: an IPv4 address as it is, an IPv6 address by its
+/// /64 (an IPv4-mapped one as its IPv4 address); anything else as it came.
+fn visitor_network(source_ip: &str) -> String {
+    match source_ip.trim().parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        Ok(std::net::IpAddr::V4(v4)) => v4.to_string(),
+        Err(_) => source_ip.to_owned(),
+    }
+}
 
 fn unavailable(e: impl std::fmt::Display) -> SuggestError {
     warn!(error = %e, "suggestion store unavailable");
@@ -87,13 +126,28 @@ impl SuggestionService {
         self.tokens.credentials().await.map_err(|e| SuggestError::Unavailable(e.public_message()))
     }
 
-    /// The visitor behind `source_ip`, keyed so that the address is never stored.
+    /// The visitor behind `source_ip`, keyed so that the address is never stored. An IPv6
+    /// visitor is their /64: one subscriber gets a whole /64 and picks addresses in it at will.
     pub async fn visitor(&self, source_ip: &str) -> Result<Visitor, SuggestError> {
         self.open()?;
         let key = derived_key(&self.credentials().await?, "now-playing visitor v1");
         let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap_or_else(|_| unreachable!("any key length"));
-        mac.update(source_ip.as_bytes());
+        mac.update(visitor_network(source_ip).as_bytes());
         Ok(Visitor(hex::encode(&mac.finalize().into_bytes()[..16])))
+    }
+
+    /// How many uses of `key` the window of `length` that holds now has counted.
+    async fn used(&self, key: &str, length: Duration) -> Result<(u32, OffsetDateTime), SuggestError> {
+        let (index, end) = window(self.clock.now(), length);
+        Ok((self.counters.used(&format!("{key}#{index}")).await.map_err(unavailable)?, end))
+    }
+
+    /// Gives back a use that `count` took for something that was not stored.
+    async fn give_back(&self, key: &str, length: Duration) {
+        let (index, _) = window(self.clock.now(), length);
+        if let Err(e) = self.counters.give_back(&format!("{key}#{index}")).await {
+            warn!(error = %e, "could not give back a counted use");
+        }
     }
 
     /// Counts one use of `what` by `key` in a window of `length`; 429 past `limit`.
@@ -216,6 +270,11 @@ impl SuggestionService {
 
     /// Accepts a visitor's suggestion: stored before it is answered; in `auto` mode also
     /// added to the playlist (a failed addition stays pending, with its reason, for a retry).
+    ///
+    /// The visitor's and the day's suggestion limits count only what is stored. A refusal
+    /// (a bad or replayed proof, a track Spotify does not have, a repeat) is counted in a
+    /// budget of its own, per visitor and for everyone, and so can never use up the
+    /// suggestions of the visitors who follow.
     pub async fn suggest(&self, visitor: &Visitor, submission: Submission) -> Result<(Suggestion, Item), SuggestError> {
         self.open()?;
         let track = TrackId::parse(&submission.track).ok_or_else(|| {
@@ -227,51 +286,78 @@ impl SuggestionService {
         let message = visitor_text("message", submission.message.as_deref(), MAX_MESSAGE_CHARS)?;
         let credentials = self.credentials().await?;
         let playlist = Self::playlist(&credentials)?;
-        let now = self.clock.now();
-        if self.settings.proof_of_work {
-            let proof = submission
-                .proof
-                .as_deref()
-                .filter(|p| !p.is_empty())
-                .ok_or(SuggestError::ProofRequired(ProofError::Malformed))?;
-            let key = ProofKey::new(&derived_key(&credentials, "now-playing proof v1"));
-            let solution = key.verify(proof, now).map_err(SuggestError::ProofRequired)?;
-            let until = after(now, CHALLENGE_LIFE);
-            match self.counters.use_once(&format!("proof#{}", solution.challenge), until).await {
-                Ok(true) => {}
-                Ok(false) => return Err(SuggestError::ProofRequired(ProofError::Replayed)),
-                Err(e) => return Err(unavailable(e)),
-            }
-        }
         let limits = self.settings.limits;
-        let hour = Duration::from_secs(3600);
-        self.count(
-            &format!("visitor#{}#suggest", visitor.0),
-            "suggestions",
-            limits.suggestions_per_visitor_per_hour,
-            hour,
-        )
-        .await?;
-        self.count("suggestions#all", "suggestions today", limits.suggestions_per_day, Duration::from_secs(86400))
-            .await?;
-        let since = now - time::Duration::try_from(REPEAT_AFTER).unwrap_or(time::Duration::ZERO);
-        if let Some(existing) = self.store.get(&track).await.map_err(unavailable)?
-            && blocks_repeat(&existing, since)
-        {
-            return Err(SuggestError::AlreadySuggested(Box::new(existing)));
+        let keys = LimitKeys::of(visitor);
+        // One round: both budgets, both limits and the track's record, read before any
+        // Spotify look-up is spent on a visitor who may not suggest now.
+        let (refused, refused_all, suggested, suggested_all, existing) = tokio::join!(
+            self.used(&keys.visitor_refusals, HOUR),
+            self.used(REFUSALS_ALL, DAY),
+            self.used(&keys.visitor_suggestions, HOUR),
+            self.used(SUGGESTIONS_ALL, DAY),
+            self.store.get(&track),
+        );
+        let ((refused, refused_end), (refused_all, _)) = (refused?, refused_all?);
+        let ((suggested, suggested_end), (suggested_all, day_end)) = (suggested?, suggested_all?);
+        let now = self.clock.now();
+        // Past the everyone-budget, only a visitor with a refusal of their own is stopped:
+        // refusals from elsewhere cannot block a visitor who has none.
+        if refused >= limits.refusals_per_visitor_per_hour || (refused > 0 && refused_all >= limits.refusals_per_day) {
+            info!(limit = "refusals", "over a limit");
+            let until = if refused >= limits.refusals_per_visitor_per_hour { refused_end } else { day_end };
+            return Err(SuggestError::RateLimited { what: "refused suggestions", retry_after: wait_until(now, until) });
         }
-        self.lookup_allowed().await?;
-        let item = self
-            .with_token(|t| {
-                let track = track.clone();
-                async move { self.catalog.track(&t, &track).await }
-            })
-            .await?
-            .ok_or_else(|| SuggestError::TrackNotFound(track.clone()))?;
+        if suggested >= limits.suggestions_per_visitor_per_hour {
+            info!(limit = "suggestions", "over a limit");
+            return Err(SuggestError::RateLimited { what: "suggestions", retry_after: wait_until(now, suggested_end) });
+        }
+        if suggested_all >= limits.suggestions_per_day {
+            info!(limit = "suggestions today", "over a limit");
+            return Err(SuggestError::RateLimited { what: "suggestions today", retry_after: wait_until(now, day_end) });
+        }
+        let outcome = async {
+            if self.settings.proof_of_work {
+                self.check_proof(&credentials, submission.proof.as_deref()).await?;
+            }
+            let since = now - time::Duration::try_from(REPEAT_AFTER).unwrap_or(time::Duration::ZERO);
+            if let Some(existing) = existing.map_err(unavailable)?
+                && blocks_repeat(&existing, since)
+            {
+                return Err(SuggestError::AlreadySuggested(Box::new(existing)));
+            }
+            self.lookup_allowed().await?;
+            let item = self
+                .with_token(|t| {
+                    let track = track.clone();
+                    async move { self.catalog.track(&t, &track).await }
+                })
+                .await?
+                .ok_or_else(|| SuggestError::TrackNotFound(track.clone()))?;
+            Ok((item, since))
+        }
+        .await;
+        let (item, since) = match outcome {
+            Ok(found) => found,
+            Err(e) => return Err(self.refused(&keys, e).await),
+        };
+        // Counted now, with the limits' conditions, so that visitors racing past the reads
+        // above cannot store more than the limits; given back if nothing is stored.
+        let (mine, all) = tokio::join!(
+            self.count(&keys.visitor_suggestions, "suggestions", limits.suggestions_per_visitor_per_hour, HOUR),
+            self.count(SUGGESTIONS_ALL, "suggestions today", limits.suggestions_per_day, DAY),
+        );
+        if mine.is_err() || all.is_err() {
+            self.give_back_suggestion(&keys, mine.is_ok(), all.is_ok()).await;
+            return Err(mine.and(all).expect_err("one of the two failed"));
+        }
         let mut suggestion =
             Suggestion { track, name, message, status: Status::Pending, created_at: now, reason: None };
-        if let Some(existing) = self.store.insert(&suggestion, since).await.map_err(unavailable)? {
-            return Err(SuggestError::AlreadySuggested(Box::new(existing)));
+        let inserted = self.store.insert(&suggestion, since).await;
+        if !matches!(inserted, Ok(None)) {
+            self.give_back_suggestion(&keys, true, true).await;
+        }
+        if let Some(existing) = inserted.map_err(unavailable)? {
+            return Err(self.refused(&keys, SuggestError::AlreadySuggested(Box::new(existing))).await);
         }
         info!(mode = ?self.settings.mode, "suggestion stored");
         if self.settings.mode == Mode::Auto {
@@ -279,6 +365,46 @@ impl SuggestionService {
             self.retry_failed(&playlist, &suggestion.track).await;
         }
         Ok((suggestion, item))
+    }
+
+    /// The proof sent with a suggestion: valid, for a challenge of ours, used once.
+    async fn check_proof(&self, credentials: &Credentials, proof: Option<&str>) -> Result<(), SuggestError> {
+        let proof = proof.filter(|p| !p.is_empty()).ok_or(SuggestError::ProofRequired(ProofError::Malformed))?;
+        let now = self.clock.now();
+        let key = ProofKey::new(&derived_key(credentials, "now-playing proof v1"));
+        let solution = key.verify(proof, now).map_err(SuggestError::ProofRequired)?;
+        match self.counters.use_once(&format!("proof#{}", solution.challenge), after(now, CHALLENGE_LIFE)).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(SuggestError::ProofRequired(ProofError::Replayed)),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// Counts a refusal in the refusal budgets, then answers it. Other failures (a limit,
+    /// an outage) are no refusal of the visitor's suggestion and count nowhere.
+    async fn refused(&self, keys: &LimitKeys, e: SuggestError) -> SuggestError {
+        if matches!(
+            e,
+            SuggestError::ProofRequired(_) | SuggestError::TrackNotFound(_) | SuggestError::AlreadySuggested(_)
+        ) {
+            let limits = self.settings.limits;
+            // The budgets' own limits only stop the count; the reads before a suggestion
+            // decide. A failure to count is logged: the refusal stands either way.
+            let (_, _) = tokio::join!(
+                self.count(&keys.visitor_refusals, "refused suggestions", limits.refusals_per_visitor_per_hour, HOUR),
+                self.count(REFUSALS_ALL, "refused suggestions", limits.refusals_per_day, DAY),
+            );
+        }
+        e
+    }
+
+    async fn give_back_suggestion(&self, keys: &LimitKeys, mine: bool, all: bool) {
+        if mine {
+            self.give_back(&keys.visitor_suggestions, HOUR).await;
+        }
+        if all {
+            self.give_back(SUGGESTIONS_ALL, DAY).await;
+        }
     }
 
     /// Adds a stored suggestion to the playlist; on failure it stays pending with the
@@ -338,8 +464,9 @@ impl SuggestionService {
     }
 
     /// The owner's daily reminder: how many suggestions wait, sent through `notifier` at most
-    /// once a UTC day however often it is asked for (a conditional write), and only when
-    /// some wait.
+    /// once a UTC day however often it is asked for, and only when some wait. The day is
+    /// marked sent after the message went out; meanwhile the sender holds the day, so two
+    /// runs cannot both send. A failed send lets go of it at once and fails, for a retry.
     pub async fn digest(&self, notifier: &dyn Notifier) -> Result<Digest, SuggestError> {
         self.open()?;
         let pending: Vec<Suggestion> =
@@ -347,15 +474,32 @@ impl SuggestionService {
         if pending.is_empty() {
             return Ok(Digest { pending: 0, notified: false });
         }
-        let (day, end) = window(self.clock.now(), Duration::from_secs(86_400));
-        if !self.counters.use_once(&format!("digest#{day}"), end).await.map_err(unavailable)? {
-            return Ok(Digest { pending: pending.len(), notified: false });
+        let now = self.clock.now();
+        let (day, end) = window(now, DAY);
+        let (sent, sending) = (format!("digest#{day}#sent"), format!("digest#{day}#sending"));
+        let not_sent = Digest { pending: pending.len(), notified: false };
+        if self.counters.used(&sent).await.map_err(unavailable)? > 0 {
+            return Ok(not_sent);
+        }
+        if !self.counters.claim(&sending, now, after(now, DIGEST_HOLD)).await.map_err(unavailable)? {
+            return Ok(not_sent);
+        }
+        // Read again under the hold: a run that sent and let go just now is not repeated.
+        if self.counters.used(&sent).await.map_err(unavailable)? > 0 {
+            return Ok(not_sent);
         }
         let (subject, text) = digest_text(&pending);
-        notifier.notify(&subject, &text).await.map_err(|e| {
+        if let Err(e) = notifier.notify(&subject, &text).await {
             warn!(error = %e, "the daily digest could not be sent");
-            SuggestError::Unavailable("the daily digest could not be sent; the log has the cause".into())
-        })?;
+            if let Err(e) = self.counters.release(&sending).await {
+                warn!(error = %e, "could not let go of the daily digest; a retry waits for it to lapse");
+            }
+            return Err(SuggestError::Unavailable("the daily digest could not be sent; the log has the cause".into()));
+        }
+        if let Err(e) = self.counters.take(&sent, 1, end).await {
+            // Sent all the same: answering success keeps Lambda from retrying it.
+            warn!(error = %e, "the daily digest went out but could not be marked sent");
+        }
         info!(pending = pending.len(), "daily digest sent");
         Ok(Digest { pending: pending.len(), notified: true })
     }
