@@ -6,6 +6,7 @@ pub mod domain;
 pub mod embed;
 pub mod fingerprint;
 pub mod http;
+pub mod invocation;
 pub mod logging;
 pub mod metrics;
 pub mod ports;

@@ -1,10 +1,9 @@
 //! Lambda entry point: configuration, clients and the handler, built once per cold start.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lambda_http::{Error, Request, run, service_fn, tracing};
+use lambda_http::{Error, LambdaEvent, lambda_runtime, service_fn, tracing};
 use now_playing::adapters::artwork::ArtworkHttp;
 use now_playing::adapters::dynamodb::{DynamoArtCache, DynamoSnapshotStore, DynamoTokenStore};
 use now_playing::adapters::dynamodb_suggestions::DynamoSuggestions;
@@ -97,9 +96,10 @@ async fn function() -> Result<(), Error> {
         .with_suggestions(Arc::new(suggestions))
         .with_digest(digest),
     );
-    run(service_fn(move |req: Request| {
-        let app = app.clone();
-        async move { Ok::<_, Infallible>(app.handle(req).await) }
+    // Raw events: `invocation` tells the stack's jobs from HTTP events, and checks an HTTP
+    // event before lambda_http builds its request.
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+        now_playing::invocation::handle(app.clone(), event)
     }))
     .await
 }

@@ -12,7 +12,9 @@ use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use now_playing::config::AllowedOrigins;
 use now_playing::http::{App, route_path};
+use now_playing::invocation::{self, Invocation, Job};
 use now_playing::ports::{CredentialsError, SpotifyError};
+use secrecy::ExposeSecret;
 use serde_json::Value;
 
 fn event(name: &str) -> serde_json::Value {
@@ -227,56 +229,175 @@ async fn health_answers_without_calling_spotify() {
     assert_eq!(h.credentials.loads.load(Ordering::SeqCst), 1);
 }
 
-#[tokio::test]
-async fn the_scheduled_health_event_of_the_stack_is_routed_to_health() {
-    let req = request(event("scheduled_health.json"), |_| {});
-    assert_eq!(route_path(&req), "/v1/health");
-    let h = Harness::new();
-    let r = app(&h, AllowedOrigins::Any).handle(req).await;
-    assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(body_json(&r)["days_remaining"], 65);
+async fn invoke(app: &Arc<App>, event: Value) -> Result<Value, String> {
+    let event = lambda_http::LambdaEvent::new(event, lambda_http::Context::default());
+    invocation::handle(app.clone(), event).await.map_err(|d| format!("{}: {}", d.error_type, d.error_message))
 }
 
 #[tokio::test]
-async fn the_scheduled_digest_event_of_the_stack_reaches_the_digest_only_where_one_is_configured() {
-    let req = || request(event("scheduled_digest.json"), |_| {});
-    assert_eq!(route_path(&req()), "/internal/daily-digest");
+async fn the_stack_s_scheduled_events_are_its_jobs() {
+    for (fixture, expected) in [
+        ("scheduled_keep_fresh.json", Job::KeepFresh),
+        ("scheduled_digest.json", Job::DailyDigest),
+        ("scheduled_health.json", Job::HealthCheck),
+    ] {
+        assert!(matches!(Invocation::of(event(fixture)), Invocation::Job(j) if j == expected), "{fixture}");
+    }
+    for not_a_job in [
+        serde_json::json!({ "now-playing-job": "keep-fresh", "httpMethod": "POST" }),
+        serde_json::json!({ "now-playing-job": "drop-table" }),
+        serde_json::json!({ "source": "aws.events", "detail-type": "Scheduled Event" }),
+    ] {
+        assert!(matches!(Invocation::of(not_a_job.clone()), Invocation::Unknown), "{not_a_job}");
+    }
+}
+
+#[tokio::test]
+async fn the_health_check_job_reads_the_credentials_afresh_and_fails_when_they_are_missing() {
     let h = Harness::new();
-    let r = app(&h, AllowedOrigins::Any).handle(req()).await;
-    assert_eq!(r.status(), StatusCode::NOT_FOUND, "no digest route without a topic");
-    assert_eq!(body_json(&r)["error"]["code"], "not_found");
+    let app = Arc::new(app(&h, AllowedOrigins::Any));
+    let doc = invoke(&app, event("scheduled_health.json")).await.unwrap();
+    assert_eq!(doc["days_remaining"], 65);
+    // A new authorization (make bootstrap) is seen on the next check, not at the next cold start.
+    *h.credentials.stored.lock().unwrap() = Ok(now_playing::domain::Credentials {
+        authorized_at: now_playing::ports::Clock::now(&*h.clock),
+        ..credentials()
+    });
+    let doc = invoke(&app, event("scheduled_health.json")).await.unwrap();
+    assert!(doc["days_remaining"].as_i64().unwrap() > 150, "{doc}");
+    assert_eq!(h.credentials.loads.load(Ordering::SeqCst), 2);
+    *h.credentials.stored.lock().unwrap() = Err(CredentialsError::Missing("/now-playing/spotify".into()));
+    let failed = invoke(&app, event("scheduled_health.json")).await.unwrap_err();
+    assert!(failed.starts_with("JobFailed: HealthCheck:"), "{failed}");
+}
+
+#[tokio::test]
+async fn the_keep_fresh_job_refreshes_the_token_shows_no_secret_and_fails_as_a_function_error() {
+    let h = Harness::new();
+    h.spotify.script_refresh(vec![grant("access-1", None)]);
+    let app = Arc::new(app(&h, AllowedOrigins::Any));
+    let doc = invoke(&app, event("scheduled_keep_fresh.json")).await.unwrap();
+    assert_eq!(doc, serde_json::json!({"refreshed": true}));
+    assert!(!doc.to_string().contains("access-1"));
+    let doc = invoke(&app, event("scheduled_keep_fresh.json")).await.unwrap();
+    assert_eq!(doc, serde_json::json!({"refreshed": false}), "an hour left: kept");
+    assert_eq!(h.spotify.calls().0, 1);
+    h.store.token.lock().unwrap().take();
+    h.spotify.script_refresh(vec![Err(SpotifyError::InvalidGrant)]);
+    // Scheduled work has no visitor to read a 503: the invocation fails, and Lambda's
+    // Errors metric, retries and on-failure destination see it.
+    let failed = invoke(&app, event("scheduled_keep_fresh.json")).await.unwrap_err();
+    assert!(failed.starts_with("JobFailed: KeepFresh:") && failed.contains("reauthoriz"), "{failed}");
+    assert!(!failed.contains(credentials().client_secret.expose_secret()), "{failed}");
+}
+
+#[tokio::test]
+async fn the_digest_job_without_a_topic_fails_and_sends_nothing() {
+    let h = Harness::new();
+    let app = Arc::new(app(&h, AllowedOrigins::Any));
+    let failed = invoke(&app, event("scheduled_digest.json")).await.unwrap_err();
+    assert!(failed.contains("DIGEST_TOPIC_ARN"), "{failed}");
     let outbox = Arc::new(Outbox::default());
-    let with_digest = app(&h, AllowedOrigins::Any).with_digest(Some(outbox.clone()));
-    // Routed: this app has no suggestion service, so the digest answers that they are off.
-    let r = with_digest.handle(req()).await;
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert_eq!(body_json(&r)["error"]["code"], "suggestions_closed");
-    let r = with_digest.handle(rest("/internal/daily-digest", "GET")).await;
-    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let with_digest = Arc::new(app_over(&h, AllowedOrigins::Any, Arc::default()).with_digest(Some(outbox.clone())));
+    let failed = invoke(&with_digest, event("scheduled_digest.json")).await.unwrap_err();
+    assert!(failed.contains("suggestions are off"), "{failed}");
     assert!(outbox.0.lock().unwrap().is_empty());
 }
 
+/// Every way an HTTP event could name an internal job's old path: the REST API's and the
+/// HTTP API's events, a stage prefix, a trailing slash.
 #[tokio::test]
-async fn the_scheduled_keep_fresh_event_of_the_stack_refreshes_the_token_and_shows_no_secret() {
-    let req = || request(event("scheduled_keep_fresh.json"), |_| {});
-    assert_eq!(route_path(&req()), "/internal/keep-fresh");
+async fn no_http_event_reaches_a_job() {
     let h = Harness::new();
     h.spotify.script_refresh(vec![grant("access-1", None)]);
-    let app = app(&h, AllowedOrigins::Any);
-    let r = app.handle(req()).await;
-    assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(body_json(&r), serde_json::json!({"refreshed": true}));
-    assert_eq!(header_of(&r, header::CACHE_CONTROL), Some("no-store"));
-    assert!(!text_of(&r).contains("access-1"));
-    assert_eq!(body_json(&app.handle(req()).await), serde_json::json!({"refreshed": false}), "an hour left: kept");
-    assert_eq!(h.spotify.calls().0, 1);
-    let r = app.handle(rest("/internal/keep-fresh", "GET")).await;
-    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
-    h.store.token.lock().unwrap().take();
-    h.spotify.script_refresh(vec![Err(SpotifyError::InvalidGrant)]);
-    let r = app.handle(req()).await;
-    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(body_json(&r)["error"]["code"], "reauthorization_required");
+    let outbox = Arc::new(Outbox::default());
+    let app = Arc::new(app(&h, AllowedOrigins::Any).with_digest(Some(outbox.clone())));
+    let mut events = Vec::new();
+    for path in [
+        "/internal/daily-digest",
+        "/internal/keep-fresh",
+        "/internal/daily-digest/",
+        "/live/internal/daily-digest",
+        "/internal/health-check",
+    ] {
+        for method in ["POST", "GET"] {
+            events.push(with(event("apigw_rest_current.json"), |e| {
+                e["path"] = path.into();
+                e["resource"] = path.into();
+                e["httpMethod"] = method.into();
+                e["requestContext"]["httpMethod"] = method.into();
+            }));
+            events.push(with(event("apigw_http_current.json"), |e| {
+                e["rawPath"] = format!("/prod{path}").into();
+                e["requestContext"]["http"]["path"] = format!("/prod{path}").into();
+                e["requestContext"]["http"]["method"] = method.into();
+            }));
+            // A function URL: no stage.
+            events.push(with(event("apigw_http_current.json"), |e| {
+                e["rawPath"] = path.into();
+                e["requestContext"]["stage"] = "$default".into();
+                e["requestContext"]["http"]["path"] = path.into();
+                e["requestContext"]["http"]["method"] = method.into();
+            }));
+        }
+    }
+    for e in events {
+        let answer = invoke(&app, e.clone()).await.unwrap();
+        assert_eq!(answer["statusCode"], 404, "{e}: {answer}");
+        let body: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
+        assert_eq!(body["error"]["code"], "not_found");
+    }
+    assert!(outbox.0.lock().unwrap().is_empty(), "the owner was mailed");
+    assert_eq!(h.spotify.calls().0, 0, "a token was refreshed");
+}
+
+fn with(mut value: Value, edit: impl FnOnce(&mut Value)) -> Value {
+    edit(&mut value);
+    value
+}
+
+#[tokio::test]
+async fn an_event_with_a_host_or_scheme_no_url_can_hold_is_answered_400_and_the_process_lives() {
+    let app = Arc::new(app(&playing_harness(), AllowedOrigins::Any));
+    let bad_http_api =
+        |name: &str, value: &str| with(event("apigw_http_current.json"), |e| e["headers"][name] = value.into());
+    let bad_rest = |name: &str, value: &str| {
+        with(event("apigw_rest_current.json"), |e| {
+            e["headers"][name] = value.into();
+            e["multiValueHeaders"][name] = serde_json::json!([value]);
+        })
+    };
+    for (name, value) in [
+        ("host", "a b"),
+        ("Host", "a b"),
+        ("host", "example.com:99999"),
+        ("host", "exa mple.com:443"),
+        ("host", "[::1"),
+        ("host", "evil.example/path"),
+        ("x-forwarded-proto", "a b"),
+        ("X-Forwarded-Proto", "javascript:"),
+        ("x-forwarded-proto", "https://x"),
+    ] {
+        for e in [bad_http_api(name, value), bad_rest(name, value)] {
+            let answer = invoke(&app, e).await.unwrap();
+            assert_eq!(answer["statusCode"], 400, "{name}: {value:?}: {answer}");
+            let body: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
+            assert_eq!(body["error"]["code"], "bad_request");
+        }
+    }
+    for (name, value) in [
+        ("host", "np.example.com"),
+        ("host", "np.example.com:8443"),
+        ("host", "[2001:db8::1]:443"),
+        ("host", "127.0.0.1"),
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-proto", "HTTP"),
+    ] {
+        let answer = invoke(&app, bad_http_api(name, value)).await.unwrap();
+        assert_eq!(answer["statusCode"], 200, "{name}: {value:?}: {answer}");
+    }
+    let no_event = invoke(&app, serde_json::json!({"hello": "world"})).await.unwrap_err();
+    assert!(no_event.starts_with("UnknownEvent"), "{no_event}");
 }
 
 #[tokio::test]
@@ -612,7 +733,7 @@ async fn posting_routes_name_post_in_the_preflight_and_the_405() {
     let app = app(&h, AllowedOrigins::Any);
     let r = app.handle(rest("/v1/suggestions", "OPTIONS")).await;
     assert_eq!(header_of(&r, header::ACCESS_CONTROL_ALLOW_METHODS), Some("POST, OPTIONS"));
-    for path in ["/v1/suggestions", "/internal/keep-fresh"] {
+    for path in ["/v1/suggestions"] {
         let r = app.handle(rest(path, "GET")).await;
         assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED, "{path}");
         assert_eq!(header_of(&r, header::ALLOW), Some("POST, OPTIONS"), "{path}");

@@ -163,6 +163,14 @@ class LambdaRuntime:
 
         return Handler
 
+    def invoke(self, event: dict, timeout: float | None = None) -> tuple[str, dict]:
+        """Hands `event` to a function process as a direct invocation (a schedule's, or
+        `aws lambda invoke`): ("response", document) or ("error", Lambda's error document)."""
+        invocation = Invocation(event)
+        self.pending.put(invocation)
+        kind, payload = invocation.result.result(timeout=timeout or self.timeout)
+        return kind, json.loads(payload or b"null")
+
     def rest_event(self, method, path, query, headers, body, source_ip):
         params = urllib.parse.parse_qs(query)
         requested = path

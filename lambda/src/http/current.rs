@@ -9,9 +9,7 @@ use tracing::warn;
 use super::App;
 use super::respond::{NO_STORE, error_body, json_body, validated, with_retry_after};
 use crate::domain::art::nearest_image;
-use crate::domain::token::KEEP_FRESH_AHEAD;
 use crate::domain::{NowPlaying, ServiceError, is_spotify_link};
-use crate::metrics;
 use crate::ports::{CredentialsError, SpotifyError};
 
 const OPEN_SPOTIFY: &str = "https://open.spotify.com/";
@@ -78,23 +76,8 @@ impl App {
 
     /// The keep-fresh schedule's event: the access token is refreshed before it can lapse,
     /// so the first visitor after a quiet spell does not wait for the accounts service.
-    pub(super) async fn keep_fresh(&self) -> Response<Body> {
-        match self.service.keep_fresh(KEEP_FRESH_AHEAD).await {
-            Ok(refreshed) => {
-                let mut r = json_body(StatusCode::OK, &serde_json::json!({ "refreshed": refreshed }));
-                r.headers_mut().insert(header::CACHE_CONTROL, NO_STORE);
-                r
-            }
-            Err(e) => service_error(&e),
-        }
-    }
-
     pub(super) async fn health(&self) -> Response<Body> {
         let health = self.service.health().await;
-        if let Some(days) = health.days_remaining {
-            let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
-            println!("{}", metrics::days_remaining_line(&self.credentials_parameter, days, now_ms));
-        }
         let status = if health.is_ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
         let mut r = json_body(status, &health);
         r.headers_mut().insert(header::CACHE_CONTROL, NO_STORE);

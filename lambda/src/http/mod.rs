@@ -2,6 +2,7 @@
 
 mod current;
 mod embeds;
+mod jobs;
 mod respond;
 mod suggestions;
 
@@ -36,7 +37,7 @@ pub struct App {
     public_url: Option<String>,
     /// Visitors' suggestions; `None` answers `suggestions_closed`.
     suggestions: Option<Arc<SuggestionService>>,
-    /// Where the daily digest of waiting suggestions goes; without it there is no digest route.
+    /// Where the daily digest of waiting suggestions goes; without it the digest job fails.
     digest: Option<Arc<dyn Notifier>>,
 }
 
@@ -53,8 +54,6 @@ enum Route {
     Search,
     Challenge,
     Suggestions,
-    Digest,
-    KeepFresh,
 }
 
 impl Route {
@@ -71,10 +70,8 @@ impl Route {
             "/v1/search" => Some(Route::Search),
             "/v1/suggestions/challenge" => Some(Route::Challenge),
             "/v1/suggestions" => Some(Route::Suggestions),
-            // The stack's schedules invoke the function with these paths; the REST API has
-            // no such resources, so no visitor reaches them.
-            "/internal/daily-digest" => Some(Route::Digest),
-            "/internal/keep-fresh" => Some(Route::KeepFresh),
+            // The stack's scheduled jobs are no routes: they arrive as events no HTTP front
+            // can send (`crate::invocation`).
             _ => None,
         }
     }
@@ -82,14 +79,14 @@ impl Route {
     /// The methods the route answers, for `Allow` and the preflight.
     fn methods(self) -> &'static str {
         match self {
-            Route::Suggestions | Route::Digest | Route::KeepFresh => "POST, OPTIONS",
+            Route::Suggestions => "POST, OPTIONS",
             _ => "GET, HEAD, OPTIONS",
         }
     }
 
     fn allows(self, method: &Method) -> bool {
         match self {
-            Route::Suggestions | Route::Digest | Route::KeepFresh => method == Method::POST,
+            Route::Suggestions => method == Method::POST,
             _ => method == Method::GET || method == Method::HEAD,
         }
     }
@@ -139,7 +136,7 @@ impl App {
         self
     }
 
-    /// Sends the daily digest through `notifier` (`POST /internal/daily-digest`).
+    /// Sends the daily digest through `notifier` (the `daily-digest` job).
     pub fn with_digest(mut self, notifier: Option<Arc<dyn Notifier>>) -> Self {
         self.digest = notifier;
         self
@@ -161,7 +158,7 @@ impl App {
     pub async fn handle(&self, req: Request) -> Response<Body> {
         let path = route_path(&req);
         let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let route = Route::of(&path).filter(|r| *r != Route::Digest || self.digest.is_some());
+        let route = Route::of(&path);
         let mut response = match (route, req.method()) {
             (None, _) => {
                 error_body(StatusCode::NOT_FOUND, "not_found", &format!("no such resource: {}", printable(&path)))
@@ -205,8 +202,6 @@ impl App {
             Route::Search => self.search(req).await,
             Route::Challenge => self.challenge().await,
             Route::Suggestions => self.suggest(req).await,
-            Route::Digest => self.digest().await,
-            Route::KeepFresh => self.keep_fresh().await,
         }
     }
 
