@@ -11,7 +11,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import { scheduledRestEvent } from './scheduled-event';
+import { scheduledJob } from './scheduled-event';
 
 /** Where the function publishes the days left (Embedded Metric Format, on `/v1/health`). */
 export const DAYS_REMAINING_METRIC = { namespace: 'NowPlaying', metricName: 'AuthorizationDaysRemaining' };
@@ -20,15 +20,25 @@ export const WARN_DAYS = 14;
 export const HEALTH_CHECK_EVERY = Duration.hours(1);
 export const AUTHORIZATION_PERIOD = Duration.hours(3);
 
-/** The REST event for `GET /v1/health`, so the function's HTTP routing answers it. */
-export const SCHEDULED_HEALTH_EVENT = scheduledRestEvent('GET', '/v1/health', 'scheduled-health-check');
+/** The `health-check` job: reads the credentials afresh and publishes the days left
+ *  (lambda/tests/data/events/scheduled_health.json). */
+export const SCHEDULED_HEALTH_EVENT = scheduledJob('health-check');
 
 export interface AlarmsProps {
   readonly email: string;
   readonly handler: lambda.IFunction;
   readonly api: apigw.RestApi;
   readonly credentialsParameter: string;
+  /** The stage's steady rate: the request-count alarm watches for traffic held near it. */
+  readonly throttleRate: number;
 }
+
+/** The 5XX rate alarm's smallest volume: fewer requests in 5 minutes are no rate to page on. */
+export const MIN_REQUESTS_FOR_RATE = 20;
+/** Client errors in 5 minutes (429s from the throttles among them) that mean abuse, not typos. */
+export const CLIENT_ERRORS_PER_5_MIN = 1000;
+/** The share of the stage's rate, held for 5 minutes, that the request-count alarm reports. */
+export const BUSY_SHARE = 0.5;
 
 export class Alarms extends Construct {
   public readonly topic: sns.Topic;
@@ -41,7 +51,7 @@ export class Alarms extends Construct {
     this.topic.addSubscription(new subscriptions.EmailSubscription(props.email));
     const notify = new actions.SnsAction(this.topic);
     const alarms: cloudwatch.Alarm[] = [];
-    const alarm = (name: string, description: string, options: cloudwatch.CreateAlarmOptions, metric: cloudwatch.Metric) => {
+    const alarm = (name: string, description: string, options: cloudwatch.CreateAlarmOptions, metric: cloudwatch.Metric | cloudwatch.MathExpression) => {
       const created = metric.createAlarm(this, name, { alarmDescription: description, ...options });
       created.addAlarmAction(notify);
       alarms.push(created);
@@ -62,13 +72,41 @@ export class Alarms extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     }, props.handler.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum' }));
 
-    alarm('Api5xxRate', 'More than 5% of API requests failed with 5XX.', {
+    // A rate, but only over a volume worth paging on: one error in two requests at night is not.
+    const fiveMinutes = { period: Duration.minutes(5), statistic: 'Sum' };
+    alarm('Api5xxRate', `More than 5% of at least ${MIN_REQUESTS_FOR_RATE} API requests in 5 minutes failed with 5XX.`, {
       threshold: 0.05,
       evaluationPeriods: 3,
       datapointsToAlarm: 2,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    }, props.api.metricServerError({ period: Duration.minutes(5), statistic: 'Average' }));
+    }, new cloudwatch.MathExpression({
+      expression: `IF(requests >= ${MIN_REQUESTS_FOR_RATE}, errors / requests, 0)`,
+      usingMetrics: { errors: props.api.metricServerError(fiveMinutes), requests: props.api.metricCount(fiveMinutes) },
+      period: Duration.minutes(5),
+      label: '5XX rate',
+    }));
+
+    alarm('Api4xxVolume', `More than ${CLIENT_ERRORS_PER_5_MIN} API requests in 5 minutes were refused with 4XX ` +
+      '(429s from the throttles among them): a client is hammering the API.', {
+      threshold: CLIENT_ERRORS_PER_5_MIN,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 2,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }, props.api.metricClientError(fiveMinutes));
+
+    // Requests are what costs: traffic held at half the stage's rate is about
+    // ${BUSY_SHARE} * rate * 86,400 requests a day, at $3.50 a million.
+    const busy = Math.round(props.throttleRate * 300 * BUSY_SHARE);
+    alarm('ApiRequestVolume', `More than ${busy} API requests in 5 minutes, twice in 15 minutes: ` +
+      'traffic near the stage\'s throttle, which costs money whether it is answered or refused.', {
+      threshold: busy,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 2,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }, props.api.metricCount(fiveMinutes));
 
     // The health check reports every hour, three reports a period; two low periods of three
     // raise the alarm. Missing data is neither good nor bad ("missing"): a new alarm waits
@@ -103,7 +141,7 @@ export class Alarms extends Construct {
     }));
 
     new events.Rule(this, 'HealthCheck', {
-      description: 'Calls GET /v1/health every hour so the function publishes the days left',
+      description: 'Runs the health-check job every hour: the credentials read afresh, the days left published',
       schedule: events.Schedule.rate(HEALTH_CHECK_EVERY),
       targets: [new eventTargets.LambdaFunction(props.handler, {
         event: events.RuleTargetInput.fromObject(SCHEDULED_HEALTH_EVENT),

@@ -26,10 +26,14 @@ export const ROUTES = ['/', '/v1/current', '/v1/health', '/v1/current.svg', '/v1
 export const SUGGESTION_ROUTES = ['/v1/search', '/v1/suggestions/challenge', '/v1/suggestions'];
 
 /** Per-method throttling of the suggestion routes, far below the stage's: each costs a
- *  Spotify look-up or a write. Requests per second and burst; `*` is every method. */
+ *  Spotify look-up or a write. Requests per second and burst. A stage's method setting is
+ *  keyed `{resource-path}/{http-method}` on a method the resource has, or `/*\/*` for all
+ *  (API Gateway's MethodSetting: "ResourcePath" and "HttpMethod"; CloudFormation's
+ *  AWS::ApiGateway::Stage MethodSetting), so these routes get explicit GET and POST
+ *  methods beside their ANY, and jest checks that each key names one. */
 export const SUGGESTION_THROTTLING: Record<string, [number, number]> = {
-  '/v1/search/*': [5, 10],
-  '/v1/suggestions/challenge/*': [2, 5],
+  '/v1/search/GET': [5, 10],
+  '/v1/suggestions/challenge/GET': [2, 5],
   '/v1/suggestions/POST': [1, 3],
 };
 
@@ -82,7 +86,12 @@ export class NowPlayingApi extends Construct {
         throttlingRateLimit: props.throttleRate,
         throttlingBurstLimit: props.throttleBurst,
         accessLogDestination: new apigw.LogGroupLogDestination(this.accessLogs),
-        accessLogFormat: apigw.AccessLogFormat.jsonWithStandardFields(),
+        // No source address, caller or user: visitors' addresses are kept only as a keyed
+        // hash (the suggestion limits), never in a log.
+        accessLogFormat: apigw.AccessLogFormat.jsonWithStandardFields({
+          ip: false, caller: false, user: false,
+          httpMethod: true, protocol: true, requestTime: true, resourcePath: true, responseLength: true, status: true,
+        }),
         // Execution logs off: API Gateway would create a log group of its own
         // (API-Gateway-Execution-Logs_<id>/live) that no stack owns, kept forever and left
         // behind by destroy. The access log records every request and the function logs
@@ -101,9 +110,11 @@ export class NowPlayingApi extends Construct {
           : undefined,
       },
     });
-    const integration = new apigw.LambdaIntegration(props.handler, { proxy: true });
-    // GET without a body or models: the validator costs nothing and rejects malformed
-    // requests before they reach the function.
+    // allowTestInvoke off: the console's test button would add a second invoke permission
+    // for every method, doubling the function's resource policy.
+    const integration = new apigw.LambdaIntegration(props.handler, { proxy: true, allowTestInvoke: false });
+    // The validator checks what a method declares: on ANY nothing (no parameters or model
+    // are declared), on POST /v1/suggestions the body against the model.
     const requestValidator = this.api.addRequestValidator('Parameters', {
       validateRequestParameters: true,
       validateRequestBody: true,
@@ -117,6 +128,12 @@ export class NowPlayingApi extends Construct {
       resource.addMethod('ANY', integration, { requestValidator });
     }
     if (props.suggestions) {
+      // Each throttled route has the method its setting names (SUGGESTION_THROTTLING).
+      for (const key of Object.keys(SUGGESTION_THROTTLING)) {
+        const method = key.slice(key.lastIndexOf('/') + 1);
+        if (method === 'POST') continue;
+        this.api.root.resourceForPath(key.slice(0, key.lastIndexOf('/'))).addMethod(method, integration, { requestValidator });
+      }
       // POST has its own method, so that its body is checked against the model first;
       // ANY still brings the preflight and the 405 to the function.
       const model = this.api.addModel('Suggestion', {
@@ -132,9 +149,10 @@ export class NowPlayingApi extends Construct {
     // Errors API Gateway answers itself get the function's JSON shape and a CORS header,
     // so a page can read them and back off. They carry no owner data, hence '*'.
     const cors = { 'Access-Control-Allow-Origin': "'*'", 'Cache-Control': "'no-store'" };
+    // The stage's token bucket refills every second.
     this.api.addGatewayResponse('Throttled', {
       type: apigw.ResponseType.THROTTLED,
-      responseHeaders: cors,
+      responseHeaders: { ...cors, 'Retry-After': "'1'" },
       templates: errorTemplate('rate_limited'),
     });
     // A REST API answers an unknown path with 403 "Missing Authentication Token".

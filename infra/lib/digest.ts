@@ -1,6 +1,6 @@
-/** The owner's daily e-mail of waiting suggestions: a schedule invokes the function with a
- *  fixed API-Gateway-shaped event for a path the REST API does not have, so only the
- *  schedule reaches it; the function counts what waits and publishes to the alarm topic. */
+/** The owner's daily e-mail of waiting suggestions: a schedule invokes the function with the
+ *  `daily-digest` job event (which no visitor can send); the function counts what waits
+ *  and publishes to the alarm topic. A failed publish fails the run, and Lambda retries it. */
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -8,10 +8,10 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { scheduledRestEvent } from './scheduled-event';
+import { scheduledJob } from './scheduled-event';
 
-/** The REST event for `POST /internal/daily-digest` (lambda/tests/data/events/scheduled_digest.json). */
-export const DIGEST_EVENT = scheduledRestEvent('POST', '/internal/daily-digest', 'scheduled-digest');
+/** lambda/tests/data/events/scheduled_digest.json */
+export const DIGEST_EVENT = scheduledJob('daily-digest');
 
 export interface DailyDigestProps {
   readonly handler: lambda.Function;

@@ -53,11 +53,10 @@ export class CustomDomain extends Construct {
     });
     this.domain.addBasePathMapping(props.api, { stage: props.api.deploymentStage });
     if (zone) {
-      new route53.ARecord(this, 'Alias', {
-        zone,
-        recordName: props.domainName,
-        target: route53.RecordTarget.fromAlias(new targets.ApiGatewayDomain(this.domain)),
-      });
+      const target = route53.RecordTarget.fromAlias(new targets.ApiGatewayDomain(this.domain));
+      new route53.ARecord(this, 'Alias', { zone, recordName: props.domainName, target });
+      // Regional API Gateway domains answer over IPv6 too.
+      new route53.AaaaRecord(this, 'AliasIpv6', { zone, recordName: props.domainName, target });
     }
     this.url = `https://${props.domainName}`;
   }

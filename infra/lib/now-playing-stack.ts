@@ -1,5 +1,6 @@
 /** The stack: composes the table, the function, the API and the optional domain and alarms. */
-import { CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, StackProps } from 'aws-cdk-lib';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import { Construct } from 'constructs';
 import { Alarms } from './alarms';
 import { NowPlayingApi } from './api';
@@ -56,6 +57,10 @@ export class NowPlayingStack extends Stack {
         });
       }
     }
+    // The schedules invoke asynchronously. Lambda retries a failed run twice (about one and
+    // three minutes later: the digest's resend) and drops an event older than an hour; with
+    // alarms on, a run that still fails is published to the alarm topic.
+    const asyncInvoke = { retryAttempts: 2, maxEventAge: Duration.hours(1) };
     if (s.keepFresh === 'on') {
       new KeepFresh(this, 'KeepFresh', { handler: fn.function });
     }
@@ -65,11 +70,14 @@ export class NowPlayingStack extends Stack {
         handler: fn.function,
         api: api.api,
         credentialsParameter: s.credentialsParameter,
+        throttleRate: s.throttleRate,
       });
+      fn.function.configureAsyncInvoke({ ...asyncInvoke, onFailure: new destinations.SnsDestination(alarms.topic) });
       if (s.suggestions !== 'off') {
         new DailyDigest(this, 'Digest', { handler: fn.function, role: fn.role, table: tokens.table, topic: alarms.topic });
       }
     }
+    if (!s.alarmEmail) fn.function.configureAsyncInvoke(asyncInvoke);
     new CfnOutput(this, 'EndpointUrl', { description: 'The now-playing endpoint', value: `${endpoint}/v1/current` });
     new CfnOutput(this, 'TryIt', { description: 'Try it', value: `curl -s ${endpoint}/v1/current` });
     new CfnOutput(this, 'TableName', { description: 'The shared table (make suggestions)', value: tokens.table.tableName });

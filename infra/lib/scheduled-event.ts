@@ -1,26 +1,9 @@
-/** The API Gateway REST event a schedule sends the function, so that its HTTP routing
- *  answers scheduled work like a request (lambda/tests/data/events/ holds each one). */
-export function scheduledRestEvent(method: 'GET' | 'POST', path: string, name: string) {
-  const agent = `now-playing-${name}`;
-  return {
-    resource: path,
-    path,
-    httpMethod: method,
-    headers: { 'User-Agent': agent },
-    multiValueHeaders: { 'User-Agent': [agent] },
-    queryStringParameters: null,
-    multiValueQueryStringParameters: null,
-    pathParameters: null,
-    stageVariables: null,
-    requestContext: {
-      resourcePath: path,
-      httpMethod: method,
-      path,
-      stage: 'schedule',
-      requestId: name,
-      identity: {},
-    },
-    body: null,
-    isBase64Encoded: false,
-  };
+/** The event a schedule sends the function: `{"now-playing-job": NAME}` and nothing else.
+ *  No HTTP front can send it (their events always carry a method, a path and a request
+ *  context), so no visitor can start a job; `lambda/src/invocation.rs` reads it, and
+ *  lambda/tests/data/events/ holds each one. */
+export type Job = 'keep-fresh' | 'daily-digest' | 'health-check';
+
+export function scheduledJob(job: Job): { readonly 'now-playing-job': Job } {
+  return { 'now-playing-job': job };
 }

@@ -149,8 +149,18 @@ export function loadSettings(get: (key: string) => unknown, region?: string): Se
     throw new SettingsError('alarmEmail', `${JSON.stringify(alarmEmail)} is not an e-mail address`);
   }
   const credentialsParameter = text('credentialsParameter') ?? '/now-playing/spotify';
-  if (!/^[A-Za-z0-9_.\-/]+$/.test(credentialsParameter)) {
-    throw new SettingsError('credentialsParameter', 'an SSM parameter name has letters, digits and _ . - /');
+  // SSM: a name with a slash is a path and must start with one; no empty level; at most
+  // 15 levels; no name may begin with aws or ssm.
+  if (
+    !/^([A-Za-z0-9_.-]+|(\/[A-Za-z0-9_.-]+)+)$/.test(credentialsParameter) ||
+    credentialsParameter.split('/').length > 16 ||
+    /^\/?(aws|ssm)/i.test(credentialsParameter)
+  ) {
+    throw new SettingsError(
+      'credentialsParameter',
+      `${JSON.stringify(credentialsParameter)} is not an SSM parameter name: letters, digits and _ . -, ` +
+        'either one name or a path starting with / such as /now-playing/spotify',
+    );
   }
   const accountLoggingRole = text('accountLoggingRole') ?? 'create';
   if (accountLoggingRole !== 'create' && accountLoggingRole !== 'existing') {

@@ -1,8 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { Match } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { AUTHORIZATION_PERIOD, HEALTH_CHECK_EVERY, SCHEDULED_HEALTH_EVENT, WARN_DAYS } from '../lib/alarms';
+import { AUTHORIZATION_PERIOD, CLIENT_ERRORS_PER_5_MIN, HEALTH_CHECK_EVERY, MIN_REQUESTS_FOR_RATE, SCHEDULED_HEALTH_EVENT, WARN_DAYS } from '../lib/alarms';
 import { ROUTES, SUGGESTION_ROUTES, SUGGESTION_THROTTLING } from '../lib/api';
 import { DIGEST_EVENT } from '../lib/digest';
 import { KEEP_FRESH_EVENT, KEEP_FRESH_EVERY } from '../lib/keep-fresh';
@@ -175,6 +175,29 @@ describe('the default stack', () => {
     });
   });
 
+  test('the access log keeps no visitor address, caller or user', () => {
+    const [stage] = Object.values(template.findResources('AWS::ApiGateway::Stage'));
+    const format = stage.Properties.AccessLogSetting.Format as string;
+    expect(format).toMatch(/"status":"\$context.status"/);
+    expect(format).not.toMatch(/sourceIp|identity\.caller|identity\.user|\$context\.identity/);
+  });
+
+  test('a throttled client is told when to come back', () => {
+    template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+      ResponseType: 'THROTTLED',
+      ResponseParameters: Match.objectLike({ 'gatewayresponse.header.Retry-After': "'1'" }),
+    });
+  });
+
+  test('the console\'s test invocations get no permissions of their own', () => {
+    const permissions = Object.values(template.findResources('AWS::Lambda::Permission'));
+    const fromApi = permissions.filter((p) => p.Properties.Principal === 'apigateway.amazonaws.com');
+    expect(fromApi.length).toBeGreaterThan(0);
+    for (const p of fromApi) {
+      expect(JSON.stringify(p.Properties.SourceArn)).not.toMatch(/test-invoke-stage/);
+    }
+  });
+
   test('errors API Gateway answers itself carry CORS and the JSON error shape', () => {
     const expected: Array<[string, string, string | undefined]> = [
       ['THROTTLED', 'rate_limited', undefined],
@@ -240,7 +263,8 @@ describe('suggestions in review', () => {
       const part = route.split('/').pop();
       expect(Object.keys(template.findResources('AWS::ApiGateway::Resource', { Properties: { PathPart: part } }))).toHaveLength(1);
     }
-    template.resourceCountIs('AWS::ApiGateway::Method', ROUTES.length + SUGGESTION_ROUTES.length + 1);
+    // ANY on each route; POST with the body model; GET beside ANY on the two throttled GET routes.
+    template.resourceCountIs('AWS::ApiGateway::Method', ROUTES.length + SUGGESTION_ROUTES.length + 3);
     template.hasResourceProperties('AWS::ApiGateway::Method', {
       HttpMethod: 'POST',
       RequestModels: { 'application/json': Match.anyValue() },
@@ -265,6 +289,25 @@ describe('suggestions in review', () => {
         ThrottlingBurstLimit: burst,
       }));
       expect(rate).toBeLessThan(20);
+    }
+  });
+
+  test('every throttling key names a method its resource has', () => {
+    const resources = template.findResources('AWS::ApiGateway::Resource');
+    const methods = Object.values(template.findResources('AWS::ApiGateway::Method'));
+    // The resource's full path, from its PathPart and its parents'.
+    const pathOf = (id: string): string => {
+      const r = resources[id];
+      if (!r) return '';
+      const parent = r.Properties.ParentId as { Ref?: string };
+      return `${parent.Ref ? pathOf(parent.Ref) : ''}/${r.Properties.PathPart}`;
+    };
+    const existing = new Set(methods.map((m) => `${pathOf((m.Properties.ResourceId as { Ref: string }).Ref)}/${m.Properties.HttpMethod}`));
+    const stage = Object.values(template.findResources('AWS::ApiGateway::Stage'))[0] as { Properties: { MethodSettings: Array<{ ResourcePath: string; HttpMethod: string }> } };
+    const keyed = stage.Properties.MethodSettings.filter((m) => m.ResourcePath !== '/*');
+    expect(keyed).toHaveLength(Object.keys(SUGGESTION_THROTTLING).length);
+    for (const setting of keyed) {
+      expect(existing).toContain(`${setting.ResourcePath.slice(1).replace(/~1/g, '/')}/${setting.HttpMethod}`);
     }
   });
 
@@ -301,12 +344,14 @@ describe('a custom domain in a Route 53 zone', () => {
       RegionalCertificateArn: { Ref: Match.stringLikeRegexp('Certificate') },
     });
     template.resourceCountIs('AWS::ApiGateway::BasePathMapping', 1);
-    template.hasResourceProperties('AWS::Route53::RecordSet', {
-      Name: 'np.example.com.',
-      Type: 'A',
-      HostedZoneId: 'Z0123456789ABCDEFGHIJ',
-      AliasTarget: Match.objectLike({ DNSName: { 'Fn::GetAtt': [Match.anyValue(), 'RegionalDomainName'] } }),
-    });
+    for (const type of ['A', 'AAAA']) {
+      template.hasResourceProperties('AWS::Route53::RecordSet', {
+        Name: 'np.example.com.',
+        Type: type,
+        HostedZoneId: 'Z0123456789ABCDEFGHIJ',
+        AliasTarget: Match.objectLike({ DNSName: { 'Fn::GetAtt': [Match.anyValue(), 'RegionalDomainName'] } }),
+      });
+    }
   });
 
   test('the endpoint output is the custom domain', () => {
@@ -361,16 +406,48 @@ describe('alarms', () => {
     expect(JSON.stringify(topic.Properties.KmsMasterKeyId ?? '')).not.toMatch(/alias\/aws\/sns/);
   });
 
-  test('alarms on errors, throttles, the 5XX rate of this API and the authorization running out', () => {
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
+  /** The metric math alarm whose expression matches `pattern`, with its metrics by id. */
+  const mathAlarm = (t: Template, pattern: RegExp) => {
+    const found = Object.values(t.findResources('AWS::CloudWatch::Alarm')).find((a) =>
+      ((a.Properties.Metrics ?? []) as Array<{ Expression?: string }>).some((m) => pattern.test(m.Expression ?? '')));
+    expect(found).toBeDefined();
+    const metrics = found!.Properties.Metrics as Array<{ Id: string; Expression?: string; MetricStat?: { Metric: { MetricName: string; Dimensions: unknown } } }>;
+    return { alarm: found!.Properties, byId: Object.fromEntries(metrics.map((m) => [m.Id, m])) };
+  };
+
+  test('alarms on errors, throttles, API errors and volume, and the authorization running out', () => {
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 6);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Errors', Namespace: 'AWS/Lambda', Threshold: 1 });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Throttles', Namespace: 'AWS/Lambda', Threshold: 1 });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      MetricName: '5XXError',
-      Namespace: 'AWS/ApiGateway',
-      Statistic: 'Average',
-      Threshold: 0.05,
+      MetricName: '4XXError', Namespace: 'AWS/ApiGateway', Statistic: 'Sum', Threshold: CLIENT_ERRORS_PER_5_MIN,
       Dimensions: [{ Name: 'ApiName', Value: 'NowPlaying' }],
+    });
+    // Half of the default 20 requests/s for 5 minutes.
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'Count', Namespace: 'AWS/ApiGateway', Statistic: 'Sum', Threshold: 3000,
+      Dimensions: [{ Name: 'ApiName', Value: 'NowPlaying' }],
+    });
+  });
+
+  test('the 5XX rate pages only over a volume of requests', () => {
+    const { alarm, byId } = mathAlarm(template, /errors \/ requests/);
+    expect(alarm.Threshold).toBe(0.05);
+    const expression = Object.values(byId).find((m) => m.Expression)!.Expression!;
+    expect(expression).toBe(`IF(requests >= ${MIN_REQUESTS_FOR_RATE}, errors / requests, 0)`);
+    expect(byId.errors.MetricStat!.Metric).toMatchObject({ MetricName: '5XXError', Dimensions: [{ Name: 'ApiName', Value: 'NowPlaying' }] });
+    expect(byId.requests.MetricStat!.Metric).toMatchObject({ MetricName: 'Count', Dimensions: [{ Name: 'ApiName', Value: 'NowPlaying' }] });
+    // One error in two requests at night: 0, not 0.5.
+    const rate = (errors: number, requests: number) => (requests >= MIN_REQUESTS_FOR_RATE ? errors / requests : 0);
+    expect(rate(1, 2)).toBeLessThan(alarm.Threshold);
+    expect(rate(5, 40)).toBeGreaterThan(alarm.Threshold);
+  });
+
+  test('a scheduled run that fails is retried by Lambda, then published to the alarm topic', () => {
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      MaximumRetryAttempts: 2,
+      MaximumEventAgeInSeconds: 3600,
+      DestinationConfig: { OnFailure: { Destination: { Ref: Match.stringLikeRegexp('^AlarmsTopic') } } },
     });
   });
 
@@ -432,7 +509,9 @@ describe('alarms', () => {
   test('a second deployment in the account watches its own API', () => {
     const other = synth({ ...ALARMS, stackName: 'NowPlayingStaging' });
     other.hasResourceProperties('AWS::ApiGateway::RestApi', { Name: 'NowPlayingStaging' });
-    other.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: '5XXError', Dimensions: [{ Name: 'ApiName', Value: 'NowPlayingStaging' }] });
+    const { byId } = mathAlarm(other, /errors \/ requests/);
+    expect(byId.errors.MetricStat!.Metric).toMatchObject({ Dimensions: [{ Name: 'ApiName', Value: 'NowPlayingStaging' }] });
+    other.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Count', Dimensions: [{ Name: 'ApiName', Value: 'NowPlayingStaging' }] });
   });
 });
 
@@ -505,6 +584,10 @@ describe('settings', () => {
     [{ allowedOrigins: 'example.com' }, 'setting allowedOrigins'],
     [{ alarmEmail: 'nobody' }, 'setting alarmEmail'],
     [{ credentialsParameter: 'has space' }, 'setting credentialsParameter'],
+    [{ credentialsParameter: 'a/b' }, 'setting credentialsParameter'],
+    [{ credentialsParameter: '/a//b' }, 'setting credentialsParameter'],
+    [{ credentialsParameter: '/aws/spotify' }, 'setting credentialsParameter'],
+    [{ credentialsParameter: `/${'a/'.repeat(15)}b` }, 'setting credentialsParameter'],
     [{ domainName: { nested: 'object' } }, 'setting domainName: expected a string or a number'],
     [{ functionZip: '/nonexistent/bootstrap.zip' }, 'setting functionZip'],
   ])('%j fails at synth naming the setting', (context, message) => {
