@@ -6,6 +6,8 @@ SHELL := bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# What make build and make deploy need of the venv (cargo-lambda, zig), and no more.
+DEPLOY_STAMP := $(VENV)/.deploy-installed
 # cargo-lambda and zig come from the venv, pinned in requirements-dev.txt.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
@@ -14,9 +16,17 @@ BROWSER_STAMP := tests/browser/node_modules/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 # CDK settings as context flags, e.g. CDK_ARGS="-c domainName=np.example.com -c hostedZoneId=Z0123..."
 CDK_ARGS ?=
+# Each successful make deploy remembers its settings here, so that a plain `make deploy`
+# later changes nothing (rather than dropping the domain or the alarms); CDK_ARGS win.
+SETTINGS_FILE ?= infra/deploy-settings.json
+REMEMBERED = $(shell python3 scripts/settings.py args $(SETTINGS_FILE))
+ALL_ARGS = $(REMEMBERED) $(CDK_ARGS)
 CDK := cd infra && CDK_DISABLE_VERSION_CHECK=1 npx cdk --no-notices
-# The stack name: -c stackName=... in CDK_ARGS, else the default.
-STACK ?= $(or $(patsubst stackName=%,%,$(filter stackName=%,$(CDK_ARGS))),NowPlaying)
+# The stack name: -c stackName=... in the settings, else the default.
+STACK ?= $(or $(lastword $(patsubst stackName=%,%,$(filter stackName=%,$(ALL_ARGS)))),NowPlaying)
+# BOOTSTRAP=yes: run `cdk bootstrap` first (once per account and region). Never by default:
+# it reads and may upgrade the account-wide CDKToolkit stack, which a deploy role may not.
+BOOTSTRAP ?=
 # cdk deploy's --require-approval: `broadening` asks at a terminal before IAM or security
 # group changes; a pipeline with no terminal passes APPROVE=never.
 APPROVE ?= broadening
@@ -30,12 +40,19 @@ FORCE ?=
 help: ## List the targets
 	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): requirements-dev.txt
+$(VENV)/bin/python:
 	@command -v cargo >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs" >&2; exit 1; }
 	@command -v python3 >/dev/null || { echo "python3 not found: install Python 3.11 or newer" >&2; exit 1; }
+	@python3 -c 'import ensurepip, venv' 2>/dev/null || { echo "python3 cannot make a virtualenv: install python3-venv (Debian, Ubuntu: sudo apt-get install python3-venv)" >&2; exit 1; }
 	python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+
+$(DEPLOY_STAMP): requirements-deploy.txt | $(VENV)/bin/python
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-deploy.txt
 	touch $@
+
+$(STAMP): requirements-dev.txt requirements-deploy.txt | $(VENV)/bin/python
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@ $(DEPLOY_STAMP)
 
 venv: $(STAMP) ## Install the local toolchain (moto, cargo-lambda, zig, pytest) into .venv
 
@@ -88,22 +105,27 @@ lint: $(STAMP) $(NODE_STAMP) ## cargo fmt --check, cargo clippy -D warnings, tsc
 fmt: ## Format the Rust code
 	cargo fmt --all
 
-build: $(STAMP) ## Build the arm64 Lambda zip (target/lambda/now-playing/bootstrap.zip)
-	@if command -v rustup >/dev/null; then rustup target add aarch64-unknown-linux-gnu >/dev/null; fi
+build: $(DEPLOY_STAMP) ## Build the arm64 Lambda zip (target/lambda/now-playing/bootstrap.zip)
+	@if command -v rustup >/dev/null; then rustup target add aarch64-unknown-linux-gnu >/dev/null; \
+	  elif ! test -d "$$(rustc --print target-libdir --target aarch64-unknown-linux-gnu 2>/dev/null)"; then \
+	    echo "the arm64 build needs Rust's aarch64-unknown-linux-gnu target: install Rust with rustup (https://rustup.rs), which adds it" >&2; exit 1; fi
 	cargo lambda build --release --arm64 --output-format zip -p now-playing --bin now-playing
 	@ls -l target/lambda/now-playing/bootstrap.zip | awk '{printf "bootstrap.zip: %.2f MiB (%d bytes)\n", $$5/1048576, $$5}'
 
 synth: build $(NODE_STAMP) ## Synthesize the CloudFormation template (offline, no AWS credentials)
-	$(CDK) synth $(CDK_ARGS) --quiet
+	$(CDK) synth $(ALL_ARGS) --quiet
 	@echo "template: infra/cdk.out/$(STACK).template.json"
 
-deploy: build $(NODE_STAMP) ## Build, then deploy the stack to the account and region your AWS settings name
-	$(CDK) bootstrap $(CDK_ARGS)
-	$(CDK) deploy $(CDK_ARGS) --require-approval $(APPROVE) $(DEPLOY_ARGS) --outputs-file cdk-outputs.json
-	@echo "Check it: make smoke URL=<EndpointUrl above, without /v1/current>"
+deploy: build $(NODE_STAMP) ## Build, then deploy the stack (the first time in an account: BOOTSTRAP=yes)
+	$(if $(filter yes,$(BOOTSTRAP)),$(CDK) bootstrap $(ALL_ARGS))
+	$(CDK) deploy $(ALL_ARGS) --require-approval $(APPROVE) $(DEPLOY_ARGS) --outputs-file cdk-outputs.json
+	python3 scripts/settings.py remember $(SETTINGS_FILE) $(CDK_ARGS)
+	@echo "Settings remembered in $(SETTINGS_FILE); check it: make smoke URL=<EndpointUrl above, without /v1/current>"
 
-diff: build $(NODE_STAMP) ## Show what deploy would change
-	$(CDK) diff $(CDK_ARGS)
+diff: build $(NODE_STAMP) ## Show what deploy would change, with the remembered settings
+	@echo "Remembered settings ($(SETTINGS_FILE)), then CDK_ARGS=\"$(CDK_ARGS)\":"
+	@python3 scripts/settings.py show $(SETTINGS_FILE)
+	$(CDK) diff $(ALL_ARGS)
 
 # Needs no build: removing the stack synthesizes it with a placeholder package.
 destroy: $(NODE_STAMP) ## Remove the stack: function, table, API, domain, alarms and their logs
@@ -112,7 +134,7 @@ destroy: $(NODE_STAMP) ## Remove the stack: function, table, API, domain, alarms
 	@echo "Keeps: the SSM parameter (not part of the stack; delete it with"
 	@echo "  aws ssm delete-parameter --name /now-playing/spotify) and API Gateway's"
 	@echo "  account-wide logging role, which other APIs in the account may use."
-	$(CDK) destroy $(CDK_ARGS) -c withoutPackage=true $(if $(filter yes,$(FORCE)),--force)
+	$(CDK) destroy $(ALL_ARGS) -c withoutPackage=true $(if $(filter yes,$(FORCE)),--force)
 
 suggestions: ## List visitors' suggestions; ARGS="approve ID", "reject ID" or "approve --all" (needs the AWS CLI)
 	@command -v aws >/dev/null || { echo "make suggestions needs the AWS CLI (aws) on PATH" >&2; exit 1; }

@@ -164,8 +164,17 @@ def main() -> int:
             "AWS_ENDPOINT_URL": moto_url, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
             "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_EC2_METADATA_DISABLED": "true",
         }
-        deploy = make("deploy", env, APPROVE="never", DEPLOY_ARGS=DIRECT)
-        if not check("make deploy creates the stack", deploy.returncode == 0):
+        # The rehearsal's own remembered settings, not the owner's.
+        settings_dir = tempfile.TemporaryDirectory()
+        settings_file = Path(settings_dir.name) / "deploy-settings.json"
+        env["SETTINGS_FILE"] = str(settings_file)
+        plain = make("deploy", env, APPROVE="never", DEPLOY_ARGS=DIRECT)
+        stacks = [st["StackName"] for st in aws("cloudformation").describe_stacks()["Stacks"]]
+        check("make deploy without BOOTSTRAP=yes leaves the account's CDKToolkit alone, and says to bootstrap",
+              plain.returncode != 0 and "CDKToolkit" not in stacks and "bootstrap" in plain.stdout + plain.stderr,
+              (plain.returncode, stacks, plain.stderr[-1500:]))
+        deploy = make("deploy", env, APPROVE="never", DEPLOY_ARGS=DIRECT, BOOTSTRAP="yes")
+        if not check("make deploy BOOTSTRAP=yes bootstraps and creates the stack", deploy.returncode == 0):
             return 1
         outputs = json.loads((ROOT / "infra" / "cdk-outputs.json").read_text())[STACK]
         check("it outputs the endpoint and the log group", outputs["EndpointUrl"].endswith("/v1/current")
@@ -178,10 +187,13 @@ def main() -> int:
         changed = make("deploy", env, APPROVE="never", DEPLOY_ARGS=DIRECT, CDK_ARGS="-c cacheSeconds=7")
         check("a second make deploy with a changed setting updates the function", changed.returncode == 0
               and deployed_function(aws)["Environment"]["Variables"].get("CACHE_SECONDS") == "7")
-        diff = make("diff", env, CDK_ARGS="-c cacheSeconds=7")
+        check("make deploy remembers the settings it deployed with",
+              json.loads(settings_file.read_text()) == {"cacheSeconds": "7"}, settings_file.read_text())
+        # A plain make diff, as a plain make deploy would: the remembered setting, no change.
+        diff = make("diff", env)
         check("make diff then reports no differences", diff.returncode == 0 and "no differences" in diff.stdout + diff.stderr,
               (diff.stdout + diff.stderr)[-1500:])
-        destroy = make("destroy", env, FORCE="yes", CDK_ARGS="-c cacheSeconds=7")
+        destroy = make("destroy", env, FORCE="yes")
         stacks = aws("cloudformation").list_stacks()["StackSummaries"]
         live = [s for s in stacks if s["StackName"] == STACK and s["StackStatus"] != "DELETE_COMPLETE"]
         check("make destroy removes the stack", destroy.returncode == 0 and not live, live)
