@@ -32,7 +32,8 @@ describe('the default stack', () => {
       Handler: 'bootstrap',
       MemorySize: 256,
       Timeout: 10,
-      LoggingConfig: Match.objectLike({ LogFormat: 'JSON', LogGroup: Match.anyValue() }),
+      // INFO: the hourly days-left metric line has no level, and Lambda files it as INFO.
+      LoggingConfig: Match.objectLike({ LogFormat: 'JSON', LogGroup: Match.anyValue(), ApplicationLogLevel: 'INFO' }),
       Environment: {
         Variables: {
           TOKEN_TABLE: { Ref: Match.stringLikeRegexp('^TokensTable') },
