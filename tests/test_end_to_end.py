@@ -7,12 +7,14 @@ from calendar import monthrange
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 import requests
 from conftest import WINDOW
 from devstack.local import LocalStack
 
+ROOT = Path(__file__).resolve().parent.parent
 RESPONSES = []  # every body the function sent, for the secret check at the end
 
 
@@ -156,10 +158,16 @@ def test_health_counts_the_days_left_without_calling_spotify(stack):
     assert body["authorization_expires_at"] == expires.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert body["days_remaining"] == (expires - datetime.now(timezone.utc)).days
     assert stack.fake.calls() == before
-    metric_lines = [json.loads(line) for line in stack.logs().splitlines() if '"AuthorizationDaysRemaining"' in line]
-    assert metric_lines, "the health check publishes the days left as an EMF line"
-    assert metric_lines[-1]["AuthorizationDaysRemaining"] == body["days_remaining"]
-    assert metric_lines[-1]["CredentialsParameter"] == "/now-playing/spotify"
+    # The stack's hourly health-check job, not a visitor's request, publishes the days left.
+    metrics = lambda: [json.loads(line) for line in stack.logs().splitlines() if '"AuthorizationDaysRemaining"' in line]
+    assert metrics() == [], "a visitor's /v1/health publishes no metric"
+    job = json.loads((ROOT / "lambda/tests/data/events/scheduled_health.json").read_text())
+    kind, doc = stack.runtime.invoke(job)
+    assert kind == "response" and doc["days_remaining"] == body["days_remaining"], doc
+    assert stack.fake.calls() == before
+    assert metrics(), "the health-check job publishes the days left as an EMF line"
+    assert metrics()[-1]["AuthorizationDaysRemaining"] == body["days_remaining"]
+    assert metrics()[-1]["CredentialsParameter"] == "/now-playing/spotify"
 
 
 def test_errors_are_json_with_a_stable_code_and_cors(stack):
