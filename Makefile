@@ -63,7 +63,12 @@ dev: $(STAMP) ## Run the whole system locally (moto + Spotify stand-in + the fun
 bootstrap: ## Authorize your Spotify app once and store the credentials in SSM (ARGS="--print-only" etc.)
 	scripts/bootstrap $(ARGS)
 
-test: lint test-rust test-e2e test-infra rehearse ## Run every test offline: lint, unit, adapter, end-to-end, stack, deploy rehearsal
+TEST_STAGES := lint test-rust test-e2e test-infra rehearse
+test: ## Run every test offline: lint, unit, adapter, end-to-end, stack, deploy rehearsal; prints each stage's time
+	@times=""; for stage in $(TEST_STAGES); do \
+	  start=$$(date +%s); $(MAKE) --no-print-directory $$stage || exit $$?; \
+	  times="$$times  make $$stage: $$(( $$(date +%s) - start )) s\n"; \
+	done; printf "make test: every stage passed\n$$times"
 
 # Builds the binaries the end-to-end tests run, then the Rust tests against moto.
 test-rust: $(STAMP)
