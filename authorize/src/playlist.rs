@@ -2,8 +2,8 @@
 
 use anyhow::{Result, anyhow, bail};
 use now_playing::adapters::spotify::SpotifyHttp;
+use now_playing::domain::ports::SpotifyError;
 use now_playing::domain::suggestions::PLAYLIST_SCOPES;
-use now_playing::ports::SpotifyError;
 use secrecy::SecretString;
 
 pub const NAME: &str = "Suggested by visitors";

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use anyhow::{Result, anyhow, bail};
 use aws_config::BehaviorVersion;
+use now_playing::adapters::dynamodb::DynamoSuggestions;
 use now_playing::adapters::dynamodb::{DynamoSnapshotStore, DynamoTokenStore};
-use now_playing::adapters::dynamodb_suggestions::DynamoSuggestions;
 use now_playing::adapters::{clock::SystemClock, spotify::SpotifyHttp, ssm::SsmCredentialStore};
 use now_playing::config::{DEFAULT_SPOTIFY_ACCOUNTS_URL, DEFAULT_SPOTIFY_API_URL, base_url};
 use now_playing::domain::suggestions::{

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use lambda_http::{Error, LambdaEvent, lambda_runtime, service_fn, tracing};
 use now_playing::adapters::artwork::ArtworkHttp;
+use now_playing::adapters::dynamodb::DynamoSuggestions;
 use now_playing::adapters::dynamodb::{DynamoArtCache, DynamoSnapshotStore, DynamoTokenStore};
-use now_playing::adapters::dynamodb_suggestions::DynamoSuggestions;
 use now_playing::adapters::sns::SnsNotifier;
 use now_playing::adapters::spotify::with_causes;
 use now_playing::adapters::{clock::SystemClock, spotify::SpotifyHttp, ssm::SsmCredentialStore};
@@ -80,7 +80,7 @@ async fn function() -> Result<(), Error> {
         config.suggestions,
     );
     let digest = config.digest_topic_arn.map(|arn| {
-        Arc::new(SnsNotifier::new(aws_sdk_sns::Client::new(&aws), arn)) as Arc<dyn now_playing::ports::Notifier>
+        Arc::new(SnsNotifier::new(aws_sdk_sns::Client::new(&aws), arn)) as Arc<dyn now_playing::domain::ports::Notifier>
     });
     let art = Arc::new(ArtLibrary::new(Arc::new(ArtworkHttp::new(http, image_hosts.clone())), shared_art));
     let app = Arc::new(

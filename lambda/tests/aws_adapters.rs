@@ -13,7 +13,7 @@ use common::*;
 use now_playing::adapters::dynamodb::{DynamoArtCache, DynamoSnapshotStore, DynamoTokenStore, SNAPSHOT_KEY, TOKEN_KEY};
 use now_playing::adapters::ssm::{SsmCredentialStore, credentials_document};
 use now_playing::domain::Playback;
-use now_playing::ports::{ArtCache, CredentialStore, CredentialsError, SharedState, SnapshotStore, TokenStore};
+use now_playing::domain::ports::{ArtCache, CredentialStore, CredentialsError, SharedState, SnapshotStore, TokenStore};
 use secrecy::ExposeSecret;
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -369,8 +369,8 @@ async fn shared_album_art_keeps_its_palette_and_an_older_item_gets_one() {
 
 #[tokio::test]
 async fn counters_count_give_back_and_hold_one_sender_at_a_time() {
-    use now_playing::adapters::dynamodb_suggestions::DynamoSuggestions;
-    use now_playing::ports::Counters;
+    use now_playing::adapters::dynamodb::DynamoSuggestions;
+    use now_playing::domain::ports::Counters;
     let (client, name) = table().await;
     let counters = DynamoSuggestions::new(client, name);
     let end = NOW + Duration::from_secs(3600);

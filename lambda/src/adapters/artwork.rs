@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use reqwest::{Client, Url};
 
 use crate::adapters::body::{BodyError, read_capped};
+use crate::domain::ports::{ArtError, Artwork};
 use crate::domain::{Art, ImageHosts};
-use crate::ports::{ArtError, Artwork};
 
 /// Larger images are not inlined: a README card must stay small.
 const MAX_BYTES: usize = 256 * 1024;

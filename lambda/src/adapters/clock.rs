@@ -2,7 +2,7 @@
 
 use time::OffsetDateTime;
 
-use crate::ports::Clock;
+use crate::domain::ports::Clock;
 
 pub struct SystemClock;
 

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_sns::Client;
 use aws_sdk_sns::error::DisplayErrorContext;
 
-use crate::ports::{Notifier, NotifyError};
+use crate::domain::ports::{Notifier, NotifyError};
 
 pub struct SnsNotifier {
     client: Client,

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::domain::Credentials;
-use crate::ports::{CredentialStore, CredentialsError};
+use crate::domain::ports::{CredentialStore, CredentialsError};
 
 /// The JSON stored in the parameter; the field names are a contract with `make bootstrap`.
 #[derive(Deserialize, Serialize)]

@@ -4,10 +4,10 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use super::body::read_capped;
-use super::spotify::{MAX_API_BODY, SpotifyHttp, capped, checked, token_answer, transport};
-use super::spotify_wire::malformed;
-use crate::ports::{SpotifyError, TokenGrant};
+use super::wire::malformed;
+use super::{MAX_API_BODY, SpotifyHttp, capped, checked, token_answer, transport};
+use crate::adapters::body::read_capped;
+use crate::domain::ports::{SpotifyError, TokenGrant};
 
 /// How many pages of the owner's playlists are read at most (50 each).
 const MAX_PLAYLIST_PAGES: u32 = 40;

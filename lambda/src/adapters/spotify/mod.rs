@@ -1,4 +1,8 @@
-//! Spotify's accounts service and Web API over reqwest; `spotify_wire` reads their payloads.
+//! Spotify's accounts service and Web API over reqwest: `wire` reads their payloads, and
+//! `owner` holds the calls only the owner's tools make (`make bootstrap`).
+
+pub mod owner;
+mod wire;
 
 use std::time::Duration;
 
@@ -6,15 +10,15 @@ use async_trait::async_trait;
 use reqwest::{Client, Response, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 
-use super::spotify_wire::{accounts_error_code, parse_search_from, parse_track_from, web_api_message};
-pub use super::spotify_wire::{
+use crate::adapters::body::{BodyError, read_capped};
+use crate::domain::ports::{Catalog, Playlists, Spotify, SpotifyError, TokenGrant};
+use crate::domain::suggestions::TrackId;
+use crate::domain::{AccessToken, Credentials, ImageHosts, Item, Playback, Played};
+use wire::{accounts_error_code, parse_search_from, parse_track_from, web_api_message};
+pub use wire::{
     parse_currently_playing, parse_currently_playing_from, parse_recently_played, parse_recently_played_from,
     parse_token_grant,
 };
-use crate::adapters::body::{BodyError, read_capped};
-use crate::domain::suggestions::TrackId;
-use crate::domain::{AccessToken, Credentials, ImageHosts, Item, Playback, Played};
-use crate::ports::{Catalog, Playlists, Spotify, SpotifyError, TokenGrant};
 
 /// Used when a 429 carries no readable `Retry-After`.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
@@ -53,7 +57,7 @@ impl SpotifyHttp {
     /// would carry the refresh token to another host, and a redirected image would come
     /// from a host nobody checked.
     pub fn default_client() -> Result<Client, reqwest::Error> {
-        super::tls::install_crypto();
+        crate::adapters::tls::install_crypto();
         Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_millis(1500))

@@ -1,5 +1,6 @@
-//! Suggestions, the limits' counters, the used proofs and the search cache in the same
-//! DynamoDB table, each under its own key prefix (`suggestion#`, `count#`, `search#`).
+//! Suggestions, the limits' counters, the used proofs, the search cache and the retry
+//! list, each under its own key prefix (`SUGGESTION_PREFIX`, `COUNT_PREFIX`,
+//! `SEARCH_PREFIX`, `RETRY_KEY`).
 
 use std::collections::HashMap;
 
@@ -9,13 +10,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use super::dynamodb::{number, read_number, store_error, written};
+use super::{COUNT_PREFIX, RETRY_KEY, SEARCH_PREFIX, SUGGESTION_PREFIX, number, read_number, store_error, written};
 use crate::domain::Item;
+use crate::domain::ports::{Counters, SearchCache, StoreError, SuggestionStore};
 use crate::domain::suggestions::{REPEAT_AFTER, Status, Suggestion, TrackId};
-use crate::ports::{Counters, SearchCache, StoreError, SuggestionStore};
 
-/// The set of tracks whose addition to the playlist is to be retried.
-pub const RETRY_KEY: &str = "suggestions#retry";
 /// How long a suggestion nobody decided on is kept.
 const PENDING_DAYS: i64 = 90;
 /// How long a rejected suggestion is kept, so the owner can still see it.
@@ -33,7 +32,7 @@ impl DynamoSuggestions {
 }
 
 fn suggestion_key(track: &TrackId) -> AttributeValue {
-    AttributeValue::S(format!("suggestion#{track}"))
+    AttributeValue::S(format!("{SUGGESTION_PREFIX}{track}"))
 }
 
 fn status_name(status: Status) -> &'static str {
@@ -133,7 +132,7 @@ impl SuggestionStore for DynamoSuggestions {
                 .scan()
                 .table_name(&self.table)
                 .filter_expression("begins_with(pk, :prefix)")
-                .expression_attribute_values(":prefix", AttributeValue::S("suggestion#".into()))
+                .expression_attribute_values(":prefix", AttributeValue::S(SUGGESTION_PREFIX.into()))
                 .set_exclusive_start_key(start)
                 .send()
                 .await
@@ -176,7 +175,7 @@ impl Counters for DynamoSuggestions {
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(format!("count#{key}")))
+            .key("pk", AttributeValue::S(format!("{COUNT_PREFIX}{key}")))
             .update_expression("SET #ttl = :ttl ADD uses :one")
             .condition_expression("attribute_not_exists(uses) OR uses < :limit")
             .expression_attribute_names("#ttl", "ttl")
@@ -189,7 +188,7 @@ impl Counters for DynamoSuggestions {
     }
 
     async fn used(&self, key: &str) -> Result<u32, StoreError> {
-        let item = self.read(AttributeValue::S(format!("count#{key}"))).await?;
+        let item = self.read(AttributeValue::S(format!("{COUNT_PREFIX}{key}"))).await?;
         Ok(item.and_then(|i| read_number(&i, "uses")).map_or(0, |n| n.clamp(0, u32::MAX.into()) as u32))
     }
 
@@ -198,7 +197,7 @@ impl Counters for DynamoSuggestions {
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(format!("count#{key}")))
+            .key("pk", AttributeValue::S(format!("{COUNT_PREFIX}{key}")))
             .update_expression("ADD uses :minus_one")
             .condition_expression("uses > :zero")
             .expression_attribute_values(":minus_one", number(-1))
@@ -213,7 +212,7 @@ impl Counters for DynamoSuggestions {
             .client
             .put_item()
             .table_name(&self.table)
-            .item("pk", AttributeValue::S(format!("count#{key}")))
+            .item("pk", AttributeValue::S(format!("{COUNT_PREFIX}{key}")))
             .item("held_until", number(until.unix_timestamp()))
             .item("ttl", number(until.unix_timestamp() + 60))
             .condition_expression("attribute_not_exists(pk) OR held_until <= :now")
@@ -228,7 +227,7 @@ impl Counters for DynamoSuggestions {
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(format!("count#{key}")))
+            .key("pk", AttributeValue::S(format!("{COUNT_PREFIX}{key}")))
             .update_expression("SET held_until = :zero")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":zero", number(0))
@@ -242,7 +241,7 @@ impl Counters for DynamoSuggestions {
             .client
             .put_item()
             .table_name(&self.table)
-            .item("pk", AttributeValue::S(format!("count#{key}")))
+            .item("pk", AttributeValue::S(format!("{COUNT_PREFIX}{key}")))
             .item("ttl", number(until.unix_timestamp() + 60))
             .condition_expression("attribute_not_exists(pk)")
             .send()
@@ -253,7 +252,7 @@ impl Counters for DynamoSuggestions {
 
 /// A query's key: its hash, so that visitors' words are not table keys.
 fn search_key(query: &str) -> AttributeValue {
-    AttributeValue::S(format!("search#{}", hex::encode(Sha256::digest(query.as_bytes()))))
+    AttributeValue::S(format!("{SEARCH_PREFIX}{}", hex::encode(Sha256::digest(query.as_bytes()))))
 }
 
 #[async_trait]

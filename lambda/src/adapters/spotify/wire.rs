@@ -10,10 +10,10 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::domain::ports::{SpotifyError, TokenGrant};
 use crate::domain::{
     Image, ImageHosts, Item, ItemKind, Link, MAX_ARTISTS, MAX_IMAGES, MAX_NAME_CHARS, Playback, Played, is_spotify_link,
 };
-use crate::ports::{SpotifyError, TokenGrant};
 
 /// The longest an access token is taken to live, whatever `expires_in` says (Spotify: 1 h).
 const MAX_TOKEN_LIFE_SECONDS: f64 = 86_400.0;
