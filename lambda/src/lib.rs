@@ -3,10 +3,9 @@
 pub mod adapters;
 pub mod config;
 pub mod domain;
-pub mod embed;
 pub mod fingerprint;
 pub mod http;
 pub mod invocation;
 pub mod logging;
 pub mod metrics;
-pub mod ports;
+pub mod render;

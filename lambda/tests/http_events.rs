@@ -11,9 +11,9 @@ use common::*;
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use now_playing::config::AllowedOrigins;
+use now_playing::domain::ports::{CredentialsError, SpotifyError};
 use now_playing::http::{App, route_path};
 use now_playing::invocation::{self, Invocation, Job};
-use now_playing::ports::{CredentialsError, SpotifyError};
 use secrecy::ExposeSecret;
 use serde_json::Value;
 
@@ -260,7 +260,7 @@ async fn the_health_check_job_reads_the_credentials_afresh_and_fails_when_they_a
     assert_eq!(doc["days_remaining"], 65);
     // A new authorization (make bootstrap) is seen on the next check, not at the next cold start.
     *h.credentials.stored.lock().unwrap() = Ok(now_playing::domain::Credentials {
-        authorized_at: now_playing::ports::Clock::now(&*h.clock),
+        authorized_at: now_playing::domain::ports::Clock::now(&*h.clock),
         ..credentials()
     });
     let doc = invoke(&app, event("scheduled_health.json")).await.unwrap();
@@ -513,7 +513,7 @@ async fn open_for_a_local_file_goes_to_spotify_itself() {
 async fn the_widget_is_served_with_a_long_cache_when_versioned() {
     let h = Harness::new();
     let app = app(&h, AllowedOrigins::Any);
-    let version = now_playing::embed::widget_version();
+    let version = now_playing::render::widget_version();
     let r = app.handle(rest_with_query("/v1/widget.js", &[("v", &version)])).await;
     assert_eq!(header_of(&r, header::CONTENT_TYPE), Some("text/javascript; charset=utf-8"));
     assert_eq!(header_of(&r, header::CACHE_CONTROL), Some("public, max-age=31536000, immutable"));
@@ -527,7 +527,7 @@ async fn the_widget_is_served_with_a_long_cache_when_versioned() {
 async fn the_suggest_dialog_is_served_beside_the_widget_under_the_same_version() {
     let h = Harness::new();
     let app = app(&h, AllowedOrigins::Any);
-    let version = now_playing::embed::widget_version();
+    let version = now_playing::render::widget_version();
     let r = app.handle(rest_with_query("/v1/widget-suggest.js", &[("v", &version)])).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(header_of(&r, header::CONTENT_TYPE), Some("text/javascript; charset=utf-8"));

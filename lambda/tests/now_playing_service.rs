@@ -7,9 +7,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::*;
+use now_playing::domain::ports::{Clock, CredentialsError, SpotifyError, TokenStore};
 use now_playing::domain::token::KEEP_FRESH_AHEAD;
 use now_playing::domain::{ItemKind, Playback, ServiceError, Status};
-use now_playing::ports::{Clock, CredentialsError, SpotifyError, TokenStore};
 use secrecy::ExposeSecret;
 
 #[tokio::test]

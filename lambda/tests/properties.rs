@@ -190,14 +190,14 @@ proptest! {
     ) {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let h = Harness::new();
-        h.spotify.script_refresh(vec![Ok(now_playing::ports::TokenGrant {
+        h.spotify.script_refresh(vec![Ok(now_playing::domain::ports::TokenGrant {
             access_token: "access-1".into(),
             expires_in: std::time::Duration::from_secs(expires_in),
             refresh_token: None,
             scope: None,
         })]);
         let playing = if rate_limited {
-            Err(now_playing::ports::SpotifyError::RateLimited { retry_after: std::time::Duration::from_secs(retry_after) })
+            Err(now_playing::domain::ports::SpotifyError::RateLimited { retry_after: std::time::Duration::from_secs(retry_after) })
         } else {
             parse_currently_playing(&body)
         };

@@ -10,14 +10,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use common::*;
+use now_playing::domain::ports::{
+    ArtCache, ArtError, Artwork, CredentialStore, CredentialsError, SharedState, SnapshotStore, Spotify, SpotifyError,
+    StoreError, TokenGrant, TokenStore,
+};
 use now_playing::domain::service::CacheTiming;
 use now_playing::domain::token::{KEEP_FRESH_AHEAD, LeaseTiming};
 use now_playing::domain::{
     AccessToken, Art, ArtLibrary, Credentials, NowPlaying, NowPlayingService, Playback, Played, TokenManager,
-};
-use now_playing::ports::{
-    ArtCache, ArtError, Artwork, CredentialStore, CredentialsError, SharedState, SnapshotStore, Spotify, SpotifyError,
-    StoreError, TokenGrant, TokenStore,
 };
 use time::OffsetDateTime;
 

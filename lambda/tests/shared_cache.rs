@@ -8,8 +8,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::*;
+use now_playing::domain::ports::SpotifyError;
 use now_playing::domain::{NowPlaying, Playback, ServiceError, Status};
-use now_playing::ports::SpotifyError;
 
 #[tokio::test]
 async fn within_the_window_another_instance_serves_the_shared_snapshot_without_calling_spotify() {

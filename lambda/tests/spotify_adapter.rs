@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use common::*;
 use now_playing::adapters::spotify::SpotifyHttp;
+use now_playing::domain::ports::{Spotify, SpotifyError};
 use now_playing::domain::{ItemKind, Playback};
-use now_playing::ports::{Spotify, SpotifyError};
 use secrecy::ExposeSecret;
 use wiremock::matchers::{body_string_contains, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -178,7 +178,7 @@ async fn an_empty_history_is_none() {
     assert_eq!(adapter(&server).recently_played(&token("access-1", NOW)).await.unwrap(), None);
 }
 
-async fn refresh_answer(template: ResponseTemplate) -> Result<now_playing::ports::TokenGrant, SpotifyError> {
+async fn refresh_answer(template: ResponseTemplate) -> Result<now_playing::domain::ports::TokenGrant, SpotifyError> {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/api/token"))

@@ -12,10 +12,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use common::*;
+use now_playing::domain::ports::{
+    Catalog, Counters, Playlists, SearchCache, SpotifyError, StoreError, SuggestionStore,
+};
 use now_playing::domain::proof;
 use now_playing::domain::suggestions::*;
 use now_playing::domain::{AccessToken, Credentials, Item, Playback};
-use now_playing::ports::{Catalog, Counters, Playlists, SearchCache, SpotifyError, StoreError, SuggestionStore};
 use time::OffsetDateTime;
 
 const PLAYLIST: &str = "3cEYpjA9oz9GiPac4AsH4n";
@@ -606,8 +608,8 @@ struct FlakyOutbox {
 }
 
 #[async_trait]
-impl now_playing::ports::Notifier for FlakyOutbox {
-    async fn notify(&self, subject: &str, message: &str) -> Result<(), now_playing::ports::NotifyError> {
+impl now_playing::domain::ports::Notifier for FlakyOutbox {
+    async fn notify(&self, subject: &str, message: &str) -> Result<(), now_playing::domain::ports::NotifyError> {
         let failed = {
             let mut failures = self.failures.lock().unwrap();
             let failed = *failures > 0;
@@ -615,7 +617,7 @@ impl now_playing::ports::Notifier for FlakyOutbox {
             failed
         };
         if failed {
-            return Err(now_playing::ports::NotifyError("SNS said no".into()));
+            return Err(now_playing::domain::ports::NotifyError("SNS said no".into()));
         }
         self.sent.notify(subject, message).await
     }
@@ -645,7 +647,7 @@ async fn a_run_holding_the_day_s_digest_keeps_another_from_sending_it() {
     let review = w.open(Mode::Review);
     let v = review.visitor("192.0.2.1").await.unwrap();
     review.suggest(&v, submission(TRACKS[0])).await.unwrap();
-    let now = now_playing::ports::Clock::now(&*w.h.clock);
+    let now = now_playing::domain::ports::Clock::now(&*w.h.clock);
     let day = now.unix_timestamp().div_euclid(86_400);
     let held = format!("digest#{day}#sending");
     assert!(w.table.claim(&held, now, now + time::Duration::seconds(60)).await.unwrap(), "another run sends");

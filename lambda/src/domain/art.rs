@@ -9,7 +9,7 @@ use tracing::{info, warn};
 
 use crate::domain::Image;
 use crate::domain::palette::Palette;
-use crate::ports::{ArtCache, Artwork};
+use crate::domain::ports::{ArtCache, Artwork};
 
 /// How many images an instance keeps; a listening session touches a handful an hour.
 const MEMORY_ENTRIES: usize = 64;
@@ -133,7 +133,7 @@ mod tests {
 
     #[async_trait::async_trait]
     impl Artwork for Counting {
-        async fn fetch(&self, _url: &str) -> Result<Art, crate::ports::ArtError> {
+        async fn fetch(&self, _url: &str) -> Result<Art, crate::domain::ports::ArtError> {
             self.fetches.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             Ok(Art::new("image/png".into(), vec![1, 2, 3]))
         }
@@ -141,11 +141,11 @@ mod tests {
 
     #[async_trait::async_trait]
     impl ArtCache for Counting {
-        async fn load(&self, _url: &str) -> Result<Option<Art>, crate::ports::StoreError> {
+        async fn load(&self, _url: &str) -> Result<Option<Art>, crate::domain::ports::StoreError> {
             self.loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             Ok(None)
         }
-        async fn save(&self, _url: &str, _art: &Art) -> Result<(), crate::ports::StoreError> {
+        async fn save(&self, _url: &str, _art: &Art) -> Result<(), crate::domain::ports::StoreError> {
             Ok(())
         }
     }

@@ -6,7 +6,7 @@ use time::{Date, Month, OffsetDateTime};
 use tracing::warn;
 
 use crate::domain::Credentials;
-use crate::ports::CredentialsError;
+use crate::domain::ports::CredentialsError;
 
 /// How long a refresh token lives after the owner authorized the app.
 pub const AUTHORIZATION_LIFE_MONTHS: u8 = 6;

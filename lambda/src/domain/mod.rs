@@ -5,6 +5,7 @@ pub mod health;
 pub mod links;
 pub mod model;
 pub mod palette;
+pub mod ports;
 pub mod proof;
 pub mod service;
 pub mod suggestions;

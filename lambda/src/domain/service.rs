@@ -8,8 +8,8 @@ use time::OffsetDateTime;
 use tracing::{info, warn};
 
 use crate::domain::art::{ArtLibrary, art_image};
+use crate::domain::ports::{Clock, CredentialsError, SharedState, SnapshotStore, Spotify, SpotifyError};
 use crate::domain::{Health, Item, NowPlaying, Palette, Playback, Played, TokenError, TokenManager, after};
-use crate::ports::{Clock, CredentialsError, SharedState, SnapshotStore, Spotify, SpotifyError};
 
 /// The longest a 429 stops every Spotify call: Spotify's longest seen is about 5.3 hours.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);

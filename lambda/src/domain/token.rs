@@ -8,8 +8,8 @@ use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 use tracing::{error, info, warn};
 
+use crate::domain::ports::{Clock, CredentialStore, CredentialsError, Spotify, SpotifyError, TokenStore};
 use crate::domain::{Credentials, after};
-use crate::ports::{Clock, CredentialStore, CredentialsError, Spotify, SpotifyError, TokenStore};
 
 /// A token is refreshed when it has this much left or less.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);

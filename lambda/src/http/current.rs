@@ -9,8 +9,8 @@ use tracing::warn;
 use super::App;
 use super::respond::{NO_STORE, error_body, json_body, validated, with_retry_after};
 use crate::domain::art::nearest_image;
+use crate::domain::ports::{CredentialsError, SpotifyError};
 use crate::domain::{NowPlaying, ServiceError, is_spotify_link};
-use crate::ports::{CredentialsError, SpotifyError};
 
 const OPEN_SPOTIFY: &str = "https://open.spotify.com/";
 /// The widest `/v1/art?size=` asked for; Spotify's largest rendition is 640 px.

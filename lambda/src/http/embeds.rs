@@ -11,7 +11,7 @@ use super::App;
 use super::respond::{text_body, validated};
 use crate::domain::art::art_image;
 use crate::domain::{Art, ImageHosts, NowPlaying};
-use crate::embed::{self, Theme};
+use crate::render::{self, Theme};
 
 /// The card inlines its art; it needs nothing else from anywhere.
 const CARD_POLICY: &str = "default-src 'none'; img-src data:; style-src 'unsafe-inline'";
@@ -45,7 +45,7 @@ impl App {
         let theme = Theme::from_query(req.query_string_parameters_ref().and_then(|q| q.first("theme")));
         // Drawn as of the read, so the card and its ETag stay the same for the window.
         let at = doc.as_ref().map_or_else(time::OffsetDateTime::now_utc, |d| d.fetched_at);
-        let svg = embed::svg_card(doc.as_ref(), art.as_ref(), theme, at);
+        let svg = render::svg_card(doc.as_ref(), art.as_ref(), theme, at);
         let mut r = validated(req, text_body("image/svg+xml; charset=utf-8", svg), &self.briefly());
         r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CARD_POLICY));
         r
@@ -54,16 +54,16 @@ impl App {
     /// The widget's script, or (`suggest`) its "Suggest a song" dialog.
     pub(super) fn widget(&self, req: &Request, suggest: bool) -> Response<Body> {
         let versioned =
-            req.query_string_parameters_ref().and_then(|q| q.first("v")).is_some_and(|v| v == embed::widget_version());
+            req.query_string_parameters_ref().and_then(|q| q.first("v")).is_some_and(|v| v == render::widget_version());
         // A versioned URL never changes; the bare one is re-checked hourly.
         let cache = if versioned { "public, max-age=31536000, immutable" } else { "public, max-age=3600" };
-        let script = if suggest { embed::SUGGEST_JS } else { embed::WIDGET_JS };
+        let script = if suggest { render::SUGGEST_JS } else { render::WIDGET_JS };
         validated(req, text_body("text/javascript; charset=utf-8", script.to_owned()), cache)
     }
 
     pub(super) fn page(&self, req: &Request, path: &str) -> Response<Body> {
         let base = self.public_url.clone().unwrap_or_else(|| public_base(req, path));
-        let page = embed::preview_page(&base, self.suggestions_open());
+        let page = render::preview_page(&base, self.suggestions_open());
         let mut r = validated(req, text_body("text/html; charset=utf-8", page), "public, max-age=300");
         if let Ok(v) = HeaderValue::from_str(&self.page_policy) {
             r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);

@@ -18,9 +18,9 @@ use respond::{preflight, printable};
 
 use crate::config::AllowedOrigins;
 use crate::domain::art::ArtLibrary;
+use crate::domain::ports::Notifier;
 use crate::domain::suggestions::SuggestionService;
 use crate::domain::{ImageHosts, NowPlayingService};
-use crate::ports::Notifier;
 
 /// Everything a request needs, built once per cold start.
 pub struct App {

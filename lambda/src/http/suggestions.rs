@@ -9,8 +9,8 @@ use tracing::{info, warn};
 
 use super::App;
 use super::respond::{NO_STORE, error_body, json_body, printable, with_retry_after};
+use crate::domain::ports::SpotifyError;
 use crate::domain::suggestions::{Status, Submission, SuggestError, SuggestionService};
-use crate::ports::SpotifyError;
 
 /// The largest suggestion body accepted; a full one is well under 1 KB.
 pub const MAX_BODY_BYTES: usize = 2048;

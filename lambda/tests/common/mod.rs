@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use now_playing::adapters::spotify::{parse_currently_playing, parse_recently_played};
-use now_playing::domain::service::CacheTiming;
-use now_playing::domain::token::LeaseTiming;
-use now_playing::domain::{AccessToken, Credentials, NowPlaying, NowPlayingService, Playback, Played, TokenManager};
-use now_playing::ports::{
+use now_playing::domain::ports::{
     Clock, CredentialStore, CredentialsError, SharedState, SnapshotStore, Spotify, SpotifyError, StoreError,
     TokenGrant, TokenStore,
 };
+use now_playing::domain::service::CacheTiming;
+use now_playing::domain::token::LeaseTiming;
+use now_playing::domain::{AccessToken, Credentials, NowPlaying, NowPlayingService, Playback, Played, TokenManager};
 use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -448,8 +448,8 @@ pub const PIXEL_PNG: &[u8] = &[
 ];
 
 #[async_trait]
-impl now_playing::ports::Artwork for FakeArtwork {
-    async fn fetch(&self, _url: &str) -> Result<now_playing::domain::Art, now_playing::ports::ArtError> {
+impl now_playing::domain::ports::Artwork for FakeArtwork {
+    async fn fetch(&self, _url: &str) -> Result<now_playing::domain::Art, now_playing::domain::ports::ArtError> {
         self.fetches.fetch_add(1, Ordering::SeqCst);
         let delay = *self.delay.lock().unwrap();
         tokio::time::sleep(delay).await;
@@ -468,7 +468,7 @@ pub struct MemoryArtCache {
 }
 
 #[async_trait]
-impl now_playing::ports::ArtCache for MemoryArtCache {
+impl now_playing::domain::ports::ArtCache for MemoryArtCache {
     async fn load(&self, url: &str) -> Result<Option<now_playing::domain::Art>, StoreError> {
         self.loads.fetch_add(1, Ordering::SeqCst);
         Ok(self.items.lock().unwrap().get(url).cloned())
@@ -510,8 +510,8 @@ pub fn app_sharing(
 pub struct Outbox(pub Mutex<Vec<(String, String)>>);
 
 #[async_trait]
-impl now_playing::ports::Notifier for Outbox {
-    async fn notify(&self, subject: &str, message: &str) -> Result<(), now_playing::ports::NotifyError> {
+impl now_playing::domain::ports::Notifier for Outbox {
+    async fn notify(&self, subject: &str, message: &str) -> Result<(), now_playing::domain::ports::NotifyError> {
         self.0.lock().unwrap().push((subject.to_owned(), message.to_owned()));
         Ok(())
     }

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::domain::TokenError;
+use crate::domain::ports::SpotifyError;
 use crate::domain::proof::ProofError;
-use crate::ports::SpotifyError;
 
 /// The scopes the owner grants with `make bootstrap ARGS="--suggestions"`.
 pub const PLAYLIST_SCOPES: [&str; 2] = ["playlist-modify-private", "playlist-modify-public"];

@@ -11,12 +11,12 @@ use time::OffsetDateTime;
 use tracing::{info, warn};
 
 use super::model::*;
+use crate::domain::ports::{
+    Catalog, Clock, Counters, Notifier, Playlists, SearchCache, SnapshotStore, SpotifyError, SuggestionStore,
+};
 use crate::domain::proof::{Challenge, ProofError, ProofKey};
 use crate::domain::service::MAX_BACKOFF;
 use crate::domain::{AccessToken, Credentials, Item, TokenManager, after};
-use crate::ports::{
-    Catalog, Clock, Counters, Notifier, Playlists, SearchCache, SnapshotStore, SpotifyError, SuggestionStore,
-};
 
 /// How many failed additions a later suggestion retries.
 const RETRIES_PER_REQUEST: usize = 3;

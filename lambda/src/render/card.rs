@@ -1,138 +1,12 @@
-//! What the function shows: the widget script, the SVG card for READMEs and the preview page.
+//! The SVG card for READMEs: the art whole, the title, the artists, the status and
+//! Spotify's icon, in the art's colours or a theme.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use time::OffsetDateTime;
 
-use crate::domain::{Art, ItemKind, NowPlaying, Palette, Status};
-
-/// The `<now-playing>` custom element, served as `/v1/widget.js`.
-pub const WIDGET_JS: &str = include_str!("../assets/widget.js");
-
-/// Its "Suggest a song" dialog, served as `/v1/widget-suggest.js`; the widget imports it with
-/// its own `?v=` only when the `suggest` attribute is present.
-pub const SUGGEST_JS: &str = include_str!("../assets/widget-suggest.js");
-
-/// Changes whenever the widget or its dialog does; `?v=VERSION` may be cached for a year.
-pub fn widget_version() -> String {
-    let both = [WIDGET_JS.as_bytes(), SUGGEST_JS.as_bytes()].concat();
-    format!("{:08x}", crate::fingerprint::fnv1a(&both) as u32)
-}
-
-/// The card's colours: `Art` (the default) takes them from the album art's palette, as
-/// Spotify recommends for a playing view, and is `Light` without one; `?theme=light` and
-/// `?theme=dark` pin a theme.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Theme {
-    Art,
-    Light,
-    Dark,
-}
-
-impl Theme {
-    pub fn from_query(value: Option<&str>) -> Theme {
-        match value {
-            Some("dark") => Theme::Dark,
-            Some("light") => Theme::Light,
-            _ => Theme::Art,
-        }
-    }
-}
-
-/// What the card is drawn in.
-struct Colours {
-    bg: String,
-    fg: String,
-    muted: String,
-    track: String,
-    accent: String,
-    /// Spotify's icon: green on the themes' white and black, and in white or black on a
-    /// colour, as Spotify's brand guidelines ask.
-    icon: String,
-}
-
-impl Colours {
-    fn of(theme: Theme, palette: Option<&Palette>) -> Colours {
-        let fixed = |[bg, fg, muted, track]: [&str; 4]| Colours {
-            bg: bg.into(),
-            fg: fg.into(),
-            muted: muted.into(),
-            track: track.into(),
-            accent: "#1db954".into(),
-            icon: "#1ED760".into(),
-        };
-        match (theme, palette) {
-            // The palette's foreground is the only colour it guarantees readable: the
-            // secondary text uses it too, and the bar's track is a blend of the two.
-            (Theme::Art, Some(p)) => Colours {
-                bg: p.background.to_string(),
-                fg: p.foreground.to_string(),
-                muted: p.foreground.to_string(),
-                track: p.background.mix(p.foreground, 0.3).to_string(),
-                accent: p.accent.to_string(),
-                icon: p.background.monochrome().to_string(),
-            },
-            (Theme::Dark, _) => fixed(["#181818", "#ffffff", "#b3b3b3", "#3e3e3e"]),
-            (Theme::Art | Theme::Light, _) => fixed(["#ffffff", "#191414", "#5f6368", "#e4e6e8"]),
-        }
-    }
-}
-
-/// Whether XML 1.0 allows `c` at all (its `Char` production).
-fn xml_char(c: char) -> bool {
-    matches!(c as u32, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF)
-}
-
-/// Escapes text for XML and HTML content and attribute values; a character XML 1.0 does
-/// not allow (C0 controls, U+FFFE, U+FFFF) becomes U+FFFD, so the card always parses.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c if !xml_char(c) => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// At most `max` characters, with an ellipsis when cut: SVG text does not wrap or clip.
-fn fit(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_owned()
-    } else {
-        format!("{}…", text.chars().take(max - 1).collect::<String>())
-    }
-}
-
-fn ago(then: OffsetDateTime, now: OffsetDateTime) -> String {
-    let seconds = (now - then).whole_seconds().max(0);
-    let (n, unit) = match seconds {
-        s if s < 90 => return "just now".into(),
-        s if s < 5400 => ((s + 30) / 60, "minute"),
-        s if s < 129_600 => ((s + 1800) / 3600, "hour"),
-        s => ((s + 43_200) / 86_400, "day"),
-    };
-    format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
-}
-
-/// The status line a person reads: "Now playing", "Last played 12 minutes ago", …
-pub fn status_line(doc: Option<&NowPlaying>, now: OffsetDateTime) -> String {
-    let Some(doc) = doc else { return "Spotify".into() };
-    let line = match (doc.status, doc.played_at) {
-        (Status::Playing, _) => "Now playing".to_owned(),
-        (Status::Paused, _) => "Paused".to_owned(),
-        (Status::LastPlayed, Some(at)) => format!("Last played {}", ago(at, now)),
-        (Status::LastPlayed, None) => "Last played".to_owned(),
-        (Status::Offline, _) => "Offline".to_owned(),
-    };
-    if doc.stale { format!("{line} · may be out of date") } else { line }
-}
+use super::*;
+use crate::domain::{Art, NowPlaying};
 
 /// Spotify's icon (simple-icons, CC0) as one SVG path in a 24×24 box: the card shows it at
 /// the guidelines' minimum of 21 px, as the brand that accompanies Spotify's data.
@@ -181,34 +55,6 @@ pub fn svg_card(doc: Option<&NowPlaying>, art: Option<&Art>, theme: Theme, now: 
         // What fits in the 264 px beside the art at each font size.
         title = escape(&fit(&title, 27)),
         by = escape(&fit(&by, 36)),
-    )
-}
-
-/// `GET /`: the live widget and card, and the two snippets for this deployment's own URL;
-/// with `suggest`, the widget offers "Suggest a song".
-pub fn preview_page(base: &str, suggest: bool) -> String {
-    let version = widget_version();
-    let base = escape(base);
-    let suggest = if suggest { " suggest" } else { "" };
-    let html_snippet = escape(&format!(
-        "<script type=\"module\" src=\"{base}/v1/widget.js?v={version}\"></script>\n<now-playing src=\"{base}/v1/current\"{suggest}></now-playing>"
-    ));
-    let markdown_snippet = escape(&format!("[![Now playing on Spotify]({base}/v1/current.svg)]({base}/v1/open)"));
-    let header_snippet = escape(&format!(
-        "<script type=\"module\" src=\"{base}/v1/widget.js?v={version}\"></script>\n<now-playing-header src=\"{base}/v1/current\" page-colors></now-playing-header>"
-    ));
-    format!(
-        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>now-playing</title><script type="module" src="{base}/v1/widget.js?v={version}"></script>
-<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:44rem;margin:2rem auto;padding:0 1rem;color:#191414}}pre{{background:#f4f4f4;padding:1rem;overflow:auto;white-space:pre-wrap}}h2{{margin-top:2rem}}@media (prefers-color-scheme:dark){{body{{background:#121212;color:#eee}}pre{{background:#222}}}}</style></head>
-<body><h1>now-playing</h1><p>What this endpoint's owner is listening to on Spotify, live.</p>
-<h2>The widget</h2><now-playing src="{base}/v1/current"{suggest}></now-playing>
-<p>Paste into any page:</p><pre><code>{html_snippet}</code></pre>
-<h2>The header</h2><now-playing-header src="{base}/v1/current"></now-playing-header>
-<p>A band the width of the page, in the colours of the art; <code>page-colors</code> also puts them on the page as <code>--np-background</code>, <code>--np-foreground</code> and <code>--np-accent</code>:</p><pre><code>{header_snippet}</code></pre>
-<h2>The card</h2><p><a href="{base}/v1/open"><img src="{base}/v1/current.svg" width="400" height="120" alt="Now playing on Spotify"></a></p>
-<p>Paste into a README (GitHub's image proxy fetches it; <code>?theme=dark</code> for dark):</p><pre><code>{markdown_snippet}</code></pre>
-<h2>The data</h2><p><a href="{base}/v1/current">{base}/v1/current</a> · <a href="{base}/v1/health">health</a></p></body></html>"#
     )
 }
 
@@ -320,23 +166,5 @@ mod tests {
         d.played_at = Some(NOW - time::Duration::hours(40));
         d.stale = false;
         assert_eq!(status_line(Some(&d), NOW), "Last played 2 days ago");
-    }
-
-    #[test]
-    fn the_page_escapes_its_base_url() {
-        let page = preview_page("https://np.example.com/\"><script>", false);
-        assert!(!page.contains("\"><script>"));
-    }
-
-    #[test]
-    fn the_page_offers_suggestions_only_when_they_are_open() {
-        let base = "https://np.example.com";
-        let open = preview_page(base, true);
-        assert!(open.contains(&format!("<now-playing src=\"{base}/v1/current\" suggest>")), "the live widget");
-        assert!(
-            open.contains("&lt;now-playing src=&quot;https://np.example.com/v1/current&quot; suggest&gt;"),
-            "the snippet"
-        );
-        assert!(!preview_page(base, false).contains("suggest"));
     }
 }
