@@ -1,4 +1,6 @@
 /** The regional REST API in front of the function: routes, CORS, throttling, access logs. */
+import * as fs from 'fs';
+import * as path from 'path';
 import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -17,13 +19,28 @@ export interface NowPlayingApiProps {
   readonly suggestions: boolean;
 }
 
+/** One route of the function's table (`now_playing::http::ROUTES`). */
+export interface RouteSpec {
+  readonly path: string;
+  /** The methods it answers besides the preflight, as `Allow` lists them. */
+  readonly methods: string;
+  /** `suggestions`: present only when suggestions are on. */
+  readonly group: 'always' | 'suggestions';
+}
+
+/** The function's route table, as `cargo test` keeps `infra/routes.json`: the stack's
+ *  routes come from it, so a route cannot be answered locally and missing here. */
+export const ROUTE_TABLE: ReadonlyArray<RouteSpec> = JSON.parse(
+  fs.readFileSync(path.join(__dirname, '..', 'routes.json'), 'utf8'),
+) as RouteSpec[];
+
 /** The routes the function answers. Every method on them reaches the function, which
- *  answers GET and HEAD, the CORS preflight (OPTIONS) and 405 for the rest, exactly as
- *  `make dev` does; an unknown path is the gateway's JSON 404. */
-export const ROUTES = ['/', '/v1/current', '/v1/health', '/v1/current.svg', '/v1/open', '/v1/art', '/v1/widget.js', '/v1/widget-suggest.js'];
+ *  answers what the table says, the CORS preflight (OPTIONS) and 405 for the rest, exactly
+ *  as `make dev` does; an unknown path is the gateway's JSON 404. */
+export const ROUTES = ROUTE_TABLE.filter((r) => r.group === 'always').map((r) => r.path);
 
 /** The routes of visitors' suggestions, present only when they are on. */
-export const SUGGESTION_ROUTES = ['/v1/search', '/v1/suggestions/challenge', '/v1/suggestions'];
+export const SUGGESTION_ROUTES = ROUTE_TABLE.filter((r) => r.group === 'suggestions').map((r) => r.path);
 
 /** Per-method throttling of the suggestion routes, far below the stage's: each costs a
  *  Spotify look-up or a write. Requests per second and burst. A stage's method setting is

@@ -3,7 +3,7 @@ import * as path from 'path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AUTHORIZATION_PERIOD, CLIENT_ERRORS_PER_5_MIN, HEALTH_CHECK_EVERY, MIN_REQUESTS_FOR_RATE, SCHEDULED_HEALTH_EVENT, WARN_DAYS } from '../lib/alarms';
-import { ROUTES, SUGGESTION_ROUTES, SUGGESTION_THROTTLING } from '../lib/api';
+import { ROUTE_TABLE, ROUTES, SUGGESTION_ROUTES, SUGGESTION_THROTTLING } from '../lib/api';
 import { DIGEST_EVENT } from '../lib/digest';
 import { KEEP_FRESH_EVENT, KEEP_FRESH_EVERY } from '../lib/keep-fresh';
 import { loadSettings, SETTINGS_HELP } from '../lib/settings';
@@ -136,6 +136,12 @@ describe('the default stack', () => {
     }
     // One method per route and nothing the gateway answers itself (no MOCK preflights).
     template.resourceCountIs('AWS::ApiGateway::Method', ROUTES.length);
+  });
+
+  test('the API has exactly the function\'s routes that are always on, and no other path', () => {
+    const always = ROUTE_TABLE.filter((r) => r.group === 'always').map((r) => r.path);
+    expect(new Set(routesIn(template))).toEqual(new Set(always));
+    expect(routesIn(template)).toHaveLength(always.length);
   });
 
   test('no execution logs (their log group would outlive the stack) and no per-method metrics', () => {
@@ -293,6 +299,10 @@ describe('suggestions in review', () => {
     }
   });
 
+  test('the API has exactly the routes of the function\'s table, each sending every method to it', () => {
+    expect(new Set(routesIn(template))).toEqual(new Set(ROUTE_TABLE.map((r) => r.path)));
+  });
+
   test('every throttling key names a method its resource has', () => {
     const resources = template.findResources('AWS::ApiGateway::Resource');
     const methods = Object.values(template.findResources('AWS::ApiGateway::Method'));
@@ -376,6 +386,23 @@ describe('a custom domain with DNS elsewhere', () => {
     expect(new Set(numbers)).toEqual(new Set(['111122223333']));
   });
 });
+
+/** The paths in `t` with an ANY method: the routes that reach the function. */
+function routesIn(t: Template): string[] {
+  const resources = t.findResources('AWS::ApiGateway::Resource');
+  const pathOf = (id: string): string => {
+    const r = resources[id];
+    if (!r) return '';
+    const parent = r.Properties.ParentId as { Ref?: string };
+    return `${parent.Ref ? pathOf(parent.Ref) : ''}/${r.Properties.PathPart as string}`;
+  };
+  return Object.values(t.findResources('AWS::ApiGateway::Method'))
+    .filter((m) => m.Properties.HttpMethod === 'ANY')
+    .map((m) => {
+      const id = m.Properties.ResourceId as { Ref?: string };
+      return id.Ref && resources[id.Ref] ? pathOf(id.Ref) : '/';
+    });
+}
 
 describe('alarms', () => {
   const template = synth(ALARMS, 'alarms');

@@ -47,7 +47,7 @@ COVERS = sorted((Path(__file__).parent / "covers").glob("*.jpg"))
 
 def cover_jpeg(path: str) -> bytes:
     """The cover at `path`: one of a few real JPEGs (Spotify's CDN sends JPEG), made by
-    lambda/tests/palette.rs. An image id is a 16-character rendition prefix and the picture's
+    lambda/tests/suite/palette.rs. An image id is a 16-character rendition prefix and the picture's
     id (the fixtures end theirs with the width), so every rendition shows one picture."""
     picture = path.removeprefix("/image/")[16:].rstrip("0123456789")
     digest = hashlib.sha256(picture.encode()).digest()

@@ -41,8 +41,9 @@ pub struct App {
     digest: Option<Arc<dyn Notifier>>,
 }
 
+/// What answers a route: `App::answer` dispatches on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Route {
+pub enum Route {
     Current,
     Health,
     Card,
@@ -56,39 +57,58 @@ enum Route {
     Suggestions,
 }
 
-impl Route {
-    fn of(path: &str) -> Option<Route> {
-        match path {
-            "/v1/current" => Some(Route::Current),
-            "/v1/health" => Some(Route::Health),
-            "/v1/current.svg" => Some(Route::Card),
-            "/v1/open" => Some(Route::Open),
-            "/v1/art" => Some(Route::Art),
-            "/v1/widget.js" => Some(Route::Widget),
-            "/v1/widget-suggest.js" => Some(Route::SuggestWidget),
-            "/" => Some(Route::Page),
-            "/v1/search" => Some(Route::Search),
-            "/v1/suggestions/challenge" => Some(Route::Challenge),
-            "/v1/suggestions" => Some(Route::Suggestions),
-            // The stack's scheduled jobs are no routes: they arrive as events no HTTP front
-            // can send (`crate::invocation`).
-            _ => None,
-        }
+/// Which stack a route is in: every deployment's, or only one with suggestions on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Group {
+    Always,
+    Suggestions,
+}
+
+/// One route: its path, the methods it answers besides the preflight, what answers it.
+#[derive(Debug, serde::Serialize)]
+pub struct RouteSpec {
+    pub path: &'static str,
+    /// As `Allow` lists them, without `OPTIONS`.
+    pub methods: &'static str,
+    pub group: Group,
+    #[serde(skip)]
+    pub route: Route,
+}
+
+const READ: &str = "GET, HEAD";
+
+/// Every route the function answers, and so every resource the REST API has: the router,
+/// `Allow`, the preflight and the stack all read this table. The stack reads it as
+/// `infra/routes.json`, which a test keeps equal to it; the stack's own test compares the
+/// template with that file both ways. The stack's scheduled jobs are no routes: they
+/// arrive as events no HTTP front can send (`crate::invocation`).
+pub const ROUTES: &[RouteSpec] = &[
+    RouteSpec { path: "/", methods: READ, group: Group::Always, route: Route::Page },
+    RouteSpec { path: "/v1/current", methods: READ, group: Group::Always, route: Route::Current },
+    RouteSpec { path: "/v1/health", methods: READ, group: Group::Always, route: Route::Health },
+    RouteSpec { path: "/v1/current.svg", methods: READ, group: Group::Always, route: Route::Card },
+    RouteSpec { path: "/v1/open", methods: READ, group: Group::Always, route: Route::Open },
+    RouteSpec { path: "/v1/art", methods: READ, group: Group::Always, route: Route::Art },
+    RouteSpec { path: "/v1/widget.js", methods: READ, group: Group::Always, route: Route::Widget },
+    RouteSpec { path: "/v1/widget-suggest.js", methods: READ, group: Group::Always, route: Route::SuggestWidget },
+    RouteSpec { path: "/v1/search", methods: READ, group: Group::Suggestions, route: Route::Search },
+    RouteSpec { path: "/v1/suggestions/challenge", methods: READ, group: Group::Suggestions, route: Route::Challenge },
+    RouteSpec { path: "/v1/suggestions", methods: "POST", group: Group::Suggestions, route: Route::Suggestions },
+];
+
+impl RouteSpec {
+    fn of(path: &str) -> Option<&'static RouteSpec> {
+        ROUTES.iter().find(|r| r.path == path)
     }
 
-    /// The methods the route answers, for `Allow` and the preflight.
-    fn methods(self) -> &'static str {
-        match self {
-            Route::Suggestions => "POST, OPTIONS",
-            _ => "GET, HEAD, OPTIONS",
-        }
+    /// `Allow` and the preflight's methods.
+    fn allow(&self) -> String {
+        format!("{}, OPTIONS", self.methods)
     }
 
-    fn allows(self, method: &Method) -> bool {
-        match self {
-            Route::Suggestions => method == Method::POST,
-            _ => method == Method::GET || method == Method::HEAD,
-        }
+    fn allows(&self, method: &Method) -> bool {
+        self.methods.split(", ").any(|m| m == method.as_str())
     }
 }
 
@@ -158,21 +178,21 @@ impl App {
     pub async fn handle(&self, req: Request) -> Response<Body> {
         let path = route_path(&req);
         let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let route = Route::of(&path);
-        let mut response = match (route, req.method()) {
+        let mut response = match (RouteSpec::of(&path), req.method()) {
             (None, _) => {
                 error_body(StatusCode::NOT_FOUND, "not_found", &format!("no such resource: {}", printable(&path)))
             }
-            (Some(route), &Method::OPTIONS) => preflight(route.methods()),
-            (Some(route), method) if route.allows(method) => self.answer(route, &req, &path).await,
-            (Some(route), method) => {
-                let allowed = route.methods().trim_end_matches(", OPTIONS");
+            (Some(spec), &Method::OPTIONS) => preflight(&spec.allow()),
+            (Some(spec), method) if spec.allows(method) => self.answer(spec.route, &req, &path).await,
+            (Some(spec), method) => {
                 let mut r = error_body(
                     StatusCode::METHOD_NOT_ALLOWED,
                     "method_not_allowed",
-                    &format!("{method} is not allowed here; use {allowed}"),
+                    &format!("{method} is not allowed here; use {}", spec.methods),
                 );
-                r.headers_mut().insert(header::ALLOW, HeaderValue::from_static(route.methods()));
+                if let Ok(allow) = HeaderValue::from_str(&spec.allow()) {
+                    r.headers_mut().insert(header::ALLOW, allow);
+                }
                 r
             }
         };

@@ -1,9 +1,7 @@
 //! The palette taken from album art: known colours from known images, the contrast rules on
 //! every image, and nothing but `None` from bytes that are not a JPEG.
 
-mod common;
-
-use common::jpeg;
+use crate::support::jpeg;
 use now_playing::domain::palette::{ACCENT_CONTRAST, TEXT_CONTRAST};
 use now_playing::domain::{Palette, Rgb};
 use proptest::prelude::*;
@@ -83,7 +81,7 @@ fn the_same_image_always_gives_the_same_palette() {
 #[test]
 fn what_is_not_a_jpeg_gives_none() {
     assert_eq!(Palette::of_jpeg(b""), None);
-    assert_eq!(Palette::of_jpeg(common::PIXEL_PNG), None);
+    assert_eq!(Palette::of_jpeg(crate::support::PIXEL_PNG), None);
     assert_eq!(Palette::of_jpeg(b"<svg/>"), None);
     let whole = jpeg(32, 32, |_, _| [1, 2, 3]);
     assert_eq!(Palette::of_jpeg(&whole[..whole.len() / 3]), None, "a truncated image");
@@ -157,7 +155,7 @@ mod in_answers {
     use std::sync::atomic::Ordering;
     use std::time::Duration;
 
-    use super::common::*;
+    use crate::support::*;
     use now_playing::domain::{ArtLibrary, NowPlayingService, Palette};
 
     fn teal() -> Vec<u8> {

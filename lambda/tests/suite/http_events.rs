@@ -1,13 +1,11 @@
 //! API Gateway REST (v1) and HTTP API (v2) events through the HTTP layer: routing,
 //! status codes, CORS and caching headers.
 
-mod common;
-
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use common::*;
+use crate::support::*;
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use now_playing::config::AllowedOrigins;
@@ -778,4 +776,20 @@ fn a_domain_with_an_odd_port_gives_relative_links() {
     }
     let page = page_with(|e| e["requestContext"]["domainName"] = "np.example.com:8443".into());
     assert!(page.contains("src=\"https://np.example.com:8443/prod/v1/widget.js"), "{page}");
+}
+
+/// The stack builds its routes from `infra/routes.json`; this keeps that file equal to the
+/// function's table. `UPDATE_ROUTES=1 cargo test` rewrites it after a route changes.
+#[test]
+fn the_stack_s_route_file_is_the_function_s_route_table() {
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../infra/routes.json");
+    let table = serde_json::to_string_pretty(now_playing::http::ROUTES).unwrap() + "\n";
+    if std::env::var_os("UPDATE_ROUTES").is_some() {
+        std::fs::write(&file, &table).unwrap();
+    }
+    let written = std::fs::read_to_string(&file).unwrap_or_default();
+    assert!(
+        written == table,
+        "infra/routes.json differs from now_playing::http::ROUTES: run `UPDATE_ROUTES=1 cargo test` and commit it\n{table}"
+    );
 }

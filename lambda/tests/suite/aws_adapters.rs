@@ -1,15 +1,13 @@
 //! The DynamoDB and SSM adapters against moto's server (`MOTO_ENDPOINT_URL`, set by `make test`).
 
-mod common;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crate::support::*;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_ssm::types::ParameterType;
-use common::*;
 use now_playing::adapters::dynamodb::{DynamoArtCache, DynamoSnapshotStore, DynamoTokenStore, SNAPSHOT_KEY, TOKEN_KEY};
 use now_playing::adapters::ssm::{SsmCredentialStore, credentials_document};
 use now_playing::domain::Playback;
@@ -349,7 +347,7 @@ async fn shared_album_art_round_trips_and_is_keyed_by_its_url() {
 async fn shared_album_art_keeps_its_palette_and_an_older_item_gets_one() {
     let (client, name) = table().await;
     let cache = DynamoArtCache::new(client.clone(), name.clone());
-    let image = common::jpeg(32, 32, |_, _| [0x80, 0x20, 0x40]);
+    let image = crate::support::jpeg(32, 32, |_, _| [0x80, 0x20, 0x40]);
     let art = now_playing::domain::Art::new("image/jpeg".into(), image.clone());
     assert!(art.palette.is_some());
     cache.save("https://i.scdn.co/image/c", &art).await.unwrap();

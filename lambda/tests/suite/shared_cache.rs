@@ -1,13 +1,11 @@
 //! The shared answer cache over fakes: one Spotify call per window across instances, the
 //! shared backoff, the deadline, and answering through a store outage.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 use now_playing::domain::ports::SpotifyError;
 use now_playing::domain::{NowPlaying, Playback, ServiceError, Status};
 

@@ -1,10 +1,8 @@
 //! The Spotify adapter against a local HTTP server: every answer Spotify is known to give.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 use now_playing::adapters::spotify::SpotifyHttp;
 use now_playing::domain::ports::{Spotify, SpotifyError};
 use now_playing::domain::{ItemKind, Playback};

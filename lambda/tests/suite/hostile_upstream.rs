@@ -2,12 +2,10 @@
 //! oversized or oddly typed values. None may panic the function, grow it without bound,
 //! leak a secret to another host or reach a visitor unchecked.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::support::*;
 use now_playing::adapters::artwork::ArtworkHttp;
 use now_playing::adapters::spotify::{SpotifyHttp, parse_currently_playing, parse_token_grant};
 use now_playing::domain::ports::{Artwork, Spotify, SpotifyError, TokenGrant};

@@ -1,8 +1,6 @@
 //! Arbitrary input never panics: Spotify payload parsing and request routing.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, RequestExt};
 use now_playing::adapters::spotify::{parse_currently_playing, parse_recently_played, parse_token_grant};

@@ -3,167 +3,15 @@
 //! their retries, the owner's decisions and the daily digest. The same behaviour through the
 //! built function, moto and the Spotify stand-in is in tests/test_suggestions.py.
 
-mod common;
-
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_trait::async_trait;
-use common::*;
-use now_playing::domain::ports::{
-    Catalog, Counters, Playlists, SearchCache, SpotifyError, StoreError, SuggestionStore,
-};
+use crate::support::*;
+use now_playing::domain::Credentials;
+use now_playing::domain::ports::{Counters, SpotifyError};
 use now_playing::domain::proof;
 use now_playing::domain::suggestions::*;
-use now_playing::domain::{AccessToken, Credentials, Item, Playback};
-use time::OffsetDateTime;
-
-const PLAYLIST: &str = "3cEYpjA9oz9GiPac4AsH4n";
-const TRACKS: [&str; 4] =
-    ["4uLU6hMCjMI75M1A2tKUQC", "sG3KbcHKDquMGLEQLcNddF", "uz1vjrVi316RbiSoMDT7Jh", "0YHWu8pHqbb3b7onP8hIeJ"];
-const UNKNOWN: &str = "0000000000000000000000";
-
-fn item(id: &str) -> Item {
-    let Playback::Item { item, .. } = playback("currently_playing_track.json") else { panic!("a track fixture") };
-    Item { id: Some(id.to_owned()), name: format!("Track {id}"), ..item }
-}
-
-/// Spotify's catalogue: the four tracks; counts its calls.
-#[derive(Default)]
-struct FakeCatalog {
-    searches: AtomicUsize,
-    lookups: AtomicUsize,
-}
-
-#[async_trait]
-impl Catalog for FakeCatalog {
-    async fn search_tracks(&self, _: &AccessToken, _query: &str, limit: u8) -> Result<Vec<Item>, SpotifyError> {
-        self.searches.fetch_add(1, Ordering::SeqCst);
-        Ok(TRACKS.iter().take(limit.into()).map(|t| item(t)).collect())
-    }
-    async fn track(&self, _: &AccessToken, id: &TrackId) -> Result<Option<Item>, SpotifyError> {
-        self.lookups.fetch_add(1, Ordering::SeqCst);
-        Ok(TRACKS.contains(&id.as_str()).then(|| item(id.as_str())))
-    }
-}
-
-/// The owner's playlists: what was added where; scripted failures come first.
-#[derive(Default)]
-struct FakePlaylists {
-    added: Mutex<Vec<(String, String)>>,
-    failures: Mutex<VecDeque<SpotifyError>>,
-}
-
-impl FakePlaylists {
-    fn added(&self) -> Vec<String> {
-        self.added.lock().unwrap().iter().map(|(_, t)| t.clone()).collect()
-    }
-}
-
-#[async_trait]
-impl Playlists for FakePlaylists {
-    async fn add_track(&self, _: &AccessToken, playlist: &str, track: &TrackId) -> Result<(), SpotifyError> {
-        if let Some(e) = self.failures.lock().unwrap().pop_front() {
-            return Err(e);
-        }
-        self.added.lock().unwrap().push((playlist.to_owned(), track.as_str().to_owned()));
-        Ok(())
-    }
-}
-
-/// The table in memory: records, counters, used proofs, the retry list and the search cache.
-#[derive(Default)]
-struct MemoryTable {
-    records: Mutex<HashMap<TrackId, Suggestion>>,
-    counts: Mutex<HashMap<String, u32>>,
-    used: Mutex<HashSet<String>>,
-    held: Mutex<HashMap<String, OffsetDateTime>>,
-    retry: Mutex<Vec<TrackId>>,
-    searches: Mutex<HashMap<String, Vec<Item>>>,
-}
-
-#[async_trait]
-impl SuggestionStore for MemoryTable {
-    async fn insert(&self, suggestion: &Suggestion, since: OffsetDateTime) -> Result<Option<Suggestion>, StoreError> {
-        let mut records = self.records.lock().unwrap();
-        if let Some(existing) = records.get(&suggestion.track).filter(|e| blocks_repeat(e, since)) {
-            return Ok(Some(existing.clone()));
-        }
-        records.insert(suggestion.track.clone(), suggestion.clone());
-        Ok(None)
-    }
-    async fn update(&self, suggestion: &Suggestion) -> Result<(), StoreError> {
-        self.records.lock().unwrap().insert(suggestion.track.clone(), suggestion.clone());
-        Ok(())
-    }
-    async fn get(&self, track: &TrackId) -> Result<Option<Suggestion>, StoreError> {
-        Ok(self.records.lock().unwrap().get(track).cloned())
-    }
-    async fn list(&self) -> Result<Vec<Suggestion>, StoreError> {
-        Ok(self.records.lock().unwrap().values().cloned().collect())
-    }
-    async fn failed(&self) -> Result<Vec<TrackId>, StoreError> {
-        Ok(self.retry.lock().unwrap().clone())
-    }
-    async fn set_retry(&self, track: &TrackId, retry: bool) -> Result<(), StoreError> {
-        let mut list = self.retry.lock().unwrap();
-        list.retain(|t| t != track);
-        if retry {
-            list.push(track.clone());
-        }
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl Counters for MemoryTable {
-    async fn take(&self, key: &str, limit: u32, _until: OffsetDateTime) -> Result<bool, StoreError> {
-        let mut counts = self.counts.lock().unwrap();
-        let count = counts.entry(key.to_owned()).or_default();
-        if *count >= limit {
-            return Ok(false);
-        }
-        *count += 1;
-        Ok(true)
-    }
-    async fn used(&self, key: &str) -> Result<u32, StoreError> {
-        Ok(self.counts.lock().unwrap().get(key).copied().unwrap_or_default())
-    }
-    async fn give_back(&self, key: &str) -> Result<(), StoreError> {
-        if let Some(count) = self.counts.lock().unwrap().get_mut(key) {
-            *count = count.saturating_sub(1);
-        }
-        Ok(())
-    }
-    async fn use_once(&self, key: &str, _until: OffsetDateTime) -> Result<bool, StoreError> {
-        Ok(self.used.lock().unwrap().insert(key.to_owned()))
-    }
-    async fn claim(&self, key: &str, now: OffsetDateTime, until: OffsetDateTime) -> Result<bool, StoreError> {
-        let mut held = self.held.lock().unwrap();
-        if held.get(key).is_some_and(|h| *h > now) {
-            return Ok(false);
-        }
-        held.insert(key.to_owned(), until);
-        Ok(true)
-    }
-    async fn release(&self, key: &str) -> Result<(), StoreError> {
-        self.held.lock().unwrap().remove(key);
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl SearchCache for MemoryTable {
-    async fn load(&self, query: &str) -> Result<Option<Vec<Item>>, StoreError> {
-        Ok(self.searches.lock().unwrap().get(query).cloned())
-    }
-    async fn save(&self, query: &str, items: &[Item], _until: OffsetDateTime) -> Result<(), StoreError> {
-        self.searches.lock().unwrap().insert(query.to_owned(), items.to_vec());
-        Ok(())
-    }
-}
 
 struct World {
     h: Harness,
@@ -598,29 +446,6 @@ async fn addresses_of_one_ipv6_64_are_one_visitor() {
     assert_ne!(a, s.visitor("2001:db8:1:3::1").await.unwrap(), "the next /64 is another visitor");
     assert_eq!(s.visitor("::ffff:192.0.2.1").await.unwrap(), s.visitor("192.0.2.1").await.unwrap());
     assert_ne!(s.visitor("192.0.2.1").await.unwrap(), s.visitor("192.0.2.2").await.unwrap());
-}
-
-/// A notifier that fails its first `failures` sends.
-#[derive(Default)]
-struct FlakyOutbox {
-    failures: Mutex<usize>,
-    sent: Outbox,
-}
-
-#[async_trait]
-impl now_playing::domain::ports::Notifier for FlakyOutbox {
-    async fn notify(&self, subject: &str, message: &str) -> Result<(), now_playing::domain::ports::NotifyError> {
-        let failed = {
-            let mut failures = self.failures.lock().unwrap();
-            let failed = *failures > 0;
-            *failures = failures.saturating_sub(1);
-            failed
-        };
-        if failed {
-            return Err(now_playing::domain::ports::NotifyError("SNS said no".into()));
-        }
-        self.sent.notify(subject, message).await
-    }
 }
 
 #[tokio::test]

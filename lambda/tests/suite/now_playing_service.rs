@@ -1,12 +1,10 @@
 //! The domain over hand-written fakes: statuses, the token lifecycle and the fallbacks.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 use now_playing::domain::ports::{Clock, CredentialsError, SpotifyError, TokenStore};
 use now_playing::domain::token::KEEP_FRESH_AHEAD;
 use now_playing::domain::{ItemKind, Playback, ServiceError, Status};

@@ -1,0 +1,106 @@
+//! Built systems for a test: a `Harness` of fakes behind the real domain, and the HTTP
+//! `App` over it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::*;
+use now_playing::domain::service::CacheTiming;
+use now_playing::domain::token::LeaseTiming;
+use now_playing::domain::{NowPlayingService, TokenManager};
+
+/// The cache window the harness runs with; tests advance the clock past it to refresh.
+pub const WINDOW: Duration = Duration::from_secs(5);
+
+pub const FAST_CACHE: CacheTiming = CacheTiming {
+    window: WINDOW,
+    request_deadline: Duration::from_secs(2),
+    spotify_deadline: Duration::from_millis(500),
+    lease: Duration::from_secs(10),
+    wait: Duration::from_millis(300),
+    poll: Duration::from_millis(10),
+    palette: Duration::from_millis(200),
+};
+
+/// A service over the fakes, as one Lambda instance would hold it.
+pub struct Harness {
+    pub spotify: Arc<FakeSpotify>,
+    pub store: Arc<MemoryTokenStore>,
+    pub credentials: Arc<MemoryCredentialStore>,
+    pub snapshots: Arc<MemorySnapshotStore>,
+    pub clock: Arc<FakeClock>,
+}
+
+pub const FAST_LEASE: LeaseTiming =
+    LeaseTiming { lease: Duration::from_secs(10), wait: Duration::from_millis(300), poll: Duration::from_millis(10) };
+
+impl Harness {
+    pub fn new() -> Self {
+        Harness {
+            spotify: FakeSpotify::new(),
+            store: MemoryTokenStore::new(),
+            credentials: MemoryCredentialStore::with(Ok(credentials())),
+            snapshots: Arc::new(MemorySnapshotStore::default()),
+            clock: FakeClock::at(NOW),
+        }
+    }
+
+    /// A new instance's token manager (its own memory) over the same shared fakes.
+    pub fn tokens(&self, id: &str) -> TokenManager {
+        TokenManager::new(
+            self.spotify.clone(),
+            self.store.clone(),
+            self.credentials.clone(),
+            self.clock.clone(),
+            id.to_owned(),
+            FAST_LEASE,
+        )
+    }
+
+    /// A new instance (its own memory) over the same shared fakes.
+    pub fn instance(&self, id: &str) -> NowPlayingService {
+        let tokens = self.tokens(id);
+        NowPlayingService::new(
+            self.spotify.clone(),
+            Arc::new(tokens),
+            self.snapshots.clone(),
+            self.clock.clone(),
+            id.to_owned(),
+            FAST_CACHE,
+        )
+    }
+}
+
+/// A harness whose Spotify grants one token and plays a track.
+pub fn playing_harness() -> Harness {
+    let h = Harness::new();
+    h.spotify.script_refresh(vec![grant("access-1", None)]);
+    h.spotify.script_playing(vec![Ok(playback("currently_playing_track.json"))]);
+    h
+}
+
+/// The HTTP layer over a harness instance, with its own (unshared) art cache.
+pub fn app_over(
+    h: &Harness,
+    origins: now_playing::config::AllowedOrigins,
+    artwork: Arc<FakeArtwork>,
+) -> now_playing::http::App {
+    app_sharing(h, origins, artwork, Arc::new(MemoryArtCache::default()))
+}
+
+/// The HTTP layer over a harness instance, sharing `art` with other instances.
+pub fn app_sharing(
+    h: &Harness,
+    origins: now_playing::config::AllowedOrigins,
+    artwork: Arc<FakeArtwork>,
+    art: Arc<MemoryArtCache>,
+) -> now_playing::http::App {
+    let library = Arc::new(now_playing::domain::ArtLibrary::new(artwork, art));
+    now_playing::http::App::new(
+        h.instance("a").with_art(library.clone()),
+        origins,
+        5,
+        "/now-playing/spotify".into(),
+        library,
+    )
+}
