@@ -134,8 +134,8 @@ diff: build $(NODE_STAMP) ## Show what deploy would change, with the remembered 
 
 # Needs no build: removing the stack synthesizes it with a placeholder package.
 destroy: $(NODE_STAMP) ## Remove the stack: function, table, API, domain, alarms and their logs
-	@echo "Removes: the function, the token table (a cache), the API and its custom domain and"
-	@echo "certificate, the alarms and topic, and both log groups with their logs."
+	@echo "Removes: the function, the state table (tokens, answers, art, visitors' suggestions),"
+	@echo "the API and its custom domain and certificate, the alarms and topic, and both log groups."
 	@echo "Keeps: the SSM parameter (not part of the stack; delete it with"
 	@echo "  aws ssm delete-parameter --name /now-playing/spotify) and API Gateway's"
 	@echo "  account-wide logging role, which other APIs in the account may use."

@@ -324,7 +324,7 @@ def main():
         proxy = moto.proxy  # counts every AWS call by operation
         proxy.delay = args.aws_delay_ms / 1000
         costs = call_costs(moto, fake, credentials)
-        env = {"TOKEN_TABLE": TABLE, "CREDENTIALS_PARAMETER": PARAMETER, "AWS_ENDPOINT_URL": moto.url,
+        env = {"STATE_TABLE": TABLE, "CREDENTIALS_PARAMETER": PARAMETER, "AWS_ENDPOINT_URL": moto.url,
                "AWS_REGION": REGION, "SPOTIFY_API_URL": fake.url, "SPOTIFY_ACCOUNTS_URL": fake.url,
                "RUST_LOG": "warn", **DUMMY_CREDENTIALS}
         ours = Subject("this project", [str(binary)], env | {"CACHE_SECONDS": "5"}, zip_path.stat().st_size)

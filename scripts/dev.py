@@ -45,7 +45,7 @@ def main() -> int:
   now playing   curl {stack.url}/v1/current
   health        curl {stack.url}/v1/health
   function log  {stack.log_path}
-  moto          {stack.moto.url}   (table {stack.function_env()['TOKEN_TABLE']}, parameter {stack.function_env()['CREDENTIALS_PARAMETER']})
+  moto          {stack.moto.url}   (table {stack.function_env()['STATE_TABLE']}, parameter {stack.function_env()['CREDENTIALS_PARAMETER']})
   spotify       {stack.fake.url + '  (stand-in: a new scene every 30 s)' if stack.fake else 'https://api.spotify.com'}
   load test     .venv/bin/python tests/load.py {stack.url} --clients 50 --seconds 10{' --spotify ' + stack.fake.url if stack.fake else ''}
 

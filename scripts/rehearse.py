@@ -69,7 +69,7 @@ def read_back(aws) -> None:
     env = config["Environment"]["Variables"]
     check("its environment names the table, the parameter and the defaults",
           env.get("CREDENTIALS_PARAMETER") == PARAMETER and env.get("ALLOWED_ORIGINS") == "*"
-          and env.get("CACHE_SECONDS") == "5" and bool(env.get("TOKEN_TABLE")), env)
+          and env.get("CACHE_SECONDS") == "5" and bool(env.get("STATE_TABLE")), env)
     role = config["Role"].split("/")[-1]
     iam = aws("iam")
     statements = [s for name in iam.list_role_policies(RoleName=role)["PolicyNames"]
@@ -79,7 +79,7 @@ def read_back(aws) -> None:
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "logs:CreateLogStream", "logs:PutLogEvents",
         "ssm:GetParameter", "ssm:PutParameter"]), actions)
     check("the role has no managed policy", iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == [])
-    table = aws("dynamodb").describe_table(TableName=env["TOKEN_TABLE"])["Table"]
+    table = aws("dynamodb").describe_table(TableName=env["STATE_TABLE"])["Table"]
     check("the table has the string key pk, on demand",
           table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
           and table.get("BillingModeSummary", {}).get("BillingMode") == "PAY_PER_REQUEST", table)

@@ -16,7 +16,7 @@ from devstack.local import LocalStack  # noqa: E402
 
 BINARY = Path(__file__).resolve().parent.parent / "target" / "debug" / "now-playing"
 VALID = {
-    "TOKEN_TABLE": "now-playing-tokens",
+    "STATE_TABLE": "now-playing-state",
     "CREDENTIALS_PARAMETER": "/now-playing/spotify",
     # Nothing listens here: a binary that got past its configuration would hang or fail
     # on the runtime API instead of exiting with the configuration message.
@@ -28,7 +28,7 @@ VALID = {
 @pytest.mark.parametrize(
     "change, named",
     [
-        ({"TOKEN_TABLE": None}, "TOKEN_TABLE is not set"),
+        ({"STATE_TABLE": None}, "STATE_TABLE is not set"),
         ({"CREDENTIALS_PARAMETER": None}, "CREDENTIALS_PARAMETER is not set"),
         ({"CACHE_SECONDS": "soon"}, "CACHE_SECONDS is invalid"),
         ({"SPOTIFY_API_URL": "api.spotify.com"}, "SPOTIFY_API_URL is invalid"),

@@ -20,7 +20,7 @@ const USAGE: &str =
   approve ID     add the suggestion with this track id to the playlist
   reject ID      refuse it; it is removed after a week
   approve --all  approve every pending suggestion
-  --table NAME      the DynamoDB table (TOKEN_TABLE; `make suggestions` reads it from the stack)
+  --table NAME      the DynamoDB table (STATE_TABLE; `make suggestions` reads it from the stack)
   --parameter NAME  the credentials parameter (CREDENTIALS_PARAMETER, default /now-playing/spotify)";
 
 enum Command {
@@ -36,7 +36,7 @@ fn track(id: Option<String>) -> Result<TrackId> {
 }
 
 fn parse_args() -> Result<Option<(String, String, Command)>> {
-    let mut table = std::env::var("TOKEN_TABLE").unwrap_or_default();
+    let mut table = std::env::var("STATE_TABLE").unwrap_or_default();
     let mut parameter = std::env::var("CREDENTIALS_PARAMETER").unwrap_or_else(|_| "/now-playing/spotify".into());
     let mut words = Vec::new();
     let mut args = std::env::args().skip(1);
@@ -64,7 +64,7 @@ fn parse_args() -> Result<Option<(String, String, Command)>> {
         bail!("too many arguments\n\n{USAGE}");
     }
     if table.is_empty() {
-        bail!("no table named: pass --table (make suggestions reads it from the deployed stack) or set TOKEN_TABLE");
+        bail!("no table named: pass --table (make suggestions reads it from the deployed stack) or set STATE_TABLE");
     }
     Ok(Some((table, parameter, command)))
 }

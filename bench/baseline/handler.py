@@ -9,7 +9,7 @@ import time
 import boto3
 import requests
 
-TABLE = os.environ["TOKEN_TABLE"]
+TABLE = os.environ["STATE_TABLE"]
 API = os.environ.get("SPOTIFY_API_URL", "https://api.spotify.com")
 ACCOUNTS = os.environ.get("SPOTIFY_ACCOUNTS_URL", "https://accounts.spotify.com")
 

@@ -80,7 +80,7 @@ export class NowPlayingFunction extends Construct {
       applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
       systemLogLevelV2: lambda.SystemLogLevel.WARN,
       environment: {
-        TOKEN_TABLE: props.table.tableName,
+        STATE_TABLE: props.table.tableName,
         CREDENTIALS_PARAMETER: props.credentialsParameter,
         ALLOWED_ORIGINS: props.allowedOrigins,
         CACHE_SECONDS: String(props.cacheSeconds),

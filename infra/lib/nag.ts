@@ -1,14 +1,14 @@
 /** Every cdk-nag AwsSolutions finding this stack accepts, each with the reason it is right here. */
 import { Stack, Validations } from 'aws-cdk-lib';
 import { NowPlayingApi } from './api';
-import { TokenTable } from './token-table';
+import { StateTable } from './state-table';
 
 export interface Acknowledged {
   readonly api: NowPlayingApi;
-  readonly tokens: TokenTable;
+  readonly state: StateTable;
 }
 
-export function acknowledgeFindings(_stack: Stack, { api, tokens }: Acknowledged): void {
+export function acknowledgeFindings(_stack: Stack, { api, state }: Acknowledged): void {
   const publicApi = Validations.of(api);
   publicApi.acknowledge({
     id: 'AwsSolutions::AwsSolutions-APIG4',
@@ -31,8 +31,8 @@ export function acknowledgeFindings(_stack: Stack, { api, tokens }: Acknowledged
     id: 'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
     reason: 'API Gateway\'s account-level logging role, needed for access logs; AWS documents this managed policy for it and maintains it.',
   });
-  Validations.of(tokens.table).acknowledge({
+  Validations.of(state.table).acknowledge({
     id: 'AwsSolutions::AwsSolutions-DDB3',
-    reason: 'A cache of a one-hour access token: restoring it would never be wanted, losing it costs one token refresh.',
+    reason: 'Short-lived state (a one-hour token, answers, art, counters) and suggestions kept at most 90 days, which visitors may ask to be forgotten: point-in-time recovery would keep them 35 days more. Losing the table costs a token refresh and the waiting suggestions.',
   });
 }

@@ -10,7 +10,7 @@ import { CustomDomain } from './domain';
 import { NowPlayingFunction } from './function';
 import { acknowledgeFindings } from './nag';
 import { Settings } from './settings';
-import { TokenTable } from './token-table';
+import { STATE_TABLE_CONSTRUCT_ID, StateTable } from './state-table';
 
 export interface NowPlayingStackProps extends StackProps {
   readonly settings: Settings;
@@ -20,10 +20,10 @@ export class NowPlayingStack extends Stack {
   constructor(scope: Construct, id: string, props: NowPlayingStackProps) {
     super(scope, id, props);
     const s = props.settings;
-    const tokens = new TokenTable(this, 'Tokens');
+    const state = new StateTable(this, STATE_TABLE_CONSTRUCT_ID);
     const fn = new NowPlayingFunction(this, 'NowPlaying', {
       functionZip: s.functionZip,
-      table: tokens.table,
+      table: state.table,
       credentialsParameter: s.credentialsParameter,
       allowedOrigins: s.allowedOrigins,
       cacheSeconds: s.cacheSeconds,
@@ -74,14 +74,14 @@ export class NowPlayingStack extends Stack {
       });
       fn.function.configureAsyncInvoke({ ...asyncInvoke, onFailure: new destinations.SnsDestination(alarms.topic) });
       if (s.suggestions !== 'off') {
-        new DailyDigest(this, 'Digest', { handler: fn.function, role: fn.role, table: tokens.table, topic: alarms.topic });
+        new DailyDigest(this, 'Digest', { handler: fn.function, role: fn.role, table: state.table, topic: alarms.topic });
       }
     }
     if (!s.alarmEmail) fn.function.configureAsyncInvoke(asyncInvoke);
     new CfnOutput(this, 'EndpointUrl', { description: 'The now-playing endpoint', value: `${endpoint}/v1/current` });
     new CfnOutput(this, 'TryIt', { description: 'Try it', value: `curl -s ${endpoint}/v1/current` });
-    new CfnOutput(this, 'TableName', { description: 'The shared table (make suggestions)', value: tokens.table.tableName });
+    new CfnOutput(this, 'TableName', { description: 'The shared table (make suggestions)', value: state.table.tableName });
     new CfnOutput(this, 'LogGroupName', { description: 'The function\'s logs (make logs)', value: fn.logGroup.logGroupName });
-    acknowledgeFindings(this, { api, tokens });
+    acknowledgeFindings(this, { api, state });
   }
 }

@@ -36,7 +36,7 @@ describe('the default stack', () => {
       LoggingConfig: Match.objectLike({ LogFormat: 'JSON', LogGroup: Match.anyValue(), ApplicationLogLevel: 'INFO' }),
       Environment: {
         Variables: {
-          TOKEN_TABLE: { Ref: Match.stringLikeRegexp('^TokensTable') },
+          STATE_TABLE: { Ref: Match.stringLikeRegexp('^TokensTable') },
           CREDENTIALS_PARAMETER: '/now-playing/spotify',
           ALLOWED_ORIGINS: '*',
           CACHE_SECONDS: '5',
@@ -105,6 +105,11 @@ describe('the default stack', () => {
     const off = synth({ keepFresh: 'off' }, 'no-keep-fresh');
     expect(JSON.stringify(off.toJSON())).not.toMatch(/keep-fresh/);
     expect(() => synth({ keepFresh: 'sometimes' }, 'bad-keep-fresh')).toThrow(/keepFresh: expected on or off/);
+  });
+
+  test('the state table keeps the logical id it was first deployed with', () => {
+    // A new logical id replaces the table on the next deploy and loses what it holds.
+    expect(Object.keys(template.findResources('AWS::DynamoDB::Table'))).toEqual(['TokensTableFC8D39D1']);
   });
 
   test('the credentials parameter is referenced, never created', () => {

@@ -1,6 +1,5 @@
 //! `Config::from_env()`: every setting the function reads, validated at cold start.
 
-use std::fmt;
 
 use crate::domain::suggestions::{Limits, Mode, Settings};
 
@@ -29,9 +28,9 @@ impl AllowedOrigins {
     }
 }
 
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
-    pub token_table: String,
+    pub state_table: String,
     pub credentials_parameter: String,
     pub spotify_api_url: String,
     pub spotify_accounts_url: String,
@@ -48,22 +47,6 @@ pub struct Config {
     pub digest_topic_arn: Option<String>,
 }
 
-impl fmt::Debug for Config {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Config")
-            .field("token_table", &self.token_table)
-            .field("credentials_parameter", &self.credentials_parameter)
-            .field("spotify_api_url", &self.spotify_api_url)
-            .field("spotify_accounts_url", &self.spotify_accounts_url)
-            .field("allowed_origins", &self.allowed_origins)
-            .field("cache_seconds", &self.cache_seconds)
-            .field("art_hosts", &self.art_hosts)
-            .field("public_url", &self.public_url)
-            .field("suggestions", &self.suggestions)
-            .field("digest_topic_arn", &self.digest_topic_arn)
-            .finish()
-    }
-}
 
 pub const DEFAULT_SPOTIFY_API_URL: &str = "https://api.spotify.com";
 pub const DEFAULT_SPOTIFY_ACCOUNTS_URL: &str = "https://accounts.spotify.com";
@@ -78,14 +61,14 @@ impl Config {
     /// Reads settings through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let token_table = get("TOKEN_TABLE")
-            .ok_or(ConfigError::Missing("TOKEN_TABLE", "set it to the DynamoDB table that caches the access token"))?;
-        if token_table.len() < 3
-            || token_table.len() > 255
-            || !token_table.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        let state_table = get("STATE_TABLE")
+            .ok_or(ConfigError::Missing("STATE_TABLE", "set it to the DynamoDB table of the function's state (the stack's TableName output)"))?;
+        if state_table.len() < 3
+            || state_table.len() > 255
+            || !state_table.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
         {
             return Err(ConfigError::Invalid {
-                name: "TOKEN_TABLE",
+                name: "STATE_TABLE",
                 reason: "a DynamoDB table name has 3 to 255 letters, digits, '_', '.' or '-'".into(),
             });
         }
@@ -149,7 +132,7 @@ impl Config {
             digest_topic_arn,
             suggestions,
             public_url,
-            token_table,
+            state_table,
             credentials_parameter,
             spotify_api_url,
             spotify_accounts_url,
@@ -239,7 +222,7 @@ mod tests {
     }
 
     const BASE: [(&str, &str); 2] =
-        [("TOKEN_TABLE", "now-playing-tokens"), ("CREDENTIALS_PARAMETER", "/now-playing/spotify")];
+        [("STATE_TABLE", "now-playing-state"), ("CREDENTIALS_PARAMETER", "/now-playing/spotify")];
 
     #[test]
     fn defaults_apply_when_only_the_required_settings_are_given() {
@@ -297,12 +280,12 @@ mod tests {
     #[test]
     fn a_missing_table_is_named() {
         let err = config(&[("CREDENTIALS_PARAMETER", "/p")]).unwrap_err();
-        assert!(err.to_string().starts_with("TOKEN_TABLE is not set"), "{err}");
+        assert!(err.to_string().starts_with("STATE_TABLE is not set"), "{err}");
     }
 
     #[test]
     fn a_missing_parameter_is_named() {
-        let err = config(&[("TOKEN_TABLE", "tokens")]).unwrap_err();
+        let err = config(&[("STATE_TABLE", "tokens")]).unwrap_err();
         assert!(err.to_string().starts_with("CREDENTIALS_PARAMETER is not set"), "{err}");
     }
 
@@ -315,7 +298,7 @@ mod tests {
             ("SPOTIFY_ACCOUNTS_URL", "ftp://x"),
             ("ALLOWED_ORIGINS", "example.com"),
             ("ALLOWED_ORIGINS", "https://example.com/page"),
-            ("TOKEN_TABLE", "a b"),
+            ("STATE_TABLE", "a b"),
             ("PUBLIC_URL", "np.example.com"),
             ("ART_HOSTS", "cdn.example; script-src *"),
             ("DIGEST_TOPIC_ARN", "alarms"),

@@ -53,7 +53,7 @@ async fn function() -> Result<(), Error> {
         format!("{}-{}", std::env::var("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_default(), std::process::id());
     let tokens = Arc::new(TokenManager::new(
         spotify.clone(),
-        Arc::new(DynamoTokenStore::new(dynamodb.clone(), &config.token_table)),
+        Arc::new(DynamoTokenStore::new(dynamodb.clone(), &config.state_table)),
         Arc::new(SsmCredentialStore::new(aws_sdk_ssm::Client::new(&aws), &config.credentials_parameter)),
         clock.clone(),
         instance.clone(),
@@ -63,9 +63,9 @@ async fn function() -> Result<(), Error> {
     // no SSM round of its own. One SSM read and KMS decryption per cold start.
     tokens.preload_credentials();
     let timing = CacheTiming { window: Duration::from_secs(config.cache_seconds.into()), ..CacheTiming::default() };
-    let snapshots = Arc::new(DynamoSnapshotStore::new(dynamodb.clone(), &config.token_table));
-    let shared_art = Arc::new(DynamoArtCache::new(dynamodb.clone(), &config.token_table));
-    let suggestions_table = Arc::new(DynamoSuggestions::new(dynamodb, &config.token_table));
+    let snapshots = Arc::new(DynamoSnapshotStore::new(dynamodb.clone(), &config.state_table));
+    let shared_art = Arc::new(DynamoArtCache::new(dynamodb.clone(), &config.state_table));
+    let suggestions_table = Arc::new(DynamoSuggestions::new(dynamodb, &config.state_table));
     let suggestions = SuggestionService::new(
         SuggestionPorts {
             catalog: spotify.clone(),

@@ -17,7 +17,7 @@ from .fake_spotify import FakeSpotify
 from .runtime import LambdaRuntime
 
 ROOT = Path(__file__).resolve().parents[2]
-TABLE = "now-playing-tokens"
+TABLE = "now-playing-state"
 PARAMETER = "/now-playing/spotify"
 
 
@@ -79,7 +79,7 @@ class LocalStack:
             "ART_HOSTS": self.fake.url.removeprefix("http://"),
         }
         return {
-            "TOKEN_TABLE": TABLE,
+            "STATE_TABLE": TABLE,
             "CREDENTIALS_PARAMETER": PARAMETER,
             "AWS_ENDPOINT_URL": self.moto.url,
             "AWS_REGION": REGION,
