@@ -1,6 +1,5 @@
 //! `Config::from_env()`: every setting the function reads, validated at cold start.
 
-
 use crate::domain::suggestions::{Limits, Mode, Settings};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -47,7 +46,6 @@ pub struct Config {
     pub digest_topic_arn: Option<String>,
 }
 
-
 pub const DEFAULT_SPOTIFY_API_URL: &str = "https://api.spotify.com";
 pub const DEFAULT_SPOTIFY_ACCOUNTS_URL: &str = "https://accounts.spotify.com";
 pub const DEFAULT_CACHE_SECONDS: u32 = 5;
@@ -61,8 +59,10 @@ impl Config {
     /// Reads settings through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let state_table = get("STATE_TABLE")
-            .ok_or(ConfigError::Missing("STATE_TABLE", "set it to the DynamoDB table of the function's state (the stack's TableName output)"))?;
+        let state_table = get("STATE_TABLE").ok_or(ConfigError::Missing(
+            "STATE_TABLE",
+            "set it to the DynamoDB table of the function's state (the stack's TableName output)",
+        ))?;
         if state_table.len() < 3
             || state_table.len() > 255
             || !state_table.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))

@@ -13,8 +13,10 @@ use now_playing::adapters::{clock::SystemClock, spotify::SpotifyHttp, ssm::SsmCr
 use now_playing::config::Config;
 use now_playing::domain::service::CacheTiming;
 use now_playing::domain::suggestions::{SuggestionPorts, SuggestionService};
-use now_playing::domain::{ArtLibrary, ImageHosts, NowPlayingService, TokenManager, token::LeaseTiming};
-use now_playing::http::App;
+use now_playing::domain::{
+    ArtLibrary, ImageHosts, NowPlayingService, ServicePorts, TokenManager, TokenPorts, token::LeaseTiming,
+};
+use now_playing::http::{App, AppSettings};
 
 fn main() -> Result<(), Error> {
     // Before the runtime's threads exist: it sets an environment variable.
@@ -52,10 +54,15 @@ async fn function() -> Result<(), Error> {
     let instance =
         format!("{}-{}", std::env::var("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_default(), std::process::id());
     let tokens = Arc::new(TokenManager::new(
-        spotify.clone(),
-        Arc::new(DynamoTokenStore::new(dynamodb.clone(), &config.state_table)),
-        Arc::new(SsmCredentialStore::new(aws_sdk_ssm::Client::new(&aws), &config.credentials_parameter)),
-        clock.clone(),
+        TokenPorts {
+            spotify: spotify.clone(),
+            store: Arc::new(DynamoTokenStore::new(dynamodb.clone(), &config.state_table)),
+            credentials: Arc::new(SsmCredentialStore::new(
+                aws_sdk_ssm::Client::new(&aws),
+                &config.credentials_parameter,
+            )),
+            clock: clock.clone(),
+        },
         instance.clone(),
         LeaseTiming::default(),
     ));
@@ -85,11 +92,14 @@ async fn function() -> Result<(), Error> {
     let art = Arc::new(ArtLibrary::new(Arc::new(ArtworkHttp::new(http, image_hosts.clone())), shared_art));
     let app = Arc::new(
         App::new(
-            NowPlayingService::new(spotify, tokens, snapshots, clock, instance, timing).with_art(art.clone()),
-            config.allowed_origins,
-            config.cache_seconds,
-            config.credentials_parameter,
+            NowPlayingService::new(ServicePorts { spotify, tokens, shared: snapshots, clock }, instance, timing)
+                .with_art(art.clone()),
             art,
+            AppSettings {
+                allowed_origins: config.allowed_origins,
+                cache_seconds: config.cache_seconds,
+                credentials_parameter: config.credentials_parameter,
+            },
         )
         .with_image_hosts(&image_hosts)
         .with_public_url(config.public_url)

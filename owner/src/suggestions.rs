@@ -11,7 +11,7 @@ use now_playing::config::{DEFAULT_SPOTIFY_ACCOUNTS_URL, DEFAULT_SPOTIFY_API_URL,
 use now_playing::domain::suggestions::{
     Settings, Status, SuggestError, Suggestion, SuggestionPorts, SuggestionService, TrackId, shown_escaped,
 };
-use now_playing::domain::{TokenManager, token::LeaseTiming};
+use now_playing::domain::{TokenManager, TokenPorts, token::LeaseTiming};
 
 const USAGE: &str =
     "usage: now-playing-suggestions --table NAME [--parameter NAME] [list | approve ID | reject ID | approve --all]
@@ -107,10 +107,12 @@ async fn run() -> Result<()> {
     let spotify = Arc::new(SpotifyHttp::new(SpotifyHttp::default_client()?, &api, &accounts));
     let clock = Arc::new(SystemClock);
     let tokens = Arc::new(TokenManager::new(
-        spotify.clone(),
-        Arc::new(DynamoTokenStore::new(dynamodb.clone(), &table)),
-        Arc::new(SsmCredentialStore::new(aws_sdk_ssm::Client::new(&aws), &parameter)),
-        clock.clone(),
+        TokenPorts {
+            spotify: spotify.clone(),
+            store: Arc::new(DynamoTokenStore::new(dynamodb.clone(), &table)),
+            credentials: Arc::new(SsmCredentialStore::new(aws_sdk_ssm::Client::new(&aws), &parameter)),
+            clock: clock.clone(),
+        },
         format!("make-suggestions-{}", std::process::id()),
         LeaseTiming::default(),
     ));

@@ -17,5 +17,5 @@ pub use links::{ImageHosts, is_spotify_link};
 pub use model::{Credentials, Image, Item, ItemKind, Link, NowPlaying, Playback, Played, Status};
 pub use model::{MAX_ARTISTS, MAX_IMAGES, MAX_NAME_CHARS, after};
 pub use palette::{Palette, Rgb};
-pub use service::{NowPlayingService, ServiceError};
-pub use token::{AccessToken, TokenError, TokenManager};
+pub use service::{NowPlayingService, ServiceError, ServicePorts};
+pub use token::{AccessToken, TokenError, TokenManager, TokenPorts};

@@ -97,15 +97,19 @@ pub struct NowPlayingService {
     art: Option<Arc<ArtLibrary>>,
 }
 
+/// The collaborators of a `NowPlayingService`.
+pub struct ServicePorts {
+    pub spotify: Arc<dyn Spotify>,
+    pub tokens: Arc<TokenManager>,
+    /// The shared answer, what was last seen, the backoff and the answer's lease.
+    pub shared: Arc<dyn SnapshotStore>,
+    pub clock: Arc<dyn Clock>,
+}
+
 impl NowPlayingService {
-    pub fn new(
-        spotify: Arc<dyn Spotify>,
-        tokens: Arc<TokenManager>,
-        shared: Arc<dyn SnapshotStore>,
-        clock: Arc<dyn Clock>,
-        instance_id: String,
-        timing: CacheTiming,
-    ) -> Self {
+    /// `instance_id` names this process in the leases it takes.
+    pub fn new(ports: ServicePorts, instance_id: String, timing: CacheTiming) -> Self {
+        let ServicePorts { spotify, tokens, shared, clock } = ports;
         NowPlayingService {
             spotify,
             tokens,

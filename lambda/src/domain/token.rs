@@ -98,15 +98,20 @@ pub struct TokenManager {
 /// How long `prefetch`'s finding stands for the request that made it.
 const PREFETCH_HOLDS: Duration = Duration::from_secs(2);
 
+/// The collaborators of a `TokenManager`.
+pub struct TokenPorts {
+    pub spotify: Arc<dyn Spotify>,
+    /// The shared token and its refresh lease.
+    pub store: Arc<dyn TokenStore>,
+    /// The owner's credentials.
+    pub credentials: Arc<dyn CredentialStore>,
+    pub clock: Arc<dyn Clock>,
+}
+
 impl TokenManager {
-    pub fn new(
-        spotify: Arc<dyn Spotify>,
-        store: Arc<dyn TokenStore>,
-        credential_store: Arc<dyn CredentialStore>,
-        clock: Arc<dyn Clock>,
-        instance_id: String,
-        timing: LeaseTiming,
-    ) -> Self {
+    /// `instance_id` names this process in the leases it takes.
+    pub fn new(ports: TokenPorts, instance_id: String, timing: LeaseTiming) -> Self {
+        let TokenPorts { spotify, store, credentials: credential_store, clock } = ports;
         TokenManager {
             spotify,
             store,

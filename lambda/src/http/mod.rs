@@ -129,14 +129,20 @@ pub fn route_path(req: &Request) -> String {
     if trimmed.is_empty() { "/".to_owned() } else { trimmed.to_owned() }
 }
 
+/// How the HTTP layer answers, from the function's configuration.
+#[derive(Clone, Debug)]
+pub struct AppSettings {
+    pub allowed_origins: AllowedOrigins,
+    /// The shared answers' `max-age`.
+    pub cache_seconds: u32,
+    /// Names the days-left metric, so two deployments in one account stay apart.
+    pub credentials_parameter: String,
+}
+
 impl App {
-    pub fn new(
-        service: NowPlayingService,
-        allowed_origins: AllowedOrigins,
-        cache_seconds: u32,
-        credentials_parameter: String,
-        art: Arc<ArtLibrary>,
-    ) -> Self {
+    /// The routes over `service`, with `art` for the card and `/v1/art`.
+    pub fn new(service: NowPlayingService, art: Arc<ArtLibrary>, settings: AppSettings) -> Self {
+        let AppSettings { allowed_origins, cache_seconds, credentials_parameter } = settings;
         App {
             service,
             allowed_origins,

@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::support::*;
 use now_playing::domain::service::CacheTiming;
 use now_playing::domain::token::{KEEP_FRESH_AHEAD, LeaseTiming};
-use now_playing::domain::{ArtLibrary, NowPlayingService, TokenManager};
+use now_playing::domain::{ArtLibrary, NowPlayingService, ServicePorts, TokenManager, TokenPorts};
 
 /// The shared state a path starts from; each `instance` is a cold process over it.
 struct World {
@@ -32,20 +32,24 @@ impl World {
     fn instance(&self, id: &str) -> NowPlayingService {
         let spotify = Arc::new(Metered { inner: self.h.spotify.clone(), log: self.log.clone() });
         let tokens = TokenManager::new(
-            spotify.clone(),
-            Arc::new(Metered { inner: self.h.store.clone(), log: self.log.clone() }),
-            Arc::new(Metered { inner: self.h.credentials.clone(), log: self.log.clone() }),
-            self.h.clock.clone(),
+            TokenPorts {
+                spotify: spotify.clone(),
+                store: Arc::new(Metered { inner: self.h.store.clone(), log: self.log.clone() }),
+                credentials: Arc::new(Metered { inner: self.h.credentials.clone(), log: self.log.clone() }),
+                clock: self.h.clock.clone(),
+            },
             id.to_owned(),
             LeaseTiming::default(),
         );
         // As the function's start does.
         tokens.preload_credentials();
         NowPlayingService::new(
-            spotify,
-            Arc::new(tokens),
-            Arc::new(Metered { inner: self.h.snapshots.clone(), log: self.log.clone() }),
-            self.h.clock.clone(),
+            ServicePorts {
+                spotify,
+                tokens: Arc::new(tokens),
+                shared: Arc::new(Metered { inner: self.h.snapshots.clone(), log: self.log.clone() }),
+                clock: self.h.clock.clone(),
+            },
             id.to_owned(),
             CacheTiming::default(),
         )

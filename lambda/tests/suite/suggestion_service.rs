@@ -497,8 +497,7 @@ mod over_http {
 
     fn app(world: &World, service: SuggestionService) -> App {
         let art = Arc::new(ArtLibrary::new(Arc::new(FakeArtwork::default()), Arc::new(MemoryArtCache::default())));
-        App::new(world.h.instance("a"), AllowedOrigins::Any, 5, "/now-playing/spotify".into(), art)
-            .with_suggestions(Arc::new(service))
+        App::new(world.h.instance("a"), art, app_settings(AllowedOrigins::Any)).with_suggestions(Arc::new(service))
     }
 
     fn fixture(name: &str) -> Value {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::*;
 use now_playing::domain::service::CacheTiming;
 use now_playing::domain::token::LeaseTiming;
-use now_playing::domain::{NowPlayingService, TokenManager};
+use now_playing::domain::{NowPlayingService, ServicePorts, TokenManager, TokenPorts};
 
 /// The cache window the harness runs with; tests advance the clock past it to refresh.
 pub const WINDOW: Duration = Duration::from_secs(5);
@@ -48,10 +48,12 @@ impl Harness {
     /// A new instance's token manager (its own memory) over the same shared fakes.
     pub fn tokens(&self, id: &str) -> TokenManager {
         TokenManager::new(
-            self.spotify.clone(),
-            self.store.clone(),
-            self.credentials.clone(),
-            self.clock.clone(),
+            TokenPorts {
+                spotify: self.spotify.clone(),
+                store: self.store.clone(),
+                credentials: self.credentials.clone(),
+                clock: self.clock.clone(),
+            },
             id.to_owned(),
             FAST_LEASE,
         )
@@ -61,10 +63,12 @@ impl Harness {
     pub fn instance(&self, id: &str) -> NowPlayingService {
         let tokens = self.tokens(id);
         NowPlayingService::new(
-            self.spotify.clone(),
-            Arc::new(tokens),
-            self.snapshots.clone(),
-            self.clock.clone(),
+            ServicePorts {
+                spotify: self.spotify.clone(),
+                tokens: Arc::new(tokens),
+                shared: self.snapshots.clone(),
+                clock: self.clock.clone(),
+            },
             id.to_owned(),
             FAST_CACHE,
         )
@@ -96,11 +100,14 @@ pub fn app_sharing(
     art: Arc<MemoryArtCache>,
 ) -> now_playing::http::App {
     let library = Arc::new(now_playing::domain::ArtLibrary::new(artwork, art));
-    now_playing::http::App::new(
-        h.instance("a").with_art(library.clone()),
-        origins,
-        5,
-        "/now-playing/spotify".into(),
-        library,
-    )
+    now_playing::http::App::new(h.instance("a").with_art(library.clone()), library, app_settings(origins))
+}
+
+/// The HTTP layer's settings as the function's defaults make them, with `origins`.
+pub fn app_settings(origins: now_playing::config::AllowedOrigins) -> now_playing::http::AppSettings {
+    now_playing::http::AppSettings {
+        allowed_origins: origins,
+        cache_seconds: 5,
+        credentials_parameter: "/now-playing/spotify".into(),
+    }
 }
