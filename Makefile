@@ -101,10 +101,13 @@ $(NODE_STAMP): infra/package.json infra/package-lock.json
 	cd infra && npm ci --no-audit --no-fund
 	touch $@
 
-lint: $(STAMP) $(NODE_STAMP) ## cargo fmt --check, cargo clippy -D warnings, tsc + ESLint over infra/, actionlint
+lint: $(STAMP) $(NODE_STAMP) $(BROWSER_STAMP) ## cargo fmt and clippy, tsc + ESLint over infra/, ESLint over the widget, ruff, actionlint
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	cd infra && npx tsc --noEmit && npx eslint .
+	tests/browser/node_modules/.bin/eslint -c tests/browser/eslint.config.mjs lambda/assets tests/browser
+	tests/browser/node_modules/.bin/prettier --config tests/browser/.prettierrc.json --check --log-level warn lambda/assets tests/browser/*.mjs
+	ruff check . && ruff format --check .
 	actionlint .github/workflows/*.yml
 
 fmt: ## Format the Rust code
@@ -180,7 +183,7 @@ $(BENCH_STAMP): $(STAMP) bench/requirements.txt
 
 bench: $(BENCH_STAMP) build ## Measure this function against the blog-post design; writes bench/RESULTS.md
 	cargo build --release --locked -p now-playing --bin now-playing
-	$(PY) bench/run.py $(BENCH_ARGS)
+	PYTHONPATH=scripts:tests $(PY) bench/run.py $(BENCH_ARGS)
 
 clean: ## Remove build output, the venv and infra's node_modules
 	cargo clean

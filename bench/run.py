@@ -15,20 +15,17 @@ import subprocess
 import sys
 import time
 import zipfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
+from devstack.aws import DUMMY_CREDENTIALS, REGION, Moto
+from devstack.fake_spotify import FakeSpotify
+from devstack.local import PARAMETER, TABLE, now_rfc3339
+from devstack.runtime import LambdaRuntime
+from load import run as load_run
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
-sys.path.insert(0, str(ROOT / "tests"))
-
-from devstack.aws import DUMMY_CREDENTIALS, REGION, Moto  # noqa: E402
-from devstack.fake_spotify import FakeSpotify  # noqa: E402
-from devstack.local import PARAMETER, TABLE, now_rfc3339  # noqa: E402
-from devstack.runtime import LambdaRuntime  # noqa: E402
-from load import run as load_run  # noqa: E402
 
 MEMORY_MB = 256  # what the stack configures
 
@@ -38,7 +35,7 @@ PRICES_DATED = "2024-11-01"
 LAMBDA_ARM_GB_SECOND = 0.0000133334
 LAMBDA_PER_MILLION = 0.20
 APIGW_REST_PER_MILLION = 3.50
-DYNAMODB_READ_PER_MILLION = 0.125   # per read request unit (a strongly consistent read of up to 4 KB)
+DYNAMODB_READ_PER_MILLION = 0.125  # per read request unit (a strongly consistent read of up to 4 KB)
 DYNAMODB_WRITE_PER_MILLION = 0.625  # per write request unit (a write of up to 1 KB)
 
 
@@ -61,7 +58,12 @@ def percentile(values, q):
 def baseline_zip_bytes() -> int:
     """handler.py plus `requests` and its dependencies, as the blog post packages it (boto3
     comes with Lambda's Python runtime)."""
-    import certifi, charset_normalizer, idna, requests as req, urllib3  # noqa: E401
+    import certifi  # noqa: E401
+    import charset_normalizer
+    import idna
+    import requests as req
+    import urllib3
+
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
         z.write(ROOT / "bench" / "baseline" / "handler.py", "handler.py")
@@ -178,13 +180,19 @@ def call_costs(moto, fake, credentials, samples=20):
         started = time.perf_counter()
         dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "bench#probe"}})
         aws.append(time.perf_counter() - started)
-    token = requests.post(f"{fake.url}/api/token", timeout=30, auth=(credentials["client_id"], credentials["client_secret"]),
-                          data={"grant_type": "refresh_token", "refresh_token": credentials["refresh_token"]}).json()["access_token"]
+    token = requests.post(
+        f"{fake.url}/api/token",
+        timeout=30,
+        auth=(credentials["client_id"], credentials["client_secret"]),
+        data={"grant_type": "refresh_token", "refresh_token": credentials["refresh_token"]},
+    ).json()["access_token"]
     spotify = []
     with requests.Session() as session:
         for _ in range(samples):
             started = time.perf_counter()
-            session.get(f"{fake.url}/v1/me/player/currently-playing", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+            session.get(
+                f"{fake.url}/v1/me/player/currently-playing", headers={"Authorization": f"Bearer {token}"}, timeout=30
+            )
             spotify.append(time.perf_counter() - started)
     return statistics.median(aws) * 1000, statistics.median(spotify) * 1000
 
@@ -196,15 +204,34 @@ def fake_calls(fake):
 def cost(f):
     billed_ms = max(1, math.ceil(f["warm_p50_ms"]))
     lambda_cost = LAMBDA_PER_MILLION + 1e6 * (MEMORY_MB / 1024) * (billed_ms / 1000) * LAMBDA_ARM_GB_SECOND
-    dynamodb = f["dynamodb_reads_per_request"] * DYNAMODB_READ_PER_MILLION + f["dynamodb_writes_per_request"] * DYNAMODB_WRITE_PER_MILLION
-    return {"lambda": lambda_cost, "api_gateway": APIGW_REST_PER_MILLION, "dynamodb": dynamodb,
-            "total": lambda_cost + APIGW_REST_PER_MILLION + dynamodb}
+    dynamodb = (
+        f["dynamodb_reads_per_request"] * DYNAMODB_READ_PER_MILLION
+        + f["dynamodb_writes_per_request"] * DYNAMODB_WRITE_PER_MILLION
+    )
+    return {
+        "lambda": lambda_cost,
+        "api_gateway": APIGW_REST_PER_MILLION,
+        "dynamodb": dynamodb,
+        "total": lambda_cost + APIGW_REST_PER_MILLION + dynamodb,
+    }
 
 
 def machine():
-    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name")), platform.processor())
-    memory = next((l.split()[1] for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")), "?")
-    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}), {int(memory) // 1024 // 1024} GiB"
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    memory = next(
+        (line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")),
+        "?",
+    )
+    return (
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}), {int(memory) // 1024 // 1024} GiB"
+    )
 
 
 def row(label, ours, base, unit, lower_is_better=True, digits=2):
@@ -222,14 +249,14 @@ def report(ours, base, args, commit):
         "# Benchmark results",
         "",
         f"- Machine: {machine()}",
-        f"- Date: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- Commit: {commit}",
         f"- Setup: the same Runtime API emulator (`scripts/devstack/runtime.py`), moto and Spotify stand-in for both;"
         f" {args.aws_delay_ms} ms added to every AWS call and {args.spotify_delay_ms} ms to every Spotify call;"
         f" {args.cold_starts} cold starts; {args.requests} warm requests;"
         f" load {args.clients} clients for {args.seconds:.0f} s on {args.processes} processes.",
-        f"- This project: `target/release/now-playing` built for this machine, `CACHE_SECONDS=5`. Baseline:"
-        f" `bench/baseline/handler.py` (requests + boto3, token item read on every request) under awslambdaric.",
+        "- This project: `target/release/now-playing` built for this machine, `CACHE_SECONDS=5`. Baseline:"
+        " `bench/baseline/handler.py` (requests + boto3, token item read on every request) under awslambdaric.",
         "",
         "| figure | this project | baseline | advantage |",
         "| --- | --- | --- | --- |",
@@ -238,13 +265,44 @@ def report(ours, base, args, commit):
         row("warm invocation p99", ours["warm_p99_ms"], base["warm_p99_ms"], "ms", digits=3),
         row("peak RSS", ours["peak_rss_mb"], base["peak_rss_mb"], "MB", digits=1),
         row("deployment package", ours["package_mb"], base["package_mb"], "MB"),
-        row("Spotify calls per request", ours["spotify_calls_per_request"], base["spotify_calls_per_request"], "", digits=4),
-        row("DynamoDB calls per request", ours["dynamodb_calls_per_request"], base["dynamodb_calls_per_request"], "", digits=4),
-        row("load: requests per second", ours["load"]["per_second"], base["load"]["per_second"], "/s", lower_is_better=False, digits=0),
+        row(
+            "Spotify calls per request",
+            ours["spotify_calls_per_request"],
+            base["spotify_calls_per_request"],
+            "",
+            digits=4,
+        ),
+        row(
+            "DynamoDB calls per request",
+            ours["dynamodb_calls_per_request"],
+            base["dynamodb_calls_per_request"],
+            "",
+            digits=4,
+        ),
+        row(
+            "load: requests per second",
+            ours["load"]["per_second"],
+            base["load"]["per_second"],
+            "/s",
+            lower_is_better=False,
+            digits=0,
+        ),
         row("load: latency p50", ours["load"]["p50_ms"], base["load"]["p50_ms"], "ms", digits=1),
         row("load: latency p99", ours["load"]["p99_ms"], base["load"]["p99_ms"], "ms", digits=1),
-        row("load: Spotify player calls", ours["load"]["spotify_player_calls"], base["load"]["spotify_player_calls"], "", digits=0),
-        row("cost per million requests", ours["cost_per_million"]["total"], base["cost_per_million"]["total"], "USD", digits=3),
+        row(
+            "load: Spotify player calls",
+            ours["load"]["spotify_player_calls"],
+            base["load"]["spotify_player_calls"],
+            "",
+            digits=0,
+        ),
+        row(
+            "cost per million requests",
+            ours["cost_per_million"]["total"],
+            base["cost_per_million"]["total"],
+            "USD",
+            digits=3,
+        ),
         "",
         f"AWS calls during the warm run: this project {ours['aws_calls']}, baseline {base['aws_calls']}.",
         "",
@@ -258,7 +316,16 @@ def report(ours, base, args, commit):
     ]
     for part in ("lambda", "api_gateway", "dynamodb", "total"):
         lines.append(f"| {part} | ${ours['cost_per_million'][part]:.3f} | ${base['cost_per_million'][part]:.3f} |")
-    lines += ["", "Load runs, in full:", "", "```", f"this project: {json.dumps(ours['load'])}", f"baseline:     {json.dumps(base['load'])}", "```", ""]
+    lines += [
+        "",
+        "Load runs, in full:",
+        "",
+        "```",
+        f"this project: {json.dumps(ours['load'])}",
+        f"baseline:     {json.dumps(base['load'])}",
+        "```",
+        "",
+    ]
     return "\n".join(lines + cold_report(ours, base, args))
 
 
@@ -279,8 +346,10 @@ def cold_report(ours, base, args):
     for path, (_, _, (aws, spotify)) in COLD_PATHS.items():
         floor = aws * aws_ms + spotify * spotify_ms
         mine, theirs = ours["cold_paths"][path]["ms"], base["cold_paths"][path]["ms"]
-        lines.append(f"| {path} | {mine:.1f} ms | {theirs:.1f} ms | {aws} AWS + {spotify} Spotify = {floor:.1f} ms"
-                     f" | {mine / floor:.2f} |")
+        lines.append(
+            f"| {path} | {mine:.1f} ms | {theirs:.1f} ms | {aws} AWS + {spotify} Spotify = {floor:.1f} ms"
+            f" | {mine / floor:.2f} |"
+        )
     lines += [
         "",
         f"Calls of one run of the first path: this project {ours['cold_paths'][first]['calls']}, baseline"
@@ -294,9 +363,17 @@ def cold_report(ours, base, args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--spotify-delay-ms", "--upstream-delay-ms", dest="spotify_delay_ms", type=int, default=0,
-                        help="added to every call to the Spotify stand-in")
-    parser.add_argument("--aws-delay-ms", type=int, default=0, help="added to every AWS call, in a proxy in front of moto")
+    parser.add_argument(
+        "--spotify-delay-ms",
+        "--upstream-delay-ms",
+        dest="spotify_delay_ms",
+        type=int,
+        default=0,
+        help="added to every call to the Spotify stand-in",
+    )
+    parser.add_argument(
+        "--aws-delay-ms", type=int, default=0, help="added to every AWS call, in a proxy in front of moto"
+    )
     parser.add_argument("--cold-runs", type=int, default=7, help="new processes measured per cold path")
     parser.add_argument("--cold-starts", type=int, default=20)
     parser.add_argument("--requests", type=int, default=2000)
@@ -304,8 +381,11 @@ def main():
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--processes", type=int, default=4)
     parser.add_argument("--output", default=str(ROOT / "bench" / "RESULTS.md"))
-    parser.add_argument("--binary", default=str(ROOT / "target" / "release" / "now-playing"),
-                        help="the function binary to measure (default: the release build)")
+    parser.add_argument(
+        "--binary",
+        default=str(ROOT / "target" / "release" / "now-playing"),
+        help="the function binary to measure (default: the release build)",
+    )
     args = parser.parse_args()
 
     binary = Path(args.binary)
@@ -313,24 +393,46 @@ def main():
     for needed, how in ((binary, "cargo build --release -p now-playing"), (zip_path, "make build")):
         if not needed.exists():
             raise SystemExit(f"{needed} is missing: run `{how}` (make bench does)")
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    credentials = {"client_id": "bench-client", "client_secret": "bench-secret", "refresh_token": "bench-refresh",
-                   "authorized_at": now_rfc3339()}
-    with Moto() as moto, FakeSpotify(credentials["client_id"], credentials["client_secret"], credentials["refresh_token"]) as fake:
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    credentials = {
+        "client_id": "bench-client",
+        "client_secret": "bench-secret",
+        "refresh_token": "bench-refresh",
+        "authorized_at": now_rfc3339(),
+    }
+    with (
+        Moto() as moto,
+        FakeSpotify(credentials["client_id"], credentials["client_secret"], credentials["refresh_token"]) as fake,
+    ):
         moto.create_table(TABLE)
         moto.put_credentials(PARAMETER, credentials)
         requests.post(f"{fake.url}/_fake/scene", json={"scene": "track"}, timeout=5).raise_for_status()
-        requests.post(f"{fake.url}/_fake/delay", json={"seconds": args.spotify_delay_ms / 1000}, timeout=5).raise_for_status()
+        requests.post(
+            f"{fake.url}/_fake/delay", json={"seconds": args.spotify_delay_ms / 1000}, timeout=5
+        ).raise_for_status()
         proxy = moto.proxy  # counts every AWS call by operation
         proxy.delay = args.aws_delay_ms / 1000
         costs = call_costs(moto, fake, credentials)
-        env = {"STATE_TABLE": TABLE, "CREDENTIALS_PARAMETER": PARAMETER, "AWS_ENDPOINT_URL": moto.url,
-               "AWS_REGION": REGION, "SPOTIFY_API_URL": fake.url, "SPOTIFY_ACCOUNTS_URL": fake.url,
-               "RUST_LOG": "warn", **DUMMY_CREDENTIALS}
+        env = {
+            "STATE_TABLE": TABLE,
+            "CREDENTIALS_PARAMETER": PARAMETER,
+            "AWS_ENDPOINT_URL": moto.url,
+            "AWS_REGION": REGION,
+            "SPOTIFY_API_URL": fake.url,
+            "SPOTIFY_ACCOUNTS_URL": fake.url,
+            "RUST_LOG": "warn",
+            **DUMMY_CREDENTIALS,
+        }
         ours = Subject("this project", [str(binary)], env | {"CACHE_SECONDS": "5"}, zip_path.stat().st_size)
-        base = Subject("baseline", [sys.executable, "-m", "awslambdaric", "handler.handler"],
-                       env | {"PYTHONPATH": str(ROOT / "bench" / "baseline"), "LAMBDA_TASK_ROOT": str(ROOT / "bench" / "baseline")},
-                       baseline_zip_bytes())
+        base = Subject(
+            "baseline",
+            [sys.executable, "-m", "awslambdaric", "handler.handler"],
+            env
+            | {"PYTHONPATH": str(ROOT / "bench" / "baseline"), "LAMBDA_TASK_ROOT": str(ROOT / "bench" / "baseline")},
+            baseline_zip_bytes(),
+        )
         results = []
         for subject in (ours, base):
             print(f"measuring {subject.name}…", flush=True)

@@ -9,10 +9,8 @@ import os
 import signal
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from devstack.local import LocalStack, now_rfc3339  # noqa: E402
+from devstack.local import LocalStack, now_rfc3339
 
 
 def real_spotify() -> dict | None:
@@ -22,7 +20,9 @@ def real_spotify() -> dict | None:
         return None
     if len(given) < len(names):
         missing = ", ".join(n for n in names if n not in given)
-        raise SystemExit(f"make dev: {missing} not set; set all three to use the real Spotify, or none for the stand-in")
+        raise SystemExit(
+            f"make dev: {missing} not set; set all three to use the real Spotify, or none for the stand-in"
+        )
     return {
         "client_id": os.environ["SPOTIFY_CLIENT_ID"],
         "client_secret": os.environ["SPOTIFY_CLIENT_SECRET"],
@@ -35,21 +35,30 @@ def main() -> int:
     port = int(os.environ.get("PORT", "9000"))
     real = real_spotify()
     stack = LocalStack(port=port, real_spotify=real, cycle=True, log_level=os.environ.get("RUST_LOG", "info"))
-    print("make dev: starting moto (DynamoDB + SSM), "
-          + ("the real Spotify" if real else "the local Spotify stand-in") + " and the function…", flush=True)
+    print(
+        "make dev: starting moto (DynamoDB + SSM), "
+        + ("the real Spotify" if real else "the local Spotify stand-in")
+        + " and the function…",
+        flush=True,
+    )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         stack.start()
-        print(f"""
+        env = stack.function_env()
+        load_spotify = " --spotify " + stack.fake.url if stack.fake else ""
+        print(
+            f"""
   preview page  {stack.url}/   (the live widget and card, and the snippets to copy)
   now playing   curl {stack.url}/v1/current
   health        curl {stack.url}/v1/health
   function log  {stack.log_path}
-  moto          {stack.moto.url}   (table {stack.function_env()['STATE_TABLE']}, parameter {stack.function_env()['CREDENTIALS_PARAMETER']})
-  spotify       {stack.fake.url + '  (stand-in: a new scene every 30 s)' if stack.fake else 'https://api.spotify.com'}
-  load test     .venv/bin/python tests/load.py {stack.url} --clients 50 --seconds 10{' --spotify ' + stack.fake.url if stack.fake else ''}
+  moto          {stack.moto.url}   (table {env["STATE_TABLE"]}, parameter {env["CREDENTIALS_PARAMETER"]})
+  spotify       {stack.fake.url + "  (stand-in: a new scene every 30 s)" if stack.fake else "https://api.spotify.com"}
+  load test     .venv/bin/python tests/load.py {stack.url} --clients 50 --seconds 10{load_spotify}
 
-Ctrl-C stops everything.""", flush=True)
+Ctrl-C stops everything.""",
+            flush=True,
+        )
         while stack.alive():
             time.sleep(0.5)
         print(f"make dev: the function exited; see {stack.log_path}", file=sys.stderr)

@@ -22,7 +22,7 @@ def read(path: Path) -> dict:
     except json.JSONDecodeError as e:
         sys.exit(f"{path} is not JSON ({e}): fix or delete it; it holds the settings of your last make deploy")
     if not isinstance(settings, dict) or not all(isinstance(v, str) for v in settings.values()):
-        sys.exit(f"{path} must be one JSON object of strings, e.g. {{\"domainName\": \"np.example.com\"}}")
+        sys.exit(f'{path} must be one JSON object of strings, e.g. {{"domainName": "np.example.com"}}')
     return settings
 
 

@@ -3,10 +3,8 @@
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from devstack.aws import Moto  # noqa: E402
+from devstack.aws import Moto
 
 
 def main() -> int:

@@ -1,14 +1,8 @@
 """Fixtures that start the built system from outside: moto, the Spotify stand-in and the
 built function under the Runtime API emulator, exactly as `make dev` does."""
 
-import sys
-from pathlib import Path
-
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-
-from devstack.local import LocalStack  # noqa: E402
+from devstack.local import LocalStack
 
 WINDOW = 1
 

@@ -67,7 +67,10 @@ def run(base, clients, seconds, spotify=None, max_requests=None):
     elapsed = time.monotonic() - began
     after = spotify_calls(spotify)
     latencies.sort()
-    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else float("nan")
+
+    def pick(q):
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else float("nan")
+
     figures = {
         "requests": sum(statuses.values()),
         "seconds": elapsed,

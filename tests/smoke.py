@@ -15,55 +15,104 @@ FIELDS = {"status", "is_playing", "item", "progress_ms", "played_at", "fetched_a
 
 def checks(base: str):
     current = requests.get(f"{base}/v1/current", headers={"Origin": "https://example.com"}, timeout=15)
-    yield "GET /v1/current answers 200 JSON", current.status_code == 200 and current.headers.get(
-        "Content-Type", "").startswith("application/json"), f"{current.status_code} {current.text[:200]}"
+    yield (
+        "GET /v1/current answers 200 JSON",
+        current.status_code == 200 and current.headers.get("Content-Type", "").startswith("application/json"),
+        f"{current.status_code} {current.text[:200]}",
+    )
     doc = current.json() if current.status_code == 200 else {}
     yield "the document has the public fields", set(doc) == FIELDS, sorted(doc)
     yield "status is one of playing, paused, last_played, offline", doc.get("status") in STATUSES, doc.get("status")
-    yield "it may be cached briefly and has an ETag", "max-age=" in current.headers.get("Cache-Control", "") and bool(
-        current.headers.get("ETag")), dict(current.headers)
-    yield "CORS allows pages to read it", bool(current.headers.get("Access-Control-Allow-Origin")), dict(current.headers)
+    yield (
+        "it may be cached briefly and has an ETag",
+        "max-age=" in current.headers.get("Cache-Control", "") and bool(current.headers.get("ETag")),
+        dict(current.headers),
+    )
+    yield (
+        "CORS allows pages to read it",
+        bool(current.headers.get("Access-Control-Allow-Origin")),
+        dict(current.headers),
+    )
     if current.headers.get("ETag"):
         again = requests.get(f"{base}/v1/current", headers={"If-None-Match": current.headers["ETag"]}, timeout=15)
         # A 200 is right only when the answer changed meanwhile, and then its ETag differs.
         revalidated = again.status_code == 304 or (
-            again.status_code == 200 and again.headers.get("ETag") not in (None, current.headers["ETag"]))
+            again.status_code == 200 and again.headers.get("ETag") not in (None, current.headers["ETag"])
+        )
         yield "a matching If-None-Match gets 304", revalidated, f"{again.status_code} ETag {again.headers.get('ETag')}"
     head = requests.head(f"{base}/v1/current", timeout=15)
     yield "HEAD /v1/current answers 200", head.status_code == 200, head.status_code
     yield "answers say nosniff", current.headers.get("X-Content-Type-Options") == "nosniff", dict(current.headers)
     health = requests.get(f"{base}/v1/health", timeout=15)
     body = health.json() if health.headers.get("Content-Type", "").startswith("application/json") else {}
-    yield "GET /v1/health answers configured with days remaining", health.status_code == 200 and body.get(
-        "configured") is True, f"{health.status_code} {health.text[:200]}"
-    preflight = requests.options(f"{base}/v1/current", headers={
-        "Origin": "https://example.com", "Access-Control-Request-Method": "GET"}, timeout=15)
+    yield (
+        "GET /v1/health answers configured with days remaining",
+        health.status_code == 200 and body.get("configured") is True,
+        f"{health.status_code} {health.text[:200]}",
+    )
+    preflight = requests.options(
+        f"{base}/v1/current",
+        headers={"Origin": "https://example.com", "Access-Control-Request-Method": "GET"},
+        timeout=15,
+    )
     allowed = [m.strip() for m in preflight.headers.get("Access-Control-Allow-Methods", "").split(",")]
-    yield "OPTIONS preflight allows GET", preflight.status_code in (200, 204) and "GET" in allowed, (
-        f"{preflight.status_code} {dict(preflight.headers)}")
+    yield (
+        "OPTIONS preflight allows GET",
+        preflight.status_code in (200, 204) and "GET" in allowed,
+        (f"{preflight.status_code} {dict(preflight.headers)}"),
+    )
     post = requests.post(f"{base}/v1/current", timeout=15)
-    code = post.json().get("error", {}).get("code") if post.headers.get("Content-Type", "").startswith("application/json") else None
-    yield "POST is a JSON method_not_allowed", post.status_code == 405 and code == "method_not_allowed", (
-        f"{post.status_code} {post.text[:200]}")
+    code = (
+        post.json().get("error", {}).get("code")
+        if post.headers.get("Content-Type", "").startswith("application/json")
+        else None
+    )
+    yield (
+        "POST is a JSON method_not_allowed",
+        post.status_code == 405 and code == "method_not_allowed",
+        (f"{post.status_code} {post.text[:200]}"),
+    )
     item = doc.get("item") or {}
     palette = item.get("palette")
-    yield "the item's palette is null or three #rrggbb colours", palette is None or (
-        set(palette) == {"background", "foreground", "accent"}
-        and all(isinstance(c, str) and len(c) == 7 and c.startswith("#") for c in palette.values())), palette
+    yield (
+        "the item's palette is null or three #rrggbb colours",
+        palette is None
+        or (
+            set(palette) == {"background", "foreground", "accent"}
+            and all(isinstance(c, str) and len(c) == 7 and c.startswith("#") for c in palette.values())
+        ),
+        palette,
+    )
     art = requests.get(f"{base}/v1/art?size=64", allow_redirects=False, timeout=15)
     has_art = bool(item.get("images"))
-    art_ok = (art.status_code == 302 and bool(art.headers.get("Location"))) if has_art else (
-        art.status_code in (302, 404))
-    yield "GET /v1/art redirects to the art (or a JSON no_art without)", art_ok, f"{art.status_code} {dict(art.headers)}"
+    art_ok = (
+        (art.status_code == 302 and bool(art.headers.get("Location"))) if has_art else (art.status_code in (302, 404))
+    )
+    yield (
+        "GET /v1/art redirects to the art (or a JSON no_art without)",
+        art_ok,
+        f"{art.status_code} {dict(art.headers)}",
+    )
     page = requests.get(f"{base}/", timeout=15)
     script = re.search(r'<script type="module" src="([^"]+)"', page.text) if page.status_code == 200 else None
     loads = requests.get(urljoin(f"{base}/", script.group(1)), timeout=15) if script else None
-    yield "GET / is the preview page, and the widget script it names loads", loads is not None and (
-        loads.status_code == 200 and "javascript" in loads.headers.get("Content-Type", "")), (
-        f"{page.status_code} {script.group(1) if script else 'no script'} {loads.status_code if loads is not None else ''}")
+    yield (
+        "GET / is the preview page, and the widget script it names loads",
+        loads is not None and (loads.status_code == 200 and "javascript" in loads.headers.get("Content-Type", "")),
+        f"{page.status_code} {script.group(1) if script else 'no script'} "
+        f"{loads.status_code if loads is not None else ''}",
+    )
     missing = requests.get(f"{base}/v1/no-such-path", timeout=15)
-    code = missing.json().get("error", {}).get("code") if missing.headers.get("Content-Type", "").startswith("application/json") else None
-    yield "an unknown path is a JSON not_found", missing.status_code == 404 and code == "not_found", f"{missing.status_code} {missing.text[:200]}"
+    code = (
+        missing.json().get("error", {}).get("code")
+        if missing.headers.get("Content-Type", "").startswith("application/json")
+        else None
+    )
+    yield (
+        "an unknown path is a JSON not_found",
+        missing.status_code == 404 and code == "not_found",
+        f"{missing.status_code} {missing.text[:200]}",
+    )
 
 
 def main() -> int:

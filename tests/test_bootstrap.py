@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from devstack.aws import DUMMY_CREDENTIALS, REGION, Moto, free_port
 from devstack.fake_spotify import SESSION_COOKIE, FakeSpotify
 
@@ -38,8 +37,9 @@ def fake():
 class Run:
     """One run of the command, its output collected as it goes."""
 
-    def __init__(self, fake, moto, parameter, *args, env=None, secret=CLIENT_SECRET, timeout=20, port=None,
-                 registered=True):
+    def __init__(
+        self, fake, moto, parameter, *args, env=None, secret=CLIENT_SECRET, timeout=20, port=None, registered=True
+    ):
         assert BINARY.exists(), f"{BINARY} is not built: run `make test` (it builds the workspace first)"
         self.port = port or free_port()
         self.redirect_uri = f"http://127.0.0.1:{self.port}/callback"
@@ -47,20 +47,28 @@ class Run:
             # As the owner did on developer.spotify.com, before running the command.
             fake.state.redirect_uris.add(self.redirect_uri)
         base = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        self.env = base | DUMMY_CREDENTIALS | {
-            "AWS_REGION": REGION,
-            "AWS_ENDPOINT_URL": moto.url,
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "SPOTIFY_CLIENT_ID": CLIENT_ID,
-            "SPOTIFY_CLIENT_SECRET": secret,
-            "SPOTIFY_ACCOUNTS_URL": fake.url,
-            "SPOTIFY_API_URL": fake.url,
-            "CREDENTIALS_PARAMETER": parameter,
-        } | (env or {})
+        self.env = (
+            base
+            | DUMMY_CREDENTIALS
+            | {
+                "AWS_REGION": REGION,
+                "AWS_ENDPOINT_URL": moto.url,
+                "AWS_EC2_METADATA_DISABLED": "true",
+                "SPOTIFY_CLIENT_ID": CLIENT_ID,
+                "SPOTIFY_CLIENT_SECRET": secret,
+                "SPOTIFY_ACCOUNTS_URL": fake.url,
+                "SPOTIFY_API_URL": fake.url,
+                "CREDENTIALS_PARAMETER": parameter,
+            }
+            | (env or {})
+        )
         self.proc = subprocess.Popen(
             [str(BINARY), "--port", str(self.port), "--no-browser", "--timeout", str(timeout), *args],
             env={k: v for k, v in self.env.items() if v is not None},
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         self.lines = []
 
@@ -122,8 +130,10 @@ def test_the_happy_path_stores_what_the_function_reads(fake, moto, request):
 
 def test_running_it_again_renews_the_authorization(fake, moto, request):
     name = parameter_name(request)
-    moto.put_credentials(name, {"client_id": "old", "client_secret": "old", "refresh_token": "old",
-                                "authorized_at": "2026-01-01T00:00:00Z"})
+    moto.put_credentials(
+        name,
+        {"client_id": "old", "client_secret": "old", "refresh_token": "old", "authorized_at": "2026-01-01T00:00:00Z"},
+    )
     run = Run(fake, moto, name)
     browser(run.authorize_url())
     assert run.finish() == 0, run.stderr
@@ -156,7 +166,9 @@ def test_suggestions_ask_for_the_playlist_scopes_and_create_the_playlist_once(fa
     playlists = fake.playlists()
     assert len(playlists) == 1 and fake.calls()["create_playlist"] == 1
     [(pid, playlist)] = playlists.items()
-    assert playlist["name"] == "Suggested by visitors" and playlist["public"] is False, "private until the owner shares it"
+    assert playlist["name"] == "Suggested by visitors" and playlist["public"] is False, (
+        "private until the owner shares it"
+    )
     stored = moto.read_credentials(name)
     assert stored["suggestions_playlist_id"] == pid
     assert stored["scope"].split() == READ_SCOPES + PLAYLIST_SCOPES
@@ -191,7 +203,9 @@ def test_suggestions_reuse_an_own_playlist_of_that_name_but_not_a_followed_one(f
     fake.state.playlists.pop("ownOne")
     run, _ = suggestions_bootstrap(fake, moto, other, "--suggestions")
     created = moto.read_credentials(other)["suggestions_playlist_id"]
-    assert created != "followedOne" and fake.calls()["create_playlist"] == 1, "someone else's playlist cannot be added to"
+    assert created != "followedOne" and fake.calls()["create_playlist"] == 1, (
+        "someone else's playlist cannot be added to"
+    )
 
 
 def test_suggestions_with_print_only_create_nothing(fake, moto, request):
@@ -253,7 +267,13 @@ def test_an_unregistered_redirect_uri_says_what_to_register_at_once(fake, moto, 
     the link is checked before waiting (a 300 s wait would outlast `finish`)."""
     name = parameter_name(request)
     run = Run(fake, moto, name, timeout=300, registered=False)
-    failing(run, fake, f"Spotify does not accept the redirect URI {run.redirect_uri}: add it under Redirect URIs", moto, name)
+    failing(
+        run,
+        fake,
+        f"Spotify does not accept the redirect URI {run.redirect_uri}: add it under Redirect URIs",
+        moto,
+        name,
+    )
     assert "/authorize?" not in run.stdout, "no link to a page that can only refuse"
 
 
@@ -302,10 +322,18 @@ def test_no_aws_credentials_is_explained(fake, moto, request, tmp_path):
     empty = tmp_path / "empty"
     empty.write_text("")
     name = parameter_name(request)
-    run = Run(fake, moto, name, env={
-        "AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None, "AWS_SESSION_TOKEN": None,
-        "AWS_CONFIG_FILE": str(empty), "AWS_SHARED_CREDENTIALS_FILE": str(empty),
-    })
+    run = Run(
+        fake,
+        moto,
+        name,
+        env={
+            "AWS_ACCESS_KEY_ID": None,
+            "AWS_SECRET_ACCESS_KEY": None,
+            "AWS_SESSION_TOKEN": None,
+            "AWS_CONFIG_FILE": str(empty),
+            "AWS_SHARED_CREDENTIALS_FILE": str(empty),
+        },
+    )
     browser(run.authorize_url())
     failing(run, fake, "no AWS credentials found", moto, name)
 
@@ -315,7 +343,9 @@ class DenyingSsm(BaseHTTPRequestHandler):
 
     def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        body = json.dumps({"__type": "AccessDeniedException", "message": "User is not authorized to perform: ssm:PutParameter"}).encode()
+        body = json.dumps(
+            {"__type": "AccessDeniedException", "message": "User is not authorized to perform: ssm:PutParameter"}
+        ).encode()
         self.send_response(400)
         self.send_header("Content-Type", "application/x-amz-json-1.1")
         self.send_header("x-amzn-ErrorType", "AccessDeniedException")
@@ -331,7 +361,12 @@ def test_a_refused_parameter_write_is_explained(fake, moto, request):
     server = ThreadingHTTPServer(("127.0.0.1", 0), DenyingSsm)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        run = Run(fake, moto, parameter_name(request), env={"AWS_ENDPOINT_URL": f"http://127.0.0.1:{server.server_address[1]}"})
+        run = Run(
+            fake,
+            moto,
+            parameter_name(request),
+            env={"AWS_ENDPOINT_URL": f"http://127.0.0.1:{server.server_address[1]}"},
+        )
         browser(run.authorize_url())
         failing(run, fake, "AccessDenied")
         assert "ssm:PutParameter" in run.stderr
@@ -359,10 +394,18 @@ def test_without_the_variables_it_asks_at_the_terminal_and_does_not_echo_the_sec
     port = free_port()
     redirect_uri = f"http://127.0.0.1:{port}/callback"
     fake.state.redirect_uris.add(redirect_uri)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SPOTIFY_CLIENT"))} | DUMMY_CREDENTIALS | {
-        "AWS_REGION": REGION, "AWS_ENDPOINT_URL": moto.url, "AWS_EC2_METADATA_DISABLED": "true",
-        "SPOTIFY_ACCOUNTS_URL": fake.url, "SPOTIFY_API_URL": fake.url, "CREDENTIALS_PARAMETER": name,
-    }
+    env = (
+        {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SPOTIFY_CLIENT"))}
+        | DUMMY_CREDENTIALS
+        | {
+            "AWS_REGION": REGION,
+            "AWS_ENDPOINT_URL": moto.url,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "SPOTIFY_ACCOUNTS_URL": fake.url,
+            "SPOTIFY_API_URL": fake.url,
+            "CREDENTIALS_PARAMETER": name,
+        }
+    )
     pid, terminal = pty.fork()
     if pid == 0:
         os.execve(str(BINARY), [str(BINARY), "--port", str(port), "--no-browser", "--timeout", "20"], env)

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from devstack.local import LocalStack
 
 BROWSER = Path(__file__).resolve().parent / "browser"
@@ -19,7 +18,9 @@ BROWSER = Path(__file__).resolve().parent / "browser"
 def playing():
     # Suggestions in review mode for the dialog's tests, with room for the suggestions
     # they send before the one that finds the hourly limit.
-    with LocalStack(suggestions="review", extra_env={"CACHE_SECONDS": "1", "SUGGESTIONS_PER_VISITOR_PER_HOUR": "6"}) as stack:
+    with LocalStack(
+        suggestions="review", extra_env={"CACHE_SECONDS": "1", "SUGGESTIONS_PER_VISITOR_PER_HOUR": "6"}
+    ) as stack:
         requests.post(f"{stack.fake.url}/_fake/scene", json={"scene": "track"}, timeout=5).raise_for_status()
         yield stack
 
@@ -35,6 +36,7 @@ def test_the_svg_card_is_well_formed_xml(playing):
 
 def test_the_widget_is_under_6_kb_gzipped(playing):
     import gzip
+
     body = requests.get(f"{playing.url}/v1/widget.js", timeout=30).content
     assert len(gzip.compress(body, 9)) < 6 * 1024
 
@@ -45,17 +47,33 @@ def test_the_widget_the_header_the_suggest_dialog_the_card_and_page_in_chromium(
     assert (BROWSER / "node_modules" / "playwright-core").exists(), "run `make test` (it installs tests/browser)"
     try:
         done = subprocess.run(
-            ["node", "--test", "--test-concurrency=1", "--test-reporter=spec", "widget.test.mjs", "header.test.mjs", "suggest.test.mjs"], cwd=BROWSER,
-            env=dict(os.environ, NP_URL=playing.url, CHROMIUM=chromium), capture_output=True, text=True, timeout=300,
+            [
+                "node",
+                "--test",
+                "--test-concurrency=1",
+                "--test-reporter=spec",
+                "widget.test.mjs",
+                "header.test.mjs",
+                "suggest.test.mjs",
+            ],
+            cwd=BROWSER,
+            env=dict(os.environ, NP_URL=playing.url, CHROMIUM=chromium),
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
     except subprocess.TimeoutExpired as stuck:
         # What ran before the stop says which test hung; the function's log, what it answered.
         printed = stuck.output.decode(errors="replace") if isinstance(stuck.output, bytes) else stuck.output or ""
-        pytest.fail(f"the browser tests ran over 300 s; they printed:\n{printed[-6000:]}\n"
-                    f"the function's log ends:\n{playing.logs()[-3000:]}")
+        pytest.fail(
+            f"the browser tests ran over 300 s; they printed:\n{printed[-6000:]}\n"
+            f"the function's log ends:\n{playing.logs()[-3000:]}"
+        )
     print(done.stdout[-6000:])
     with capsys.disabled():
         for line in done.stdout.splitlines():
             if "proof of work:" in line and "hashes/s" in line:
                 print("\n" + line.strip().removeprefix("# "))
-    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:] + "\nthe function's log ends:\n" + playing.logs()[-3000:]
+    assert done.returncode == 0, (
+        done.stdout[-6000:] + done.stderr[-3000:] + "\nthe function's log ends:\n" + playing.logs()[-3000:]
+    )

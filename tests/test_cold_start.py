@@ -3,16 +3,12 @@ it reads its credentials before its first request."""
 
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import requests
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-
-from devstack.local import LocalStack  # noqa: E402
+from devstack.local import LocalStack
 
 BINARY = Path(__file__).resolve().parent.parent / "target" / "debug" / "now-playing"
 VALID = {
@@ -34,8 +30,15 @@ VALID = {
         ({"SPOTIFY_API_URL": "api.spotify.com"}, "SPOTIFY_API_URL is invalid"),
         ({"ALLOWED_ORIGINS": "example.com"}, "ALLOWED_ORIGINS is invalid"),
         # No root certificate to be found: the start names the fix, in a debug build too.
-        ({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "SSL_CERT_FILE": "/dev/null",
-          "SSL_CERT_DIR": "/nonexistent"}, "point SSL_CERT_FILE at a PEM bundle"),
+        (
+            {
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "SSL_CERT_FILE": "/dev/null",
+                "SSL_CERT_DIR": "/nonexistent",
+            },
+            "point SSL_CERT_FILE at a PEM bundle",
+        ),
     ],
 )
 def test_a_bad_setting_stops_the_cold_start_naming_it(change, named):

@@ -7,12 +7,11 @@ not only the answers)."""
 import json
 import subprocess
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import requests
-
 from devstack.local import PARAMETER, TABLE, LocalStack
 
 INFRA = Path(__file__).resolve().parent.parent / "infra"
@@ -22,16 +21,28 @@ DENIED = ("AccessDenied", "not authorized")
 
 def template_statements() -> list[dict]:
     """The inline statements of the function's role in the default template."""
-    out = subprocess.run(["npx", "ts-node", "--transpile-only", "bin/template.ts"], cwd=INFRA,
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        ["npx", "ts-node", "--transpile-only", "bin/template.ts"],
+        cwd=INFRA,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     resources = json.loads(out.stdout)["Resources"]
-    roles = [name for name, r in resources.items() if r["Type"] == "AWS::IAM::Role"
-             and "lambda.amazonaws.com" in json.dumps(r["Properties"]["AssumeRolePolicyDocument"])]
+    roles = [
+        name
+        for name, r in resources.items()
+        if r["Type"] == "AWS::IAM::Role"
+        and "lambda.amazonaws.com" in json.dumps(r["Properties"]["AssumeRolePolicyDocument"])
+    ]
     assert len(roles) == 1, roles
-    statements = [s for r in resources.values() if r["Type"] == "AWS::IAM::Policy"
-                  and {"Ref": roles[0]} in r["Properties"]["Roles"]
-                  for s in r["Properties"]["PolicyDocument"]["Statement"]]
+    statements = [
+        s
+        for r in resources.values()
+        if r["Type"] == "AWS::IAM::Policy" and {"Ref": roles[0]} in r["Properties"]["Roles"]
+        for s in r["Properties"]["PolicyDocument"]["Statement"]
+    ]
     assert statements, "the role has inline statements"
     # moto checks DynamoDB and SSM by action only (see Moto.enforce_iam); the resources
     # are pinned by the stack's jest assertions.
@@ -43,12 +54,10 @@ def statements():
     return template_statements()
 
 
-
-
-
-
 def item(stack, key):
-    return stack.moto.client("dynamodb").get_item(TableName=TABLE, Key={"pk": {"S": key}}, ConsistentRead=True).get("Item")
+    return (
+        stack.moto.client("dynamodb").get_item(TableName=TABLE, Key={"pk": {"S": key}}, ConsistentRead=True).get("Item")
+    )
 
 
 def denials(stack) -> list[str]:
@@ -61,7 +70,7 @@ def test_every_call_the_function_makes_is_allowed_by_the_template(statements):
         assert stack.aws_credentials["AWS_SESSION_TOKEN"] != "testing"
 
         # Cold start, expired token: a refresh under the token lease, the answer shared.
-        stack.seed_token("expired-access-token", datetime.now(timezone.utc) - timedelta(minutes=5))
+        stack.seed_token("expired-access-token", datetime.now(UTC) - timedelta(minutes=5))
         stack.fake.control("scene", {"scene": "track"})
         first = requests.get(f"{stack.url}/v1/current", timeout=30)
         assert first.status_code == 200 and first.json()["stale"] is False, first.text
@@ -84,8 +93,9 @@ def test_every_call_the_function_makes_is_allowed_by_the_template(statements):
         assert stack.moto.read_credentials(PARAMETER)["refresh_token"].startswith("fake-refresh-rotated-")
 
         # A 429 is shared as a backoff.
-        stack.fake.control("fail", {"path": "/v1/me/player/currently-playing", "status": 429,
-                                "headers": {"Retry-After": "600"}})
+        stack.fake.control(
+            "fail", {"path": "/v1/me/player/currently-playing", "status": 429, "headers": {"Retry-After": "600"}}
+        )
         time.sleep(WINDOW + 0.1)
         assert requests.get(f"{stack.url}/v1/current", timeout=30).json()["stale"] is True
         assert "backoff_until" in item(stack, "spotify#now-playing"), "the backoff was shared (UpdateItem)"

@@ -6,7 +6,7 @@ import time
 from calendar import monthrange
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -22,10 +22,6 @@ def get(stack, path="/v1/current", **kwargs):
     response = requests.get(stack.url + path, timeout=30, **kwargs)
     RESPONSES.append(response.text + json.dumps(dict(response.headers)))
     return response
-
-
-
-
 
 
 def after_the_window():
@@ -49,7 +45,19 @@ def test_a_playing_track_is_the_public_document(stack):
     assert doc["played_at"] is None
     assert isinstance(doc["progress_ms"], int)
     item = doc["item"]
-    assert set(item) == {"type", "id", "name", "url", "artists", "album", "images", "duration_ms", "explicit", "is_local", "palette"}
+    assert set(item) == {
+        "type",
+        "id",
+        "name",
+        "url",
+        "artists",
+        "album",
+        "images",
+        "duration_ms",
+        "explicit",
+        "is_local",
+        "palette",
+    }
     assert item["name"] == "Never Gonna Give You Up"
     assert item["artists"] == [{"name": "Rick Astley", "url": "https://open.spotify.com/artist/0gxyHStUsqpMadRV0Di1Qt"}]
     assert [i["width"] for i in item["images"]] == [640, 300, 64]
@@ -58,10 +66,12 @@ def test_a_playing_track_is_the_public_document(stack):
 
 def contrast(a: str, b: str) -> float:
     """WCAG 2 contrast ratio of two #rrggbb colours."""
+
     def luminance(colour):
         channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
         r, g, b = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
         return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
     high, low = sorted((luminance(a), luminance(b)), reverse=True)
     return (high + 0.05) / (low + 0.05)
 
@@ -115,7 +125,7 @@ def test_with_nothing_seen_the_last_play_comes_from_spotify_history(fresh_stack)
     assert doc["status"] == "last_played"
     assert doc["item"]["name"] == "Never Gonna Give You Up"
     played = datetime.fromisoformat(doc["played_at"].replace("Z", "+00:00"))
-    assert 600 < (datetime.now(timezone.utc) - played).total_seconds() < 900
+    assert 600 < (datetime.now(UTC) - played).total_seconds() < 900
 
 
 def test_nothing_seen_and_no_history_is_offline(fresh_stack):
@@ -156,10 +166,13 @@ def test_health_counts_the_days_left_without_calling_spotify(stack):
     year, month = authorized.year + (authorized.month + 5) // 12, (authorized.month + 5) % 12 + 1
     expires = authorized.replace(year=year, month=month, day=min(authorized.day, monthrange(year, month)[1]))
     assert body["authorization_expires_at"] == expires.strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert body["days_remaining"] == (expires - datetime.now(timezone.utc)).days
+    assert body["days_remaining"] == (expires - datetime.now(UTC)).days
     assert stack.fake.calls() == before
+
     # The stack's hourly health-check job, not a visitor's request, publishes the days left.
-    metrics = lambda: [json.loads(line) for line in stack.logs().splitlines() if '"AuthorizationDaysRemaining"' in line]
+    def metrics():
+        return [json.loads(line) for line in stack.logs().splitlines() if '"AuthorizationDaysRemaining"' in line]
+
     assert metrics() == [], "a visitor's /v1/health publishes no metric"
     job = json.loads((ROOT / "lambda/tests/data/events/scheduled_health.json").read_text())
     kind, doc = stack.runtime.invoke(job)

@@ -40,8 +40,9 @@ def test_the_deploy_job_runs_in_an_environment_and_never_bootstraps():
 
 
 def dry_run(*args: str) -> str:
-    done = subprocess.run(["make", "-n", "--no-print-directory", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run(
+        ["make", "-n", "--no-print-directory", *args], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -55,8 +56,9 @@ def test_make_deploy_bootstraps_only_when_asked(tmp_path):
 def test_a_plain_make_deploy_uses_the_settings_the_last_one_remembered(tmp_path):
     settings = tmp_path / "settings.json"
     remember = ["python3", "scripts/settings.py", "remember", str(settings)]
-    subprocess.run([*remember, "-c", "domainName=np.example.com", "-c", "alarmEmail=me@example.com"], cwd=ROOT,
-                   check=True)
+    subprocess.run(
+        [*remember, "-c", "domainName=np.example.com", "-c", "alarmEmail=me@example.com"], cwd=ROOT, check=True
+    )
     subprocess.run([*remember, "-c", "cacheSeconds=7", "-c", "alarmEmail="], cwd=ROOT, check=True)
     assert json.loads(settings.read_text()) == {"domainName": "np.example.com", "cacheSeconds": "7"}
     plain = dry_run("deploy", f"SETTINGS_FILE={settings}")
@@ -74,8 +76,9 @@ def test_a_plain_make_deploy_uses_the_settings_the_last_one_remembered(tmp_path)
 def test_a_broken_settings_file_is_named_with_the_fix(tmp_path):
     settings = tmp_path / "settings.json"
     settings.write_text("{not json")
-    done = subprocess.run(["python3", "scripts/settings.py", "args", str(settings)], cwd=ROOT, capture_output=True,
-                          text=True)
+    done = subprocess.run(
+        ["python3", "scripts/settings.py", "args", str(settings)], cwd=ROOT, capture_output=True, text=True
+    )
     assert done.returncode != 0 and str(settings) in done.stderr and "fix or delete it" in done.stderr
     assert "Traceback" not in done.stderr
 

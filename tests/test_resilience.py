@@ -3,19 +3,14 @@ runtime, a fault-injecting Spotify stand-in that counts every call, and moto."""
 
 import math
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
-
 from devstack.local import LocalStack
 from load import report, run
 
 WINDOW = 2  # CACHE_SECONDS for these stacks
-
-
-
-
 
 
 def current(stack):
@@ -31,10 +26,8 @@ def crowd():
         yield stack
 
 
-
-
 def test_a_crowd_on_a_cold_cache_makes_one_token_refresh_and_one_player_call_per_window(crowd):
-    crowd.seed_token("expired-access-token", datetime.now(timezone.utc) - timedelta(minutes=5))
+    crowd.seed_token("expired-access-token", datetime.now(UTC) - timedelta(minutes=5))
     crowd.fake.control("scene", {"scene": "track"})
     crowd.fake.control("delay", {"seconds": 0.3})  # a realistic Spotify, so requests overlap
     figures = run(crowd.url, clients=200, seconds=30, spotify=crowd.fake.url, max_requests=600)
@@ -46,16 +39,24 @@ def test_a_crowd_on_a_cold_cache_makes_one_token_refresh_and_one_player_call_per
     windows = math.ceil(figures["seconds"] / WINDOW) + 1
     assert 1 <= figures["spotify_player_calls"] <= windows, figures
     assert all(p.poll() is None for p in crowd.runtime.processes), "no process died"
-    assert sorted(crowd.runtime.handled) == [0, 1, 2, 3], f"each of the four processes took events: {crowd.runtime.handled}"
+    assert sorted(crowd.runtime.handled) == [0, 1, 2, 3], (
+        f"each of the four processes took events: {crowd.runtime.handled}"
+    )
 
 
 def test_a_429_stops_every_process_calling_spotify_until_retry_after(crowd):
     crowd.fake.control("scene", {"scene": "track"})
     current(crowd)
     time.sleep(WINDOW + 0.5)
-    crowd.fake.control("fail", {"path": "/v1/me/player/currently-playing", "status": 429,
-                            "headers": {"Retry-After": "19056"},
-                            "body": {"error": {"status": 429, "message": "Too many requests", "reason": "QUOTA_EXCEEDED"}}})
+    crowd.fake.control(
+        "fail",
+        {
+            "path": "/v1/me/player/currently-playing",
+            "status": 429,
+            "headers": {"Retry-After": "19056"},
+            "body": {"error": {"status": 429, "message": "Too many requests", "reason": "QUOTA_EXCEEDED"}},
+        },
+    )
     before = crowd.fake.calls()["currently_playing"]
     assert current(crowd)["stale"] is True
     assert crowd.fake.calls()["currently_playing"] == before + 1
@@ -75,12 +76,15 @@ def single():
         yield stack
 
 
-@pytest.mark.parametrize("fault", [
-    {"status": 500},
-    {"status": 503, "body": "<html>Service Unavailable</html>"},
-    {"status": 200, "body": "{\"is_playing\": tru"},
-    {"status": 200, "delay": 12},
-])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"status": 500},
+        {"status": 503, "body": "<html>Service Unavailable</html>"},
+        {"status": 200, "body": '{"is_playing": tru'},
+        {"status": 200, "delay": 12},
+    ],
+)
 def test_a_spotify_fault_serves_the_last_answer_as_stale_within_the_deadline(single, fault):
     single.fake.control("fail", {"path": "/v1/me/player/currently-playing", **fault})
     began = time.monotonic()

@@ -2,9 +2,9 @@
 
 import subprocess
 import sys
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-import threading
 
 import pytest
 
@@ -63,8 +63,14 @@ class Breaking(BaseHTTPRequestHandler):
             return self.answer(200, {}, b"")
         if self.broken == "no-art" and self.path.startswith("/v1/art"):
             return self.answer(404, {"Content-Type": "application/json"}, b'{"error":{"code":"no_art","message":"x"}}')
-        answer = requests.request(self.command, self.target + self.path, headers=headers, timeout=30, allow_redirects=False)
-        out = {k: v for k, v in answer.headers.items() if k.lower() not in ("content-length", "transfer-encoding", "connection")}
+        answer = requests.request(
+            self.command, self.target + self.path, headers=headers, timeout=30, allow_redirects=False
+        )
+        out = {
+            k: v
+            for k, v in answer.headers.items()
+            if k.lower() not in ("content-length", "transfer-encoding", "connection")
+        }
         if self.broken == "sniffable":
             out = {k: v for k, v in out.items() if k.lower() != "x-content-type-options"}
         status = 200 if self.broken == "post-accepted" and self.command == "POST" else answer.status_code
@@ -89,14 +95,17 @@ class Breaking(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.mark.parametrize("broken, failure", [
-    ("no-revalidation", "FAIL a matching If-None-Match gets 304"),
-    ("bare-preflight", "FAIL OPTIONS preflight allows GET"),
-    ("sniffable", "FAIL answers say nosniff"),
-    ("post-accepted", "FAIL POST is a JSON method_not_allowed"),
-    ("no-art", "FAIL GET /v1/art redirects to the art (or a JSON no_art without)"),
-    ("stage-in-snippets", "FAIL GET / is the preview page, and the widget script it names loads"),
-])
+@pytest.mark.parametrize(
+    "broken, failure",
+    [
+        ("no-revalidation", "FAIL a matching If-None-Match gets 304"),
+        ("bare-preflight", "FAIL OPTIONS preflight allows GET"),
+        ("sniffable", "FAIL answers say nosniff"),
+        ("post-accepted", "FAIL POST is a JSON method_not_allowed"),
+        ("no-art", "FAIL GET /v1/art redirects to the art (or a JSON no_art without)"),
+        ("stage-in-snippets", "FAIL GET / is the preview page, and the widget script it names loads"),
+    ],
+)
 def test_each_check_fails_when_its_behaviour_breaks(stack, broken, failure):
     handler = type("Broken", (Breaking,), {"target": stack.url, "broken": broken})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)

@@ -9,21 +9,23 @@ import http.client
 import json
 import os
 import subprocess
-import sys
 import time
 import urllib.parse
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-
-from devstack.local import PARAMETER, SUGGESTIONS_PLAYLIST, TABLE, LocalStack  # noqa: E402
+from devstack.local import PARAMETER, SUGGESTIONS_PLAYLIST, TABLE, LocalStack
 
 ROOT = Path(__file__).resolve().parent.parent
 TRACK = "4uLU6hMCjMI75M1A2tKUQC"  # in the stand-in's catalogue
-OTHER_TRACKS = ["sG3KbcHKDquMGLEQLcNddF", "uz1vjrVi316RbiSoMDT7Jh", "0YHWu8pHqbb3b7onP8hIeJ",
-                "fJSEZmuT6Sz5lTYOdR4UNP", "uSPqUY5XTdhK5R0OgMhxLp", "xbWh8GAehmOnJt1yQUSFJ8"]
+OTHER_TRACKS = [
+    "sG3KbcHKDquMGLEQLcNddF",
+    "uz1vjrVi316RbiSoMDT7Jh",
+    "0YHWu8pHqbb3b7onP8hIeJ",
+    "fJSEZmuT6Sz5lTYOdR4UNP",
+    "uSPqUY5XTdhK5R0OgMhxLp",
+    "xbWh8GAehmOnJt1yQUSFJ8",
+]
 UNKNOWN_TRACK = "0000000000000000000000"
 # moto's default account; the topic is made by the digest test, before the first digest.
 DIGEST_TOPIC = "arn:aws:sns:us-east-1:123456789012:now-playing-digest"
@@ -75,8 +77,9 @@ def code(doc):
 
 @pytest.fixture(scope="module")
 def auto():
-    with LocalStack(processes=2, suggestions="auto", log_level="trace",
-                    extra_env={"SUGGESTIONS_PER_VISITOR_PER_HOUR": "3"}) as running:
+    with LocalStack(
+        processes=2, suggestions="auto", log_level="trace", extra_env={"SUGGESTIONS_PER_VISITOR_PER_HOUR": "3"}
+    ) as running:
         yield running
 
 
@@ -103,8 +106,13 @@ def test_a_missing_empty_or_long_query_is_a_bad_request(auto, query):
 
 
 def test_a_suggestion_is_added_in_auto_mode_and_cannot_be_repeated(auto):
-    status, doc, headers = suggest(auto, f"https://open.spotify.com/track/{OTHER_TRACKS[0]}?si=x", "127.0.2.1",
-                                   name="Ada", message="for the drive home")
+    status, doc, headers = suggest(
+        auto,
+        f"https://open.spotify.com/track/{OTHER_TRACKS[0]}?si=x",
+        "127.0.2.1",
+        name="Ada",
+        message="for the drive home",
+    )
     assert status == 202, doc
     assert doc["suggestion"]["id"] == OTHER_TRACKS[0]
     assert doc["suggestion"]["status"] == "added"
@@ -134,31 +142,42 @@ def test_a_missing_forged_or_expired_proof_is_refused(auto):
     challenge = call(auto, "GET", "/v1/suggestions/challenge", source="127.0.3.3")[1]
     forged = json.loads(base64.b64decode(solve(challenge)))
     forged["signature"] = "00" * 32
-    status, doc, _ = call(auto, "POST", "/v1/suggestions",
-                          {"track": TRACK, "altcha": base64.b64encode(json.dumps(forged).encode()).decode()},
-                          source="127.0.3.3")
+    status, doc, _ = call(
+        auto,
+        "POST",
+        "/v1/suggestions",
+        {"track": TRACK, "altcha": base64.b64encode(json.dumps(forged).encode()).decode()},
+        source="127.0.3.3",
+    )
     assert (status, code(doc)) == (400, "proof_required")
     # An expiry moved into the past (or the future) no longer matches the challenge.
     moved = json.loads(base64.b64decode(solve(challenge)))
     moved["salt"] = moved["salt"].split("?")[0] + "?expires=1&"
-    status, doc, _ = call(auto, "POST", "/v1/suggestions",
-                          {"track": TRACK, "altcha": base64.b64encode(json.dumps(moved).encode()).decode()},
-                          source="127.0.3.3")
+    status, doc, _ = call(
+        auto,
+        "POST",
+        "/v1/suggestions",
+        {"track": TRACK, "altcha": base64.b64encode(json.dumps(moved).encode()).decode()},
+        source="127.0.3.3",
+    )
     assert (status, code(doc)) == (400, "proof_required")
 
 
-@pytest.mark.parametrize("body, headers, expected", [
-    (b"track=x", {"Content-Type": "application/x-www-form-urlencoded"}, (415, "unsupported_media_type")),
-    (json.dumps({"track": TRACK, "message": "x" * 3000}).encode(), {}, (413, "payload_too_large")),
-    (b"{not json", {}, (400, "bad_request")),
-    (json.dumps({"track": 42}).encode(), {}, (400, "bad_request")),
-    (json.dumps({"track": TRACK, "colour": "red"}).encode(), {}, (400, "bad_request")),
-    (json.dumps({"track": "spotify:album:" + TRACK}).encode(), {}, (400, "bad_request")),
-    (json.dumps({"track": TRACK, "name": "n" * 41}).encode(), {}, (400, "bad_request")),
-    (json.dumps({"track": TRACK, "message": "m" * 141}).encode(), {}, (400, "bad_request")),
-    (json.dumps({"track": TRACK, "name": "bell\u0007"}).encode(), {}, (400, "bad_request")),
-    (json.dumps({"track": TRACK, "website": "http://spam.example"}).encode(), {}, (400, "bad_request")),
-])
+@pytest.mark.parametrize(
+    "body, headers, expected",
+    [
+        (b"track=x", {"Content-Type": "application/x-www-form-urlencoded"}, (415, "unsupported_media_type")),
+        (json.dumps({"track": TRACK, "message": "x" * 3000}).encode(), {}, (413, "payload_too_large")),
+        (b"{not json", {}, (400, "bad_request")),
+        (json.dumps({"track": 42}).encode(), {}, (400, "bad_request")),
+        (json.dumps({"track": TRACK, "colour": "red"}).encode(), {}, (400, "bad_request")),
+        (json.dumps({"track": "spotify:album:" + TRACK}).encode(), {}, (400, "bad_request")),
+        (json.dumps({"track": TRACK, "name": "n" * 41}).encode(), {}, (400, "bad_request")),
+        (json.dumps({"track": TRACK, "message": "m" * 141}).encode(), {}, (400, "bad_request")),
+        (json.dumps({"track": TRACK, "name": "bell\u0007"}).encode(), {}, (400, "bad_request")),
+        (json.dumps({"track": TRACK, "website": "http://spam.example"}).encode(), {}, (400, "bad_request")),
+    ],
+)
 def test_each_malformed_suggestion_gets_its_code_and_nothing_is_stored(auto, body, headers, expected):
     status, doc, _ = call(auto, "POST", "/v1/suggestions", body, headers=headers, source="127.0.4.1")
     assert (status, code(doc)) == expected, doc
@@ -243,8 +262,13 @@ def test_without_the_playlist_scopes_the_owner_is_told_to_run_bootstrap():
 
 @pytest.fixture(scope="module")
 def crowd():
-    env = {"SUGGESTIONS_PROOF_OF_WORK": "off", "SUGGESTIONS_PER_VISITOR_PER_HOUR": "1000",
-           "SUGGESTIONS_PER_DAY": "1000", "SEARCHES_PER_VISITOR_PER_MINUTE": "1000", "DIGEST_TOPIC_ARN": DIGEST_TOPIC}
+    env = {
+        "SUGGESTIONS_PROOF_OF_WORK": "off",
+        "SUGGESTIONS_PER_VISITOR_PER_HOUR": "1000",
+        "SUGGESTIONS_PER_DAY": "1000",
+        "SEARCHES_PER_VISITOR_PER_MINUTE": "1000",
+        "DIGEST_TOPIC_ARN": DIGEST_TOPIC,
+    }
     with LocalStack(processes=4, suggestions="review", extra_env=env) as running:
         yield running
 
@@ -252,6 +276,7 @@ def crowd():
 def test_a_hundred_identical_suggestions_at_once_store_exactly_one(crowd):
     def one(i):
         return call(crowd, "POST", "/v1/suggestions", {"track": OTHER_TRACKS[0]}, source=f"127.1.0.{i + 1}")
+
     with concurrent.futures.ThreadPoolExecutor(50) as pool:
         answers = list(pool.map(one, range(100)))
     statuses = sorted(a[0] for a in answers)
@@ -267,26 +292,59 @@ def test_a_hundred_identical_suggestions_at_once_store_exactly_one(crowd):
 
 
 def owner_command(stack, *args):
-    env = dict(os.environ, **stack.aws_credentials, AWS_ENDPOINT_URL=stack.moto.url, AWS_REGION="us-east-1",
-               SPOTIFY_API_URL=stack.fake.url, SPOTIFY_ACCOUNTS_URL=stack.fake.url)
+    env = dict(
+        os.environ,
+        **stack.aws_credentials,
+        AWS_ENDPOINT_URL=stack.moto.url,
+        AWS_REGION="us-east-1",
+        SPOTIFY_API_URL=stack.fake.url,
+        SPOTIFY_ACCOUNTS_URL=stack.fake.url,
+    )
     binary = ROOT / "target" / "debug" / "now-playing-suggestions"
-    return subprocess.run([str(binary), "--table", TABLE, "--parameter", PARAMETER, *args], env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [str(binary), "--table", TABLE, "--parameter", PARAMETER, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_the_owner_lists_approves_and_rejects(crowd):
-    assert call(crowd, "POST", "/v1/suggestions", {"track": OTHER_TRACKS[1], "name": "\u001b[31mred"},
-                source="127.3.0.1")[0] == 400
-    assert call(crowd, "POST", "/v1/suggestions", {"track": OTHER_TRACKS[1], "name": "Grace <b>"},
-                source="127.3.0.1")[0] == 202
-    assert call(crowd, "POST", "/v1/suggestions", {"track": OTHER_TRACKS[1], "name": "Ada\u202egpj.exe"},
-                source="127.3.0.1")[0] == 400
+    assert (
+        call(crowd, "POST", "/v1/suggestions", {"track": OTHER_TRACKS[1], "name": "\u001b[31mred"}, source="127.3.0.1")[
+            0
+        ]
+        == 400
+    )
+    assert (
+        call(crowd, "POST", "/v1/suggestions", {"track": OTHER_TRACKS[1], "name": "Grace <b>"}, source="127.3.0.1")[0]
+        == 202
+    )
+    assert (
+        call(
+            crowd, "POST", "/v1/suggestions", {"track": OTHER_TRACKS[1], "name": "Ada\u202egpj.exe"}, source="127.3.0.1"
+        )[0]
+        == 400
+    )
     # A record stored before such words were refused is shown escaped to the owner.
-    odd = {"track": OTHER_TRACKS[4], "name": "Ada\u202egpj.exe", "message": "hi\u200b\U000e0041",
-           "status": "rejected", "created_at": "2026-12-01T10:00:00Z", "reason": None}
-    crowd.moto.client("dynamodb").put_item(TableName=TABLE, Item={
-        "pk": {"S": f"suggestion#{OTHER_TRACKS[4]}"}, "suggestion_json": {"S": json.dumps(odd)},
-        "status": {"S": "rejected"}, "ttl": {"N": str(int(time.time()) + 86400)}})
+    odd = {
+        "track": OTHER_TRACKS[4],
+        "name": "Ada\u202egpj.exe",
+        "message": "hi\u200b\U000e0041",
+        "status": "rejected",
+        "created_at": "2026-12-01T10:00:00Z",
+        "reason": None,
+    }
+    crowd.moto.client("dynamodb").put_item(
+        TableName=TABLE,
+        Item={
+            "pk": {"S": f"suggestion#{OTHER_TRACKS[4]}"},
+            "suggestion_json": {"S": json.dumps(odd)},
+            "status": {"S": "rejected"},
+            "ttl": {"N": str(int(time.time()) + 86400)},
+        },
+    )
     listed = owner_command(crowd, "list")
     assert listed.returncode == 0, listed.stderr
     assert "from: Ada\\u{202e}gpj.exe" in listed.stdout and "message: hi\\u{200b}\\u{e0041}" in listed.stdout
@@ -316,20 +374,33 @@ def test_the_daily_digest_counts_what_waits_and_goes_out_once_a_day(crowd):
     inbox = sqs.create_queue(QueueName="owner-inbox")["QueueUrl"]
     inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=DIGEST_TOPIC, Protocol="sqs", Endpoint=inbox_arn)
-    assert call(crowd, "POST", "/v1/suggestions", {"track": OTHER_TRACKS[2], "name": "Margaret", "message": "secret words"},
-                source="127.4.0.1")[0] == 202
+    assert (
+        call(
+            crowd,
+            "POST",
+            "/v1/suggestions",
+            {"track": OTHER_TRACKS[2], "name": "Margaret", "message": "secret words"},
+            source="127.4.0.1",
+        )[0]
+        == 202
+    )
     records = [json.loads(i["suggestion_json"]["S"]) for k, i in stored(crowd).items() if k.startswith("suggestion#")]
     waiting = sum(1 for r in records if r["status"] == "pending")
     assert waiting >= 2 and any(r["status"] != "pending" for r in records), records
 
     # Over HTTP there is no such thing, whatever the method, stage or trailing slash.
-    for method, path in (("POST", "/internal/daily-digest"), ("GET", "/internal/daily-digest"),
-                         ("POST", "/live/internal/daily-digest"), ("POST", "/internal/daily-digest/")):
+    for method, path in (
+        ("POST", "/internal/daily-digest"),
+        ("GET", "/internal/daily-digest"),
+        ("POST", "/live/internal/daily-digest"),
+        ("POST", "/internal/daily-digest/"),
+    ):
         assert call(crowd, method, path)[0] == 404, (method, path)
     digest = json.loads((ROOT / "lambda/tests/data/events/scheduled_digest.json").read_text())
     assert crowd.runtime.invoke(digest) == ("response", {"pending": waiting, "notified": True})
-    assert crowd.runtime.invoke(digest) == ("response", {"pending": waiting, "notified": False}), \
+    assert crowd.runtime.invoke(digest) == ("response", {"pending": waiting, "notified": False}), (
         "one message a day, however often asked"
+    )
 
     messages = sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10, WaitTimeSeconds=2).get("Messages", [])
     assert len(messages) == 1, messages
@@ -347,6 +418,7 @@ def test_a_flood_of_searches_stays_within_the_budget_and_current_stays_fresh(cro
 
     def one(i):
         return call(crowd, "GET", f"/v1/search?q=never+{i}", source=f"127.2.{i // 200}.{i % 200 + 1}")[0]
+
     with concurrent.futures.ThreadPoolExecutor(40) as pool:
         statuses = list(pool.map(one, range(500)))
     elapsed = time.monotonic() - started

@@ -9,7 +9,6 @@ import datetime
 import ipaddress
 import socket
 import ssl
-import sys
 import threading
 from pathlib import Path
 
@@ -19,14 +18,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-
-from devstack.local import LocalStack  # noqa: E402
+from devstack.local import LocalStack
 
 
 def certificate(subject: str, issuer_key, issuer_name, key, ca: bool) -> x509.Certificate:
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     builder = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
@@ -39,9 +35,19 @@ def certificate(subject: str, issuer_key, issuer_name, key, ca: bool) -> x509.Ce
     )
     if ca:
         builder = builder.add_extension(
-            x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
-                          key_encipherment=False, data_encipherment=False, key_agreement=False,
-                          encipher_only=False, decipher_only=False), critical=True)
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
     else:
         builder = builder.add_extension(
             x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
@@ -109,8 +115,11 @@ def pki(tmp_path_factory):
     server = certificate("127.0.0.1", ca_key, ca.subject, server_key, ca=False)
     (folder / "ca.pem").write_bytes(pem(ca))
     (folder / "server.pem").write_bytes(pem(server) + pem(ca))
-    (folder / "server.key").write_bytes(server_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    (folder / "server.key").write_bytes(
+        server_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     trusted = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     trusted.load_cert_chain(folder / "server.pem", folder / "server.key")
     # The same server name, from a CA the function does not trust: its roots are only the

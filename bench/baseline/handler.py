@@ -32,11 +32,14 @@ def access_token():
         timeout=5,
     ).json()
     expires_at = int(time.time()) + answer["expires_in"]
-    dynamodb.put_item(TableName=TABLE, Item={
-        "pk": {"S": "baseline#token"},
-        "access_token": {"S": answer["access_token"]},
-        "expires_at": {"N": str(expires_at)},
-    })
+    dynamodb.put_item(
+        TableName=TABLE,
+        Item={
+            "pk": {"S": "baseline#token"},
+            "access_token": {"S": answer["access_token"]},
+            "expires_at": {"N": str(expires_at)},
+        },
+    )
     return answer["access_token"]
 
 

@@ -46,8 +46,9 @@ class SerialProxy:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 operation = (self.headers.get("X-Amz-Target") or "other").split(".")[-1]
                 # Host unchanged: it is signed, and moto checks signatures when IAM is enforced.
-                request = urllib.request.Request(target + self.path, data=body, method=self.command,
-                                                 headers=dict(self.headers.items()))
+                request = urllib.request.Request(
+                    target + self.path, data=body, method=self.command, headers=dict(self.headers.items())
+                )
                 if proxy.delay:
                     time.sleep(proxy.delay)
                 with proxy.lock:
@@ -141,11 +142,16 @@ class Moto:
         statement's resources must be given as `*` here, and the resources themselves are
         proven by the stack's assertions."""
         iam = self.client("iam")
-        trust = {"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
+        }
         role = iam.create_role(RoleName="now-playing-function", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
-        iam.put_role_policy(RoleName="now-playing-function", PolicyName="template",
-                            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}))
+        iam.put_role_policy(
+            RoleName="now-playing-function",
+            PolicyName="template",
+            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
+        )
         users = {
             "tests": {"Effect": "Allow", "Action": "*", "Resource": "*"},
             "lambda-service": {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role["Arn"]},
@@ -153,19 +159,29 @@ class Moto:
         keys = {}
         for user, statement in users.items():
             iam.create_user(UserName=user)
-            iam.put_user_policy(UserName=user, PolicyName="only",
-                                PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}))
+            iam.put_user_policy(
+                UserName=user,
+                PolicyName="only",
+                PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+            )
             key = iam.create_access_key(UserName=user)["AccessKey"]
             keys[user] = {"aws_access_key_id": key["AccessKeyId"], "aws_secret_access_key": key["SecretAccessKey"]}
         # The moto API call is not an AWS action: straight to the server, past the proxy.
-        request = urllib.request.Request(f"http://127.0.0.1:{self.backend_port}/moto-api/reset-auth",
-                                         data=b"0", method="POST", headers={"Content-Type": "text/plain"})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.backend_port}/moto-api/reset-auth",
+            data=b"0",
+            method="POST",
+            headers={"Content-Type": "text/plain"},
+        )
         urllib.request.urlopen(request, timeout=10).read()
         self.credentials = keys["tests"]
         sts = boto3.client("sts", endpoint_url=self.url, region_name=REGION, **keys["lambda-service"])
         assumed = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="now-playing")["Credentials"]
-        return {"AWS_ACCESS_KEY_ID": assumed["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": assumed["SecretAccessKey"],
-                "AWS_SESSION_TOKEN": assumed["SessionToken"]}
+        return {
+            "AWS_ACCESS_KEY_ID": assumed["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": assumed["SecretAccessKey"],
+            "AWS_SESSION_TOKEN": assumed["SessionToken"],
+        }
 
     def create_table(self, name: str) -> None:
         """The token table with the schema the stack creates: `pk` string key, `ttl` TTL."""
@@ -176,14 +192,10 @@ class Moto:
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
             BillingMode="PAY_PER_REQUEST",
         )
-        dynamodb.update_time_to_live(
-            TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"}
-        )
+        dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"})
 
     def put_credentials(self, name: str, document: dict) -> None:
-        self.client("ssm").put_parameter(
-            Name=name, Type="SecureString", Value=json.dumps(document), Overwrite=True
-        )
+        self.client("ssm").put_parameter(Name=name, Type="SecureString", Value=json.dumps(document), Overwrite=True)
 
     def read_credentials(self, name: str) -> dict:
         value = self.client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]

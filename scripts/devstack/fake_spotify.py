@@ -14,7 +14,7 @@ import secrets
 import threading
 import time
 import urllib.parse
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .quiet import LoopbackServer, QuietHandler
@@ -37,6 +37,7 @@ CYCLE_SECONDS = 30
 
 # The cookie a logged-in browser carries on the stand-in's accounts pages.
 SESSION_COOKIE = "sp_dc"
+
 
 def fixture(name: str) -> dict:
     return json.loads((FIXTURES / name).read_text())
@@ -69,8 +70,18 @@ class State:
         # scan must look for, whatever was expired or rotated since.
         self.ever_issued: list[str] = []
         self.serial = itertools.count(1)
-        self.calls = {"token": 0, "currently_playing": 0, "recently_played": 0, "me": 0, "search": 0, "track": 0,
-                      "add_items": 0, "create_playlist": 0, "playlists": 0, "image": 0}
+        self.calls = {
+            "token": 0,
+            "currently_playing": 0,
+            "recently_played": 0,
+            "me": 0,
+            "search": 0,
+            "track": 0,
+            "add_items": 0,
+            "create_playlist": 0,
+            "playlists": 0,
+            "image": 0,
+        }
         # The scopes the owner granted; every token carries those of its grant.
         self.scope = "user-read-currently-playing user-read-recently-played"
         self.token_scopes: dict[str, str] = {}
@@ -103,9 +114,10 @@ class State:
 class Handler(QuietHandler):
     state: State
 
-
     def send(self, status: int, body=None, headers=None):
-        data = b"" if body is None else (body if isinstance(body, bytes) else self.local_images(json.dumps(body)).encode())
+        data = (
+            b"" if body is None else (body if isinstance(body, bytes) else self.local_images(json.dumps(body)).encode())
+        )
         self.send_response(status)
         for k, v in (headers or {}).items():
             self.send_header(k, v)
@@ -159,8 +171,11 @@ class Handler(QuietHandler):
             token = self.state.new_token("fake-access")
             self.state.issued.add(token)
             self.state.token_scopes[token] = self.state.scope
-            answer = fixture("token.json") | {"access_token": token, "expires_in": self.state.expires_in,
-                                              "scope": self.state.scope}
+            answer = fixture("token.json") | {
+                "access_token": token,
+                "expires_in": self.state.expires_in,
+                "scope": self.state.scope,
+            }
             if self.state.rotate_next:
                 self.state.refresh_token = self.state.new_token("fake-refresh-rotated")
                 answer["refresh_token"] = self.state.refresh_token
@@ -180,8 +195,11 @@ class Handler(QuietHandler):
             # The grant has the scopes the owner consented to, and so do its refreshes.
             self.state.scope = scope
             self.state.token_scopes[token] = scope
-            answer = fixture("token_rotated.json") | {"access_token": token, "refresh_token": self.state.refresh_token,
-                                                      "scope": scope}
+            answer = fixture("token_rotated.json") | {
+                "access_token": token,
+                "refresh_token": self.state.refresh_token,
+                "scope": scope,
+            }
         self.send(200, answer)
 
     def authorize(self, query):
@@ -259,9 +277,18 @@ class Handler(QuietHandler):
             return self.currently_playing(urllib.parse.parse_qs(url.query))
         if kind == "recently_played":
             return self.recently_played()
-        return self.send(200, {"id": "owner", "display_name": "Local Owner", "product": self.state.product, "type": "user",
-                               "uri": "spotify:user:owner", "href": "https://api.spotify.com/v1/users/owner",
-                               "external_urls": {"spotify": "https://open.spotify.com/user/owner"}})
+        return self.send(
+            200,
+            {
+                "id": "owner",
+                "display_name": "Local Owner",
+                "product": self.state.product,
+                "type": "user",
+                "uri": "spotify:user:owner",
+                "href": "https://api.spotify.com/v1/users/owner",
+                "external_urls": {"spotify": "https://open.spotify.com/user/owner"},
+            },
+        )
 
     def bearer_scope(self):
         """The scope of the request's token, or None (after a 401 was sent) when it is unknown."""
@@ -293,17 +320,37 @@ class Handler(QuietHandler):
             if (query.get("type") or [""])[0] != "track" or not words:
                 return self.send(400, {"error": {"status": 400, "message": "Bad search type field"}})
             page = copy.deepcopy(fixture("search_tracks.json"))
-            items = [t for t in page["tracks"]["items"]
-                     if all(w in (t["name"] + " " + " ".join(a["name"] for a in t["artists"])).lower() for w in words)]
+            items = [
+                t
+                for t in page["tracks"]["items"]
+                if all(w in (t["name"] + " " + " ".join(a["name"] for a in t["artists"])).lower() for w in words)
+            ]
             page["tracks"]["items"], page["tracks"]["total"], page["tracks"]["limit"] = items[:limit], len(items), limit
             return self.send(200, page)
         if kind == "playlists":
             with self.state.lock:
-                items = [fixture("playlist.json") | {"id": pid, "name": p["name"], "public": p["public"],
-                                                     "owner": fixture("playlist.json")["owner"] | {"id": p["owner"]}}
-                         for pid, p in self.state.playlists.items()]
-            return self.send(200, {"href": "https://api.spotify.com/v1/me/playlists", "items": items, "limit": 50,
-                                   "next": None, "offset": 0, "previous": None, "total": len(items)})
+                items = [
+                    fixture("playlist.json")
+                    | {
+                        "id": pid,
+                        "name": p["name"],
+                        "public": p["public"],
+                        "owner": fixture("playlist.json")["owner"] | {"id": p["owner"]},
+                    }
+                    for pid, p in self.state.playlists.items()
+                ]
+            return self.send(
+                200,
+                {
+                    "href": "https://api.spotify.com/v1/me/playlists",
+                    "items": items,
+                    "limit": 50,
+                    "next": None,
+                    "offset": 0,
+                    "previous": None,
+                    "total": len(items),
+                },
+            )
         track_id = url.path.removeprefix("/v1/tracks/")
         found = next((t for t in fixture("search_tracks.json")["tracks"]["items"] if t["id"] == track_id), None)
         if found is None:
@@ -331,10 +378,17 @@ class Handler(QuietHandler):
         if kind == "create_playlist":
             with self.state.lock:
                 pid = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(22))
-                self.state.playlists[pid] = {"name": body.get("name", ""), "uris": [], "owner": "owner",
-                                             "public": bool(body.get("public", True))}
-            return self.send(201, fixture("playlist.json") | {"id": pid, "name": body.get("name", ""),
-                                                              "public": bool(body.get("public", False))})
+                self.state.playlists[pid] = {
+                    "name": body.get("name", ""),
+                    "uris": [],
+                    "owner": "owner",
+                    "public": bool(body.get("public", True)),
+                }
+            return self.send(
+                201,
+                fixture("playlist.json")
+                | {"id": pid, "name": body.get("name", ""), "public": bool(body.get("public", False))},
+            )
         pid = path.removeprefix("/v1/playlists/").removesuffix("/items")
         uris = body.get("uris")
         if not isinstance(uris, list) or not all(isinstance(u, str) and u.startswith("spotify:") for u in uris):
@@ -366,7 +420,7 @@ class Handler(QuietHandler):
         if self.state.current_scene() == "offline":
             return self.send(200, fixture("recently_played_empty.json"))
         body = copy.deepcopy(fixture("recently_played.json"))
-        played = datetime.fromtimestamp(time.time() - 720, tz=timezone.utc)
+        played = datetime.fromtimestamp(time.time() - 720, tz=UTC)
         body["items"][0]["played_at"] = played.strftime("%Y-%m-%dT%H:%M:%S.") + f"{played.microsecond // 1000:03d}Z"
         self.send(200, body)
 
@@ -394,8 +448,12 @@ class Handler(QuietHandler):
                 # What the owner granted: new tokens carry it (tokens already issued keep theirs).
                 self.state.scope = body["scope"]
             elif path == "/_fake/playlist":
-                self.state.playlists[body["id"]] = {"name": body.get("name", "Suggested by visitors"), "uris": [],
-                                                    "owner": body.get("owner", "owner"), "public": False}
+                self.state.playlists[body["id"]] = {
+                    "name": body.get("name", "Suggested by visitors"),
+                    "uris": [],
+                    "owner": body.get("owner", "owner"),
+                    "public": False,
+                }
             elif path == "/_fake/delay":
                 self.state.delay = float(body["seconds"])
             else:
@@ -423,8 +481,12 @@ class FakeSpotify:
 
     def control(self, what: str, body: dict | None = None) -> None:
         """One of the `/_fake/...` controls: scene, fail, rotate, expire-access-tokens, ..."""
-        request = urllib.request.Request(f"{self.url}/_fake/{what}", data=json.dumps(body or {}).encode(),
-                                         method="POST", headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"{self.url}/_fake/{what}",
+            data=json.dumps(body or {}).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
         urllib.request.urlopen(request, timeout=5).read()
 
     def playlists(self) -> dict:

@@ -9,7 +9,7 @@ replies to the function's `/response` before it has read the body, which can the
 import secrets
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .aws import DUMMY_CREDENTIALS, REGION, Moto, free_port
@@ -22,7 +22,7 @@ PARAMETER = "/now-playing/spotify"
 
 
 def now_rfc3339() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 READ_SCOPES = ["user-read-currently-playing", "user-read-recently-played"]
@@ -33,9 +33,19 @@ SUGGESTIONS_PLAYLIST = "localsuggestedbyvisitor"
 class LocalStack:
     """Starts everything in order and stops it all, whatever failed in between."""
 
-    def __init__(self, port: int = 0, moto_port: int = 0, spotify_port: int = 0, real_spotify: dict | None = None,
-                 cycle: bool = False, log_level: str = "info", extra_env: dict | None = None, processes: int = 1,
-                 iam_statements: list[dict] | None = None, suggestions: str | None = None):
+    def __init__(
+        self,
+        port: int = 0,
+        moto_port: int = 0,
+        spotify_port: int = 0,
+        real_spotify: dict | None = None,
+        cycle: bool = False,
+        log_level: str = "info",
+        extra_env: dict | None = None,
+        processes: int = 1,
+        iam_statements: list[dict] | None = None,
+        suggestions: str | None = None,
+    ):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.moto = Moto(moto_port)
@@ -67,17 +77,24 @@ class LocalStack:
                 self.credentials["scope"] = " ".join(READ_SCOPES + PLAYLIST_SCOPES)
                 self.credentials["suggestions_playlist_id"] = SUGGESTIONS_PLAYLIST
             self.fake = FakeSpotify(
-                self.credentials["client_id"], self.credentials["client_secret"], self.credentials["refresh_token"],
-                port=spotify_port, cycle=cycle,
+                self.credentials["client_id"],
+                self.credentials["client_secret"],
+                self.credentials["refresh_token"],
+                port=spotify_port,
+                cycle=cycle,
             )
 
     def function_env(self) -> dict:
-        spotify = {} if self.fake is None else {
-            "SPOTIFY_API_URL": self.fake.url,
-            "SPOTIFY_ACCOUNTS_URL": self.fake.url,
-            # The stand-in serves the album art itself.
-            "ART_HOSTS": self.fake.url.removeprefix("http://"),
-        }
+        spotify = (
+            {}
+            if self.fake is None
+            else {
+                "SPOTIFY_API_URL": self.fake.url,
+                "SPOTIFY_ACCOUNTS_URL": self.fake.url,
+                # The stand-in serves the album art itself.
+                "ART_HOSTS": self.fake.url.removeprefix("http://"),
+            }
+        )
         return {
             "STATE_TABLE": TABLE,
             "CREDENTIALS_PARAMETER": PARAMETER,
@@ -112,11 +129,18 @@ class LocalStack:
         if not binary.exists():
             raise SystemExit(f"{binary} is not built: run `cargo build --bin now-playing` (make dev and make test do)")
         try:
-            self.runtime = LambdaRuntime([str(binary)], self.function_env(), processes=self.processes,
-                                         log_path=str(self.log_path), port=self.port).start()
+            self.runtime = LambdaRuntime(
+                [str(binary)],
+                self.function_env(),
+                processes=self.processes,
+                log_path=str(self.log_path),
+                port=self.port,
+            ).start()
         except OSError as e:
-            raise SystemExit(f"cannot listen on 127.0.0.1:{self.port} ({e.strerror}): stop what listens there, "
-                             "or choose another port (PORT=9001 make dev)") from None
+            raise SystemExit(
+                f"cannot listen on 127.0.0.1:{self.port} ({e.strerror}): stop what listens there, "
+                "or choose another port (PORT=9001 make dev)"
+            ) from None
         deadline = time.monotonic() + timeout
         while len(self.runtime.init_seconds) < self.processes:
             if time.monotonic() > deadline or any(p.poll() is not None for p in self.runtime.processes):
@@ -125,12 +149,15 @@ class LocalStack:
 
     def seed_token(self, value: str, expires_at: datetime) -> None:
         """Stores an access token in the table, as another instance would have."""
-        self.moto.client("dynamodb").put_item(TableName=TABLE, Item={
-            "pk": {"S": "spotify#access-token"},
-            "access_token": {"S": value},
-            "expires_at": {"N": str(int(expires_at.timestamp()))},
-            "ttl": {"N": str(int(expires_at.timestamp()) + 3600)},
-        })
+        self.moto.client("dynamodb").put_item(
+            TableName=TABLE,
+            Item={
+                "pk": {"S": "spotify#access-token"},
+                "access_token": {"S": value},
+                "expires_at": {"N": str(int(expires_at.timestamp()))},
+                "ttl": {"N": str(int(expires_at.timestamp()) + 3600)},
+            },
+        )
 
     def logs(self) -> str:
         return self.log_path.read_text()

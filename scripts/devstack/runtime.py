@@ -23,9 +23,19 @@ from concurrent.futures import Future
 from .quiet import LoopbackServer, QuietHandler
 
 API = "/2018-06-01/runtime"
-NOT_INHERITED = {"SSL_CERT_FILE", "SSL_CERT_DIR", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID",
-                 "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE",
-                 "AWS_SHARED_CREDENTIALS_FILE"}
+FUNCTION_ARN = "arn:aws:lambda:us-east-1:000000000000:function:now-playing"
+NOT_INHERITED = {
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_ENDPOINT_URL",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+}
 
 
 class Invocation:
@@ -40,14 +50,22 @@ class LambdaRuntime:
     """Runs `command` `processes` times against one Runtime API; `front_url` (on `port`, or
     any free one) serves HTTP."""
 
-    def __init__(self, command: list[str], env: dict, processes: int = 1, stage: str = "live",
-                 timeout: float = 30, log_path: str | None = None, port: int = 0):
+    def __init__(
+        self,
+        command: list[str],
+        env: dict,
+        processes: int = 1,
+        stage: str = "live",
+        timeout: float = 30,
+        log_path: str | None = None,
+        port: int = 0,
+    ):
         self.command = command
         self.env = env
         self.count = processes
         self.stage = stage
         self.timeout = timeout
-        self.pending: "queue.Queue[Invocation]" = queue.Queue()
+        self.pending: queue.Queue[Invocation] = queue.Queue()
         self.in_flight: dict[str, Invocation] = {}
         self.lock = threading.Lock()
         self.started_at: dict[int, float] = {}
@@ -74,8 +92,6 @@ class LambdaRuntime:
         runtime = self
 
         class Handler(QuietHandler):
-
-
             def reply(self, status, body=b"", headers=None):
                 self.send_response(status)
                 for k, v in (headers or {}).items():
@@ -96,13 +112,17 @@ class LambdaRuntime:
                     runtime.in_flight[invocation.id] = invocation
                     runtime.handled[slot] = runtime.handled.get(slot, 0) + 1
                 deadline_ms = int((time.time() + runtime.timeout) * 1000)
-                self.reply(200, json.dumps(invocation.event).encode(), {
-                    "Content-Type": "application/json",
-                    "Lambda-Runtime-Aws-Request-Id": invocation.id,
-                    "Lambda-Runtime-Deadline-Ms": str(deadline_ms),
-                    "Lambda-Runtime-Invoked-Function-Arn": "arn:aws:lambda:us-east-1:000000000000:function:now-playing",
-                    "Lambda-Runtime-Trace-Id": f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}",
-                })
+                self.reply(
+                    200,
+                    json.dumps(invocation.event).encode(),
+                    {
+                        "Content-Type": "application/json",
+                        "Lambda-Runtime-Aws-Request-Id": invocation.id,
+                        "Lambda-Runtime-Deadline-Ms": str(deadline_ms),
+                        "Lambda-Runtime-Invoked-Function-Arn": FUNCTION_ARN,
+                        "Lambda-Runtime-Trace-Id": f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}",
+                    },
+                )
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -127,13 +147,14 @@ class LambdaRuntime:
         runtime = self
 
         class Handler(QuietHandler):
-
-
             def handle_any(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 url = urllib.parse.urlparse(self.path)
-                invocation = Invocation(runtime.rest_event(self.command, url.path, url.query, dict(self.headers), body,
-                                                           self.client_address[0]))
+                invocation = Invocation(
+                    runtime.rest_event(
+                        self.command, url.path, url.query, dict(self.headers), body, self.client_address[0]
+                    )
+                )
                 runtime.pending.put(invocation)
                 try:
                     kind, payload = invocation.result.result(timeout=runtime.timeout)
@@ -178,19 +199,30 @@ class LambdaRuntime:
         if path == staged or path.startswith(staged + "/"):
             path = path.removeprefix(staged) or "/"
         return {
-            "resource": path, "path": path, "httpMethod": method,
-            "headers": headers, "multiValueHeaders": {k: [v] for k, v in headers.items()},
+            "resource": path,
+            "path": path,
+            "httpMethod": method,
+            "headers": headers,
+            "multiValueHeaders": {k: [v] for k, v in headers.items()},
             "queryStringParameters": {k: v[-1] for k, v in params.items()} or None,
             "multiValueQueryStringParameters": params or None,
-            "pathParameters": None, "stageVariables": None,
+            "pathParameters": None,
+            "stageVariables": None,
             "requestContext": {
-                "accountId": "000000000000", "apiId": "local", "stage": self.stage, "httpMethod": method,
+                "accountId": "000000000000",
+                "apiId": "local",
+                "stage": self.stage,
+                "httpMethod": method,
                 # As API Gateway does: the name it served the request on, not the client's Host.
                 "domainName": f"127.0.0.1:{self.front.server_address[1]}",
-                "path": requested, "resourcePath": path, "requestId": str(uuid.uuid4()),
-                "requestTimeEpoch": int(time.time() * 1000), "identity": {"sourceIp": source_ip},
+                "path": requested,
+                "resourcePath": path,
+                "requestId": str(uuid.uuid4()),
+                "requestTimeEpoch": int(time.time() * 1000),
+                "identity": {"sourceIp": source_ip},
             },
-            "body": body.decode("utf-8", "replace") if body else None, "isBase64Encoded": False,
+            "body": body.decode("utf-8", "replace") if body else None,
+            "isBase64Encoded": False,
         }
 
     def _write_log(self, text):
@@ -212,13 +244,17 @@ class LambdaRuntime:
         # must not decide where the function looks for its roots. Nor may the function see
         # the AWS settings of the developer's shell: `env` says which AWS it talks to.
         inherited = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
-        env = inherited | self.env | {
-            "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{api.server_address[1]}",
-            "AWS_LAMBDA_FUNCTION_NAME": "now-playing",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_LOG_STREAM_NAME": f"local/{uuid.uuid4().hex[:8]}",
-        }
+        env = (
+            inherited
+            | self.env
+            | {
+                "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{api.server_address[1]}",
+                "AWS_LAMBDA_FUNCTION_NAME": "now-playing",
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "AWS_LAMBDA_LOG_STREAM_NAME": f"local/{uuid.uuid4().hex[:8]}",
+            }
+        )
         if "AWS_REGION" in env:
             env.setdefault("AWS_DEFAULT_REGION", env["AWS_REGION"])  # as Lambda sets both
         with self.lock:
