@@ -7,9 +7,12 @@ const CSS = `
 :host{display:block;--np-bg:#fff;--np-fg:#191414;--np-muted:#5f6368;--np-accent:#1db954;--np-track:#e4e6e8;
 font:14px/1.35 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--np-fg);max-width:420px}
 :host([theme=dark]){--np-bg:#181818;--np-fg:#fff;--np-muted:#b3b3b3;--np-track:#3e3e3e}
-@media (prefers-color-scheme:dark){:host(:not([theme=light])){--np-bg:#181818;--np-fg:#fff;--np-muted:#b3b3b3;--np-track:#3e3e3e}}
-.card{display:flex;gap:12px;align-items:center;background:var(--np-bg);border-radius:12px;padding:12px;color:var(--np-fg);
-box-shadow:0 1px 3px rgba(0,0,0,.2);text-decoration:none;min-height:64px;box-sizing:border-box;transition:background-color .6s,color .6s}
+@media (prefers-color-scheme:dark){:host(:not([theme=light])){--np-bg:#181818;--np-fg:#fff;--np-muted:#b3b3b3;
+--np-track:#3e3e3e}}
+.card{display:flex;gap:12px;align-items:center;background:var(--np-bg);border-radius:12px;padding:12px;
+color:var(--np-fg);
+box-shadow:0 1px 3px rgba(0,0,0,.2);text-decoration:none;min-height:64px;box-sizing:border-box;
+transition:background-color .6s,color .6s}
 a.card:focus-visible{outline:3px solid var(--np-accent);outline-offset:2px}
 .art{width:64px;height:64px;border-radius:4px;flex:none;background:var(--np-track);object-fit:contain}
 .brand{flex:none;align-self:flex-start;color:var(--np-icon,#1ed760)}
@@ -29,25 +32,45 @@ a.card:focus-visible{outline:3px solid var(--np-accent);outline-offset:2px}
 
 // The header: a band the width of the page, in the art's colours (Spotify's black without),
 // the same height whatever plays, the art whole and square beside the text.
-const HEADER_CSS = CSS + `
+const HEADER_CSS =
+  CSS +
+  `
 :host{max-width:none;--np-bg:#191414;--np-fg:#fff;--np-muted:#fff;--np-accent:#1ed760;--np-track:#535353}
 .card{border-radius:0;box-shadow:none;gap:clamp(12px,3vw,32px);padding:clamp(12px,3vw,32px) clamp(16px,5vw,64px);
 height:calc(clamp(72px,16vw,160px) + 2 * clamp(12px,3vw,32px));min-height:0}
 .art{width:clamp(72px,16vw,160px);height:clamp(72px,16vw,160px)}
 .title{font-size:clamp(18px,3.2vw,32px);line-height:1.2}
 .sub{font-size:clamp(14px,1.8vw,18px)}.status{font-size:clamp(12px,1.4vw,14px)}.text{max-width:48rem}
-.bar{max-width:24rem}.brand{align-self:center}.cta{flex:none;font-size:13px;font-weight:600;margin-left:calc(8px - clamp(12px,3vw,32px))}
+.bar{max-width:24rem}.brand{align-self:center}.cta{flex:none;font-size:13px;font-weight:600;
+margin-left:calc(8px - clamp(12px,3vw,32px))}
 @media (max-width:600px){.cta{display:none}}`;
 
 // Spotify's icon (simple-icons, CC0) at the guidelines' minimum of 21 px: artwork and
 // metadata are shown with the Spotify brand, and the card links back to Spotify.
-const SPOTIFY_ICON = 'M12 0C5.4 0 0 5.4 0 12s5.4 12 12 12 12-5.4 12-12S18.66 0 12 0zm5.521 17.34c-.24.359-.66.48-1.021.24-2.82-1.74-6.36-2.101-10.561-1.141-.418.122-.779-.179-.899-.539-.12-.421.18-.78.54-.9 4.56-1.021 8.52-.6 11.64 1.32.42.18.479.659.301 1.02zm1.44-3.3c-.301.42-.841.6-1.262.3-3.239-1.98-8.159-2.58-11.939-1.38-.479.12-1.02-.12-1.14-.6-.12-.48.12-1.021.6-1.141C9.6 9.9 15 10.561 18.72 12.84c.361.181.54.78.241 1.2zm.12-3.36C15.24 8.4 8.82 8.16 5.16 9.301c-.6.179-1.2-.181-1.38-.721-.18-.601.18-1.2.72-1.381 4.26-1.26 11.28-1.02 15.721 1.621.539.3.719 1.02.419 1.56-.299.421-1.02.599-1.559.3z';
+const SPOTIFY_ICON =
+  'M12 0C5.4 0 0 5.4 0 12s5.4 12 12 12 12-5.4 12-12S18.66 0 12 0zm5.521 17.34c-.24.359-.66.48-1.021.24-' +
+  '2.82-1.74-6.36-2.101-10.561-1.141-.418.122-.779-.179-.899-.539-.12-.421.18-.78.54-.9 4.56-1.021 8.52' +
+  '-.6 11.64 1.32.42.18.479.659.301 1.02zm1.44-3.3c-.301.42-.841.6-1.262.3-3.239-1.98-8.159-2.58-11.939' +
+  '-1.38-.479.12-1.02-.12-1.14-.6-.12-.48.12-1.021.6-1.141C9.6 9.9 15 10.561 18.72 12.84c.361.181.54.78' +
+  '.241 1.2zm.12-3.36C15.24 8.4 8.82 8.16 5.16 9.301c-.6.179-1.2-.181-1.38-.721-.18-.601.18-1.2.72-1.38' +
+  '1 4.26-1.26 11.28-1.02 15.721 1.621.539.3.719 1.02.419 1.56-.299.421-1.02.599-1.559.3z';
 const LABEL = { playing: 'Now playing', paused: 'Paused', last_played: 'Last played', offline: 'Offline' };
-const MIN_POLL = 5e3, MAX_POLL = 60e3, MAX_BACKOFF = 300e3;
+/** The element's events bubble and cross its shadow root, so a page can listen higher up. */
+const EVENT = { bubbles: true, composed: true };
+const MIN_POLL = 5e3,
+  MAX_POLL = 60e3,
+  MAX_BACKOFF = 300e3;
 
 function ago(iso, now) {
   const s = Math.max(0, (now - Date.parse(iso)) / 1e3);
-  const [n, unit] = s < 90 ? [0, ''] : s < 5400 ? [Math.round(s / 60), 'minute'] : s < 129600 ? [Math.round(s / 3600), 'hour'] : [Math.round(s / 86400), 'day'];
+  const [n, unit] =
+    s < 90
+      ? [0, '']
+      : s < 5400
+        ? [Math.round(s / 60), 'minute']
+        : s < 129600
+          ? [Math.round(s / 3600), 'hour']
+          : [Math.round(s / 86400), 'day'];
   return n ? ` ${n} ${unit}${n > 1 ? 's' : ''} ago` : ' just now';
 }
 
@@ -57,117 +80,149 @@ const light = (hex) => [2, 7, 1].reduce((sum, w, i) => sum + w * parseInt(hex.sl
 /** Sets `--np-<name>` on `style` for each colour, or removes them all when `colours` is null. */
 function colour(style, colours, names) {
   for (const [name, key] of Object.entries(names)) {
-    if (colours) style.setProperty(`--np-${name}`, colours[key]); else style.removeProperty(`--np-${name}`);
+    if (colours) style.setProperty(`--np-${name}`, colours[key]);
+    else style.removeProperty(`--np-${name}`);
   }
 }
 
 export class NowPlayingElement extends HTMLElement {
+  #data = null;
+  #failures = 0;
+  #timer = 0;
+  #ticker = 0;
+  #suggesting = null;
+  #el;
+  #onVisibility;
   static css = CSS;
   static cta = '';
   static define(tag = 'now-playing', registry = customElements) {
     if (!registry.get(tag)) registry.define(tag, this);
     return this;
   }
-  static get observedAttributes() { return ['src', 'suggest']; }
+  static get observedAttributes() {
+    return ['src', 'suggest'];
+  }
 
   constructor() {
     super();
     this.fetch = (url, init) => fetch(url, init); // replaceable seam
-    this.data = null;
-    this.failures = 0;
-    this.timer = 0;
-    this.ticker = 0;
     const root = this.attachShadow({ mode: 'open' });
-    root.innerHTML = `<style>${this.constructor.css}</style><a class="card placeholder" part="card" target="_blank" rel="noopener noreferrer">
-<img class="art" alt="" part="art" hidden><div class="text"><div class="status"><span class="dot"></span><span class="label"></span></div>
-<div class="title">Spotify</div><div class="sub"></div><div class="bar" role="progressbar" aria-valuemin="0"><div class="fill"></div></div></div>
-<svg class="brand" part="brand" viewBox="0 0 24 24" width="21" height="21" aria-hidden="true" focusable="false"><path fill="currentColor" d="${SPOTIFY_ICON}"/></svg>${this.constructor.cta}</a>`;
+    root.innerHTML = `<style>${this.constructor.css}</style>
+<a class="card placeholder" part="card" target="_blank" rel="noopener noreferrer">
+<img class="art" alt="" part="art" hidden><div class="text">
+<div class="status"><span class="dot"></span><span class="label"></span></div>
+<div class="title">Spotify</div><div class="sub"></div><div class="bar" role="progressbar" aria-valuemin="0">
+<div class="fill"></div></div></div>
+<svg class="brand" part="brand" viewBox="0 0 24 24" width="21" height="21" aria-hidden="true" focusable="false">
+<path fill="currentColor" d="${SPOTIFY_ICON}"/></svg>${this.constructor.cta}</a>`;
     const $ = (s) => root.querySelector(s);
-    this.el = { card: $('.card'), art: $('.art'), label: $('.label'), title: $('.title'), sub: $('.sub'), bar: $('.bar'), fill: $('.fill'), cta: $('.cta') };
-    this.onVisibility = () => (document.hidden ? this.pause() : this.poll());
+    this.#el = {
+      card: $('.card'),
+      art: $('.art'),
+      label: $('.label'),
+      title: $('.title'),
+      sub: $('.sub'),
+      bar: $('.bar'),
+      fill: $('.fill'),
+      cta: $('.cta'),
+    };
+    this.#onVisibility = () => (document.hidden ? this.#pause() : this.poll());
   }
 
-  get src() { return this.getAttribute('src') || ''; }
-  set src(v) { this.setAttribute('src', v); }
-  get theme() { return this.getAttribute('theme') || 'auto'; }
-  set theme(v) { this.setAttribute('theme', v); }
-  get compact() { return this.hasAttribute('compact'); }
-  set compact(v) { this.toggleAttribute('compact', !!v); }
+  get src() {
+    return this.getAttribute('src') || '';
+  }
+  set src(v) {
+    this.setAttribute('src', v);
+  }
+  get theme() {
+    return this.getAttribute('theme') || 'auto';
+  }
+  set theme(v) {
+    this.setAttribute('theme', v);
+  }
+  get compact() {
+    return this.hasAttribute('compact');
+  }
+  set compact(v) {
+    this.toggleAttribute('compact', !!v);
+  }
 
   connectedCallback() {
-    document.addEventListener('visibilitychange', this.onVisibility);
-    if (this.hasAttribute('suggest')) this.suggestions();
+    document.addEventListener('visibilitychange', this.#onVisibility);
+    if (this.hasAttribute('suggest')) this.#suggestions();
     this.poll();
   }
   disconnectedCallback() {
-    document.removeEventListener('visibilitychange', this.onVisibility);
-    this.pause();
+    document.removeEventListener('visibilitychange', this.#onVisibility);
+    this.#pause();
   }
   attributeChangedCallback(name, old, value) {
-    if (name === 'suggest' && value !== null && this.isConnected) this.suggestions();
+    if (name === 'suggest' && value !== null && this.isConnected) this.#suggestions();
     if (name === 'src' && old !== null && old !== value && this.isConnected) this.poll();
   }
 
   /** Loads "Suggest a song" (widget-suggest.js, beside this script, same version) once. */
-  suggestions() {
-    if (this.suggesting) return;
+  #suggestions() {
+    if (this.#suggesting) return;
     const url = new URL('widget-suggest.js', import.meta.url);
     url.search = new URL(import.meta.url).search;
-    this.suggesting = import(url.href).then((m) => m.attach(this), (e) => {
-      this.suggesting = null;
-      this.dispatchEvent(new CustomEvent('error', { detail: `suggestions: ${e.message}` }));
-    });
+    this.#suggesting = import(url.href).then(
+      (m) => m.attach(this),
+      (e) => {
+        this.#suggesting = null;
+        this.dispatchEvent(new CustomEvent('error', { ...EVENT, detail: `suggestions: ${e.message}` }));
+      },
+    );
   }
 
-  pause() {
-    clearTimeout(this.timer);
-    clearInterval(this.ticker);
-    this.timer = this.ticker = 0;
+  #pause() {
+    clearTimeout(this.#timer);
+    clearInterval(this.#ticker);
+    this.#timer = this.#ticker = 0;
   }
 
   async poll() {
-    this.pause();
+    this.#pause();
     if (!this.src || document.hidden) return;
     try {
       const res = await this.fetch(this.src, { headers: { Accept: 'application/json' }, cache: 'no-cache' });
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      this.data = await res.json();
-      this.received = Date.now();
-      this.failures = 0;
-      this.render();
-      this.dispatchEvent(new Event('load'));
+      this.#data = await res.json();
+      this.#failures = 0;
+      this.#render();
+      this.dispatchEvent(new Event('load', EVENT));
     } catch (e) {
-      this.failures++;
-      if (!this.data) this.placeholder();
-      this.dispatchEvent(new CustomEvent('error', { detail: String(e && e.message || e) }));
+      this.#failures++;
+      if (!this.#data) this.#placeholder();
+      this.dispatchEvent(new CustomEvent('error', { ...EVENT, detail: String((e && e.message) || e) }));
     }
     if (!this.isConnected || document.hidden) return;
-    this.timer = setTimeout(() => this.poll(), this.nextDelay());
+    this.#timer = setTimeout(() => this.poll(), this.#nextDelay());
   }
 
   /** When the track should end, or a polite interval; longer when stale or failing. */
-  nextDelay() {
-    if (this.failures) return Math.min(MAX_BACKOFF, MIN_POLL * 2 ** this.failures);
-    const d = this.data || {};
+  #nextDelay() {
+    if (this.#failures) return Math.min(MAX_BACKOFF, MIN_POLL * 2 ** this.#failures);
+    const d = this.#data || {};
     let wait = d.status === 'playing' ? 15e3 : 30e3;
     if (d.status === 'playing' && d.item && d.progress_ms != null) {
-      wait = Math.min(wait, d.item.duration_ms - this.position() + 1e3);
+      wait = Math.min(wait, d.item.duration_ms - this.#position() + 1e3);
     }
     if (d.stale) wait = Math.max(wait, 30e3);
     return Math.min(MAX_POLL, Math.max(MIN_POLL, wait));
   }
 
   /** Progress now: the answer's progress advanced by the time since Spotify was read. */
-  position() {
-    const d = this.data;
+  #position() {
+    const d = this.#data;
     if (!d || d.progress_ms == null) return 0;
     const since = d.status === 'playing' ? Math.max(0, Date.now() - Date.parse(d.fetched_at)) : 0;
     return Math.min(d.item ? d.item.duration_ms : 0, d.progress_ms + since);
   }
 
   /** The 300 px rendition (of Spotify's 640, 300 and 64), which covers 64 px at any density. */
-  picture(images) {
-    const { art } = this.el;
+  picture(images, art) {
     const image = images[images.length > 1 ? images.length - 2 : 0];
     art.hidden = !image;
     if (image && art.src !== image.url) art.src = image.url;
@@ -177,42 +232,62 @@ export class NowPlayingElement extends HTMLElement {
    * Only the foreground is sure to be readable, so secondary text uses it too; Spotify's icon
    * turns from green to white or black (the foreground's side), as the brand asks on a colour. */
   paint(palette) {
-    const p = palette && !this.pinned() ? { ...palette, track: `color-mix(in srgb,${palette.foreground} 30%,${palette.background})`, icon: light(palette.foreground) > light(palette.background) ? '#fff' : '#000' } : null;
-    colour(this.el.card.style, p, { bg: 'background', fg: 'foreground', muted: 'foreground', accent: 'accent', track: 'track', icon: 'icon' });
+    const p =
+      palette && !this.pinned()
+        ? {
+            ...palette,
+            track: `color-mix(in srgb,${palette.foreground} 30%,${palette.background})`,
+            icon: light(palette.foreground) > light(palette.background) ? '#fff' : '#000',
+          }
+        : null;
+    colour(this.#el.card.style, p, {
+      bg: 'background',
+      fg: 'foreground',
+      muted: 'foreground',
+      accent: 'accent',
+      track: 'track',
+      icon: 'icon',
+    });
   }
 
-  pinned() { return this.hasAttribute('theme'); }
+  pinned() {
+    return this.hasAttribute('theme');
+  }
 
-  placeholder() {
-    const { card, art, label, title, sub, bar } = this.el;
+  #placeholder() {
+    const { card, art, label, title, sub, bar } = this.#el;
     card.className = 'card placeholder';
     card.removeAttribute('href');
     card.setAttribute('aria-label', 'Spotify: nothing to show');
     art.hidden = true;
     this.paint(null);
-    if (this.el.cta) this.el.cta.textContent = 'Spotify';
+    if (this.#el.cta) this.#el.cta.textContent = 'Spotify';
     label.textContent = '';
     title.textContent = 'Spotify';
     sub.textContent = '';
     bar.hidden = true;
   }
 
-  render() {
-    const d = this.data;
-    const { card, art, label, title, sub, bar, fill } = this.el;
+  #render() {
+    const d = this.#data;
+    const { card, art, label, title, sub, bar, fill } = this.#el;
     if (!d || !d.item) {
-      this.placeholder();
+      this.#placeholder();
       label.textContent = LABEL.offline;
       return;
     }
     const item = d.item;
     card.className = `card ${d.status}`;
-    if (item.url) card.href = item.url; else card.removeAttribute('href');
+    if (item.url) card.href = item.url;
+    else card.removeAttribute('href');
     card.title = item.url ? 'Listen on Spotify' : 'From Spotify';
-    this.picture(item.images || []);
+    this.picture(item.images || [], art);
     this.paint(item.palette);
-    if (this.el.cta) this.el.cta.textContent = card.title;
-    label.textContent = (LABEL[d.status] || '') + (d.status === 'last_played' && d.played_at ? ago(d.played_at, Date.now()) : '') + (d.stale ? ' · may be out of date' : '');
+    if (this.#el.cta) this.#el.cta.textContent = card.title;
+    label.textContent =
+      (LABEL[d.status] || '') +
+      (d.status === 'last_played' && d.played_at ? ago(d.played_at, Date.now()) : '') +
+      (d.stale ? ' · may be out of date' : '');
     title.textContent = item.name;
     const by = (item.artists || []).map((a) => a.name).join(', ');
     sub.textContent = item.type === 'episode' ? by : [by, item.album && item.album.name].filter(Boolean).join(' · ');
@@ -222,12 +297,12 @@ export class NowPlayingElement extends HTMLElement {
     if (hasBar) {
       bar.setAttribute('aria-valuemax', String(item.duration_ms));
       const tick = () => {
-        const at = this.position();
+        const at = this.#position();
         fill.style.width = `${(100 * at) / item.duration_ms}%`;
         bar.setAttribute('aria-valuenow', String(Math.round(at)));
       };
       tick();
-      if (d.status === 'playing') this.ticker = setInterval(tick, 1e3);
+      if (d.status === 'playing') this.#ticker = setInterval(tick, 1e3);
     }
   }
 }
@@ -246,8 +321,7 @@ export class NowPlayingHeader extends NowPlayingElement {
     if (this.hasAttribute('page-colors')) this.pageColours(null);
   }
 
-  picture(images) {
-    const { art } = this.el;
+  picture(images, art) {
     art.hidden = !images.length;
     const sized = images.filter((i) => i.width);
     art.srcset = sized.map((i) => `${i.url} ${i.width}w`).join(', ');
@@ -255,7 +329,9 @@ export class NowPlayingHeader extends NowPlayingElement {
     if (images.length && art.getAttribute('src') !== images[0].url) art.src = images[0].url;
   }
 
-  pinned() { return false; }
+  pinned() {
+    return false;
+  }
 
   paint(palette) {
     super.paint(palette);
@@ -264,7 +340,11 @@ export class NowPlayingHeader extends NowPlayingElement {
 
   /** `--np-background`, `--np-foreground`, `--np-accent` on the root, or none without art. */
   pageColours(palette) {
-    colour(document.documentElement.style, palette, { background: 'background', foreground: 'foreground', accent: 'accent' });
+    colour(document.documentElement.style, palette, {
+      background: 'background',
+      foreground: 'foreground',
+      accent: 'accent',
+    });
   }
 }
 

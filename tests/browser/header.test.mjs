@@ -10,11 +10,36 @@ let live; // the function's own answer: the stand-in's art and the palette compu
 
 const now = () => new Date().toISOString();
 const STATES = {
-  playing: () => ({ ...live, status: 'playing', is_playing: true, progress_ms: 60000, played_at: null, fetched_at: now(), stale: false }),
+  playing: () => ({
+    ...live,
+    status: 'playing',
+    is_playing: true,
+    progress_ms: 60000,
+    played_at: null,
+    fetched_at: now(),
+    stale: false,
+  }),
   paused: () => ({ ...STATES.playing(), status: 'paused', is_playing: false }),
-  last_played: () => ({ ...STATES.playing(), status: 'last_played', is_playing: false, progress_ms: null, played_at: new Date(Date.now() - 7 * 60e3).toISOString() }),
-  local_file: () => ({ ...STATES.playing(), item: { ...live.item, id: null, url: null, name: 'Garage Take 3', images: [], palette: null, is_local: true } }),
-  offline: () => ({ status: 'offline', is_playing: false, item: null, progress_ms: null, played_at: null, fetched_at: now(), stale: false }),
+  last_played: () => ({
+    ...STATES.playing(),
+    status: 'last_played',
+    is_playing: false,
+    progress_ms: null,
+    played_at: new Date(Date.now() - 7 * 60e3).toISOString(),
+  }),
+  local_file: () => ({
+    ...STATES.playing(),
+    item: { ...live.item, id: null, url: null, name: 'Garage Take 3', images: [], palette: null, is_local: true },
+  }),
+  offline: () => ({
+    status: 'offline',
+    is_playing: false,
+    item: null,
+    progress_ms: null,
+    played_at: null,
+    fetched_at: now(),
+    stale: false,
+  }),
   error: null,
 };
 
@@ -35,8 +60,11 @@ after(async () => browser && browser.close());
 /** Replaces the page body with one header fed `state` through its fetch seam. */
 async function mount(state, attrs = {}) {
   const body = STATES[state] ? STATES[state]() : null;
-  await mountElement(page, 'now-playing-header', body,
-    { attrs, style: 'margin:0;padding:0;max-width:none', after: '<main style="padding:16px">The rest of the page.</main>' });
+  await mountElement(page, 'now-playing-header', body, {
+    attrs,
+    style: 'margin:0;padding:0;max-width:none',
+    after: '<main style="padding:16px">The rest of the page.</main>',
+  });
   // The art, when there is some, has loaded.
   await page.waitForFunction(() => {
     const art = document.querySelector('now-playing-header').shadowRoot.querySelector('.art');
@@ -45,27 +73,39 @@ async function mount(state, attrs = {}) {
 }
 
 /** What a reviewer checks on the band: its box, the art's rendering, the brand and link. */
-const look = () => page.evaluate(() => {
-  const host = document.querySelector('now-playing-header');
-  const root = host.shadowRoot;
-  const card = root.querySelector('.card');
-  const art = root.querySelector('.art');
-  const box = art.getBoundingClientRect();
-  const style = getComputedStyle(art);
-  const brand = root.querySelector('.brand').getBoundingClientRect();
-  const hit = art.hidden ? null : root.elementFromPoint(box.x + box.width / 2, box.y + box.height / 2);
-  return {
-    height: host.getBoundingClientRect().height,
-    width: host.getBoundingClientRect().width,
-    background: getComputedStyle(card).backgroundColor,
-    colour: getComputedStyle(card).color,
-    transition: getComputedStyle(card).transitionDuration,
-    art: art.hidden ? null : { width: box.width, height: box.height, natural: art.naturalWidth / art.naturalHeight, fit: style.objectFit, filter: style.filter, radius: parseFloat(style.borderRadius), onTop: hit === art, src: art.currentSrc },
-    brand: brand.width,
-    href: card.getAttribute('href'),
-    title: root.querySelector('.title').textContent,
-  };
-});
+const look = () =>
+  page.evaluate(() => {
+    const host = document.querySelector('now-playing-header');
+    const root = host.shadowRoot;
+    const card = root.querySelector('.card');
+    const art = root.querySelector('.art');
+    const box = art.getBoundingClientRect();
+    const style = getComputedStyle(art);
+    const brand = root.querySelector('.brand').getBoundingClientRect();
+    const hit = art.hidden ? null : root.elementFromPoint(box.x + box.width / 2, box.y + box.height / 2);
+    return {
+      height: host.getBoundingClientRect().height,
+      width: host.getBoundingClientRect().width,
+      background: getComputedStyle(card).backgroundColor,
+      colour: getComputedStyle(card).color,
+      transition: getComputedStyle(card).transitionDuration,
+      art: art.hidden
+        ? null
+        : {
+            width: box.width,
+            height: box.height,
+            natural: art.naturalWidth / art.naturalHeight,
+            fit: style.objectFit,
+            filter: style.filter,
+            radius: parseFloat(style.borderRadius),
+            onTop: hit === art,
+            src: art.currentSrc,
+          },
+      brand: brand.width,
+      href: card.getAttribute('href'),
+      title: root.querySelector('.title').textContent,
+    };
+  });
 
 for (const width of [360, 1280]) {
   describe(`at ${width} px wide`, () => {
@@ -92,7 +132,11 @@ for (const width of [360, 1280]) {
         } else {
           assert.equal(l.background, 'rgb(25, 20, 20)', `${state}: Spotify's #191414 without art`);
         }
-        if (state !== 'error') await page.screenshot({ path: `${SHOTS}/header-${state}-${width}.png`, clip: { x: 0, y: 0, width, height: Math.ceil(l.height) + 40 } });
+        if (state !== 'error')
+          await page.screenshot({
+            path: `${SHOTS}/header-${state}-${width}.png`,
+            clip: { x: 0, y: 0, width, height: Math.ceil(l.height) + 40 },
+          });
       }
       assert.equal(new Set(Object.values(heights)).size, 1, `the page never jumps: ${JSON.stringify(heights)}`);
       if (width === 360) assert.ok(heights.playing <= 110, `compact on a phone: ${heights.playing}`);
@@ -112,18 +156,23 @@ test('at 320 px nothing overflows the band', async () => {
 
 test('page-colors puts the palette on the page root, and takes it away without art', async () => {
   await page.setViewportSize({ width: 1280, height: 400 });
-  const root = () => page.evaluate(() => ['background', 'foreground', 'accent'].map((n) => document.documentElement.style.getPropertyValue(`--np-${n}`)));
+  const root = () =>
+    page.evaluate(() =>
+      ['background', 'foreground', 'accent'].map((n) => document.documentElement.style.getPropertyValue(`--np-${n}`)),
+    );
   await mount('playing');
   assert.deepEqual(await root(), ['', '', ''], 'only with page-colors');
   await mount('playing', { 'page-colors': '' });
   const { background, foreground, accent } = live.item.palette;
   assert.deepEqual(await root(), [background, foreground, accent]);
   // An owner's three lines of CSS colour the page with the music.
-  await page.addStyleTag({ content: 'body{background:var(--np-background,#fff);color:var(--np-foreground,#000)} a{color:var(--np-accent)}' });
+  await page.addStyleTag({
+    content: 'body{background:var(--np-background,#fff);color:var(--np-foreground,#000)} a{color:var(--np-accent)}',
+  });
   assert.equal(await page.evaluate(() => getComputedStyle(document.body).backgroundColor), rgb(background));
   await page.screenshot({ path: `${SHOTS}/header-page-colors.png`, clip: { x: 0, y: 0, width: 1280, height: 300 } });
   await mount('offline', { 'page-colors': '' });
-  assert.deepEqual(await root(), ['', '', ''], 'the owner\'s fallbacks apply again');
+  assert.deepEqual(await root(), ['', '', ''], "the owner's fallbacks apply again");
   await mount('playing', { 'page-colors': '' });
   await page.evaluate(() => document.querySelector('now-playing-header').remove());
   assert.deepEqual(await root(), ['', '', ''], 'removed with the element');
@@ -138,15 +187,24 @@ test('the colour change between tracks is a transition, except with reduced moti
   assert.match((await look()).transition, /^0s/);
 });
 
-test('the widget takes the art\'s colours too, unless its theme is pinned', async () => {
+test("the widget takes the art's colours too, unless its theme is pinned", async () => {
   await page.setViewportSize({ width: 480, height: 140 });
   await mountElement(page, 'now-playing', STATES.playing());
-  const colours = () => page.evaluate(() => {
-    const root = document.querySelector('now-playing').shadowRoot;
-    return [getComputedStyle(root.querySelector('.card')).backgroundColor, getComputedStyle(root.querySelector('.title')).color, getComputedStyle(root.querySelector('.brand')).color];
-  });
+  const colours = () =>
+    page.evaluate(() => {
+      const root = document.querySelector('now-playing').shadowRoot;
+      return [
+        getComputedStyle(root.querySelector('.card')).backgroundColor,
+        getComputedStyle(root.querySelector('.title')).color,
+        getComputedStyle(root.querySelector('.brand')).color,
+      ];
+    });
   const { background, foreground } = live.item.palette;
-  assert.deepEqual(await colours(), [rgb(background), rgb(foreground), 'rgb(255, 255, 255)'], 'Spotify\'s icon in white on a dark colour');
+  assert.deepEqual(
+    await colours(),
+    [rgb(background), rgb(foreground), 'rgb(255, 255, 255)'],
+    "Spotify's icon in white on a dark colour",
+  );
   await page.locator('now-playing').screenshot({ path: `${SHOTS}/widget-art-colours.png` });
   await page.evaluate(() => document.querySelector('now-playing').setAttribute('theme', 'light'));
   await page.evaluate(() => document.querySelector('now-playing').poll());
@@ -157,7 +215,12 @@ test('the widget takes the art\'s colours too, unless its theme is pinned', asyn
 test('the preview page shows the header with its snippet', async () => {
   await page.setViewportSize({ width: 800, height: 900 });
   await page.goto(`${BASE}/`);
-  await page.waitForFunction(() => document.querySelector('now-playing-header')?.shadowRoot?.querySelector('.title')?.textContent !== 'Spotify');
+  await page.waitForFunction(
+    () => document.querySelector('now-playing-header')?.shadowRoot?.querySelector('.title')?.textContent !== 'Spotify',
+  );
   const snippets = await page.locator('pre').allTextContents();
-  assert.ok(snippets.some((s) => s.includes(`<now-playing-header src="${BASE}/v1/current"`)), snippets.join('\n'));
+  assert.ok(
+    snippets.some((s) => s.includes(`<now-playing-header src="${BASE}/v1/current"`)),
+    snippets.join('\n'),
+  );
 });

@@ -15,7 +15,10 @@ before(async () => {
   page = await browser.newPage({ viewport: { width: 520, height: 760 } });
   page.on('request', (r) => requests.push(new URL(r.url()).pathname + new URL(r.url()).search));
   page.on('pageerror', (e) => problems.push(String(e)));
-  page.on('dialog', (d) => { problems.push(`dialog: ${d.message()}`); d.dismiss(); });
+  page.on('dialog', (d) => {
+    problems.push(`dialog: ${d.message()}`);
+    d.dismiss();
+  });
   await page.goto(`${BASE}/`);
 });
 
@@ -30,37 +33,45 @@ async function mount({ suggest = true, stubs = {}, workers = 'allowed' } = {}) {
   assert.ok(at.defined, `no <now-playing> on the page: ${JSON.stringify(at)}`);
   requests = [];
   problems = [];
-  await page.evaluate(({ suggest, stubs, workers }) => {
-    document.body.innerHTML = '';
-    document.body.style.margin = '8px';
-    window.workers = 0;
-    window.posts = [];
-    if (!window.RealWorker) window.RealWorker = window.Worker;
-    window.Worker = class extends window.RealWorker {
-      constructor(...args) {
-        if (workers === 'forbidden') throw new DOMException('blocked by the page policy', 'SecurityError');
-        super(...args);
-        window.workers++;
-      }
-    };
-    const el = document.createElement('now-playing');
-    el.fetch = async (url, init = {}) => {
-      const u = new URL(url, location.href);
-      const key = `${init.method || 'GET'} ${u.pathname}`;
-      if (key === 'POST /v1/suggestions') window.posts.push(JSON.parse(init.body));
-      const queue = stubs[key];
-      if (!queue) return fetch(url, init);
-      const answer = queue.length > 1 ? queue.shift() : queue[0];
-      if (answer === 'network') throw new TypeError('Failed to fetch');
-      return new Response(JSON.stringify(answer.body), { status: answer.status, headers: { 'Content-Type': 'application/json', ...answer.headers } });
-    };
-    el.setAttribute('src', '/v1/current');
-    if (suggest) el.setAttribute('suggest', '');
-    window.outcomes = [];
-    el.addEventListener('suggestion', (e) => window.outcomes.push(e.detail.outcome));
-    document.body.append(el);
-  }, { suggest, stubs, workers });
-  await page.waitForFunction(() => document.querySelector('now-playing').shadowRoot.querySelector('.title').textContent !== 'Spotify');
+  await page.evaluate(
+    ({ suggest, stubs, workers }) => {
+      document.body.innerHTML = '';
+      document.body.style.margin = '8px';
+      window.workers = 0;
+      window.posts = [];
+      if (!window.RealWorker) window.RealWorker = window.Worker;
+      window.Worker = class extends window.RealWorker {
+        constructor(...args) {
+          if (workers === 'forbidden') throw new DOMException('blocked by the page policy', 'SecurityError');
+          super(...args);
+          window.workers++;
+        }
+      };
+      const el = document.createElement('now-playing');
+      el.fetch = async (url, init = {}) => {
+        const u = new URL(url, location.href);
+        const key = `${init.method || 'GET'} ${u.pathname}`;
+        if (key === 'POST /v1/suggestions') window.posts.push(JSON.parse(init.body));
+        const queue = stubs[key];
+        if (!queue) return fetch(url, init);
+        const answer = queue.length > 1 ? queue.shift() : queue[0];
+        if (answer === 'network') throw new TypeError('Failed to fetch');
+        return new Response(JSON.stringify(answer.body), {
+          status: answer.status,
+          headers: { 'Content-Type': 'application/json', ...answer.headers },
+        });
+      };
+      el.setAttribute('src', '/v1/current');
+      if (suggest) el.setAttribute('suggest', '');
+      window.outcomes = [];
+      el.addEventListener('suggestion', (e) => window.outcomes.push(e.detail.outcome));
+      document.body.append(el);
+    },
+    { suggest, stubs, workers },
+  );
+  await page.waitForFunction(
+    () => document.querySelector('now-playing').shadowRoot.querySelector('.title').textContent !== 'Spotify',
+  );
   if (suggest) await page.getByRole('button', { name: 'Suggest a song' }).waitFor();
 }
 
@@ -99,7 +110,11 @@ test('keyboard only: open, search, choose, write, send', async () => {
   assert.equal(await search().evaluate((el) => el.getRootNode().activeElement === el), true, 'focus in the search box');
   await page.keyboard.type('r');
   await page.waitForTimeout(700);
-  assert.deepEqual(requests.filter((r) => r.startsWith('/v1/search')), [], 'no search under 2 characters');
+  assert.deepEqual(
+    requests.filter((r) => r.startsWith('/v1/search')),
+    [],
+    'no search under 2 characters',
+  );
   await page.keyboard.type('ick ast', { delay: 40 });
   await options().first().waitFor();
   assert.equal(requests.filter((r) => r.startsWith('/v1/search')).length, 1, 'typing is debounced into one search');
@@ -114,16 +129,33 @@ test('keyboard only: open, search, choose, write, send', async () => {
   const passed = [];
   for (let i = 0; i < 3; i++) {
     await page.keyboard.press('Tab');
-    passed.push(await page.evaluate(() => document.querySelector('now-playing').shadowRoot.activeElement.textContent.trim()));
+    passed.push(
+      await page.evaluate(() => document.querySelector('now-playing').shadowRoot.activeElement.textContent.trim()),
+    );
   }
-  assert.deepEqual(passed, ['Songs from Spotify', 'Listen on Spotify', ''], 'the attribution, the link back, then the name');
-  assert.equal(await page.getByRole('textbox', { name: 'Your name (optional)' }).evaluate((el) => el.getRootNode().activeElement === el), true);
+  assert.deepEqual(
+    passed,
+    ['Songs from Spotify', 'Listen on Spotify', ''],
+    'the attribution, the link back, then the name',
+  );
+  assert.equal(
+    await page
+      .getByRole('textbox', { name: 'Your name (optional)' })
+      .evaluate((el) => el.getRootNode().activeElement === el),
+    true,
+  );
   await page.keyboard.type('Ada');
   await page.keyboard.press('Tab');
   await page.keyboard.type('For the\nweekend');
-  await page.locator('now-playing').locator('dialog').screenshot({ path: `${SHOTS}/suggest-dialog.png` });
+  await page
+    .locator('now-playing')
+    .locator('dialog')
+    .screenshot({ path: `${SHOTS}/suggest-dialog.png` });
   await page.keyboard.press('Tab'); // the honeypot is skipped
-  assert.equal(await page.getByRole('button', { name: 'Send suggestion' }).evaluate((el) => el.getRootNode().activeElement === el), true);
+  assert.equal(
+    await page.getByRole('button', { name: 'Send suggestion' }).evaluate((el) => el.getRootNode().activeElement === el),
+    true,
+  );
   await page.keyboard.press('Enter');
   assert.equal(await outcome(), `Thank you! “${chosen}” is waiting for the owner to listen.`);
   const [sent] = await page.evaluate(() => window.posts);
@@ -133,11 +165,24 @@ test('keyboard only: open, search, choose, write, send', async () => {
   assert.ok(sent.altcha, 'a proof of work was sent');
   const proof = JSON.parse(Buffer.from(sent.altcha, 'base64').toString());
   assert.deepEqual(Object.keys(proof).sort(), ['algorithm', 'challenge', 'number', 'salt', 'signature']);
-  assert.ok(await page.evaluate(() => window.workers) >= 1, 'solved in a Web Worker');
-  await page.locator('now-playing').locator('dialog').screenshot({ path: `${SHOTS}/suggest-pending.png` });
+  assert.ok((await page.evaluate(() => window.workers)) >= 1, 'solved in a Web Worker');
+  await page
+    .locator('now-playing')
+    .locator('dialog')
+    .screenshot({ path: `${SHOTS}/suggest-pending.png` });
   await page.keyboard.press('Escape');
-  assert.equal(await page.locator('now-playing').locator('dialog').evaluate((d) => d.open), false);
-  assert.equal(await page.getByRole('button', { name: 'Suggest a song' }).evaluate((el) => el.getRootNode().activeElement === el), true, 'focus returns to the button');
+  assert.equal(
+    await page
+      .locator('now-playing')
+      .locator('dialog')
+      .evaluate((d) => d.open),
+    false,
+  );
+  assert.equal(
+    await page.getByRole('button', { name: 'Suggest a song' }).evaluate((el) => el.getRootNode().activeElement === el),
+    true,
+    'focus returns to the button',
+  );
   assert.deepEqual(problems, []);
 });
 
@@ -147,9 +192,18 @@ test('screen readers get a named dialog, combobox, listbox, options and a live s
   const dialog = page.getByRole('dialog', { name: 'Suggest a song' });
   assert.equal(await dialog.count(), 1);
   const tree = await dialog.ariaSnapshot();
-  for (const line of ['heading "Suggest a song"', 'button "Close"', 'combobox "Search for a song"', 'listbox "Songs found"',
-    'option "Together Forever by Rick Astley"', 'textbox "Your name (optional)"', 'textbox "A message for the owner (optional)"',
-    'button "Send suggestion" [disabled]', 'status', 'link "Songs from Spotify"']) {
+  for (const line of [
+    'heading "Suggest a song"',
+    'button "Close"',
+    'combobox "Search for a song"',
+    'listbox "Songs found"',
+    'option "Together Forever by Rick Astley"',
+    'textbox "Your name (optional)"',
+    'textbox "A message for the owner (optional)"',
+    'button "Send suggestion" [disabled]',
+    'status',
+    'link "Songs from Spotify"',
+  ]) {
     assert.ok(tree.includes(line), `${line} in\n${tree}`);
   }
   assert.ok(!tree.includes('Leave this empty'), 'the honeypot is hidden from assistive technology');
@@ -176,24 +230,50 @@ test('hostile names are shown as text, in results and when sent', async () => {
   await mount({ stubs: { 'GET /v1/search': [{ status: 200, body: { tracks: [track] } }] } });
   await pick('cry for help');
   assert.equal(await options().first().locator('b').textContent(), hostile);
-  const injected = await page.evaluate(() => document.querySelector('now-playing').shadowRoot.querySelectorAll('script, .sg-t b b, img[src="x"]').length);
+  const injected = await page.evaluate(
+    () => document.querySelector('now-playing').shadowRoot.querySelectorAll('script, .sg-t b b, img[src="x"]').length,
+  );
   assert.equal(injected, 0);
   await page.getByRole('textbox', { name: 'Your name (optional)' }).fill(hostile.slice(0, 40));
   await page.getByRole('button', { name: 'Send suggestion' }).click();
   assert.equal(await outcome(), `Thank you! “${hostile}” is waiting for the owner to listen.`);
-  await page.locator('now-playing').locator('dialog').screenshot({ path: `${SHOTS}/suggest-hostile.png` });
+  await page
+    .locator('now-playing')
+    .locator('dialog')
+    .screenshot({ path: `${SHOTS}/suggest-hostile.png` });
   assert.deepEqual(problems, []);
 });
 
 const OUTCOMES = {
-  added: [{ status: 202, body: { suggestion: { id: 'x', status: 'added' } } }, 'Thank you! “Cry for Help” is on the playlist.'],
-  rate_limited: [{ status: 429, headers: { 'Retry-After': '2400' }, body: { error: { code: 'rate_limited', message: 'x' } } }, 'Too many suggestions: try again in 40 minutes.'],
-  track_not_found: [{ status: 404, body: { error: { code: 'track_not_found', message: 'x' } } }, 'Spotify does not have that song any more. Pick another?'],
-  suggestions_closed: [{ status: 403, body: { error: { code: 'suggestions_closed', message: 'x' } } }, 'Suggestions are closed.'],
-  suggestions_not_authorized: [{ status: 503, body: { error: { code: 'suggestions_not_authorized', message: 'run make bootstrap' } } }, 'Suggestions are not set up yet. Please try again another day.'],
-  bad_request: [{ status: 400, body: { error: { code: 'bad_request', message: 'the name has more than 40 characters' } } }, 'Not sent: the name has more than 40 characters'],
+  added: [
+    { status: 202, body: { suggestion: { id: 'x', status: 'added' } } },
+    'Thank you! “Cry for Help” is on the playlist.',
+  ],
+  rate_limited: [
+    { status: 429, headers: { 'Retry-After': '2400' }, body: { error: { code: 'rate_limited', message: 'x' } } },
+    'Too many suggestions: try again in 40 minutes.',
+  ],
+  track_not_found: [
+    { status: 404, body: { error: { code: 'track_not_found', message: 'x' } } },
+    'Spotify does not have that song any more. Pick another?',
+  ],
+  suggestions_closed: [
+    { status: 403, body: { error: { code: 'suggestions_closed', message: 'x' } } },
+    'Suggestions are closed.',
+  ],
+  suggestions_not_authorized: [
+    { status: 503, body: { error: { code: 'suggestions_not_authorized', message: 'run make bootstrap' } } },
+    'Suggestions are not set up yet. Please try again another day.',
+  ],
+  bad_request: [
+    { status: 400, body: { error: { code: 'bad_request', message: 'the name has more than 40 characters' } } },
+    'Not sent: the name has more than 40 characters',
+  ],
   unreachable: ['network', 'Not sent: the server did not answer. Try again in a minute.'],
-  server_error: [{ status: 502, body: { error: { code: 'upstream_unavailable', message: 'x' } } }, 'Not sent: the server did not answer. Try again in a minute.'],
+  server_error: [
+    { status: 502, body: { error: { code: 'upstream_unavailable', message: 'x' } } },
+    'Not sent: the server did not answer. Try again in a minute.',
+  ],
 };
 
 for (const [name, [answer, text]] of Object.entries(OUTCOMES)) {
@@ -204,7 +284,11 @@ for (const [name, [answer, text]] of Object.entries(OUTCOMES)) {
     assert.equal(await outcome(), text);
     const send = page.getByRole('button', { name: 'Send suggestion' });
     assert.equal(await send.isDisabled(), name === 'added', 'a failure may be sent again');
-    if (name === 'rate_limited') await page.locator('now-playing').locator('dialog').screenshot({ path: `${SHOTS}/suggest-rate-limited.png` });
+    if (name === 'rate_limited')
+      await page
+        .locator('now-playing')
+        .locator('dialog')
+        .screenshot({ path: `${SHOTS}/suggest-rate-limited.png` });
   });
 }
 
@@ -229,10 +313,18 @@ test('where the page forbids workers the proof is solved on the page', async () 
 });
 
 test('a search over the visitor limit says when to try again', async () => {
-  await mount({ stubs: { 'GET /v1/search': [{ status: 429, headers: { 'Retry-After': '45' }, body: { error: { code: 'rate_limited', message: 'x' } } }] } });
+  await mount({
+    stubs: {
+      'GET /v1/search': [
+        { status: 429, headers: { 'Retry-After': '45' }, body: { error: { code: 'rate_limited', message: 'x' } } },
+      ],
+    },
+  });
   await page.getByRole('button', { name: 'Suggest a song' }).click();
   await search().fill('rick');
-  await page.waitForFunction(() => document.querySelector('now-playing').shadowRoot.querySelector('.sg-status').textContent !== '');
+  await page.waitForFunction(
+    () => document.querySelector('now-playing').shadowRoot.querySelector('.sg-status').textContent !== '',
+  );
   assert.equal(await status().textContent(), 'Too many searches: try again in 45 seconds.');
   assert.equal(await options().count(), 0);
 });
@@ -255,9 +347,15 @@ test('in dark mode the dialog follows the widget', async () => {
   await page.emulateMedia({ colorScheme: 'dark' });
   await mount();
   await openAndSearch('rick');
-  const background = await page.locator('now-playing').locator('dialog').evaluate((d) => getComputedStyle(d).backgroundColor);
+  const background = await page
+    .locator('now-playing')
+    .locator('dialog')
+    .evaluate((d) => getComputedStyle(d).backgroundColor);
   assert.equal(background, 'rgb(24, 24, 24)');
-  await page.locator('now-playing').locator('dialog').screenshot({ path: `${SHOTS}/suggest-dialog-dark.png` });
+  await page
+    .locator('now-playing')
+    .locator('dialog')
+    .screenshot({ path: `${SHOTS}/suggest-dialog-dark.png` });
   await page.emulateMedia({ colorScheme: 'light' });
 });
 
@@ -275,8 +373,13 @@ test('figures: the proof of work, solved on this machine (printed, not asserted)
     return out;
   }, BASE);
   const rate = Math.round(runs.reduce((a, r) => a + r.n, 0) / (runs.reduce((a, r) => a + r.ms, 0) / 1000));
-  console.log(`proof of work: ${runs.map((r) => `${r.n} hashes in ${r.ms} ms`).join(', ')}; ${rate} hashes/s, so 25,000 (the average) in ${Math.round(25000 / rate * 1000)} ms`);
-  assert.ok(runs.every((r) => Number.isInteger(r.n)), 'each challenge solved');
+  const average = Math.round((25000 / rate) * 1000);
+  const each = runs.map((r) => `${r.n} hashes in ${r.ms} ms`).join(', ');
+  console.log(`proof of work: ${each}; ${rate} hashes/s, so 25,000 (the average) in ${average} ms`);
+  assert.ok(
+    runs.every((r) => Number.isInteger(r.n)),
+    'each challenge solved',
+  );
 });
 
 test('the preview page offers suggestions when they are on', async () => {

@@ -5,26 +5,60 @@ import assert from 'node:assert/strict';
 import { BASE, SHOTS, launch, mountElement } from './support.mjs';
 
 const track = {
-  type: 'track', id: '4uLU6hMCjMI75M1A2tKUQC', name: 'Never Gonna Give You Up',
+  type: 'track',
+  id: '4uLU6hMCjMI75M1A2tKUQC',
+  name: 'Never Gonna Give You Up',
   url: 'https://open.spotify.com/track/4uLU6hMCjMI75M1A2tKUQC',
   artists: [{ name: 'Rick Astley', url: 'https://open.spotify.com/artist/0gxyHStUsqpMadRV0Di1Qt' }],
   album: { name: 'Whenever You Need Somebody', url: 'https://open.spotify.com/album/6XhjNHCyCDyyGJRM5mg40G' },
-  images: [], duration_ms: 213573, explicit: false, is_local: false,
+  images: [],
+  duration_ms: 213573,
+  explicit: false,
+  is_local: false,
 };
 const episode = {
-  type: 'episode', id: '512ojhOuo1ktJprKbVcKyQ', name: 'Rust in production', url: 'https://open.spotify.com/episode/512ojhOuo1ktJprKbVcKyQ',
+  type: 'episode',
+  id: '512ojhOuo1ktJprKbVcKyQ',
+  name: 'Rust in production',
+  url: 'https://open.spotify.com/episode/512ojhOuo1ktJprKbVcKyQ',
   artists: [{ name: 'The Changelog', url: 'https://open.spotify.com/show/2mTUnDkuKUkhiueKcVWoP0' }],
   album: { name: 'The Changelog', url: 'https://open.spotify.com/show/2mTUnDkuKUkhiueKcVWoP0' },
-  images: [], duration_ms: 4123000, explicit: true, is_local: false,
+  images: [],
+  duration_ms: 4123000,
+  explicit: true,
+  is_local: false,
 };
-const local = { ...track, id: null, url: null, name: 'Garage Take 3', artists: [{ name: 'Home Recordings', url: null }], album: { name: 'Demos', url: null }, is_local: true };
+const local = {
+  ...track,
+  id: null,
+  url: null,
+  name: 'Garage Take 3',
+  artists: [{ name: 'Home Recordings', url: null }],
+  album: { name: 'Demos', url: null },
+  is_local: true,
+};
 const now = () => new Date().toISOString();
-const doc = (over) => ({ status: 'playing', is_playing: true, item: track, progress_ms: 60000, played_at: null, fetched_at: now(), stale: false, ...over });
+const doc = (over) => ({
+  status: 'playing',
+  is_playing: true,
+  item: track,
+  progress_ms: 60000,
+  played_at: null,
+  fetched_at: now(),
+  stale: false,
+  ...over,
+});
 
 const STATES = {
   playing: () => doc({}),
   paused: () => doc({ status: 'paused', is_playing: false }),
-  last_played: () => doc({ status: 'last_played', is_playing: false, progress_ms: null, played_at: new Date(Date.now() - 12 * 60e3).toISOString() }),
+  last_played: () =>
+    doc({
+      status: 'last_played',
+      is_playing: false,
+      progress_ms: null,
+      played_at: new Date(Date.now() - 12 * 60e3).toISOString(),
+    }),
   episode: () => doc({ item: episode, progress_ms: 600000 }),
   local_file: () => doc({ item: local }),
   offline: () => doc({ status: 'offline', is_playing: false, item: null, progress_ms: null }),
@@ -41,14 +75,24 @@ before(async () => {
   page = await browser.newPage({ viewport: { width: 480, height: 140 } });
   await page.goto(`${BASE}/`);
   // The stand-in's album art, so screenshots show covers.
-  images = await page.evaluate(async (base) => (await (await fetch(`${base}/v1/current`)).json()).item?.images ?? [], BASE);
+  images = await page.evaluate(
+    async (base) => (await (await fetch(`${base}/v1/current`)).json()).item?.images ?? [],
+    BASE,
+  );
 });
 
 after(async () => browser && browser.close());
 
 /** Replaces the page body with one widget fed `body` (or a failing fetch) through its seam. */
 async function mount(state, attrs = {}) {
-  const body = STATES[state] ? { ...STATES[state](), ...(STATES[state]().item ? { item: { ...STATES[state]().item, images: state === 'local_file' ? [] : images } } : {}) } : null;
+  const body = STATES[state]
+    ? {
+        ...STATES[state](),
+        ...(STATES[state]().item
+          ? { item: { ...STATES[state]().item, images: state === 'local_file' ? [] : images } }
+          : {}),
+      }
+    : null;
   await mountElement(page, 'now-playing', body, { attrs, style: 'margin:8px' });
   return page.locator('now-playing');
 }
@@ -92,7 +136,13 @@ describe('each state renders', () => {
         const root = document.querySelector('now-playing').shadowRoot;
         const art = getComputedStyle(root.querySelector('.art'));
         const brand = root.querySelector('.card .brand');
-        return { fit: art.objectFit, radius: parseFloat(art.borderRadius), filter: art.filter, width: brand?.getBoundingClientRect().width, title: root.querySelector('.card').title };
+        return {
+          fit: art.objectFit,
+          radius: parseFloat(art.borderRadius),
+          filter: art.filter,
+          width: brand?.getBoundingClientRect().width,
+          title: root.querySelector('.card').title,
+        };
       });
       assert.equal(look.fit, 'contain', state);
       assert.ok(look.radius <= 4, `${state}: ${look.radius}`);
@@ -108,13 +158,19 @@ describe('each state renders', () => {
     page.on('pageerror', (e) => messages.push(String(e)));
     await mount('error');
     assert.deepEqual(await page.evaluate(() => window.events), ['error']);
-    assert.deepEqual(messages.filter((m) => !m.includes('502')), []);
+    assert.deepEqual(
+      messages.filter((m) => !m.includes('502')),
+      [],
+    );
   });
 });
 
 test('the progress bar advances between polls while playing, and not when paused', async () => {
   await mount('playing');
-  const width = () => page.evaluate(() => parseFloat(document.querySelector('now-playing').shadowRoot.querySelector('.fill').style.width));
+  const width = () =>
+    page.evaluate(() =>
+      parseFloat(document.querySelector('now-playing').shadowRoot.querySelector('.fill').style.width),
+    );
   const first = await width();
   await page.waitForTimeout(2200);
   assert.ok((await width()) > first, 'moved');
@@ -124,21 +180,66 @@ test('the progress bar advances between polls while playing, and not when paused
   assert.equal(await width(), paused);
 });
 
+test('load and error bubble out of a shadow root, and the element keeps its state private', async () => {
+  const seen = await page.evaluate(async () => {
+    document.body.innerHTML = '<div id="host"></div>';
+    const outer = document.getElementById('host').attachShadow({ mode: 'open' });
+    const heard = [];
+    document.addEventListener('load', (e) => heard.push(`load from ${e.composedPath()[0].localName}`), true);
+    document.body.addEventListener('load', () => heard.push('load at body'));
+    document.body.addEventListener('error', (e) => heard.push(`error at body: ${e.detail}`));
+    const make = (ok) => {
+      const el = document.createElement('now-playing');
+      el.fetch = async () =>
+        ok
+          ? new Response(JSON.stringify({ status: 'offline', item: null, fetched_at: new Date().toISOString() }))
+          : new Response('{}', { status: 503 });
+      el.setAttribute('src', '/v1/current');
+      return el;
+    };
+    // Whether or not an event arrives, go on after 5 s: the assertions below say which did not.
+    const within = (promise) => Promise.race([promise, new Promise((resolve) => setTimeout(resolve, 5000))]);
+    const loaded = within(new Promise((resolve) => document.body.addEventListener('load', resolve, { once: true })));
+    outer.append(make(true));
+    await loaded;
+    const failed = within(new Promise((resolve) => document.body.addEventListener('error', resolve, { once: true })));
+    outer.append(make(false));
+    await failed;
+    const el = outer.querySelector('now-playing');
+    return { heard, visible: ['data', 'failures', 'timer', 'el'].filter((k) => k in el), poll: typeof el.poll };
+  });
+  assert.ok(seen.heard.includes('load at body'), JSON.stringify(seen));
+  assert.ok(
+    seen.heard.some((h) => h.startsWith('error at body: HTTP 503')),
+    JSON.stringify(seen),
+  );
+  assert.deepEqual(seen.visible, [], 'no internal state on the element');
+  assert.equal(seen.poll, 'function', 'poll() stays public: a page may ask for a refresh');
+});
+
 test('a hostile track name shows as text and injects nothing', async () => {
   const dialogs = [];
-  page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss(); });
+  page.on('dialog', (d) => {
+    dialogs.push(d.message());
+    d.dismiss();
+  });
   const hostile = '<img src=x onerror=alert(1)><script>alert(2)</script>';
   STATES.hostile = () => doc({ item: { ...track, name: hostile, artists: [{ name: '"><b>bold</b>', url: null }] } });
   await mount('hostile');
   assert.equal(await shadow('.title'), hostile);
-  const injected = await page.evaluate(() => document.querySelector('now-playing').shadowRoot.querySelectorAll('script, b, img:not(.art)').length);
+  const injected = await page.evaluate(
+    () => document.querySelector('now-playing').shadowRoot.querySelectorAll('script, b, img:not(.art)').length,
+  );
   assert.equal(injected, 0);
   assert.deepEqual(dialogs, []);
   await page.locator('now-playing').screenshot({ path: `${SHOTS}/widget-hostile.png` });
 });
 
 test('dark mode follows the system and the theme attribute overrides it', async () => {
-  const background = () => page.evaluate(() => getComputedStyle(document.querySelector('now-playing').shadowRoot.querySelector('.card')).backgroundColor);
+  const background = () =>
+    page.evaluate(
+      () => getComputedStyle(document.querySelector('now-playing').shadowRoot.querySelector('.card')).backgroundColor,
+    );
   await page.emulateMedia({ colorScheme: 'dark' });
   await mount('playing');
   assert.equal(await background(), 'rgb(24, 24, 24)');
@@ -153,10 +254,20 @@ test('dark mode follows the system and the theme attribute overrides it', async 
 test('reduced motion stops the pulse and the bar animation', async () => {
   await page.emulateMedia({ reducedMotion: 'reduce' });
   await mount('playing');
-  assert.equal(await page.evaluate(() => getComputedStyle(document.querySelector('now-playing').shadowRoot.querySelector('.dot')).animationName), 'none');
+  assert.equal(
+    await page.evaluate(
+      () => getComputedStyle(document.querySelector('now-playing').shadowRoot.querySelector('.dot')).animationName,
+    ),
+    'none',
+  );
   await page.emulateMedia({ reducedMotion: 'no-preference' });
   await mount('playing');
-  assert.equal(await page.evaluate(() => getComputedStyle(document.querySelector('now-playing').shadowRoot.querySelector('.dot')).animationName), 'pulse');
+  assert.equal(
+    await page.evaluate(
+      () => getComputedStyle(document.querySelector('now-playing').shadowRoot.querySelector('.dot')).animationName,
+    ),
+    'pulse',
+  );
 });
 
 test('the card is reachable by keyboard and named for screen readers', async () => {
@@ -170,8 +281,12 @@ test('the card is reachable by keyboard and named for screen readers', async () 
 
 test('the preview page shows the live widget from this deployment', async () => {
   await page.goto(`${BASE}/`);
-  await page.waitForFunction(() => document.querySelector('now-playing')?.shadowRoot?.querySelector('.title')?.textContent !== 'Spotify');
-  const title = await page.evaluate(() => document.querySelector('now-playing').shadowRoot.querySelector('.title').textContent);
+  await page.waitForFunction(
+    () => document.querySelector('now-playing')?.shadowRoot?.querySelector('.title')?.textContent !== 'Spotify',
+  );
+  const title = await page.evaluate(
+    () => document.querySelector('now-playing').shadowRoot.querySelector('.title').textContent,
+  );
   assert.ok(title.length > 0);
   const snippet = await page.locator('pre').first().textContent();
   assert.ok(snippet.includes(`<now-playing src="${BASE}/v1/current"`), snippet);
@@ -195,8 +310,13 @@ for (const theme of ['art', 'light', 'dark']) {
       ctx.drawImage(img, 0, 0);
       const data = ctx.getImageData(0, 0, 400, 120).data;
       const colours = new Set();
-      for (let i = 0; i < data.length; i += 4 * 7) colours.add(`${data[i]},${data[i + 1]},${data[i + 2]},${data[i + 3]}`);
-      return { parseError: xml.querySelector('parsererror')?.textContent ?? null, colours: colours.size, hasArt: text.includes('data:image/jpeg;base64,') };
+      for (let i = 0; i < data.length; i += 4 * 7)
+        colours.add(`${data[i]},${data[i + 1]},${data[i + 2]},${data[i + 3]}`);
+      return {
+        parseError: xml.querySelector('parsererror')?.textContent ?? null,
+        colours: colours.size,
+        hasArt: text.includes('data:image/jpeg;base64,'),
+      };
     }, url);
     assert.equal(result.parseError, null);
     assert.ok(result.colours > 20, `only ${result.colours} colours: blank?`);
