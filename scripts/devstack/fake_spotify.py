@@ -7,108 +7,21 @@ Basic and Bearer credentials the way Spotify does, counts every call, and can be
 
 import base64
 import copy
-import hashlib
-import itertools
 import json
 import secrets
 import threading
 import time
 import urllib.parse
 from datetime import UTC, datetime
-from pathlib import Path
 
 from .quiet import LoopbackServer, QuietHandler
-
-FIXTURES = Path(__file__).resolve().parents[2] / "lambda" / "tests" / "data" / "spotify"
-
-SCENES = {
-    "track": "currently_playing_track.json",
-    "paused": "currently_playing_paused.json",
-    "episode": "currently_playing_episode.json",
-    "local": "currently_playing_local.json",
-    "ad": "currently_playing_ad.json",
-    "nothing": None,
-    "offline": None,
-}
-# The order `make dev` walks through, each for CYCLE_SECONDS.
-DEMO_CYCLE = ["track", "paused", "episode", "local", "nothing"]
-CYCLE_SECONDS = 30
-
-
-# The cookie a logged-in browser carries on the stand-in's accounts pages.
-SESSION_COOKIE = "sp_dc"
-
-
-def fixture(name: str) -> dict:
-    return json.loads((FIXTURES / name).read_text())
-
-
-COVERS = sorted((Path(__file__).parent / "covers").glob("*.jpg"))
-
-
-def cover_jpeg(path: str) -> bytes:
-    """The cover at `path`: one of a few real JPEGs (Spotify's CDN sends JPEG), made by
-    lambda/tests/suite/palette.rs. An image id is a 16-character rendition prefix and the picture's
-    id (the fixtures end theirs with the width), so every rendition shows one picture."""
-    picture = path.removeprefix("/image/")[16:].rstrip("0123456789")
-    digest = hashlib.sha256(picture.encode()).digest()
-    return COVERS[digest[0] % len(COVERS)].read_bytes()
-
-
-class State:
-    def __init__(self, client_id: str, client_secret: str, refresh_token: str, cycle: bool):
-        self.lock = threading.Lock()
-        self.client_id = client_id
-        self.client_secret = client_secret
-        self.refresh_token = refresh_token
-        self.cycle = cycle
-        self.scene = "track"
-        self.scene_started = time.time()
-        self.started = time.time()
-        self.issued = set()
-        # Every token ever handed out, access and refresh, never cleared: what a secret
-        # scan must look for, whatever was expired or rotated since.
-        self.ever_issued: list[str] = []
-        self.serial = itertools.count(1)
-        self.calls = {
-            "token": 0,
-            "currently_playing": 0,
-            "recently_played": 0,
-            "me": 0,
-            "search": 0,
-            "track": 0,
-            "add_items": 0,
-            "create_playlist": 0,
-            "playlists": 0,
-            "image": 0,
-        }
-        # The scopes the owner granted; every token carries those of its grant.
-        self.scope = "user-read-currently-playing user-read-recently-played"
-        self.token_scopes: dict[str, str] = {}
-        # The playlists in the owner's library: id -> {"name", "uris", "owner", "public"}.
-        self.playlists: dict[str, dict] = {}
-        # Failures to serve before the normal answer: (path prefix, status, headers, body, delay).
-        self.failures = []
-        self.rotate_next = False
-        self.expires_in = 3600
-        self.delay = 0.0
-        # The authorization-code side: redirect URIs registered on the app, issued codes.
-        self.redirect_uris = set()
-        self.codes = {}
-        self.deny_next = False
-        self.product = "premium"
-
-    def new_token(self, kind: str) -> str:
-        """A token no log line could contain by chance; remembered in `ever_issued`."""
-        token = f"{kind}-{next(self.serial)}-{secrets.token_hex(6)}"
-        self.ever_issued.append(token)
-        return token
-
-    def current_scene(self) -> str:
-        if self.cycle:
-            index = int((time.time() - self.started) // CYCLE_SECONDS) % len(DEMO_CYCLE)
-            return DEMO_CYCLE[index]
-        return self.scene
+from .spotify_state import (
+    SCENES,
+    SESSION_COOKIE,
+    State,
+    cover_jpeg,
+    fixture,
+)
 
 
 class Handler(QuietHandler):

@@ -1,5 +1,6 @@
-//! The decisions from a visitor's search to the owner's playlist, and the limits that
-//! protect Spotify's quota and the owner.
+//! The decisions from a visitor's search to the owner's playlist. The limits that protect
+//! Spotify's quota and the owner are `limits`; the owner's side (list, decide, the daily
+//! digest) is `owner`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,12 +8,13 @@ use std::time::Duration;
 use hmac::{Hmac, KeyInit, Mac};
 use secrecy::ExposeSecret;
 use sha2::Sha256;
-use time::OffsetDateTime;
 use tracing::{info, warn};
 
+use super::limits::{DAY, HOUR, LimitKeys, REFUSALS_ALL, SUGGESTIONS_ALL, visitor_network, wait_until};
 use super::model::*;
+use super::words::{normalized_query, visitor_text};
 use crate::domain::ports::{
-    Catalog, Clock, Counters, Notifier, Playlists, SearchCache, SnapshotStore, SpotifyError, SuggestionStore,
+    Catalog, Clock, Counters, Playlists, SearchCache, SnapshotStore, SpotifyError, SuggestionStore,
 };
 use crate::domain::proof::{Challenge, ProofError, ProofKey};
 use crate::domain::service::MAX_BACKOFF;
@@ -20,83 +22,31 @@ use crate::domain::{AccessToken, Credentials, Item, TokenManager, after};
 
 /// How many failed additions a later suggestion retries.
 const RETRIES_PER_REQUEST: usize = 3;
-const HOUR: Duration = Duration::from_secs(3600);
-const DAY: Duration = Duration::from_secs(86_400);
-/// The day's suggestions and refusals, of all visitors.
-const SUGGESTIONS_ALL: &str = "suggestions#all";
-const REFUSALS_ALL: &str = "refusals#all";
-/// How long the daily digest's sender holds it: longer than the function's timeout, and
-/// Lambda's retries of a failed run come after it lapses.
-const DIGEST_HOLD: Duration = Duration::from_secs(60);
-
-/// A visitor's counters.
-struct LimitKeys {
-    visitor_suggestions: String,
-    visitor_refusals: String,
-}
-
-impl LimitKeys {
-    fn of(visitor: &Visitor) -> Self {
-        LimitKeys {
-            visitor_suggestions: format!("visitor#{}#suggest", visitor.0),
-            visitor_refusals: format!("visitor#{}#refused", visitor.0),
-        }
-    }
-}
-
-/// What identifies a visitor's network: an IPv4 address as it is, an IPv6 address by its
-/// /64 (an IPv4-mapped one as its IPv4 address); anything else as it came.
-fn visitor_network(source_ip: &str) -> String {
-    match source_ip.trim().parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => {
-                let s = v6.segments();
-                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-            }
-        },
-        Ok(std::net::IpAddr::V4(v4)) => v4.to_string(),
-        Err(_) => source_ip.to_owned(),
-    }
-}
-
-fn unavailable(e: impl std::fmt::Display) -> SuggestError {
+pub(super) fn unavailable(e: impl std::fmt::Display) -> SuggestError {
     warn!(error = %e, "suggestion store unavailable");
     SuggestError::Unavailable("the suggestion store could not be reached; nothing was stored, try again".into())
 }
 
 /// A key for `purpose`, derived from the client secret: only the function knows it, and
 /// a new authorization with a new secret changes it.
-fn derived_key(credentials: &Credentials, purpose: &str) -> Vec<u8> {
+pub(super) fn derived_key(credentials: &Credentials, purpose: &str) -> Vec<u8> {
     let mut mac = Hmac::<Sha256>::new_from_slice(credentials.client_secret.expose_secret().as_bytes())
         .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
     mac.update(purpose.as_bytes());
     mac.finalize().into_bytes().to_vec()
 }
 
-/// The start of the fixed window of `length` that holds `now`, and its end.
-fn window(now: OffsetDateTime, length: Duration) -> (i64, OffsetDateTime) {
-    let secs = length.as_secs().max(1) as i64;
-    let index = now.unix_timestamp().div_euclid(secs);
-    let end = OffsetDateTime::from_unix_timestamp((index + 1) * secs).unwrap_or(now);
-    (index, end)
-}
-
-fn wait_until(now: OffsetDateTime, end: OffsetDateTime) -> Duration {
-    Duration::try_from(end - now).unwrap_or(Duration::from_secs(1)).max(Duration::from_secs(1))
-}
-
 pub struct SuggestionService {
-    catalog: Arc<dyn Catalog>,
-    playlists: Arc<dyn Playlists>,
-    store: Arc<dyn SuggestionStore>,
-    counters: Arc<dyn Counters>,
-    cache: Arc<dyn SearchCache>,
+    pub(super) catalog: Arc<dyn Catalog>,
+    pub(super) playlists: Arc<dyn Playlists>,
+    pub(super) store: Arc<dyn SuggestionStore>,
+    pub(super) counters: Arc<dyn Counters>,
+    pub(super) cache: Arc<dyn SearchCache>,
     /// The now-playing state's backoff, shared with `/v1/current`.
-    shared: Arc<dyn SnapshotStore>,
-    tokens: Arc<TokenManager>,
-    clock: Arc<dyn Clock>,
-    settings: Settings,
+    pub(super) shared: Arc<dyn SnapshotStore>,
+    pub(super) tokens: Arc<TokenManager>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) settings: Settings,
 }
 
 /// The collaborators of a `SuggestionService`.
@@ -122,7 +72,7 @@ impl SuggestionService {
         if self.settings.mode == Mode::Off { Err(SuggestError::Closed) } else { Ok(()) }
     }
 
-    async fn credentials(&self) -> Result<Credentials, SuggestError> {
+    pub(super) async fn credentials(&self) -> Result<Credentials, SuggestError> {
         self.tokens.credentials().await.map_err(|e| SuggestError::Unavailable(e.public_message()))
     }
 
@@ -136,49 +86,8 @@ impl SuggestionService {
         Ok(Visitor(hex::encode(&mac.finalize().into_bytes()[..16])))
     }
 
-    /// How many uses of `key` the window of `length` that holds now has counted.
-    async fn used(&self, key: &str, length: Duration) -> Result<(u32, OffsetDateTime), SuggestError> {
-        let (index, end) = window(self.clock.now(), length);
-        Ok((self.counters.used(&format!("{key}#{index}")).await.map_err(unavailable)?, end))
-    }
-
-    /// Gives back a use that `count` took for something that was not stored.
-    async fn give_back(&self, key: &str, length: Duration) {
-        let (index, _) = window(self.clock.now(), length);
-        if let Err(e) = self.counters.give_back(&format!("{key}#{index}")).await {
-            warn!(error = %e, "could not give back a counted use");
-        }
-    }
-
-    /// Counts one use of `what` by `key` in a window of `length`; 429 past `limit`.
-    async fn count(&self, key: &str, what: &'static str, limit: u32, length: Duration) -> Result<(), SuggestError> {
-        let now = self.clock.now();
-        let (index, end) = window(now, length);
-        match self.counters.take(&format!("{key}#{index}"), limit, end).await {
-            Ok(true) => Ok(()),
-            Ok(false) => {
-                info!(limit = what, "over a limit");
-                Err(SuggestError::RateLimited { what, retry_after: wait_until(now, end) })
-            }
-            Err(e) => Err(unavailable(e)),
-        }
-    }
-
-    /// One Spotify look-up from the global budget, unless Spotify asked every instance to
-    /// wait: then the visitor waits too, and `/v1/current` keeps the quota.
-    async fn lookup_allowed(&self) -> Result<(), SuggestError> {
-        let now = self.clock.now();
-        if let Ok(state) = self.shared.load().await
-            && let Some(until) = state.backoff_until.filter(|u| *u > now)
-        {
-            return Err(SuggestError::RateLimited { what: "look-ups", retry_after: wait_until(now, until) });
-        }
-        let limits = self.settings.limits;
-        self.count("budget#lookups", "look-ups", limits.lookups_per_window, limits.lookup_window).await
-    }
-
     /// A 429 from Spotify stops every instance's calls, `/v1/current`'s included.
-    async fn spotify_failed(&self, e: SpotifyError) -> SuggestError {
+    pub(super) async fn spotify_failed(&self, e: SpotifyError) -> SuggestError {
         if let SpotifyError::RateLimited { retry_after } = e {
             let retry_after = retry_after.min(MAX_BACKOFF);
             if let Err(store) = self.shared.back_off(after(self.clock.now(), retry_after)).await {
@@ -190,7 +99,7 @@ impl SuggestionService {
     }
 
     /// Runs `call` with a token, once more with a new one after a 401.
-    async fn with_token<T, F, Fut>(&self, call: F) -> Result<T, SuggestError>
+    pub(super) async fn with_token<T, F, Fut>(&self, call: F) -> Result<T, SuggestError>
     where
         F: Fn(AccessToken) -> Fut,
         Fut: std::future::Future<Output = Result<T, SpotifyError>>,
@@ -253,7 +162,7 @@ impl SuggestionService {
     }
 
     /// The owner's playlist, when the stored authorization allows adding to it.
-    fn playlist(credentials: &Credentials) -> Result<String, SuggestError> {
+    pub(super) fn playlist(credentials: &Credentials) -> Result<String, SuggestError> {
         let fix = "the owner must run `make bootstrap ARGS=\"--suggestions\"`";
         let scopes: Vec<&str> = credentials.scope.as_deref().unwrap_or_default().split_whitespace().collect();
         if !PLAYLIST_SCOPES.iter().all(|s| scopes.contains(s)) {
@@ -380,36 +289,9 @@ impl SuggestionService {
         }
     }
 
-    /// Counts a refusal in the refusal budgets, then answers it. Other failures (a limit,
-    /// an outage) are no refusal of the visitor's suggestion and count nowhere.
-    async fn refused(&self, keys: &LimitKeys, e: SuggestError) -> SuggestError {
-        if matches!(
-            e,
-            SuggestError::ProofRequired(_) | SuggestError::TrackNotFound(_) | SuggestError::AlreadySuggested(_)
-        ) {
-            let limits = self.settings.limits;
-            // The budgets' own limits only stop the count; the reads before a suggestion
-            // decide. A failure to count is logged: the refusal stands either way.
-            let (_, _) = tokio::join!(
-                self.count(&keys.visitor_refusals, "refused suggestions", limits.refusals_per_visitor_per_hour, HOUR),
-                self.count(REFUSALS_ALL, "refused suggestions", limits.refusals_per_day, DAY),
-            );
-        }
-        e
-    }
-
-    async fn give_back_suggestion(&self, keys: &LimitKeys, mine: bool, all: bool) {
-        if mine {
-            self.give_back(&keys.visitor_suggestions, HOUR).await;
-        }
-        if all {
-            self.give_back(SUGGESTIONS_ALL, DAY).await;
-        }
-    }
-
     /// Adds a stored suggestion to the playlist; on failure it stays pending with the
     /// reason and joins the retry list. The record as stored afterwards.
-    async fn add(&self, mut suggestion: Suggestion, playlist: &str) -> Suggestion {
+    pub(super) async fn add(&self, mut suggestion: Suggestion, playlist: &str) -> Suggestion {
         let track = suggestion.track.clone();
         let added = self
             .with_token(|t| {
@@ -454,94 +336,5 @@ impl SuggestionService {
                 Err(e) => warn!(error = %e, "could not read a suggestion to retry"),
             }
         }
-    }
-
-    /// Every stored suggestion, oldest first, for the owner.
-    pub async fn list(&self) -> Result<Vec<Suggestion>, SuggestError> {
-        let mut all = self.store.list().await.map_err(unavailable)?;
-        all.sort_by_key(|s| s.created_at);
-        Ok(all)
-    }
-
-    /// The owner's daily reminder: how many suggestions wait, sent through `notifier` at most
-    /// once a UTC day however often it is asked for, and only when some wait. The day is
-    /// marked sent after the message went out; meanwhile the sender holds the day, so two
-    /// runs cannot both send. A failed send lets go of it at once and fails, for a retry.
-    pub async fn digest(&self, notifier: &dyn Notifier) -> Result<Digest, SuggestError> {
-        self.open()?;
-        let pending: Vec<Suggestion> =
-            self.store.list().await.map_err(unavailable)?.into_iter().filter(|s| s.status == Status::Pending).collect();
-        if pending.is_empty() {
-            return Ok(Digest { pending: 0, notified: false });
-        }
-        let now = self.clock.now();
-        let (day, end) = window(now, DAY);
-        let (sent, sending) = (format!("digest#{day}#sent"), format!("digest#{day}#sending"));
-        let not_sent = Digest { pending: pending.len(), notified: false };
-        if self.counters.used(&sent).await.map_err(unavailable)? > 0 {
-            return Ok(not_sent);
-        }
-        if !self.counters.claim(&sending, now, after(now, DIGEST_HOLD)).await.map_err(unavailable)? {
-            return Ok(not_sent);
-        }
-        // Read again under the hold: a run that sent and let go just now is not repeated.
-        if self.counters.used(&sent).await.map_err(unavailable)? > 0 {
-            return Ok(not_sent);
-        }
-        let (subject, text) = digest_text(&pending);
-        if let Err(e) = notifier.notify(&subject, &text).await {
-            warn!(error = %e, "the daily digest could not be sent");
-            if let Err(e) = self.counters.release(&sending).await {
-                warn!(error = %e, "could not let go of the daily digest; a retry waits for it to lapse");
-            }
-            return Err(SuggestError::Unavailable("the daily digest could not be sent; the log has the cause".into()));
-        }
-        if let Err(e) = self.counters.take(&sent, 1, end).await {
-            // Sent all the same: answering success keeps Lambda from retrying it.
-            warn!(error = %e, "the daily digest went out but could not be marked sent");
-        }
-        info!(pending = pending.len(), "daily digest sent");
-        Ok(Digest { pending: pending.len(), notified: true })
-    }
-
-    /// The owner's decision on a pending (or failed) suggestion: approved ones are added
-    /// to the playlist now.
-    pub async fn decide(&self, track: &TrackId, approve: bool) -> Result<Suggestion, SuggestError> {
-        let mut suggestion = self
-            .store
-            .get(track)
-            .await
-            .map_err(unavailable)?
-            .ok_or_else(|| SuggestError::NoSuchSuggestion(track.clone()))?;
-        if !approve {
-            suggestion.status = Status::Rejected;
-            suggestion.reason = None;
-            self.store.update(&suggestion).await.map_err(unavailable)?;
-            self.store.set_retry(track, false).await.map_err(unavailable)?;
-            return Ok(suggestion);
-        }
-        if suggestion.status == Status::Added {
-            return Ok(suggestion);
-        }
-        let playlist = Self::playlist(&self.credentials().await?)?;
-        suggestion.status = Status::Pending;
-        Ok(self.add(suggestion, &playlist).await)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use time::macros::datetime;
-
-    #[test]
-    fn windows_are_fixed_and_their_end_is_the_wait() {
-        let now = datetime!(2026-11-28 12:00:20 UTC);
-        let (index, end) = window(now, Duration::from_secs(60));
-        assert_eq!(end, datetime!(2026-11-28 12:01:00 UTC));
-        assert_eq!(window(datetime!(2026-11-28 12:00:59 UTC), Duration::from_secs(60)).0, index);
-        assert_ne!(window(datetime!(2026-11-28 12:01:00 UTC), Duration::from_secs(60)).0, index);
-        assert_eq!(wait_until(now, end), Duration::from_secs(40));
-        assert_eq!(wait_until(end, end), Duration::from_secs(1));
     }
 }
