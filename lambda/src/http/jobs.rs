@@ -28,8 +28,8 @@ impl App {
                 // not when warm instances happen to recycle.
                 let health = self.service.health_afresh().await;
                 if let Some(days) = health.days_remaining {
-                    let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
-                    println!("{}", metrics::days_remaining_line(&self.credentials_parameter, days, now_ms));
+                    let now = time::OffsetDateTime::now_utc();
+                    println!("{}", metrics::days_remaining_line(&self.credentials_parameter, days, now));
                 }
                 if health.is_ok() {
                     Ok(json!(health))

@@ -381,7 +381,11 @@ async fn one_address_refused_all_day_uses_up_only_its_own_refusals() {
     }
     let lookups = w.catalog.lookups.load(Ordering::SeqCst);
     let r = s.suggest(&attacker, submission(TRACKS[1])).await;
-    assert!(matches!(r, Err(SuggestError::RateLimited { what: "refused suggestions", .. })), "{r:?}");
+    // Until the hour's window ends, not the day's.
+    assert!(
+        matches!(r, Err(SuggestError::RateLimited { what: "refused suggestions", retry_after }) if retry_after <= Duration::from_secs(3600)),
+        "{r:?}"
+    );
     assert_eq!(w.catalog.lookups.load(Ordering::SeqCst), lookups, "no look-up for a visitor past the budget");
     let real = s.visitor("203.0.113.7").await.unwrap();
     s.suggest(&real, submission(TRACKS[0])).await.unwrap();
@@ -400,7 +404,11 @@ async fn the_everyone_refusal_budget_stops_only_visitors_with_refusals_of_their_
     }
     let refused_before = s.visitor("198.51.100.0").await.unwrap();
     let r = s.suggest(&refused_before, submission(TRACKS[0])).await;
-    assert!(matches!(r, Err(SuggestError::RateLimited { what: "refused suggestions", .. })), "{r:?}");
+    // The everyone-budget is a day's: from 20:00 UTC, four hours to wait.
+    assert!(
+        matches!(r, Err(SuggestError::RateLimited { what: "refused suggestions", retry_after }) if retry_after == Duration::from_secs(4 * 3600)),
+        "{r:?}"
+    );
     let clean = s.visitor("203.0.113.7").await.unwrap();
     s.suggest(&clean, submission(TRACKS[0])).await.unwrap();
 }
@@ -427,6 +435,28 @@ async fn repeats_and_bad_proofs_count_as_refusals_and_not_as_suggestions() {
     s.suggest(&other, Submission { proof: proof().await, ..submission(TRACKS[2]) }).await.unwrap();
     let day = s.suggest(&other, Submission { proof: proof().await, ..submission(TRACKS[3]) }).await;
     assert!(matches!(day, Err(SuggestError::RateLimited { what: "suggestions today", .. })), "{day:?}");
+}
+
+#[tokio::test]
+async fn a_limit_another_instance_reached_first_stores_nothing_and_gives_back_the_visitor_s_use() {
+    let w = World::new();
+    let s = w.service(Mode::Review, false, Limits { suggestions_per_day: 5, ..roomy() });
+    let v = s.visitor("192.0.2.1").await.unwrap();
+    // The reads before the look-up find room; the day's last use goes elsewhere meanwhile.
+    w.table.taken_elsewhere.lock().unwrap().insert("suggestions#all".into());
+    let r = s.suggest(&v, submission(TRACKS[0])).await;
+    assert!(matches!(r, Err(SuggestError::RateLimited { what: "suggestions today", .. })), "{r:?}");
+    assert!(w.table.records.lock().unwrap().is_empty(), "nothing stored past the limit");
+    let mine: u32 = w
+        .table
+        .counts
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| k.ends_with("#suggest") || k.contains("#suggest#"))
+        .map(|(_, n)| *n)
+        .sum();
+    assert_eq!(mine, 0, "the visitor's use was given back: {:?}", w.table.counts.lock().unwrap());
 }
 
 #[tokio::test]

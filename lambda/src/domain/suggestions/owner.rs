@@ -37,13 +37,10 @@ impl SuggestionService {
         let (day, end) = window(now, DAY);
         let (sent, sending) = (format!("digest#{day}#sent"), format!("digest#{day}#sending"));
         let not_sent = Digest { pending: pending.len(), notified: false };
-        if self.counters.used(&sent).await.map_err(unavailable)? > 0 {
-            return Ok(not_sent);
-        }
         if !self.counters.claim(&sending, now, after(now, DIGEST_HOLD)).await.map_err(unavailable)? {
             return Ok(not_sent);
         }
-        // Read again under the hold: a run that sent and let go just now is not repeated.
+        // Read under the hold: a run that sent, whenever, is not repeated.
         if self.counters.used(&sent).await.map_err(unavailable)? > 0 {
             return Ok(not_sent);
         }
