@@ -83,7 +83,7 @@ fn is_http_event(event: &Value) -> bool {
     context && method
 }
 
-/// The first value of header `name` in the event, whatever its case, in either map.
+/// Every value of header `name` in the event, whatever its case, from either map.
 fn header<'a>(event: &'a Value, name: &str) -> Vec<&'a str> {
     let mut found = Vec::new();
     if let Some(map) = event.get("headers").and_then(Value::as_object) {
