@@ -57,7 +57,7 @@ def solve(challenge):
 def proof(stack, source="127.0.0.1"):
     status, challenge, headers = call(stack, "GET", "/v1/suggestions/challenge", source=source)
     assert status == 200, challenge
-    assert headers.get("Cache-Control") == "no-store"
+    assert headers.get("Cache-Control") == "private, no-store"
     return solve(challenge)
 
 
@@ -117,7 +117,7 @@ def test_a_suggestion_is_added_in_auto_mode_and_cannot_be_repeated(auto):
     assert doc["suggestion"]["id"] == OTHER_TRACKS[0]
     assert doc["suggestion"]["status"] == "added"
     assert doc["suggestion"]["track"]["name"] == "Together Forever"
-    assert headers.get("Cache-Control") == "no-store"
+    assert headers.get("Cache-Control") == "private, no-store"
     assert auto.fake.playlists()[SUGGESTIONS_PLAYLIST]["uris"] == [f"spotify:track:{OTHER_TRACKS[0]}"]
     record = json.loads(stored(auto)[f"suggestion#{OTHER_TRACKS[0]}"]["suggestion_json"]["S"])
     assert (record["name"], record["message"], record["status"]) == ("Ada", "for the drive home", "added")

@@ -165,7 +165,7 @@ export class NowPlayingApi extends Construct {
     }
     // Errors API Gateway answers itself get the function's JSON shape and a CORS header,
     // so a page can read them and back off. They carry no owner data, hence '*'.
-    const cors = { 'Access-Control-Allow-Origin': "'*'", 'Cache-Control': "'no-store'" };
+    const cors = { 'Access-Control-Allow-Origin': "'*'", 'Cache-Control': "'private, no-store'" };
     // The stage's token bucket refills every second.
     this.api.addGatewayResponse('Throttled', {
       type: apigw.ResponseType.THROTTLED,

@@ -223,7 +223,7 @@ describe('the default stack', () => {
         ...(status ? { StatusCode: status } : {}),
         ResponseParameters: {
           'gatewayresponse.header.Access-Control-Allow-Origin': "'*'",
-          'gatewayresponse.header.Cache-Control': "'no-store'",
+          'gatewayresponse.header.Cache-Control': "'private, no-store'",
         },
         ResponseTemplates: { 'application/json': Match.stringLikeRegexp(`"code": "${code}"`) },
       });

@@ -7,7 +7,8 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use tracing::warn;
 
 use super::App;
-use super::respond::{NO_STORE, error_body, json_body, validated, with_retry_after};
+use super::caching::{PRIVATE, Shared};
+use super::respond::{error_body, json_body, validated, with_retry_after};
 use crate::domain::art::nearest_image;
 use crate::domain::ports::{CredentialsError, SpotifyError};
 use crate::domain::{NowPlaying, ServiceError, is_spotify_link};
@@ -19,7 +20,7 @@ const MAX_ART_SIZE: u32 = 4096;
 impl App {
     pub(super) async fn current(&self, req: &Request) -> Response<Body> {
         match self.service.current().await {
-            Ok(doc) => validated(req, json_body(StatusCode::OK, &doc), &self.briefly()),
+            Ok(doc) => validated(req, json_body(StatusCode::OK, &doc), &self.shared(Shared::Answer)),
             Err(e) => service_error(&e),
         }
     }
@@ -37,7 +38,8 @@ impl App {
         if let Ok(v) = HeaderValue::from_str(&target) {
             r.headers_mut().insert(header::LOCATION, v);
         }
-        r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_str(&self.briefly()).unwrap_or(NO_STORE));
+        r.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_str(&self.shared(Shared::Answer)).unwrap_or(PRIVATE));
         r
     }
 
@@ -70,7 +72,8 @@ impl App {
         };
         let mut r = Response::builder().status(StatusCode::FOUND).body(Body::Empty).unwrap_or_default();
         r.headers_mut().insert(header::LOCATION, location);
-        r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_str(&self.briefly()).unwrap_or(NO_STORE));
+        r.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_str(&self.shared(Shared::Answer)).unwrap_or(PRIVATE));
         r
     }
 
@@ -80,7 +83,7 @@ impl App {
         let health = self.service.health().await;
         let status = if health.is_ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
         let mut r = json_body(status, &health);
-        r.headers_mut().insert(header::CACHE_CONTROL, NO_STORE);
+        r.headers_mut().insert(header::CACHE_CONTROL, PRIVATE);
         r
     }
 }

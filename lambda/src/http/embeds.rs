@@ -8,6 +8,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use tracing::warn;
 
 use super::App;
+use super::caching::{IMMUTABLE, Shared};
 use super::respond::{text_body, validated};
 use crate::domain::art::art_image;
 use crate::domain::{Art, ImageHosts, NowPlaying};
@@ -46,7 +47,7 @@ impl App {
         // Drawn as of the read, so the card and its ETag stay the same for the window.
         let at = doc.as_ref().map_or_else(time::OffsetDateTime::now_utc, |d| d.fetched_at);
         let svg = render::svg_card(doc.as_ref(), art.as_ref(), theme, at);
-        let mut r = validated(req, text_body("image/svg+xml; charset=utf-8", svg), &self.briefly());
+        let mut r = validated(req, text_body("image/svg+xml; charset=utf-8", svg), &self.shared(Shared::Card));
         r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CARD_POLICY));
         r
     }
@@ -56,15 +57,15 @@ impl App {
         let versioned =
             req.query_string_parameters_ref().and_then(|q| q.first("v")).is_some_and(|v| v == render::widget_version());
         // A versioned URL never changes; the bare one is re-checked hourly.
-        let cache = if versioned { "public, max-age=31536000, immutable" } else { "public, max-age=3600" };
+        let cache = if versioned { IMMUTABLE.to_owned() } else { self.shared(Shared::Script) };
         let script = if suggest { render::SUGGEST_JS } else { render::WIDGET_JS };
-        validated(req, text_body("text/javascript; charset=utf-8", script.to_owned()), cache)
+        validated(req, text_body("text/javascript; charset=utf-8", script.to_owned()), &cache)
     }
 
     pub(super) fn page(&self, req: &Request, path: &str) -> Response<Body> {
         let base = self.public_url.clone().unwrap_or_else(|| public_base(req, path));
         let page = render::preview_page(&base, self.suggestions_open());
-        let mut r = validated(req, text_body("text/html; charset=utf-8", page), "public, max-age=300");
+        let mut r = validated(req, text_body("text/html; charset=utf-8", page), &self.shared(Shared::Page));
         if let Ok(v) = HeaderValue::from_str(&self.page_policy) {
             r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
         }

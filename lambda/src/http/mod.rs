@@ -1,5 +1,6 @@
 //! Request -> domain -> response: routing and CORS here, one module per group of routes.
 
+mod caching;
 mod current;
 mod embeds;
 mod jobs;
@@ -231,8 +232,8 @@ impl App {
         }
     }
 
-    /// `Cache-Control` for answers that change with the music: the cache window.
-    fn briefly(&self) -> String {
-        format!("public, max-age={}", self.cache_seconds)
+    /// `Cache-Control` for a shared answer of `kind`, with this deployment's cache window.
+    fn shared(&self, kind: caching::Shared) -> String {
+        kind.header(self.cache_seconds)
     }
 }

@@ -6,9 +6,8 @@ use serde::Serialize;
 use serde_json::json;
 use tracing::error;
 
+use super::caching::PRIVATE;
 use crate::fingerprint::fnv1a;
-
-pub(crate) const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 
 /// Keeps log lines and messages short and printable whatever the client sent.
 pub(crate) fn printable(path: &str) -> String {
@@ -24,6 +23,8 @@ pub(crate) fn preflight(methods: &str) -> Response<Body> {
     }
     h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("Content-Type, If-None-Match"));
     h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+    // The same for every caller (or, with a list of origins, for every `Origin`: `Vary`).
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
     r
 }
 
@@ -47,7 +48,8 @@ pub(crate) fn text_body(content_type: &'static str, text: String) -> Response<Bo
     r
 }
 
-/// Adds a strong ETag and `cache_control`; a matching `If-None-Match` becomes a 304.
+/// Adds a strong ETag and `cache_control`; a matching `If-None-Match` becomes a 304. The
+/// comparison is weak (RFC 9110 13.1.2): a CDN that compresses sends the ETag back as `W/"…"`.
 pub(crate) fn validated(req: &Request, mut r: Response<Body>, cache_control: &str) -> Response<Body> {
     if r.status() != StatusCode::OK {
         return r;
@@ -74,13 +76,14 @@ pub(crate) fn validated(req: &Request, mut r: Response<Body>, cache_control: &st
     r
 }
 
-/// `{"error": {"code", "message"}}`, never cached.
+/// `{"error": {"code", "message"}}`, never kept by a shared cache: an error or a 429 may be
+/// one visitor's alone, and a stale copy of the last good answer serves better.
 pub fn error_body(status: StatusCode, code: &str, message: &str) -> Response<Body> {
     let body = json!({ "error": { "code": code, "message": message } }).to_string();
     let mut r = Response::builder().status(status).body(Body::Text(body)).unwrap_or_default();
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    h.insert(header::CACHE_CONTROL, NO_STORE);
+    h.insert(header::CACHE_CONTROL, PRIVATE);
     r
 }
 

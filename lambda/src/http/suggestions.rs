@@ -1,6 +1,6 @@
 //! Visitors' suggestions: `/v1/search`, `/v1/suggestions/challenge` and `POST /v1/suggestions`.
 
-use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::http::{StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Deserialize;
@@ -8,7 +8,8 @@ use serde_json::json;
 use tracing::{info, warn};
 
 use super::App;
-use super::respond::{NO_STORE, error_body, json_body, printable, with_retry_after};
+use super::caching::{PRIVATE, SEARCH};
+use super::respond::{error_body, json_body, printable, with_retry_after};
 use crate::domain::ports::SpotifyError;
 use crate::domain::suggestions::{Status, Submission, SuggestError, SuggestionService};
 
@@ -67,7 +68,7 @@ impl App {
         match result {
             Ok(tracks) => {
                 let mut r = json_body(StatusCode::OK, &json!({ "tracks": tracks }));
-                r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+                r.headers_mut().insert(header::CACHE_CONTROL, SEARCH);
                 r
             }
             Err(e) => e.response(),
@@ -82,7 +83,7 @@ impl App {
             Ok(None) => json_body(StatusCode::OK, &json!({ "algorithm": null })),
             Err(e) => e.response(),
         };
-        r.headers_mut().insert(header::CACHE_CONTROL, NO_STORE);
+        r.headers_mut().insert(header::CACHE_CONTROL, PRIVATE);
         r
     }
 
@@ -105,7 +106,7 @@ impl App {
             }
             Err(e) => e.response(),
         };
-        r.headers_mut().insert(header::CACHE_CONTROL, NO_STORE);
+        r.headers_mut().insert(header::CACHE_CONTROL, PRIVATE);
         r
     }
 }

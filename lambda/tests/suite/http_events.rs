@@ -132,7 +132,10 @@ async fn the_answer_is_briefly_cacheable_and_revalidates_to_304() {
     let h = playing_harness();
     let app = app(&h, AllowedOrigins::Any);
     let first = app.handle(rest("/v1/current", "GET")).await;
-    assert_eq!(header_of(&first, header::CACHE_CONTROL), Some("public, max-age=5"));
+    assert_eq!(
+        header_of(&first, header::CACHE_CONTROL),
+        Some("public, max-age=5, stale-while-revalidate=30, stale-if-error=300")
+    );
     let etag = header_of(&first, header::ETAG).unwrap().to_owned();
     let again = request(event("apigw_rest_current.json"), |e| {
         e["headers"]["If-None-Match"] = etag.clone().into();
@@ -148,6 +151,54 @@ async fn the_answer_is_briefly_cacheable_and_revalidates_to_304() {
     assert_eq!(app.handle(changed).await.status(), StatusCode::OK);
 }
 
+/// CloudFront compresses, and then hands its copy's ETag back as `W/"…"` when it
+/// revalidates: the comparison is weak, so that is still a 304.
+#[tokio::test]
+async fn a_weak_if_none_match_from_a_compressing_cdn_is_a_304() {
+    let h = playing_harness();
+    let app = app(&h, AllowedOrigins::Any);
+    for path in ["/v1/current", "/v1/current.svg", "/v1/widget.js", "/"] {
+        let first = app.handle(rest_with_query(path, &[])).await;
+        let etag = header_of(&first, header::ETAG).unwrap().to_owned();
+        assert!(etag.starts_with('"'), "{path}: a strong ETag, {etag}");
+        for sent in [format!("W/{etag}"), format!("\"other\", W/{etag}")] {
+            let again = request(event("apigw_rest_current.json"), |e| {
+                e["path"] = path.into();
+                e["resource"] = path.into();
+                e["requestContext"]["path"] = format!("/prod{path}").into();
+                e["headers"]["If-None-Match"] = sent.clone().into();
+                e["multiValueHeaders"]["If-None-Match"] = serde_json::json!([sent.clone()]);
+            });
+            let r = app.handle(again).await;
+            assert_eq!(r.status(), StatusCode::NOT_MODIFIED, "{path}: {sent}");
+            assert_eq!(header_of(&r, header::CACHE_CONTROL), header_of(&first, header::CACHE_CONTROL), "{path}");
+        }
+    }
+}
+
+/// Every answer says who may keep it and for how long: shared ones are `public` with a
+/// `max-age`, everything else `private`, so a CDN never hands one visitor's answer (a 429,
+/// an error) to another.
+#[tokio::test]
+async fn every_answer_says_who_may_cache_it() {
+    let h = playing_harness();
+    let app = app(&h, AllowedOrigins::Any);
+    for spec in now_playing::http::ROUTES {
+        for method in ["GET", "HEAD", "POST", "OPTIONS", "DELETE"] {
+            let r = app.handle(rest(spec.path, method)).await;
+            let cache = header_of(&r, header::CACHE_CONTROL).unwrap_or_default().to_owned();
+            let shared = cache.starts_with("public, max-age=");
+            let private = cache.starts_with("private");
+            assert!(shared || private, "{method} {}: {} with Cache-Control {cache:?}", spec.path, r.status());
+            if !r.status().is_success() && r.status() != StatusCode::FOUND {
+                assert!(private, "{method} {}: a {} is nobody else's: {cache:?}", spec.path, r.status());
+            }
+        }
+    }
+    let missing = app.handle(rest("/v1/nothing-here", "GET")).await;
+    assert_eq!(header_of(&missing, header::CACHE_CONTROL), Some("private, no-store"));
+}
+
 #[tokio::test]
 async fn a_revoked_refresh_token_is_a_503_that_says_to_run_bootstrap() {
     let h = Harness::new();
@@ -157,7 +208,7 @@ async fn a_revoked_refresh_token_is_a_503_that_says_to_run_bootstrap() {
     let body = body_json(&r);
     assert_eq!(body["error"]["code"], "reauthorization_required");
     assert!(body["error"]["message"].as_str().unwrap().contains("make bootstrap"));
-    assert_eq!(header_of(&r, header::CACHE_CONTROL), Some("no-store"));
+    assert_eq!(header_of(&r, header::CACHE_CONTROL), Some("private, no-store"));
 }
 
 #[tokio::test]
@@ -433,7 +484,8 @@ async fn the_card_is_an_svg_with_the_art_inlined_and_fetched_once() {
     let r = app.handle(rest_with_query("/v1/current.svg", &[("theme", "dark")])).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(header_of(&r, header::CONTENT_TYPE), Some("image/svg+xml; charset=utf-8"));
-    assert_eq!(header_of(&r, header::CACHE_CONTROL), Some("public, max-age=5"));
+    let long_outage = "public, max-age=5, stale-while-revalidate=30, stale-if-error=86400";
+    assert_eq!(header_of(&r, header::CACHE_CONTROL), Some(long_outage), "a day of the last card beats a broken image");
     assert!(header_of(&r, header::ETAG).is_some());
     let svg = text_of(&r);
     assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
@@ -476,7 +528,11 @@ async fn art_redirects_to_the_rendition_nearest_the_size_asked() {
         let r = app.handle(rest_with_query("/v1/art", &query)).await;
         assert_eq!(r.status(), StatusCode::FOUND, "{size:?}");
         assert_eq!(header_of(&r, header::LOCATION), Some(expected), "{size:?}");
-        assert_eq!(header_of(&r, header::CACHE_CONTROL), Some("public, max-age=5"), "as short as the answer's");
+        assert_eq!(
+            header_of(&r, header::CACHE_CONTROL),
+            Some("public, max-age=5, stale-while-revalidate=30, stale-if-error=300"),
+            "as the answer's"
+        );
     }
     for bad in ["0", "-1", "big", "4097", "300px"] {
         let r = app.handle(rest_with_query("/v1/art", &[("size", bad)])).await;
@@ -517,7 +573,8 @@ async fn the_widget_is_served_with_a_long_cache_when_versioned() {
     assert_eq!(header_of(&r, header::CACHE_CONTROL), Some("public, max-age=31536000, immutable"));
     assert!(text_of(&r).contains("class NowPlayingElement"));
     let bare = app.handle(rest_with_query("/v1/widget.js", &[])).await;
-    assert_eq!(header_of(&bare, header::CACHE_CONTROL), Some("public, max-age=3600"));
+    let hourly = "public, max-age=3600, stale-while-revalidate=86400, stale-if-error=604800";
+    assert_eq!(header_of(&bare, header::CACHE_CONTROL), Some(hourly));
     assert_eq!(h.spotify.calls(), (0, 0, 0));
 }
 
