@@ -66,6 +66,19 @@ pub enum Group {
     Suggestions,
 }
 
+/// What a shared cache in front (the stack's CloudFront distribution, `make dev EDGE=1`'s
+/// nginx) does with a route's requests. The answers' own `Cache-Control` decides how long.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Edge {
+    /// Kept, keyed on the path and these query parameters alone: any other parameter
+    /// (`?x=…` to dodge the cache) neither changes the answer nor reaches the function.
+    Cached(&'static [&'static str]),
+    /// Never kept: every request reaches the function with its query string and the
+    /// visitor's address (answers that depend on who asks, writes, the health check).
+    Passed,
+}
+
 /// One route: its path, the methods it answers besides the preflight, what answers it.
 #[derive(Debug, serde::Serialize)]
 pub struct RouteSpec {
@@ -73,29 +86,73 @@ pub struct RouteSpec {
     /// As `Allow` lists them, without `OPTIONS`.
     pub methods: &'static str,
     pub group: Group,
+    pub edge: Edge,
     #[serde(skip)]
     pub route: Route,
 }
 
 const READ: &str = "GET, HEAD";
+const SHARED: Edge = Edge::Cached(&[]);
 
 /// Every route the function answers, and so every resource the REST API has: the router,
-/// `Allow`, the preflight and the stack all read this table. The stack reads it as
+/// `Allow`, the preflight, the stack and its edge's cache behaviours all read this table. The stack reads it as
 /// `infra/routes.json`, which a test keeps equal to it; the stack's own test compares the
 /// template with that file both ways. The stack's scheduled jobs are no routes: they
 /// arrive as events no HTTP front can send (`crate::invocation`).
 pub const ROUTES: &[RouteSpec] = &[
-    RouteSpec { path: "/", methods: READ, group: Group::Always, route: Route::Page },
-    RouteSpec { path: "/v1/current", methods: READ, group: Group::Always, route: Route::Current },
-    RouteSpec { path: "/v1/health", methods: READ, group: Group::Always, route: Route::Health },
-    RouteSpec { path: "/v1/current.svg", methods: READ, group: Group::Always, route: Route::Card },
-    RouteSpec { path: "/v1/open", methods: READ, group: Group::Always, route: Route::Open },
-    RouteSpec { path: "/v1/art", methods: READ, group: Group::Always, route: Route::Art },
-    RouteSpec { path: "/v1/widget.js", methods: READ, group: Group::Always, route: Route::Widget },
-    RouteSpec { path: "/v1/widget-suggest.js", methods: READ, group: Group::Always, route: Route::SuggestWidget },
-    RouteSpec { path: "/v1/search", methods: READ, group: Group::Suggestions, route: Route::Search },
-    RouteSpec { path: "/v1/suggestions/challenge", methods: READ, group: Group::Suggestions, route: Route::Challenge },
-    RouteSpec { path: "/v1/suggestions", methods: "POST", group: Group::Suggestions, route: Route::Suggestions },
+    RouteSpec { path: "/", methods: READ, group: Group::Always, edge: SHARED, route: Route::Page },
+    RouteSpec { path: "/v1/current", methods: READ, group: Group::Always, edge: SHARED, route: Route::Current },
+    RouteSpec { path: "/v1/health", methods: READ, group: Group::Always, edge: Edge::Passed, route: Route::Health },
+    RouteSpec {
+        path: "/v1/current.svg",
+        methods: READ,
+        group: Group::Always,
+        edge: Edge::Cached(&["theme"]),
+        route: Route::Card,
+    },
+    RouteSpec { path: "/v1/open", methods: READ, group: Group::Always, edge: SHARED, route: Route::Open },
+    RouteSpec {
+        path: "/v1/art",
+        methods: READ,
+        group: Group::Always,
+        edge: Edge::Cached(&["size"]),
+        route: Route::Art,
+    },
+    RouteSpec {
+        path: "/v1/widget.js",
+        methods: READ,
+        group: Group::Always,
+        edge: Edge::Cached(&["v"]),
+        route: Route::Widget,
+    },
+    RouteSpec {
+        path: "/v1/widget-suggest.js",
+        methods: READ,
+        group: Group::Always,
+        edge: Edge::Cached(&["v"]),
+        route: Route::SuggestWidget,
+    },
+    RouteSpec {
+        path: "/v1/search",
+        methods: READ,
+        group: Group::Suggestions,
+        edge: Edge::Passed,
+        route: Route::Search,
+    },
+    RouteSpec {
+        path: "/v1/suggestions/challenge",
+        methods: READ,
+        group: Group::Suggestions,
+        edge: Edge::Passed,
+        route: Route::Challenge,
+    },
+    RouteSpec {
+        path: "/v1/suggestions",
+        methods: "POST",
+        group: Group::Suggestions,
+        edge: Edge::Passed,
+        route: Route::Suggestions,
+    },
 ];
 
 impl RouteSpec {

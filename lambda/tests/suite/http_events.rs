@@ -850,3 +850,30 @@ fn the_stack_s_route_file_is_the_function_s_route_table() {
         "infra/routes.json differs from now_playing::http::ROUTES: run `UPDATE_ROUTES=1 cargo test` and commit it\n{table}"
     );
 }
+
+/// A cached route's answer depends on its path and its declared query parameters alone:
+/// the edge keys on nothing else and forwards nothing else. So every parameter the function
+/// reads anywhere, and `?x=…` to dodge the cache, must change nothing unless declared.
+#[tokio::test]
+async fn a_cached_route_depends_on_no_query_parameter_it_does_not_declare() {
+    use now_playing::http::Edge;
+    let h = playing_harness();
+    let app = app(&h, AllowedOrigins::Any);
+    let version = now_playing::render::widget_version();
+    let read_anywhere = [("theme", "dark"), ("size", "64"), ("v", version.as_str()), ("q", "abba"), ("x", "8f3a9c")];
+    let seen = |r: &Response<Body>| {
+        let h = |name| header_of(r, name).map(str::to_owned);
+        (r.status(), h(header::ETAG), h(header::LOCATION), h(header::CACHE_CONTROL))
+    };
+    let mut cached = 0;
+    for spec in now_playing::http::ROUTES {
+        let Edge::Cached(keys) = spec.edge else { continue };
+        cached += 1;
+        let plain = seen(&app.handle(rest_with_query(spec.path, &[])).await);
+        for (name, value) in read_anywhere.iter().filter(|(name, _)| !keys.contains(name)) {
+            let with = seen(&app.handle(rest_with_query(spec.path, &[(name, value)])).await);
+            assert_eq!(plain, with, "{}?{name}={value} changes the answer but is not in its edge key", spec.path);
+        }
+    }
+    assert_eq!(cached, 7);
+}
