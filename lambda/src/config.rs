@@ -1,6 +1,7 @@
 //! `Config::from_env()`: every setting the function reads, validated at cold start.
 
 use crate::domain::suggestions::{Limits, Mode, Settings};
+use crate::http::EdgeSecret;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -44,6 +45,8 @@ pub struct Config {
     pub suggestions: Settings,
     /// The SNS topic for the daily digest of waiting suggestions (`DIGEST_TOPIC_ARN`), if any.
     pub digest_topic_arn: Option<String>,
+    /// What the stack's CDN sends to prove a request came through it (`EDGE_SECRET`).
+    pub edge_secret: Option<EdgeSecret>,
 }
 
 pub const DEFAULT_SPOTIFY_API_URL: &str = "https://api.spotify.com";
@@ -128,7 +131,14 @@ impl Config {
                 });
             }
         }
+        let edge_secret = match get("EDGE_SECRET") {
+            Some(value) => {
+                Some(EdgeSecret::new(&value).map_err(|reason| ConfigError::Invalid { name: "EDGE_SECRET", reason })?)
+            }
+            None => None,
+        };
         Ok(Config {
+            edge_secret,
             digest_topic_arn,
             suggestions,
             public_url,
@@ -303,6 +313,7 @@ mod tests {
             ("ART_HOSTS", "cdn.example; script-src *"),
             ("DIGEST_TOPIC_ARN", "alarms"),
             ("DIGEST_TOPIC_ARN", "arn:aws:sqs:eu-west-1:123456789012:alarms"),
+            ("EDGE_SECRET", "too-short-to-guard-anything"),
         ] {
             let mut pairs = BASE.to_vec();
             pairs.retain(|(k, _)| *k != name);
@@ -310,6 +321,14 @@ mod tests {
             let err = config(&pairs).unwrap_err().to_string();
             assert!(err.starts_with(&format!("{name} is invalid")), "{name}={value}: {err}");
         }
+    }
+
+    #[test]
+    fn a_bad_edge_secret_is_named_but_never_shown() {
+        let mut pairs = BASE.to_vec();
+        pairs.push(("EDGE_SECRET", "sekrit value with spaces in it, long enough"));
+        let err = config(&pairs).unwrap_err().to_string();
+        assert!(err.starts_with("EDGE_SECRET is invalid") && !err.contains("sekrit"), "{err}");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 mod caching;
 mod current;
+mod edge;
 mod embeds;
 mod jobs;
 mod respond;
@@ -14,6 +15,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use tracing::info;
 
+pub use edge::{EDGE_HEADER, EdgeSecret, VIEWER_ADDRESS};
 pub use respond::error_body;
 use respond::{preflight, printable};
 
@@ -40,6 +42,8 @@ pub struct App {
     suggestions: Option<Arc<SuggestionService>>,
     /// Where the daily digest of waiting suggestions goes; without it the digest job fails.
     digest: Option<Arc<dyn Notifier>>,
+    /// What the stack's CDN proves itself with; its requests carry the viewer's address.
+    edge: Option<EdgeSecret>,
 }
 
 /// What answers a route: `App::answer` dispatches on it.
@@ -211,6 +215,7 @@ impl App {
             public_url: None,
             suggestions: None,
             digest: None,
+            edge: None,
         }
     }
 
@@ -223,6 +228,12 @@ impl App {
     /// Sends the daily digest through `notifier` (the `daily-digest` job).
     pub fn with_digest(mut self, notifier: Option<Arc<dyn Notifier>>) -> Self {
         self.digest = notifier;
+        self
+    }
+
+    /// Believes the viewer's address on requests that carry `secret` (`EDGE_SECRET`).
+    pub fn with_edge(mut self, secret: Option<EdgeSecret>) -> Self {
+        self.edge = secret;
         self
     }
 

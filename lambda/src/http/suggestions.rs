@@ -1,7 +1,6 @@
 //! Visitors' suggestions: `/v1/search`, `/v1/suggestions/challenge` and `POST /v1/suggestions`.
 
 use lambda_http::http::{StatusCode, header};
-use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -9,6 +8,7 @@ use tracing::{info, warn};
 
 use super::App;
 use super::caching::{PRIVATE, SEARCH};
+use super::edge::visitor_address;
 use super::respond::{error_body, json_body, printable, with_retry_after};
 use crate::domain::ports::SpotifyError;
 use crate::domain::suggestions::{Status, Submission, SuggestError, SuggestionService};
@@ -34,16 +34,6 @@ struct SuggestionBody {
     website: Option<String>,
 }
 
-/// The address API Gateway saw the request come from; never a header the client sets.
-fn source_ip(req: &Request) -> String {
-    let ip = match req.request_context_ref() {
-        Some(RequestContext::ApiGatewayV1(ctx)) => ctx.identity.source_ip.clone(),
-        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
-        _ => None,
-    };
-    ip.unwrap_or_else(|| "unknown".to_owned())
-}
-
 impl App {
     /// Whether visitors may suggest songs here (the preview page then offers it).
     pub(super) fn suggestions_open(&self) -> bool {
@@ -61,7 +51,7 @@ impl App {
         let q = req.query_string_parameters_ref().and_then(|q| q.first("q")).unwrap_or_default().to_owned();
         let result = async {
             let service = self.open_service()?;
-            let visitor = service.visitor(&source_ip(req)).await?;
+            let visitor = service.visitor(&visitor_address(req, self.edge.as_ref())).await?;
             Ok::<_, Refusal>(service.search(&visitor, &q).await?)
         }
         .await;
@@ -91,7 +81,7 @@ impl App {
         let result = async {
             let service = self.open_service()?;
             let body = read_body(req)?;
-            let visitor = service.visitor(&source_ip(req)).await?;
+            let visitor = service.visitor(&visitor_address(req, self.edge.as_ref())).await?;
             Ok::<_, Refusal>(service.suggest(&visitor, body).await?)
         }
         .await;

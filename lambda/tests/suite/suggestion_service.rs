@@ -673,6 +673,41 @@ mod over_http {
         assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "its own limit");
     }
 
+    /// Behind the stack's CloudFront every request comes from an edge server's address. A
+    /// request that proves it came through the edge is keyed on the viewer's address; one
+    /// straight to the API with a made-up viewer address is keyed on where it came from.
+    #[tokio::test]
+    async fn behind_the_edge_a_visitor_is_the_viewer_address_the_edge_vouches_for() {
+        use now_playing::http::{EDGE_HEADER, EdgeSecret, VIEWER_ADDRESS};
+        const SECRET: &str = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL";
+        let world = World::new();
+        let limits = Limits { searches_per_visitor_per_minute: 1, ..roomy() };
+        let app =
+            app(&world, world.service(Mode::Review, false, limits)).with_edge(Some(EdgeSecret::new(SECRET).unwrap()));
+        let edge_ip = "130.176.0.1";
+        let search = |secret: &str, viewer: &str| {
+            let mut r = rest("GET", "/v1/search", &[("q", "never")], None, edge_ip);
+            r.headers_mut().insert(EDGE_HEADER, secret.parse().unwrap());
+            r.headers_mut().insert(VIEWER_ADDRESS, viewer.parse().unwrap());
+            r
+        };
+        assert_eq!(app.handle(search(SECRET, "198.51.100.7:50111")).await.status(), StatusCode::OK);
+        let again = app.handle(search(SECRET, "198.51.100.7:50999")).await;
+        assert_eq!(again.status(), StatusCode::TOO_MANY_REQUESTS, "the same viewer, another port");
+        assert_eq!(again.headers()["cache-control"], "private, no-store");
+        assert_eq!(app.handle(search(SECRET, "2001:db8::9:443")).await.status(), StatusCode::OK, "another viewer");
+        // Straight to the API, without the secret: keyed on the address it came from.
+        let forged = "not-the-secret-but-just-as-long-as-the-real-one-is";
+        assert_eq!(app.handle(search(forged, "203.0.113.1:1")).await.status(), StatusCode::OK, "the edge's address");
+        let r = app.handle(search(forged, "203.0.113.2:1")).await;
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "a new viewer address makes no new visitor");
+        // Without an edge configured, the header is never believed.
+        let world = World::new();
+        let plain = super::over_http::app(&world, world.service(Mode::Review, false, limits));
+        assert_eq!(plain.handle(search(SECRET, "203.0.113.3:1")).await.status(), StatusCode::OK);
+        assert_eq!(plain.handle(search(SECRET, "203.0.113.4:1")).await.status(), StatusCode::TOO_MANY_REQUESTS);
+    }
+
     #[tokio::test]
     async fn a_wait_under_a_minute_is_said_in_seconds() {
         let world = World::new();
