@@ -35,7 +35,7 @@ DEPLOY_ARGS ?=
 # FORCE=yes: make destroy without asking (a pipeline, the rehearsal).
 FORCE ?=
 
-.PHONY: bench chromium help venv dev bootstrap test test-rust test-e2e test-infra lint fmt build synth deploy diff destroy logs smoke clean rehearse qemu mutants suggestions
+.PHONY: bench chromium nginx help venv dev bootstrap test test-rust test-e2e test-infra lint fmt build synth deploy diff destroy logs smoke clean rehearse qemu mutants suggestions
 
 help: ## List the targets
 	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -56,9 +56,11 @@ $(STAMP): requirements-dev.txt requirements-deploy.txt | $(VENV)/bin/python
 
 venv: $(STAMP) ## Install the local toolchain (moto, cargo-lambda, zig, pytest) into .venv
 
-dev: $(STAMP) ## Run the whole system locally (moto + Spotify stand-in + the function); Ctrl-C stops it
+# EDGE=1: nginx in front, keyed and cached as the stack's CloudFront distribution.
+EDGE ?=
+dev: $(STAMP) $(if $(EDGE),nginx) ## Run the whole system locally (moto + Spotify stand-in + the function; EDGE=1 puts the edge cache in front); Ctrl-C stops it
 	cargo build --locked --bin now-playing
-	$(PY) scripts/dev.py
+	EDGE=$(EDGE) $(PY) scripts/dev.py
 
 bootstrap: ## Authorize your Spotify app once and store the credentials in SSM (ARGS="--print-only" etc.)
 	scripts/bootstrap $(ARGS)
@@ -75,7 +77,7 @@ test-rust: $(STAMP)
 	cargo build --workspace --locked
 	$(PY) scripts/with_moto.py -- cargo test --workspace --locked
 
-test-e2e: $(STAMP) $(NODE_STAMP) $(BROWSER_STAMP) chromium
+test-e2e: $(STAMP) $(NODE_STAMP) $(BROWSER_STAMP) chromium nginx
 	cargo build --workspace --locked
 	$(PY) -m pytest tests
 
@@ -89,6 +91,13 @@ chromium:
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	  else echo "the browser tests need Chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
+
+# The local stand-in for the stack's CloudFront (make dev EDGE=1, tests/test_edge.py).
+nginx:
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx; \
+	  else echo "the edge tests and make dev EDGE=1 need nginx: sudo apt-get install nginx" >&2; exit 1; fi; }
 
 # The stack: type check, jest assertions and cdk-nag, then cfn-lint on every variant jest wrote.
 test-infra: $(STAMP) $(NODE_STAMP)

@@ -2,7 +2,8 @@
 
 With SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET and SPOTIFY_REFRESH_TOKEN set, the function
 talks to the real Spotify; otherwise to a local stand-in that moves through playing,
-paused, an episode, a local file and nothing playing, 30 seconds each.
+paused, an episode, a local file and nothing playing, 30 seconds each. With EDGE=1, nginx
+stands in front as the stack's CloudFront distribution does (scripts/devstack/edge.py).
 """
 
 import os
@@ -34,7 +35,15 @@ def real_spotify() -> dict | None:
 def main() -> int:
     port = int(os.environ.get("PORT", "9000"))
     real = real_spotify()
-    stack = LocalStack(port=port, real_spotify=real, cycle=True, log_level=os.environ.get("RUST_LOG", "info"))
+    edge = os.environ.get("EDGE", "") not in ("", "0", "no", "off")
+    stack = LocalStack(
+        port=port,
+        real_spotify=real,
+        cycle=True,
+        log_level=os.environ.get("RUST_LOG", "info"),
+        edge=edge,
+        edge_port=int(os.environ.get("EDGE_PORT", "9080")),
+    )
     print(
         "make dev: starting moto (DynamoDB + SSM), "
         + ("the real Spotify" if real else "the local Spotify stand-in")
@@ -46,15 +55,21 @@ def main() -> int:
         stack.start()
         env = stack.function_env()
         load_spotify = " --spotify " + stack.fake.url if stack.fake else ""
+        base = stack.edge_url or stack.url
+        edge_line = (
+            f"\n  edge cache    nginx, keyed and cached as the stack's CloudFront; uncached: {stack.url}/live/"
+            if stack.edge_url
+            else ""
+        )
         print(
             f"""
-  preview page  {stack.url}/   (the live widget and card, and the snippets to copy)
-  now playing   curl {stack.url}/v1/current
-  health        curl {stack.url}/v1/health
+  preview page  {base}/   (the live widget and card, and the snippets to copy)
+  now playing   curl {base}/v1/current{edge_line}
+  health        curl {base}/v1/health
   function log  {stack.log_path}
   moto          {stack.moto.url}   (table {env["STATE_TABLE"]}, parameter {env["CREDENTIALS_PARAMETER"]})
   spotify       {stack.fake.url + "  (stand-in: a new scene every 30 s)" if stack.fake else "https://api.spotify.com"}
-  load test     .venv/bin/python tests/load.py {stack.url} --clients 50 --seconds 10{load_spotify}
+  load test     .venv/bin/python tests/load.py {base} --clients 50 --seconds 10{load_spotify}
 
 Ctrl-C stops everything.""",
             flush=True,

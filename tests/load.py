@@ -8,6 +8,8 @@ calls Spotify received and the token refreshes. Only loopback targets are accept
 """
 
 import argparse
+import http.client
+import random
 import statistics
 import sys
 import threading
@@ -87,6 +89,71 @@ def run(base, clients, seconds, spotify=None, max_requests=None):
         figures["spotify_history_calls"] = after["recently_played"] - before["recently_played"]
         figures["token_refreshes"] = after["token"] - before["token"]
     return figures
+
+
+def crowd(base, paths, clients=32, seconds=15.0):
+    """A crowd of `clients` visitors, each asking for the `paths` in turn over one
+    keep-alive connection until `seconds` pass; `{random}` in a path becomes a new random
+    number each time (a cache-dodging query). Returns requests, rate, statuses, errors and
+    latency percentiles."""
+    url = urllib.parse.urlparse(base)
+    if url.hostname not in LOOPBACK:
+        raise SystemExit(f"load.py only targets loopback addresses, not {url.hostname}")
+    statuses, errors, latencies = Counter(), Counter(), []
+    lock = threading.Lock()
+    start_together = threading.Barrier(clients)
+    deadline = [0.0]
+
+    def visitor(n):
+        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+        rng = random.Random(n)
+        mine, took, failed = Counter(), [], Counter()
+        i = n
+        if start_together.wait() == 0:
+            deadline[0] = time.monotonic() + seconds
+        start_together.wait()
+        while time.monotonic() < deadline[0]:
+            path = paths[i % len(paths)].replace("{random}", str(rng.random()))
+            i += 1
+            began = time.perf_counter()
+            try:
+                conn.request("GET", path)
+                r = conn.getresponse()
+                r.read()
+                mine[r.status] += 1
+                took.append(time.perf_counter() - began)
+            except (OSError, http.client.HTTPException) as e:
+                failed[type(e).__name__] += 1
+                conn.close()
+                conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+        conn.close()
+        with lock:
+            statuses.update(mine)
+            errors.update(failed)
+            latencies.extend(took)
+
+    threads = [threading.Thread(target=visitor, args=(n,)) for n in range(clients)]
+    began = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - began
+    latencies.sort()
+
+    def pick(q):
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000 if latencies else float("nan")
+
+    total = sum(statuses.values())
+    return {
+        "requests": total,
+        "seconds": elapsed,
+        "per_second": total / elapsed if elapsed else 0,
+        "statuses": dict(statuses),
+        "errors": dict(errors),
+        "p50_ms": pick(0.50),
+        "p99_ms": pick(0.99),
+    }
 
 
 def report(figures):

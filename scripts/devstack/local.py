@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .aws import DUMMY_CREDENTIALS, REGION, Moto, free_port
+from .edge import LocalEdge
 from .fake_spotify import FakeSpotify
 from .runtime import LambdaRuntime
 
@@ -45,9 +46,18 @@ class LocalStack:
         processes: int = 1,
         iam_statements: list[dict] | None = None,
         suggestions: str | None = None,
+        edge: bool = False,
+        edge_port: int = 0,
     ):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # With an edge, visitors come through nginx on `edge_url`, as through the stack's
+        # CloudFront: it proves itself to the function with a secret, and the preview page
+        # names the edge's URL (the stack's PUBLIC_URL is the distribution's).
+        self.edge = None
+        self.edge_secret = secrets.token_urlsafe(36) if edge else None
+        self.edge_port = (edge_port or free_port()) if edge else None
+        self.edge_url = f"http://127.0.0.1:{self.edge_port}" if edge else None
         self.moto = Moto(moto_port)
         self.real_spotify = real_spotify
         self.fake = None
@@ -95,7 +105,9 @@ class LocalStack:
                 "ART_HOSTS": self.fake.url.removeprefix("http://"),
             }
         )
+        edge = {"EDGE_SECRET": self.edge_secret, "PUBLIC_URL": self.edge_url} if self.edge_secret else {}
         return {
+            **edge,
             "STATE_TABLE": TABLE,
             "CREDENTIALS_PARAMETER": PARAMETER,
             "AWS_ENDPOINT_URL": self.moto.url,
@@ -119,6 +131,9 @@ class LocalStack:
                     self.fake.control("scope", {"scope": self.credentials["scope"]})
                     self.fake.control("playlist", {"id": SUGGESTIONS_PLAYLIST})
             self._start_processes(timeout)
+            if self.edge_secret:
+                host = f"127.0.0.1:{self.port}"
+                self.edge = LocalEdge(host, self.edge_secret, stage=self.runtime.stage, port=self.edge_port).start()
         except BaseException:
             self.stop()
             raise
@@ -167,6 +182,8 @@ class LocalStack:
         return self.runtime is not None and all(p.poll() is None for p in self.runtime.processes)
 
     def stop(self) -> None:
+        if self.edge:
+            self.edge.stop()
         if self.runtime:
             self.runtime.stop()
         if self.fake:

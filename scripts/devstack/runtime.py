@@ -18,6 +18,7 @@ import threading
 import time
 import urllib.parse
 import uuid
+from collections import Counter
 from concurrent.futures import Future
 
 from .quiet import LoopbackServer, QuietHandler
@@ -73,6 +74,9 @@ class LambdaRuntime:
         # How many events each process (by its slot) took.
         self.handled: dict[int, int] = {}
         self.durations: list[float] = []
+        # The requests the front received, by path without the stage and sorted query:
+        # the origin's share of the traffic when an edge is in front.
+        self.requests: Counter[str] = Counter()
         self.processes: list[subprocess.Popen] = []
         self.log = open(log_path, "w") if log_path else subprocess.DEVNULL
         # One Runtime API server per process, all fed from the one queue, so that every
@@ -150,6 +154,13 @@ class LambdaRuntime:
             def handle_any(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 url = urllib.parse.urlparse(self.path)
+                params = sorted(urllib.parse.parse_qsl(url.query))
+                key = runtime.unstaged(url.path) + (f"?{urllib.parse.urlencode(params)}" if params else "")
+                with runtime.lock:
+                    runtime.requests[key] += 1
+                if not runtime.running():
+                    # As API Gateway answers when the function fails: at once.
+                    return self.respond(502, {}, b'{"message": "Internal server error"}')
                 invocation = Invocation(
                     runtime.rest_event(
                         self.command, url.path, url.query, dict(self.headers), body, self.client_address[0]
@@ -192,12 +203,28 @@ class LambdaRuntime:
         kind, payload = invocation.result.result(timeout=timeout or self.timeout)
         return kind, json.loads(payload or b"null")
 
+    def unstaged(self, path: str) -> str:
+        staged = f"/{self.stage}"
+        if path == staged or path.startswith(staged + "/"):
+            return path.removeprefix(staged) or "/"
+        return path
+
+    def running(self) -> bool:
+        """Whether any function process is there to take an event."""
+        return any(p.poll() is None for p in self.processes)
+
+    def stop_functions(self) -> None:
+        """Stops every function process; the front then answers 502, as API Gateway does
+        for a function that fails."""
+        for proc in self.processes:
+            proc.terminate()
+        for proc in self.processes:
+            proc.wait(timeout=5)
+
     def rest_event(self, method, path, query, headers, body, source_ip):
         params = urllib.parse.parse_qs(query)
         requested = path
-        staged = f"/{self.stage}"
-        if path == staged or path.startswith(staged + "/"):
-            path = path.removeprefix(staged) or "/"
+        path = self.unstaged(path)
         return {
             "resource": path,
             "path": path,
