@@ -135,14 +135,14 @@ synth: build $(NODE_STAMP) ## Synthesize the CloudFormation template (offline, n
 
 deploy: build $(NODE_STAMP) ## Build, then deploy the stack (the first time in an account: BOOTSTRAP=yes)
 	$(if $(filter yes,$(BOOTSTRAP)),$(CDK) bootstrap $(ALL_ARGS))
-	$(CDK) deploy $(ALL_ARGS) --require-approval $(APPROVE) $(DEPLOY_ARGS) --outputs-file cdk-outputs.json
+	$(CDK) deploy --all $(ALL_ARGS) --require-approval $(APPROVE) $(DEPLOY_ARGS) --outputs-file cdk-outputs.json
 	python3 scripts/settings.py remember $(SETTINGS_FILE) $(CDK_ARGS)
 	@echo "Settings remembered in $(SETTINGS_FILE); check it: make smoke URL=<EndpointUrl above, without /v1/current>"
 
 diff: build $(NODE_STAMP) ## Show what deploy would change, with the remembered settings
 	@echo "Remembered settings ($(SETTINGS_FILE)), then CDK_ARGS=\"$(CDK_ARGS)\":"
 	@python3 scripts/settings.py show $(SETTINGS_FILE)
-	$(CDK) diff $(ALL_ARGS)
+	$(CDK) diff --all $(ALL_ARGS)
 
 # Needs no build: removing the stack synthesizes it with a placeholder package.
 destroy: $(NODE_STAMP) ## Remove the stack: function, table, API, domain, alarms and their logs
@@ -151,7 +151,7 @@ destroy: $(NODE_STAMP) ## Remove the stack: function, table, API, domain, alarms
 	@echo "Keeps: the SSM parameter (not part of the stack; delete it with"
 	@echo "  aws ssm delete-parameter --name /now-playing/spotify) and API Gateway's"
 	@echo "  account-wide logging role, which other APIs in the account may use."
-	$(CDK) destroy $(ALL_ARGS) -c withoutPackage=true $(if $(filter yes,$(FORCE)),--force)
+	$(CDK) destroy --all $(ALL_ARGS) -c withoutPackage=true $(if $(filter yes,$(FORCE)),--force)
 
 suggestions: ## List visitors' suggestions; ARGS="approve ID", "reject ID" or "approve --all" (needs the AWS CLI)
 	@command -v aws >/dev/null || { echo "make suggestions needs the AWS CLI (aws) on PATH" >&2; exit 1; }

@@ -7,6 +7,9 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 
+/** The stage, and so the distribution's origin path. */
+export const STAGE = 'live';
+
 export interface NowPlayingApiProps {
   readonly handler: lambda.IFunction;
   readonly allowedOrigins: string;
@@ -26,6 +29,9 @@ export interface RouteSpec {
   readonly methods: string;
   /** `suggestions`: present only when suggestions are on. */
   readonly group: 'always' | 'suggestions';
+  /** What the edge does with it: keep it, keyed on the path and these query parameters
+   *  alone, or pass every request to the function (`now_playing::http::Edge`). */
+  readonly edge: 'passed' | { readonly cached: ReadonlyArray<string> };
 }
 
 /** The function's route table, as `cargo test` keeps `infra/routes.json`: the stack's
@@ -99,7 +105,7 @@ export class NowPlayingApi extends Construct {
         ? { cloudWatchRole: true, cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN }
         : { cloudWatchRole: false }),
       deployOptions: {
-        stageName: 'live',
+        stageName: STAGE,
         throttlingRateLimit: props.throttleRate,
         throttlingBurstLimit: props.throttleBurst,
         accessLogDestination: new apigw.LogGroupLogDestination(this.accessLogs),
@@ -165,6 +171,7 @@ export class NowPlayingApi extends Construct {
     }
     // Errors API Gateway answers itself get the function's JSON shape and a CORS header,
     // so a page can read them and back off. They carry no owner data, hence '*'.
+    // Private: a CDN in front must never hand one visitor's 429 to another.
     const cors = { 'Access-Control-Allow-Origin': "'*'", 'Cache-Control': "'private, no-store'" };
     // The stage's token bucket refills every second.
     this.api.addGatewayResponse('Throttled', {

@@ -4,12 +4,15 @@ import * as os from 'os';
 import * as path from 'path';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { CERTIFICATE_REGION, CertificateStack } from './certificate-stack';
 import { NowPlayingStack } from './now-playing-stack';
 import { loadSettings, SettingsError } from './settings';
 
 export interface BuiltApp {
   readonly app: App;
   readonly stack: NowPlayingStack;
+  /** The edge's certificate in us-east-1, when the stack is elsewhere. */
+  readonly certificates?: CertificateStack;
 }
 
 /** Context that `make destroy` passes: removing a stack needs no function package. */
@@ -24,11 +27,13 @@ export function placeholderPackage(): string {
   return zip;
 }
 
-/** `region` is where the stack deploys, when known: the CDK CLI sets CDK_DEFAULT_REGION. */
+/** `region` and `account` are where the stack deploys, when known: the CDK CLI sets
+ *  CDK_DEFAULT_REGION and CDK_DEFAULT_ACCOUNT from the credentials. */
 export function buildApp(
   context: Record<string, unknown> = {},
   outdir?: string,
   region: string | undefined = process.env.CDK_DEFAULT_REGION,
+  account: string | undefined = process.env.CDK_DEFAULT_ACCOUNT,
 ): BuiltApp {
   const app = new App({ context, outdir });
   let settings = loadSettings((key) => app.node.tryGetContext(key), region);
@@ -40,10 +45,34 @@ export function buildApp(
       throw new SettingsError('functionZip', `${zip} is not there: run \`make build\` first`);
     }
   }
+  // With the edge, a Route 53 validated certificate must be made in us-east-1: in the stack
+  // itself when it deploys there, else in a small stack of its own whose ARN the main
+  // stack reads across regions (CDK's crossRegionReferences), deployed first.
+  let certificates: CertificateStack | undefined;
+  if (settings.edge === 'on' && settings.hostedZoneId && region !== CERTIFICATE_REGION) {
+    if (region === undefined || account === undefined) {
+      throw new SettingsError(
+        'hostedZoneId',
+        `with the edge on, the certificate is made in ${CERTIFICATE_REGION} by a stack of its own, which needs the ` +
+          'account and region: deploy through `make deploy` with AWS credentials, or give certificateArn of a ' +
+          `${CERTIFICATE_REGION} certificate instead`,
+      );
+    }
+    certificates = new CertificateStack(app, `${settings.stackName}-Certificate`, {
+      env: { account, region: CERTIFICATE_REGION },
+      crossRegionReferences: true,
+      domainName: settings.domainName!,
+      hostedZone: { id: settings.hostedZoneId, name: settings.hostedZoneName! },
+      description: `now-playing: the certificate for ${settings.domainName} on CloudFront`,
+    });
+  }
   const stack = new NowPlayingStack(app, settings.stackName, {
     settings,
-    description: 'now-playing: a Spotify now-playing endpoint (Lambda, DynamoDB, API Gateway)',
+    edgeCertificate: certificates?.certificate,
+    ...(certificates ? { env: { account, region }, crossRegionReferences: true } : {}),
+    description: 'now-playing: a Spotify now-playing endpoint (Lambda, DynamoDB, API Gateway, CloudFront)',
   });
+  if (certificates) stack.addDependency(certificates);
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  return { app, stack };
+  return { app, stack, certificates };
 }

@@ -24,6 +24,8 @@ export interface Settings {
   readonly suggestions: 'off' | 'review' | 'auto';
   /** `on`: a schedule refreshes the access token before it lapses; `off`: visitors do. */
   readonly keepFresh: 'on' | 'off';
+  /** `on`: CloudFront in front, the custom domain on it; `off`: the regional API alone. */
+  readonly edge: 'on' | 'off';
 }
 
 /** Each key, its default and what it means; the README's table is this list. */
@@ -41,10 +43,11 @@ export const SETTINGS_HELP: ReadonlyArray<[keyof Settings, string, string]> = [
   ['domainName', '(none)', 'custom domain, e.g. np.example.com'],
   ['hostedZoneId', '(none)', 'Route 53 zone for domainName: certificate and alias record are created'],
   ['hostedZoneName', '(domain\'s parent)', 'that zone\'s name, e.g. example.com'],
-  ['certificateArn', '(none)', 'existing ACM certificate for domainName when DNS is elsewhere'],
+  ['certificateArn', '(none)', 'existing ACM certificate for domainName when DNS is elsewhere (in us-east-1 with the edge on, else in the stack\'s region)'],
   ['alarmEmail', '(none)', 'turns on alarms, sent to this address'],
   ['suggestions', 'off', 'visitors suggest songs: `review` (the owner decides with `make suggestions`) or `auto` (added at once); needs `make bootstrap ARGS="--suggestions"`'],
   ['keepFresh', 'on', '`on`: every 10 minutes a schedule refreshes the access token before it lapses, so no visitor waits for it; `off` leaves that to visitors'],
+  ['edge', 'on', '`on`: CloudFront serves the answers from its edge and carries the custom domain (certificate in us-east-1); `off`: the regional API alone'],
   ['accountLoggingRole', 'create', '`create` sets API Gateway\'s account-wide logging role (kept on destroy); `existing` when the account already has one'],
 ];
 
@@ -85,6 +88,10 @@ export function loadSettings(get: (key: string) => unknown, region?: string): Se
     return value;
   };
 
+  const edge = text('edge') ?? 'on';
+  if (edge !== 'on' && edge !== 'off') {
+    throw new SettingsError('edge', `expected on or off, got ${JSON.stringify(edge)}`);
+  }
   const domainName = text('domainName')?.toLowerCase();
   if (domainName !== undefined && !DOMAIN.test(domainName)) {
     throw new SettingsError('domainName', `${JSON.stringify(domainName)} is not a domain name such as np.example.com`);
@@ -112,9 +119,16 @@ export function loadSettings(get: (key: string) => unknown, region?: string): Se
     if (!/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]{36}$/.test(certificateArn)) {
       throw new SettingsError('certificateArn', `${JSON.stringify(certificateArn)} is not an ACM certificate ARN`);
     }
-    // A regional custom domain takes a certificate from its own region only; CloudFormation
-    // would find out late, after the function and the API were created.
-    if (region !== undefined && certificateRegion(certificateArn) !== region) {
+    // CloudFront takes certificates from us-east-1 only, a regional custom domain from its
+    // own region only; CloudFormation would find out late, after the function and the API.
+    if (edge === 'on' && certificateRegion(certificateArn) !== 'us-east-1') {
+      throw new SettingsError(
+        'certificateArn',
+        `the certificate is in ${certificateRegion(certificateArn)} but CloudFront takes certificates from us-east-1 only: ` +
+          'request or import one for the domain in us-east-1 in ACM (or deploy with -c edge=off for a regional domain)',
+      );
+    }
+    if (edge === 'off' && region !== undefined && certificateRegion(certificateArn) !== region) {
       throw new SettingsError(
         'certificateArn',
         `the certificate is in ${certificateRegion(certificateArn)} but the stack deploys to ${region}: ` +
@@ -198,5 +212,6 @@ export function loadSettings(get: (key: string) => unknown, region?: string): Se
     accountLoggingRole,
     suggestions,
     keepFresh,
+    edge,
   };
 }

@@ -7,7 +7,7 @@ import { ROUTE_TABLE, ROUTES, SUGGESTION_ROUTES, SUGGESTION_THROTTLING } from '.
 import { DIGEST_EVENT } from '../lib/digest';
 import { KEEP_FRESH_EVENT, KEEP_FRESH_EVERY } from '../lib/keep-fresh';
 import { loadSettings, SETTINGS_HELP } from '../lib/settings';
-import { ALARMS, build, CERTIFICATE_ARN, EXTERNAL_DNS, ROUTE53, synth } from './helpers';
+import { ACCOUNT, ALARMS, build, CERTIFICATE_ARN, EXTERNAL_DNS, NO_EDGE, ROUTE53, synth, synthAll } from './helpers';
 
 describe('the default stack', () => {
   const template = synth({}, 'default');
@@ -40,6 +40,8 @@ describe('the default stack', () => {
           CREDENTIALS_PARAMETER: '/now-playing/spotify',
           ALLOWED_ORIGINS: '*',
           CACHE_SECONDS: '5',
+          SUGGESTIONS: 'off',
+          PUBLIC_URL: { 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [Match.stringLikeRegexp('^EdgeDistribution'), 'DomainName'] }]] },
         },
       },
     });
@@ -344,8 +346,8 @@ describe('suggestions in review', () => {
   });
 });
 
-describe('a custom domain in a Route 53 zone', () => {
-  const template = synth(ROUTE53, 'route53-domain');
+describe('with the edge off, a custom domain in a Route 53 zone', () => {
+  const template = synth({ ...ROUTE53, ...NO_EDGE }, 'route53-domain-no-edge');
 
   test('creates a DNS-validated certificate, a regional TLS 1.2 domain, its mapping and an alias', () => {
     template.hasResourceProperties('AWS::CertificateManager::Certificate', {
@@ -376,8 +378,8 @@ describe('a custom domain in a Route 53 zone', () => {
   });
 });
 
-describe('a custom domain with DNS elsewhere', () => {
-  const template = synth(EXTERNAL_DNS, 'external-dns-domain');
+describe('with the edge off, a custom domain with DNS elsewhere', () => {
+  const template = synth({ ...EXTERNAL_DNS, ...NO_EDGE }, 'external-dns-domain-no-edge');
 
   test('uses the given certificate, creates no record and outputs the CNAME target', () => {
     template.resourceCountIs('AWS::CertificateManager::Certificate', 0);
@@ -408,6 +410,191 @@ function routesIn(t: Template): string[] {
       return id.Ref && resources[id.Ref] ? pathOf(id.Ref) : '/';
     });
 }
+
+const CACHING_DISABLED = '4135ea2d-6df8-44a3-9df3-4b5a84be39ad';
+
+type Behaviour = { PathPattern?: string; CachePolicyId: unknown; OriginRequestPolicyId?: unknown; AllowedMethods: string[]; Compress: boolean; ViewerProtocolPolicy: string };
+
+/** The distribution's config, and its behaviours with the cache policies they name. */
+function edgeOf(t: Template) {
+  const [distribution] = Object.values(t.findResources('AWS::CloudFront::Distribution'));
+  const config = distribution.Properties.DistributionConfig;
+  const policies = t.findResources('AWS::CloudFront::CachePolicy');
+  const policyOf = (b: Behaviour) => {
+    const ref = (b.CachePolicyId as { Ref?: string }).Ref;
+    return ref ? policies[ref].Properties.CachePolicyConfig : b.CachePolicyId;
+  };
+  const behaviours: Behaviour[] = [config.DefaultCacheBehavior, ...(config.CacheBehaviors ?? [])];
+  return { config, behaviours, policyOf };
+}
+
+describe('the edge (on by default)', () => {
+  const template = synth({ suggestions: 'review' }, 'edge-suggestions');
+
+  test('one distribution over the API\'s own hostname and stage, HTTP/2 and 3, IPv6, TLS 1.2', () => {
+    template.resourceCountIs('AWS::CloudFront::Distribution', 1);
+    const { config } = edgeOf(template);
+    expect(config).toMatchObject({ Enabled: true, HttpVersion: 'http2and3', IPV6Enabled: true, PriceClass: 'PriceClass_All' });
+    expect(config.Origins).toHaveLength(1);
+    expect(config.Origins[0]).toMatchObject({
+      OriginPath: '/live',
+      CustomOriginConfig: { OriginProtocolPolicy: 'https-only', OriginSSLProtocols: ['TLSv1.2'] },
+    });
+    expect(JSON.stringify(config.Origins[0].DomainName)).toMatch(/execute-api/);
+  });
+
+  test('a behaviour per route of the function\'s table, and no other', () => {
+    const { behaviours } = edgeOf(template);
+    const patterns = behaviours.map((b) => b.PathPattern ?? '/').sort();
+    expect(patterns).toEqual(ROUTE_TABLE.map((r) => r.path).sort());
+    for (const b of behaviours) {
+      expect(b.Compress).toBe(true);
+      expect(b.ViewerProtocolPolicy).toBe('redirect-to-https');
+    }
+  });
+
+  test('a cached route is keyed on its path and its declared query parameters only, with TTLs from the answer', () => {
+    const { behaviours, policyOf } = edgeOf(template);
+    for (const route of ROUTE_TABLE) {
+      const b = behaviours.find((x) => (x.PathPattern ?? '/') === route.path)!;
+      if (route.edge === 'passed') continue;
+      const policy = policyOf(b);
+      expect(policy).toMatchObject({ MinTTL: 0, DefaultTTL: 0, MaxTTL: 31536000 });
+      const key = policy.ParametersInCacheKeyAndForwardedToOrigin;
+      expect(key.CookiesConfig).toEqual({ CookieBehavior: 'none' });
+      expect(key.HeadersConfig).toEqual({ HeaderBehavior: 'none' });
+      expect(key.EnableAcceptEncodingGzip && key.EnableAcceptEncodingBrotli).toBe(true);
+      const expected = route.edge.cached.length
+        ? { QueryStringBehavior: 'whitelist', QueryStrings: [...route.edge.cached] }
+        : { QueryStringBehavior: 'none' };
+      expect([route.path, key.QueryStringsConfig]).toEqual([route.path, expected]);
+      expect(b.AllowedMethods).toEqual(['GET', 'HEAD', 'OPTIONS']);
+    }
+  });
+
+  test('search and suggestions are never cached, allow POST and carry the viewer\'s address', () => {
+    const { behaviours } = edgeOf(template);
+    const passed = ROUTE_TABLE.filter((r) => r.edge === 'passed').map((r) => r.path);
+    expect(passed).toEqual(expect.arrayContaining(['/v1/search', '/v1/suggestions', '/v1/suggestions/challenge']));
+    const requestPolicies = template.findResources('AWS::CloudFront::OriginRequestPolicy');
+    for (const path of passed) {
+      const b = behaviours.find((x) => x.PathPattern === path)!;
+      expect([path, b.CachePolicyId]).toEqual([path, CACHING_DISABLED]);
+      expect(b.AllowedMethods).toEqual(expect.arrayContaining(['POST', 'GET', 'OPTIONS']));
+      const policy = requestPolicies[(b.OriginRequestPolicyId as { Ref: string }).Ref].Properties.OriginRequestPolicyConfig;
+      expect(policy.QueryStringsConfig).toEqual({ QueryStringBehavior: 'all' });
+      expect(policy.HeadersConfig.Headers).toEqual(expect.arrayContaining(['CloudFront-Viewer-Address', 'Content-Type']));
+      expect(policy.HeadersConfig.Headers).not.toContain('Host');
+    }
+  });
+
+  test('a generated secret vouches for the viewer\'s address; its value is in no template', () => {
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: { PasswordLength: 48, ExcludePunctuation: true },
+    });
+    const { config } = edgeOf(template);
+    const header = config.Origins[0].OriginCustomHeaders[0];
+    expect(header.HeaderName).toBe('X-Now-Playing-Edge');
+    const resolve = JSON.stringify(header.HeaderValue);
+    expect(resolve).toMatch(/\{\{resolve:secretsmanager:/);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ EDGE_SECRET: header.HeaderValue }) },
+    });
+  });
+
+  test('the preview page and the outputs name the distribution, the API behind it is named as the origin', () => {
+    const url = { 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [Match.stringLikeRegexp('^EdgeDistribution'), 'DomainName'] }]] };
+    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ PUBLIC_URL: url }) } });
+    template.hasOutput('DistributionUrl', { Value: url });
+    template.hasOutput('EndpointUrl', {
+      Value: { 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [Match.stringLikeRegexp('^EdgeDistribution'), 'DomainName'] }, '/v1/current']] },
+    });
+    template.hasOutput('OriginUrl', { Value: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('execute-api')])] } });
+  });
+
+  test('without suggestions there is no secret and no passed route but the health check', () => {
+    const plain = synth({}, 'edge');
+    plain.resourceCountIs('AWS::SecretsManager::Secret', 0);
+    const { config, behaviours } = edgeOf(plain);
+    expect(config.Origins[0].OriginCustomHeaders).toBeUndefined();
+    expect(behaviours.filter((b) => b.CachePolicyId === CACHING_DISABLED).map((b) => b.PathPattern)).toEqual(['/v1/health']);
+    expect(JSON.stringify(plain.toJSON())).not.toMatch(/EDGE_SECRET/);
+  });
+
+  test('Origin is in the cache key only when the answers depend on it', () => {
+    const listed = synth({ allowedOrigins: 'https://me.dev,https://blog.me.dev' });
+    for (const policy of Object.values(listed.findResources('AWS::CloudFront::CachePolicy'))) {
+      expect(policy.Properties.CachePolicyConfig.ParametersInCacheKeyAndForwardedToOrigin.HeadersConfig).toEqual({
+        HeaderBehavior: 'whitelist', Headers: ['Origin'],
+      });
+    }
+  });
+
+  test('edge=off keeps the regional stack: no distribution, no policy, no secret', () => {
+    const off = synth({ ...NO_EDGE, suggestions: 'review' }, 'no-edge');
+    for (const type of ['AWS::CloudFront::Distribution', 'AWS::CloudFront::CachePolicy', 'AWS::SecretsManager::Secret']) {
+      off.resourceCountIs(type, 0);
+    }
+    expect(JSON.stringify(off.toJSON())).not.toMatch(/PUBLIC_URL|EDGE_SECRET/);
+  });
+});
+
+describe('the edge with a custom domain', () => {
+  test('in a Route 53 zone, in us-east-1: the certificate in the stack, the domain on the distribution, A and AAAA aliases', () => {
+    const { stack: t, certificates } = synthAll(ROUTE53, 'edge-route53-us-east-1', 'us-east-1', ACCOUNT);
+    expect(certificates).toBeUndefined();
+    t.hasResourceProperties('AWS::CertificateManager::Certificate', {
+      DomainName: 'np.example.com',
+      ValidationMethod: 'DNS',
+      DomainValidationOptions: [{ DomainName: 'np.example.com', HostedZoneId: 'Z0123456789ABCDEFGHIJ' }],
+    });
+    const { config } = edgeOf(t);
+    expect(config.Aliases).toEqual(['np.example.com']);
+    expect(config.ViewerCertificate).toMatchObject({ SslSupportMethod: 'sni-only', MinimumProtocolVersion: 'TLSv1.2_2021' });
+    t.resourceCountIs('AWS::ApiGateway::DomainName', 0);
+    for (const type of ['A', 'AAAA']) {
+      t.hasResourceProperties('AWS::Route53::RecordSet', {
+        Name: 'np.example.com.',
+        Type: type,
+        AliasTarget: Match.objectLike({ DNSName: { 'Fn::GetAtt': [Match.stringLikeRegexp('^EdgeDistribution'), 'DomainName'] } }),
+      });
+    }
+    t.hasOutput('EndpointUrl', { Value: 'https://np.example.com/v1/current' });
+    t.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ PUBLIC_URL: 'https://np.example.com' }) } });
+  });
+
+  test('in a Route 53 zone, elsewhere: a us-east-1 stack makes the certificate, deployed first', () => {
+    const { stack: t, certificates } = synthAll(ROUTE53, 'edge-route53-eu-west-1', 'eu-west-1', ACCOUNT);
+    expect(certificates).toBeDefined();
+    certificates!.hasResourceProperties('AWS::CertificateManager::Certificate', { DomainName: 'np.example.com', ValidationMethod: 'DNS' });
+    t.resourceCountIs('AWS::CertificateManager::Certificate', 0);
+    const { config } = edgeOf(t);
+    expect(config.Aliases).toEqual(['np.example.com']);
+    expect(JSON.stringify(config.ViewerCertificate.AcmCertificateArn)).toMatch(/Certificate/);
+    const { app, stack, certificates: certStack } = build(ROUTE53, 'eu-west-1', ACCOUNT);
+    expect(certStack!.region).toBe('us-east-1');
+    expect(stack.dependencies).toContain(certStack);
+    expect(() => app.synth()).not.toThrow();
+  });
+
+  test('in a Route 53 zone with the region unknown: refused, naming the setting and the way out', () => {
+    expect(() => build(ROUTE53)).toThrow(/setting hostedZoneId: with the edge on, the certificate is made in us-east-1 .*certificateArn/);
+  });
+
+  test('with DNS elsewhere: the given us-east-1 certificate, no record, the distribution as CNAME target', () => {
+    const t = synth(EXTERNAL_DNS, 'edge-external-dns', 'eu-west-1');
+    t.resourceCountIs('AWS::Route53::RecordSet', 0);
+    expect(edgeOf(t).config.ViewerCertificate.AcmCertificateArn).toBe(CERTIFICATE_ARN);
+    t.hasOutput('CnameTarget', { Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^EdgeDistribution'), 'DomainName'] } });
+  });
+
+  test('a certificate from any region but us-east-1 is refused at synth, naming it', () => {
+    const elsewhere = CERTIFICATE_ARN.replace('us-east-1', 'eu-west-1');
+    expect(() => build({ ...EXTERNAL_DNS, certificateArn: elsewhere }, 'eu-west-1')).toThrow(
+      /setting certificateArn: the certificate is in eu-west-1 but CloudFront takes certificates from us-east-1 only/,
+    );
+  });
+});
 
 describe('alarms', () => {
   const template = synth(ALARMS, 'alarms');
@@ -558,14 +745,14 @@ describe('an account that already has API Gateway\'s logging role', () => {
   });
 });
 
-describe('a certificate from another region', () => {
+describe('with the edge off, a certificate from another region', () => {
   test('is refused at synth when the region is known, naming the setting', () => {
-    expect(() => build(EXTERNAL_DNS, 'eu-west-1')).toThrow(/setting certificateArn: the certificate is in us-east-1 but the stack deploys to eu-west-1/);
-    expect(() => build(EXTERNAL_DNS, 'us-east-1')).not.toThrow();
+    expect(() => build({ ...EXTERNAL_DNS, ...NO_EDGE }, 'eu-west-1')).toThrow(/setting certificateArn: the certificate is in us-east-1 but the stack deploys to eu-west-1/);
+    expect(() => build({ ...EXTERNAL_DNS, ...NO_EDGE }, 'us-east-1')).not.toThrow();
   });
 
   test('is refused by a template rule, before any resource is created, when it is not', () => {
-    const template = synth(EXTERNAL_DNS);
+    const template = synth({ ...EXTERNAL_DNS, ...NO_EDGE });
     const rules = template.toJSON().Rules as Record<string, { Assertions: Array<{ Assert: unknown; AssertDescription: string }> }>;
     const assertions = Object.values(rules ?? {}).flatMap((r) => r.Assertions);
     expect(assertions).toContainEqual({
@@ -630,8 +817,12 @@ describe('settings', () => {
 
 describe('cdk-nag AwsSolutions', () => {
   test('every variant synthesizes with no unacknowledged finding', () => {
-    for (const context of [{}, ROUTE53, EXTERNAL_DNS, { ...ALARMS, ...ROUTE53 }, { ...ALARMS, suggestions: 'review' }]) {
+    for (const context of [{}, NO_EDGE, EXTERNAL_DNS, { ...ROUTE53, ...NO_EDGE }, { ...EXTERNAL_DNS, ...NO_EDGE }, { ...ALARMS, suggestions: 'review' }]) {
       const { app } = build(context);
+      expect(() => app.synth()).not.toThrow();
+    }
+    for (const region of ['us-east-1', 'eu-west-1']) {
+      const { app } = build({ ...ALARMS, ...ROUTE53, suggestions: 'review' }, region, ACCOUNT);
       expect(() => app.synth()).not.toThrow();
     }
   });
