@@ -166,7 +166,7 @@ logs: ## Follow the deployed function's logs (needs the AWS CLI)
 	  --query "Stacks[0].Outputs[?OutputKey=='LogGroupName'].OutputValue" --output text)" --follow --format short
 
 smoke: $(STAMP) ## Check a deployed endpoint from outside: make smoke URL=https://np.example.com
-	@test -n "$(URL)" || { echo "usage: make smoke URL=https://np.example.com" >&2; exit 2; }
+	@test -n "$(URL)" || { echo "usage: make smoke URL=https://np.example.com (your domain, or the DistributionUrl output)" >&2; exit 2; }
 	$(PY) tests/smoke.py $(URL)
 
 # The arm64 package runs here under qemu-user with Debian's arm64 sysroot.

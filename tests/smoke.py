@@ -34,12 +34,29 @@ def checks(base: str):
         dict(current.headers),
     )
     if current.headers.get("ETag"):
-        again = requests.get(f"{base}/v1/current", headers={"If-None-Match": current.headers["ETag"]}, timeout=15)
+        etag = current.headers["ETag"]
+        # Strong, and weak as a compressing CDN sends it back: both are a match.
+        agains = [
+            requests.get(f"{base}/v1/current", headers={"If-None-Match": sent}, timeout=15)
+            for sent in (etag, etag if etag.startswith("W/") else f"W/{etag}")
+        ]
         # A 200 is right only when the answer changed meanwhile, and then its ETag differs.
-        revalidated = again.status_code == 304 or (
-            again.status_code == 200 and again.headers.get("ETag") not in (None, current.headers["ETag"])
+        revalidated = all(
+            again.status_code == 304
+            or (again.status_code == 200 and again.headers.get("ETag") not in (None, etag, f"W/{etag}"))
+            for again in agains
         )
-        yield "a matching If-None-Match gets 304", revalidated, f"{again.status_code} ETag {again.headers.get('ETag')}"
+        yield (
+            "a matching If-None-Match, strong or weak, gets 304",
+            revalidated,
+            [f"{a.status_code} ETag {a.headers.get('ETag')}" for a in agains],
+        )
+    cache = current.headers.get("Cache-Control", "")
+    yield (
+        "a shared cache may serve the answer stale while refreshing, and through an outage",
+        cache.startswith("public") and "stale-while-revalidate=" in cache and "stale-if-error=" in cache,
+        cache,
+    )
     head = requests.head(f"{base}/v1/current", timeout=15)
     yield "HEAD /v1/current answers 200", head.status_code == 200, head.status_code
     yield "answers say nosniff", current.headers.get("X-Content-Type-Options") == "nosniff", dict(current.headers)
@@ -109,15 +126,19 @@ def checks(base: str):
         else None
     )
     yield (
-        "an unknown path is a JSON not_found",
-        missing.status_code == 404 and code == "not_found",
-        f"{missing.status_code} {missing.text[:200]}",
+        "an unknown path is a JSON not_found, which no shared cache keeps",
+        missing.status_code == 404 and code == "not_found" and "private" in missing.headers.get("Cache-Control", ""),
+        f"{missing.status_code} {missing.headers.get('Cache-Control')} {missing.text[:200]}",
     )
 
 
 def main() -> int:
     if len(sys.argv) != 2 or not sys.argv[1].startswith(("http://", "https://")):
-        print("usage: make smoke URL=https://np.example.com  (the base URL, without /v1/current)", file=sys.stderr)
+        print(
+            "usage: make smoke URL=https://np.example.com  (the base URL without /v1/current: your domain,"
+            " or the DistributionUrl output)",
+            file=sys.stderr,
+        )
         return 2
     base = sys.argv[1].rstrip("/").removesuffix("/v1/current")
     failed = 0

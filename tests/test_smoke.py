@@ -59,6 +59,8 @@ class Breaking(BaseHTTPRequestHandler):
         headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
         if self.broken == "no-revalidation":
             headers.pop("If-None-Match", None)
+        if self.broken == "strong-only" and headers.get("If-None-Match", "").startswith("W/"):
+            headers.pop("If-None-Match")
         if self.broken == "bare-preflight" and self.command == "OPTIONS":
             return self.answer(200, {}, b"")
         if self.broken == "no-art" and self.path.startswith("/v1/art"):
@@ -73,6 +75,11 @@ class Breaking(BaseHTTPRequestHandler):
         }
         if self.broken == "sniffable":
             out = {k: v for k, v in out.items() if k.lower() != "x-content-type-options"}
+        cache = next((k for k in out if k.lower() == "cache-control"), "Cache-Control")
+        if self.broken == "no-stale" and "stale-if-error" in out.get(cache, ""):
+            out[cache] = "public, max-age=5"
+        if self.broken == "public-errors" and answer.status_code == 404:
+            out[cache] = "public, max-age=60"
         status = 200 if self.broken == "post-accepted" and self.command == "POST" else answer.status_code
         body = answer.content
         if self.broken == "stage-in-snippets" and self.path == "/":
@@ -98,7 +105,10 @@ class Breaking(BaseHTTPRequestHandler):
 @pytest.mark.parametrize(
     "broken, failure",
     [
-        ("no-revalidation", "FAIL a matching If-None-Match gets 304"),
+        ("no-revalidation", "FAIL a matching If-None-Match, strong or weak, gets 304"),
+        ("strong-only", "FAIL a matching If-None-Match, strong or weak, gets 304"),
+        ("no-stale", "FAIL a shared cache may serve the answer stale while refreshing, and through an outage"),
+        ("public-errors", "FAIL an unknown path is a JSON not_found, which no shared cache keeps"),
         ("bare-preflight", "FAIL OPTIONS preflight allows GET"),
         ("sniffable", "FAIL answers say nosniff"),
         ("post-accepted", "FAIL POST is a JSON method_not_allowed"),
