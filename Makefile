@@ -190,9 +190,11 @@ $(BENCH_STAMP): $(STAMP) bench/requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	touch $@
 
-bench: $(BENCH_STAMP) build ## Measure this function against the blog-post design; writes bench/RESULTS.md
+bench: $(BENCH_STAMP) build nginx ## Measure this function against the blog-post design, and a crowd through the edge cache; writes bench/RESULTS.md and bench/CROWD.md
 	cargo build --release --locked -p now-playing --bin now-playing
+	cargo build --locked --bin now-playing
 	PYTHONPATH=scripts:tests $(PY) bench/run.py $(BENCH_ARGS)
+	PYTHONPATH=scripts:tests $(PY) bench/crowd.py
 
 clean: ## Remove build output, the venv and infra's node_modules
 	cargo clean
