@@ -47,6 +47,8 @@ pub struct Config {
     pub digest_topic_arn: Option<String>,
     /// What the stack's CDN sends to prove a request came through it (`EDGE_SECRET`).
     pub edge_secret: Option<EdgeSecret>,
+    /// The SSM String parameter of the owner's privacy rules (`PRIVACY_PARAMETER`), if any.
+    pub privacy_parameter: Option<String>,
 }
 
 pub const DEFAULT_SPOTIFY_API_URL: &str = "https://api.spotify.com";
@@ -137,7 +139,17 @@ impl Config {
             }
             None => None,
         };
+        let privacy_parameter = get("PRIVACY_PARAMETER");
+        if let Some(name) = &privacy_parameter
+            && !name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-/".contains(c))
+        {
+            return Err(ConfigError::Invalid {
+                name: "PRIVACY_PARAMETER",
+                reason: "an SSM parameter name has letters, digits, '_', '.', '-' and '/'".into(),
+            });
+        }
         Ok(Config {
+            privacy_parameter,
             edge_secret,
             digest_topic_arn,
             suggestions,
@@ -314,6 +326,7 @@ mod tests {
             ("DIGEST_TOPIC_ARN", "alarms"),
             ("DIGEST_TOPIC_ARN", "arn:aws:sqs:eu-west-1:123456789012:alarms"),
             ("EDGE_SECRET", "too-short-to-guard-anything"),
+            ("PRIVACY_PARAMETER", "/now playing/privacy"),
         ] {
             let mut pairs = BASE.to_vec();
             pairs.retain(|(k, _)| *k != name);

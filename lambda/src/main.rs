@@ -9,7 +9,7 @@ use now_playing::adapters::dynamodb::DynamoSuggestions;
 use now_playing::adapters::dynamodb::{DynamoArtCache, DynamoSnapshotStore, DynamoTokenStore};
 use now_playing::adapters::sns::SnsNotifier;
 use now_playing::adapters::spotify::with_causes;
-use now_playing::adapters::{clock::SystemClock, spotify::SpotifyHttp, ssm::SsmCredentialStore};
+use now_playing::adapters::{clock::SystemClock, spotify::SpotifyHttp, ssm::SsmCredentialStore, ssm::SsmPrivacySource};
 use now_playing::config::Config;
 use now_playing::domain::service::CacheTiming;
 use now_playing::domain::suggestions::{SuggestionPorts, SuggestionService};
@@ -90,10 +90,15 @@ async fn function() -> Result<(), Error> {
         Arc::new(SnsNotifier::new(aws_sdk_sns::Client::new(&aws), arn)) as Arc<dyn now_playing::domain::ports::Notifier>
     });
     let art = Arc::new(ArtLibrary::new(Arc::new(ArtworkHttp::new(http, image_hosts.clone())), shared_art));
+    let mut service =
+        NowPlayingService::new(ServicePorts { spotify, tokens, shared: snapshots, clock }, instance, timing)
+            .with_art(art.clone());
+    if let Some(name) = &config.privacy_parameter {
+        service = service.with_privacy(Arc::new(SsmPrivacySource::new(aws_sdk_ssm::Client::new(&aws), name)));
+    }
     let app = Arc::new(
         App::new(
-            NowPlayingService::new(ServicePorts { spotify, tokens, shared: snapshots, clock }, instance, timing)
-                .with_art(art.clone()),
+            service,
             art,
             AppSettings {
                 allowed_origins: config.allowed_origins,

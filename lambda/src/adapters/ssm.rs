@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::domain::Credentials;
-use crate::domain::ports::{CredentialStore, CredentialsError};
+use crate::domain::ports::{CredentialStore, CredentialsError, PrivacySource};
 
 /// The JSON stored in the parameter; the field names are a contract with `make bootstrap`.
 #[derive(Deserialize, Serialize)]
@@ -110,6 +110,33 @@ impl CredentialStore for SsmCredentialStore {
             .await
             .map_err(|e| self.unavailable(e))?;
         Ok(())
+    }
+}
+
+/// The owner's privacy rules: one SSM String parameter (`PRIVACY_PARAMETER`), not a secret.
+pub struct SsmPrivacySource {
+    client: Client,
+    name: String,
+}
+
+impl SsmPrivacySource {
+    pub fn new(client: Client, name: impl Into<String>) -> Self {
+        SsmPrivacySource { client, name: name.into() }
+    }
+}
+
+#[async_trait]
+impl PrivacySource for SsmPrivacySource {
+    async fn load(&self) -> Result<Option<String>, String> {
+        match self.client.get_parameter().name(&self.name).send().await {
+            Ok(out) => Ok(out.parameter.and_then(|p| p.value)),
+            Err(SdkError::ServiceError(e)) if matches!(e.err(), GetParameterError::ParameterNotFound(_)) => Ok(None),
+            // The cause goes to the log; the answer says only that it could not be read.
+            Err(e) => {
+                tracing::warn!(parameter = %self.name, error = %DisplayErrorContext(e), "privacy rules unreadable");
+                Err(format!("the privacy parameter {} could not be read; see the function's log", self.name))
+            }
+        }
     }
 }
 

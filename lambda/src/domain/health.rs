@@ -5,8 +5,8 @@ use serde::Serialize;
 use time::{Date, Month, OffsetDateTime};
 use tracing::warn;
 
-use crate::domain::Credentials;
 use crate::domain::ports::CredentialsError;
+use crate::domain::{Credentials, Privacy};
 
 /// How long a refresh token lives after the owner authorized the app.
 pub const AUTHORIZATION_LIFE_MONTHS: u8 = 6;
@@ -23,6 +23,8 @@ pub struct Health {
     pub days_remaining: Option<i64>,
     /// What is wrong and how to fix it, when something is.
     pub problem: Option<String>,
+    /// The owner's privacy rules: `none`, `rules`, or `unreadable` (nothing is shown).
+    pub privacy: &'static str,
 }
 
 impl Health {
@@ -40,6 +42,7 @@ impl Health {
                     days_remaining: Some(days_remaining),
                     problem: (days_remaining <= 0)
                         .then(|| "the refresh token is past its 6-month life; run `make bootstrap`".to_owned()),
+                    privacy: "none",
                 }
             }
             Err(e) => {
@@ -51,14 +54,30 @@ impl Health {
                     authorization_expires_at: None,
                     days_remaining: None,
                     problem: Some(e.public_message()),
+                    privacy: "none",
                 }
             }
         }
     }
 
+    /// With the state of the privacy rules; unusable rules are a problem (nothing is shown
+    /// until they are fixed), named without repeating them.
+    pub fn with_privacy(mut self, privacy: &Privacy) -> Self {
+        let (state, why) = privacy.state();
+        self.privacy = state;
+        if let Some(why) = why {
+            let fix = format!("privacy rules: {why}; nothing is shown until `make privacy show` reads them");
+            self.problem = Some(match self.problem.take() {
+                Some(first) => format!("{first}; {fix}"),
+                None => fix,
+            });
+        }
+        self
+    }
+
     /// Configured and the refresh token has not lapsed.
     pub fn is_ok(&self) -> bool {
-        self.configured && self.days_remaining.is_some_and(|d| d > 0)
+        self.configured && self.days_remaining.is_some_and(|d| d > 0) && self.privacy != "unreadable"
     }
 }
 
@@ -90,6 +109,7 @@ mod tests {
             authorization_expires_at: None,
             days_remaining: Some(days),
             problem: None,
+            privacy: "none",
         };
         assert!(health(1).is_ok());
         assert!(!health(0).is_ok(), "with no whole day left the owner must authorize again");

@@ -94,8 +94,9 @@ pub struct Item {
 #[expect(clippy::large_enum_variant, reason = "one value per request, moved once; a Box buys nothing")]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Playback {
-    /// A track or episode is loaded; `is_playing` false means paused.
-    Item { item: Item, is_playing: bool, progress_ms: Option<u64> },
+    /// A track or episode is loaded; `is_playing` false means paused. `context` is where it
+    /// plays from (`spotify:playlist:…`), when Spotify says.
+    Item { item: Item, is_playing: bool, progress_ms: Option<u64>, context: Option<String> },
     /// 204, a private session, an ad, an unknown item type or a null item: nothing to show.
     Nothing,
 }
@@ -107,6 +108,10 @@ pub struct Played {
     pub item: Item,
     #[serde(with = "time::serde::rfc3339")]
     pub played_at: OffsetDateTime,
+    /// Where it was played from (`spotify:playlist:…`), when Spotify said: the privacy
+    /// rules' playlists. Kept with the shared state, never shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
 }
 
 /// The public JSON document answered by `GET /v1/current`.
@@ -124,15 +129,46 @@ pub struct NowPlaying {
     pub fetched_at: OffsetDateTime,
     /// True only when this is the last good answer served because Spotify failed.
     pub stale: bool,
+    /// Where the item plays or was played from, for the privacy rules: stored with the
+    /// shared answer, never part of what a visitor gets (`public`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+}
+
+/// What a visitor gets of a `NowPlaying`: every field but the play's context.
+#[derive(Serialize)]
+pub struct PublicNowPlaying<'a> {
+    pub status: Status,
+    pub is_playing: bool,
+    pub item: Option<&'a Item>,
+    pub progress_ms: Option<u64>,
+    #[serde(with = "rfc3339_millis::option")]
+    pub played_at: Option<OffsetDateTime>,
+    #[serde(with = "rfc3339_millis")]
+    pub fetched_at: OffsetDateTime,
+    pub stale: bool,
 }
 
 impl NowPlaying {
+    /// The document a visitor gets.
+    pub fn public(&self) -> PublicNowPlaying<'_> {
+        PublicNowPlaying {
+            status: self.status,
+            is_playing: self.is_playing,
+            item: self.item.as_ref(),
+            progress_ms: self.progress_ms,
+            played_at: self.played_at,
+            fetched_at: self.fetched_at,
+            stale: self.stale,
+        }
+    }
+
     /// The item on screen and when it was read, if it is playing or paused: remembered
     /// as the last play for when Spotify's history lags.
     pub fn seen_playing(&self) -> Option<Played> {
         match self.status {
             Status::Playing | Status::Paused => {
-                self.item.clone().map(|item| Played { item, played_at: self.fetched_at })
+                self.item.clone().map(|item| Played { item, played_at: self.fetched_at, context: self.context.clone() })
             }
             Status::LastPlayed | Status::Offline => None,
         }
@@ -155,7 +191,7 @@ impl NowPlaying {
             (recent, _) => recent,
         };
         match (playback, recent) {
-            (Playback::Item { item, is_playing, progress_ms }, _) => NowPlaying {
+            (Playback::Item { item, is_playing, progress_ms, context }, _) => NowPlaying {
                 status: if is_playing { Status::Playing } else { Status::Paused },
                 is_playing,
                 item: Some(item),
@@ -163,8 +199,9 @@ impl NowPlaying {
                 played_at: None,
                 fetched_at,
                 stale: false,
+                context,
             },
-            (Playback::Nothing, Some(Played { item, played_at })) => NowPlaying {
+            (Playback::Nothing, Some(Played { item, played_at, context })) => NowPlaying {
                 status: Status::LastPlayed,
                 is_playing: false,
                 item: Some(item),
@@ -172,16 +209,25 @@ impl NowPlaying {
                 played_at: Some(played_at),
                 fetched_at,
                 stale: false,
+                context,
             },
-            (Playback::Nothing, None) => NowPlaying {
-                status: Status::Offline,
-                is_playing: false,
-                item: None,
-                progress_ms: None,
-                played_at: None,
-                fetched_at,
-                stale: false,
-            },
+            (Playback::Nothing, None) => NowPlaying::offline(fetched_at),
+        }
+    }
+}
+
+impl NowPlaying {
+    /// Nothing to show.
+    pub fn offline(fetched_at: OffsetDateTime) -> Self {
+        NowPlaying {
+            status: Status::Offline,
+            is_playing: false,
+            item: None,
+            progress_ms: None,
+            played_at: None,
+            fetched_at,
+            stale: false,
+            context: None,
         }
     }
 }
@@ -247,13 +293,13 @@ mod tests {
     #[test]
     fn what_was_last_seen_playing_wins_over_an_older_history_entry() {
         let seen = NowPlaying::from_spotify(
-            Playback::Item { item: item("Seen"), is_playing: true, progress_ms: Some(1) },
+            Playback::Item { item: item("Seen"), is_playing: true, progress_ms: Some(1), context: None },
             None,
             None,
             datetime!(2026-11-27 19:55:00 UTC),
         )
         .seen_playing();
-        let history = Played { item: item("Older"), played_at: datetime!(2026-11-27 19:30:00 UTC) };
+        let history = Played { item: item("Older"), played_at: datetime!(2026-11-27 19:30:00 UTC), context: None };
         let doc = NowPlaying::from_spotify(Playback::Nothing, Some(history), seen.as_ref(), NOW);
         assert_eq!(doc.status, Status::LastPlayed);
         assert_eq!(doc.item.unwrap().name, "Seen");
@@ -262,15 +308,15 @@ mod tests {
 
     #[test]
     fn a_newer_history_entry_wins_over_what_was_last_seen() {
-        let seen = Played { item: item("Seen"), played_at: datetime!(2026-11-27 19:00:00 UTC) };
-        let history = Played { item: item("Newer"), played_at: datetime!(2026-11-27 19:30:00 UTC) };
+        let seen = Played { item: item("Seen"), played_at: datetime!(2026-11-27 19:00:00 UTC), context: None };
+        let history = Played { item: item("Newer"), played_at: datetime!(2026-11-27 19:30:00 UTC), context: None };
         let doc = NowPlaying::from_spotify(Playback::Nothing, Some(history), Some(&seen), NOW);
         assert_eq!(doc.item.unwrap().name, "Newer");
     }
 
     #[test]
     fn what_was_last_seen_fills_an_empty_history() {
-        let seen = Played { item: item("Seen"), played_at: datetime!(2026-11-27 19:00:00 UTC) };
+        let seen = Played { item: item("Seen"), played_at: datetime!(2026-11-27 19:00:00 UTC), context: None };
         let doc = NowPlaying::from_spotify(Playback::Nothing, None, Some(&seen), NOW);
         assert_eq!(doc.status, Status::LastPlayed);
     }
@@ -278,7 +324,7 @@ mod tests {
     #[test]
     fn a_paused_track_is_paused_not_playing() {
         let doc = NowPlaying::from_spotify(
-            Playback::Item { item: item("A"), is_playing: false, progress_ms: Some(5) },
+            Playback::Item { item: item("A"), is_playing: false, progress_ms: Some(5), context: None },
             None,
             None,
             NOW,
@@ -293,7 +339,7 @@ mod tests {
         let played_at = datetime!(2026-11-27 19:00:00.410 UTC);
         let doc = NowPlaying::from_spotify(
             Playback::Nothing,
-            Some(Played { item: item("B"), played_at }),
+            Some(Played { item: item("B"), played_at, context: None }),
             None,
             datetime!(2026-11-27 20:00:00 UTC),
         );
@@ -306,7 +352,12 @@ mod tests {
     #[test]
     fn nothing_playing_falls_back_to_the_last_play_without_progress() {
         let played_at = datetime!(2026-11-27 19:00:00 UTC);
-        let doc = NowPlaying::from_spotify(Playback::Nothing, Some(Played { item: item("B"), played_at }), None, NOW);
+        let doc = NowPlaying::from_spotify(
+            Playback::Nothing,
+            Some(Played { item: item("B"), played_at, context: None }),
+            None,
+            NOW,
+        );
         assert_eq!(doc.status, Status::LastPlayed);
         assert_eq!(doc.played_at, Some(played_at));
         assert_eq!(doc.progress_ms, None);
@@ -323,7 +374,7 @@ mod tests {
     #[test]
     fn the_document_has_the_public_field_names_and_millisecond_times() {
         let doc = NowPlaying::from_spotify(
-            Playback::Item { item: item("A"), is_playing: true, progress_ms: Some(81234) },
+            Playback::Item { item: item("A"), is_playing: true, progress_ms: Some(81234), context: None },
             None,
             None,
             NOW,

@@ -50,8 +50,9 @@ pub trait Spotify: Send + Sync {
     async fn refresh(&self, credentials: &Credentials) -> Result<TokenGrant, SpotifyError>;
     /// `GET /v1/me/player/currently-playing`, episodes included. 204 is `Playback::Nothing`.
     async fn currently_playing(&self, token: &AccessToken) -> Result<Playback, SpotifyError>;
-    /// The most recent entry of `GET /v1/me/player/recently-played`, if there is one.
-    async fn recently_played(&self, token: &AccessToken) -> Result<Option<Played>, SpotifyError>;
+    /// The `limit` (1 to 50) most recent entries of `GET /v1/me/player/recently-played`,
+    /// most recent first.
+    async fn recently_played(&self, token: &AccessToken, limit: u8) -> Result<Vec<Played>, SpotifyError>;
 }
 
 /// A failure of the shared token store; the caller carries on without it.
@@ -287,4 +288,12 @@ pub trait Counters: Send + Sync {
 pub trait SearchCache: Send + Sync {
     async fn load(&self, query: &str) -> Result<Option<Vec<Item>>, StoreError>;
     async fn save(&self, query: &str, items: &[Item], until: OffsetDateTime) -> Result<(), StoreError>;
+}
+
+/// Where the owner's privacy rules are kept (`PRIVACY_PARAMETER`).
+#[async_trait]
+pub trait PrivacySource: Send + Sync {
+    /// The rules document; `None` when there is none. The error says what could not be
+    /// read, for `/v1/health`, and names no cause an outsider should see.
+    async fn load(&self) -> Result<Option<String>, String>;
 }

@@ -8,11 +8,19 @@ use time::OffsetDateTime;
 use tracing::{info, warn};
 
 use crate::domain::art::{ArtLibrary, art_image};
-use crate::domain::ports::{Clock, CredentialsError, SharedState, SnapshotStore, Spotify, SpotifyError};
-use crate::domain::{Health, Item, NowPlaying, Palette, Playback, Played, TokenError, TokenManager, after};
+use crate::domain::ports::{Clock, CredentialsError, PrivacySource, SharedState, SnapshotStore, Spotify, SpotifyError};
+use crate::domain::{Health, Item, NowPlaying, Palette, Playback, Played, Privacy, PrivacyRules};
+use crate::domain::{TokenError, TokenManager, after};
 
 /// The longest a 429 stops every Spotify call: Spotify's longest seen is about 5.3 hours.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
+
+/// The privacy rules are read again when older than this: a change shows within it plus
+/// the answers' cache lifetime.
+pub const PRIVACY_REREAD: Duration = Duration::from_secs(60);
+
+/// How far back the history is searched for a play the rules show, when they hide some.
+const HISTORY_UNDER_RULES: u8 = 50;
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum ServiceError {
@@ -95,6 +103,10 @@ pub struct NowPlayingService {
     memory: Mutex<SharedState>,
     /// Where the palette of new art comes from; without it answers carry none.
     art: Option<Arc<ArtLibrary>>,
+    /// Where the owner's privacy rules are; without it everything is shown.
+    privacy_source: Option<Arc<dyn PrivacySource>>,
+    /// The rules as last read, and when.
+    privacy: Mutex<Option<(Privacy, OffsetDateTime)>>,
 }
 
 /// The collaborators of a `NowPlayingService`.
@@ -120,7 +132,37 @@ impl NowPlayingService {
             timing,
             memory: Mutex::new(SharedState::default()),
             art: None,
+            privacy_source: None,
+            privacy: Mutex::new(None),
         }
+    }
+
+    /// Answers obey the owner's rules from `source`.
+    pub fn with_privacy(mut self, source: Arc<dyn PrivacySource>) -> Self {
+        self.privacy_source = Some(source);
+        self
+    }
+
+    /// The rules now: as read less than `PRIVACY_REREAD` ago, else read again. Rules that
+    /// cannot be read or understood close everything.
+    pub async fn privacy(&self) -> Privacy {
+        let Some(source) = &self.privacy_source else { return Privacy::Open };
+        let now = self.clock.now();
+        if let Some((rules, read_at)) = lock(&self.privacy).as_ref()
+            && now - *read_at < PRIVACY_REREAD
+        {
+            return rules.clone();
+        }
+        let privacy = match source.load().await {
+            Ok(None) => Privacy::Open,
+            Ok(Some(text)) => PrivacyRules::parse(&text).map_or_else(Privacy::Closed, Privacy::Rules),
+            Err(why) => Privacy::Closed(why),
+        };
+        if let Privacy::Closed(why) = &privacy {
+            warn!(reason = %why, "privacy rules unusable; showing nothing");
+        }
+        *lock(&self.privacy) = Some((privacy.clone(), now));
+        privacy
     }
 
     /// Answers carry the palette of their art, taken from `art`.
@@ -132,17 +174,21 @@ impl NowPlayingService {
     /// The now-playing document: from this instance's memory or the shared snapshot while
     /// it is younger than the window; otherwise one instance asks Spotify while the others
     /// serve the previous answer. The last good answer, marked stale, when Spotify fails.
+    /// Every route that shows the music derives from this one answer, screened by the
+    /// owner's rules as they are now.
     pub async fn current(&self) -> Result<NowPlaying, ServiceError> {
-        match tokio::time::timeout(self.timing.request_deadline, self.answer()).await {
+        let privacy = self.privacy().await;
+        let answer = match tokio::time::timeout(self.timing.request_deadline, self.answer(&privacy)).await {
             Ok(result) => result,
             Err(_) => {
                 warn!("request deadline passed");
                 self.fall_back(ServiceError::UpstreamUnavailable { cause: SpotifyError::Timeout, retry_after: None })
             }
-        }
+        };
+        answer.map(|doc| privacy.screen(doc, self.clock.now()))
     }
 
-    async fn answer(&self) -> Result<NowPlaying, ServiceError> {
+    async fn answer(&self, privacy: &Privacy) -> Result<NowPlaying, ServiceError> {
         if let Some(doc) = self.fresh(self.clock.now()) {
             info!(cache = "memory", "answered from this instance");
             return Ok(doc);
@@ -180,14 +226,14 @@ impl NowPlayingService {
         match leased {
             Some(false) => {
                 self.tokens.forgo().await;
-                self.while_another_refreshes().await
+                self.while_another_refreshes(privacy).await
             }
-            _ => self.refresh(lease).await,
+            _ => self.refresh(lease, privacy).await,
         }
     }
 
     /// Another instance holds the lease: the previous answer stands until it is done.
-    async fn while_another_refreshes(&self) -> Result<NowPlaying, ServiceError> {
+    async fn while_another_refreshes(&self, privacy: &Privacy) -> Result<NowPlaying, ServiceError> {
         if let Some(doc) = lock(&self.memory).snapshot.clone() {
             info!(cache = "previous", "another instance is refreshing; answering the previous snapshot");
             return Ok(doc);
@@ -207,14 +253,15 @@ impl NowPlayingService {
             }
         }
         warn!("the other instance's refresh did not arrive in time; calling Spotify here");
-        self.refresh(None).await
+        self.refresh(None, privacy).await
     }
 
     /// Calls Spotify, then shares what came of it: the answer, or the backoff. `lease` is
     /// the owner id of the lease this attempt holds, if it holds one.
-    async fn refresh(&self, lease: Option<&str>) -> Result<NowPlaying, ServiceError> {
+    async fn refresh(&self, lease: Option<&str>, privacy: &Privacy) -> Result<NowPlaying, ServiceError> {
         let last_seen = lock(&self.memory).last_seen.clone();
-        let result = match tokio::time::timeout(self.timing.spotify_deadline, self.fetch(last_seen.as_ref())).await {
+        let fetch = self.fetch(last_seen.as_ref(), privacy);
+        let result = match tokio::time::timeout(self.timing.spotify_deadline, fetch).await {
             Ok(result) => result,
             Err(_) => Err(ServiceError::UpstreamUnavailable { cause: SpotifyError::Timeout, retry_after: None }),
         };
@@ -314,7 +361,10 @@ impl NowPlayingService {
         }
     }
 
-    async fn fetch(&self, last_seen: Option<&Played>) -> Result<NowPlaying, ServiceError> {
+    /// The answer from Spotify, decided under `privacy`: a hidden play is as if it had not
+    /// happened (the last play the rules show stands in, else nothing), and while sharing
+    /// is paused or in quiet hours there is no item at all.
+    async fn fetch(&self, last_seen: Option<&Played>, privacy: &Privacy) -> Result<NowPlaying, ServiceError> {
         let mut token = self.tokens.token().await?;
         let playback = match self.spotify.currently_playing(&token).await {
             Err(SpotifyError::Unauthorized) => {
@@ -324,10 +374,20 @@ impl NowPlayingService {
             }
             other => other.map_err(after_retry)?,
         };
-        let recent = match playback {
-            Playback::Nothing => self.spotify.recently_played(&token).await.map_err(after_retry)?,
-            Playback::Item { .. } => None,
+        let now = self.clock.now();
+        let shown = match &playback {
+            Playback::Item { item, context, .. } => privacy.shows(item, context.as_deref(), now),
+            Playback::Nothing => false,
         };
+        let playback = if shown { playback } else { Playback::Nothing };
+        let recent = if shown || privacy.silent_at(now) {
+            Vec::new()
+        } else {
+            let limit = if *privacy == Privacy::Open { 1 } else { HISTORY_UNDER_RULES };
+            self.spotify.recently_played(&token, limit).await.map_err(after_retry)?
+        };
+        let recent = recent.into_iter().find(|played| privacy.shows_played(played, now));
+        let last_seen = last_seen.filter(|played| privacy.shows_played(played, now));
         let mut doc = NowPlaying::from_spotify(playback, recent, last_seen, self.clock.now());
         if let Some(item) = doc.item.as_mut() {
             item.palette = self.palette(item).await;
@@ -361,14 +421,14 @@ impl NowPlayingService {
         Ok(self.tokens.keep_fresh(ahead).await?)
     }
 
-    /// The authorization's state, without calling Spotify.
+    /// The authorization's state, without calling Spotify, and the privacy rules'.
     pub async fn health(&self) -> Health {
-        Health::of(self.tokens.credentials().await, self.clock.now())
+        Health::of(self.tokens.credentials().await, self.clock.now()).with_privacy(&self.privacy().await)
     }
 
     /// The authorization's state as stored now, read again rather than remembered.
     pub async fn health_afresh(&self) -> Health {
-        Health::of(self.tokens.reload_credentials().await, self.clock.now())
+        Health::of(self.tokens.reload_credentials().await, self.clock.now()).with_privacy(&self.privacy().await)
     }
 }
 

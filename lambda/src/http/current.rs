@@ -20,7 +20,7 @@ const MAX_ART_SIZE: u32 = 4096;
 impl App {
     pub(super) async fn current(&self, req: &Request) -> Response<Body> {
         match self.service.current().await {
-            Ok(doc) => validated(req, json_body(StatusCode::OK, &doc), &self.shared(Shared::Answer)),
+            Ok(doc) => validated(req, json_body(StatusCode::OK, &doc.public()), &self.shared(Shared::Answer)),
             Err(e) => service_error(&e),
         }
     }

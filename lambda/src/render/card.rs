@@ -81,7 +81,7 @@ mod tests {
             palette: None,
         };
         NowPlaying::from_spotify(
-            Playback::Item { item, is_playing: status_playing, progress_ms: Some(100_000) },
+            Playback::Item { item, is_playing: status_playing, progress_ms: Some(100_000), context: None },
             None,
             None,
             NOW,

@@ -208,6 +208,18 @@ async fn a_malformed_parameter_is_named_without_its_value() {
     assert!(!err.to_string().contains("abc123secret"), "{err}");
 }
 
+#[tokio::test]
+async fn the_privacy_rules_are_a_plain_string_parameter_and_none_is_no_rules() {
+    use now_playing::adapters::ssm::SsmPrivacySource;
+    use now_playing::domain::ports::PrivacySource;
+    let client = ssm().await;
+    let name = format!("/{}", unique("privacy"));
+    assert_eq!(SsmPrivacySource::new(client.clone(), &name).load().await, Ok(None), "no parameter, no rules");
+    let rules = r#"{"sharing": "paused"}"#;
+    client.put_parameter().name(&name).r#type(ParameterType::String).value(rules).send().await.unwrap();
+    assert_eq!(SsmPrivacySource::new(client, &name).load().await, Ok(Some(rules.to_owned())));
+}
+
 fn snapshot_doc() -> now_playing::domain::NowPlaying {
     now_playing::domain::NowPlaying::from_spotify(playback("currently_playing_episode.json"), None, None, NOW)
 }

@@ -13,6 +13,7 @@ mod http_events;
 mod layers;
 mod now_playing_service;
 mod palette;
+mod privacy;
 mod properties;
 mod round_trips;
 mod shared_cache;

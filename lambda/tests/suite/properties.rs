@@ -200,7 +200,7 @@ proptest! {
             parse_currently_playing(&body)
         };
         h.spotify.script_playing(vec![playing]);
-        h.spotify.script_recent(vec![parse_recently_played(&body)]);
+        h.spotify.script_history(vec![parse_recently_played(&body)]);
         let app = app_over(&h, AllowedOrigins::Any, std::sync::Arc::new(FakeArtwork::default()));
         let req = lambda_http::http::Request::builder()
             .uri("https://example.com/v1/current")

@@ -35,11 +35,12 @@ async fn playing_answer(template: ResponseTemplate) -> Result<Playback, SpotifyE
 
 #[tokio::test]
 async fn a_200_with_a_track_is_parsed() {
-    let Playback::Item { item, is_playing, progress_ms } =
+    let Playback::Item { item, is_playing, progress_ms, context } =
         playing_answer(json("currently_playing_track.json")).await.unwrap()
     else {
         panic!("expected an item")
     };
+    assert_eq!(context.as_deref(), Some("spotify:album:6XhjNHCyCDyyGJRM5mg40G"), "where it plays from");
     assert!(is_playing);
     assert_eq!(progress_ms, Some(81234));
     assert_eq!(item.kind, ItemKind::Track);
@@ -161,9 +162,10 @@ async fn recently_played_gives_the_latest_play_and_its_time() {
         .respond_with(json("recently_played.json"))
         .mount(&server)
         .await;
-    let played = adapter(&server).recently_played(&token("access-1", NOW)).await.unwrap().unwrap();
+    let played = adapter(&server).recently_played(&token("access-1", NOW), 1).await.unwrap().remove(0);
     assert_eq!(played.item.name, "Never Gonna Give You Up");
     assert_eq!(played.played_at.unix_timestamp(), 1795806000);
+    assert_eq!(played.context.as_deref(), Some("spotify:album:6XhjNHCyCDyyGJRM5mg40G"));
 }
 
 #[tokio::test]
@@ -173,7 +175,7 @@ async fn an_empty_history_is_none() {
         .respond_with(json("recently_played_empty.json"))
         .mount(&server)
         .await;
-    assert_eq!(adapter(&server).recently_played(&token("access-1", NOW)).await.unwrap(), None);
+    assert_eq!(adapter(&server).recently_played(&token("access-1", NOW), 1).await.unwrap(), Vec::new());
 }
 
 async fn refresh_answer(template: ResponseTemplate) -> Result<now_playing::domain::ports::TokenGrant, SpotifyError> {

@@ -140,10 +140,11 @@ impl Spotify for SpotifyHttp {
         parse_currently_playing_from(&body, &self.hosts)
     }
 
-    async fn recently_played(&self, token: &AccessToken) -> Result<Option<Played>, SpotifyError> {
-        let response = self.get("/v1/me/player/recently-played?limit=1", &token.value).await?;
+    async fn recently_played(&self, token: &AccessToken, limit: u8) -> Result<Vec<Played>, SpotifyError> {
+        let limit = limit.clamp(1, 50);
+        let response = self.get(&format!("/v1/me/player/recently-played?limit={limit}"), &token.value).await?;
         if response.status() == StatusCode::NO_CONTENT {
-            return Ok(None);
+            return Ok(Vec::new());
         }
         let body = capped(response, MAX_API_BODY).await?;
         parse_recently_played_from(&body, &self.hosts)

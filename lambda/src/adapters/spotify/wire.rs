@@ -106,6 +106,22 @@ struct CurrentlyPlayingWire {
     #[serde(default, deserialize_with = "lenient")]
     currently_playing_type: Option<String>,
     item: Option<Value>,
+    #[serde(default, deserialize_with = "lenient")]
+    context: Option<ContextWire>,
+}
+
+/// Where a play comes from; only its URI is kept (the privacy rules' playlists).
+#[derive(Deserialize, Default)]
+struct ContextWire {
+    #[serde(default, deserialize_with = "lenient")]
+    uri: Option<String>,
+}
+
+impl ContextWire {
+    /// `spotify:kind:id`, bounded; anything else is unknown.
+    fn uri(self) -> Option<String> {
+        self.uri.filter(|u| u.len() <= 120 && u.starts_with("spotify:") && u.chars().all(|c| c.is_ascii_graphic()))
+    }
 }
 
 /// A `CurrentlyPlayingObject`. Ads, unknown types and null items are `Playback::Nothing`.
@@ -124,9 +140,12 @@ pub fn parse_currently_playing_from(body: &[u8], hosts: &ImageHosts) -> Result<P
         return Ok(Playback::Nothing);
     };
     Ok(match parse_item(item, hosts)? {
-        Some(item) => {
-            Playback::Item { item, is_playing: wire.is_playing.unwrap_or(false), progress_ms: wire.progress_ms }
-        }
+        Some(item) => Playback::Item {
+            item,
+            is_playing: wire.is_playing.unwrap_or(false),
+            progress_ms: wire.progress_ms,
+            context: wire.context.and_then(ContextWire::uri),
+        },
         None => Playback::Nothing,
     })
 }
@@ -140,25 +159,29 @@ struct RecentlyPlayedWire {
 struct PlayHistoryWire {
     track: Option<Value>,
     played_at: String,
+    #[serde(default, deserialize_with = "lenient")]
+    context: Option<ContextWire>,
 }
 
-/// The first (most recent) entry of a `CursorPagingPlayHistoryObject`.
-pub fn parse_recently_played(body: &[u8]) -> Result<Option<Played>, SpotifyError> {
+/// The entries of a `CursorPagingPlayHistoryObject`, most recent first; an entry without a
+/// track that reads is skipped.
+pub fn parse_recently_played(body: &[u8]) -> Result<Vec<Played>, SpotifyError> {
     parse_recently_played_from(body, &ImageHosts::default())
 }
 
 /// `parse_recently_played`, with images also from `hosts`.
-pub fn parse_recently_played_from(body: &[u8], hosts: &ImageHosts) -> Result<Option<Played>, SpotifyError> {
+pub fn parse_recently_played_from(body: &[u8], hosts: &ImageHosts) -> Result<Vec<Played>, SpotifyError> {
     let wire: RecentlyPlayedWire = serde_json::from_slice(body).map_err(|e| malformed("recently-played", &e))?;
-    let Some(entry) = wire.items.into_iter().next() else {
-        return Ok(None);
-    };
-    let played_at = OffsetDateTime::parse(&entry.played_at, &Rfc3339)
-        .map_err(|_| SpotifyError::Malformed("recently-played answer: played_at is not an RFC 3339 time".into()))?;
-    let Some(track) = entry.track.filter(|v| !v.is_null()) else {
-        return Ok(None);
-    };
-    Ok(parse_item(track, hosts)?.map(|item| Played { item, played_at }))
+    let mut plays = Vec::with_capacity(wire.items.len());
+    for entry in wire.items {
+        let played_at = OffsetDateTime::parse(&entry.played_at, &Rfc3339)
+            .map_err(|_| SpotifyError::Malformed("recently-played answer: played_at is not an RFC 3339 time".into()))?;
+        let Some(track) = entry.track.filter(|v| !v.is_null()) else { continue };
+        if let Some(item) = parse_item(track, hosts)? {
+            plays.push(Played { item, played_at, context: entry.context.and_then(ContextWire::uri) });
+        }
+    }
+    Ok(plays)
 }
 
 #[derive(Deserialize, Default)]

@@ -8,8 +8,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use now_playing::domain::ports::{
     ArtCache, ArtError, Artwork, Catalog, Clock, Counters, CredentialStore, CredentialsError, Notifier, NotifyError,
-    Playlists, SearchCache, SharedState, SnapshotStore, Spotify, SpotifyError, StoreError, SuggestionStore, TokenGrant,
-    TokenStore,
+    Playlists, PrivacySource, SearchCache, SharedState, SnapshotStore, Spotify, SpotifyError, StoreError,
+    SuggestionStore, TokenGrant, TokenStore,
 };
 use now_playing::domain::suggestions::{Suggestion, TrackId, blocks_repeat};
 use now_playing::domain::{AccessToken, Art, Credentials, Item, NowPlaying, Playback, Played};
@@ -40,7 +40,8 @@ impl Clock for FakeClock {
 pub struct FakeSpotify {
     pub refreshes: Mutex<VecDeque<Result<TokenGrant, SpotifyError>>>,
     pub playing: Mutex<VecDeque<Result<Playback, SpotifyError>>>,
-    pub recent: Mutex<VecDeque<Result<Option<Played>, SpotifyError>>>,
+    pub recent: Mutex<VecDeque<Result<Vec<Played>, SpotifyError>>>,
+    pub recent_limits: Mutex<Vec<u8>>,
     pub refresh_calls: AtomicUsize,
     pub playing_calls: AtomicUsize,
     pub recent_calls: AtomicUsize,
@@ -94,8 +95,17 @@ impl FakeSpotify {
     pub fn script_playing(&self, answers: Vec<Result<Playback, SpotifyError>>) {
         *self.playing.lock().unwrap() = answers.into();
     }
+    /// The history's latest entry, or none, per call.
     pub fn script_recent(&self, answers: Vec<Result<Option<Played>, SpotifyError>>) {
+        self.script_history(answers.into_iter().map(|a| a.map(|p| p.into_iter().collect())).collect());
+    }
+    /// The history, most recent first, per call.
+    pub fn script_history(&self, answers: Vec<Result<Vec<Played>, SpotifyError>>) {
         *self.recent.lock().unwrap() = answers.into();
+    }
+    /// The `limit` of each history call so far.
+    pub fn history_limits(&self) -> Vec<u8> {
+        self.recent_limits.lock().unwrap().clone()
     }
     pub fn calls(&self) -> (usize, usize, usize) {
         (
@@ -123,9 +133,10 @@ impl Spotify for FakeSpotify {
         tokio::time::sleep(delay).await;
         next(&self.playing, "currently-playing")
     }
-    async fn recently_played(&self, _token: &AccessToken) -> Result<Option<Played>, SpotifyError> {
+    async fn recently_played(&self, _token: &AccessToken, limit: u8) -> Result<Vec<Played>, SpotifyError> {
         self.recent_calls.fetch_add(1, Ordering::SeqCst);
-        next(&self.recent, "recently-played")
+        self.recent_limits.lock().unwrap().push(limit);
+        next(&self.recent, "recently-played").map(|plays| plays.into_iter().take(limit.into()).collect())
     }
 }
 
@@ -662,9 +673,9 @@ impl Spotify for Metered<FakeSpotify> {
         self.log.call("spotify.player", SPOTIFY).await;
         self.inner.currently_playing(token).await
     }
-    async fn recently_played(&self, token: &AccessToken) -> Result<Option<Played>, SpotifyError> {
+    async fn recently_played(&self, token: &AccessToken, limit: u8) -> Result<Vec<Played>, SpotifyError> {
         self.log.call("spotify.recent", SPOTIFY).await;
-        self.inner.recently_played(token).await
+        self.inner.recently_played(token, limit).await
     }
 }
 
@@ -686,5 +697,33 @@ impl Artwork for Metered<FakeArtwork> {
     async fn fetch(&self, url: &str) -> Result<Art, ArtError> {
         self.log.call("cdn.image", SPOTIFY).await;
         self.inner.fetch(url).await
+    }
+}
+
+/// The owner's privacy rules document, as a test sets it: `Ok(None)` is no document,
+/// `Err` one that cannot be read.
+pub struct FakePrivacy {
+    pub document: Mutex<Result<Option<String>, String>>,
+    pub reads: AtomicUsize,
+}
+
+impl FakePrivacy {
+    pub fn with(document: Result<Option<&str>, &str>) -> Arc<Self> {
+        let document = document.map(|d| d.map(str::to_owned)).map_err(str::to_owned);
+        Arc::new(FakePrivacy { document: Mutex::new(document), reads: AtomicUsize::new(0) })
+    }
+    pub fn set(&self, document: Result<Option<&str>, &str>) {
+        *self.document.lock().unwrap() = document.map(|d| d.map(str::to_owned)).map_err(str::to_owned);
+    }
+    pub fn reads(&self) -> usize {
+        self.reads.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl PrivacySource for FakePrivacy {
+    async fn load(&self) -> Result<Option<String>, String> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        self.document.lock().unwrap().clone()
     }
 }

@@ -23,7 +23,11 @@ pub fn playback(name: &str) -> Playback {
 }
 
 pub fn last_played() -> Played {
-    parse_recently_played(&fixture("recently_played.json")).expect("fixture parses").expect("one entry")
+    parse_recently_played(&fixture("recently_played.json"))
+        .expect("fixture parses")
+        .into_iter()
+        .next()
+        .expect("one entry")
 }
 
 pub fn credentials() -> Credentials {

@@ -1,0 +1,484 @@
+//! The owner's say over what the world sees: sharing paused, quiet hours, and plays hidden by
+//! artist, track, album, show, playlist, explicitness or kind.
+//!
+//! The rules are one JSON document the owner keeps (`make privacy`); this module parses it
+//! and judges plays against it. It fails closed: rules that cannot be read or understood
+//! show nothing at all, and say why without repeating the document (it is the owner's
+//! business).
+
+use std::collections::BTreeSet;
+
+use jiff::tz::TimeZone;
+use serde::Deserialize;
+use time::OffsetDateTime;
+
+use crate::domain::{Item, ItemKind, NowPlaying, Played};
+
+/// What is hidden, by Spotify id.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Hidden {
+    pub artists: BTreeSet<String>,
+    pub tracks: BTreeSet<String>,
+    pub albums: BTreeSet<String>,
+    pub shows: BTreeSet<String>,
+    pub playlists: BTreeSet<String>,
+}
+
+/// A daily span of local time in a named zone; `from` after `to` runs across midnight.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuietHours {
+    pub from: (u8, u8),
+    pub to: (u8, u8),
+    pub time_zone: String,
+    zone: TimeZone,
+}
+
+impl QuietHours {
+    /// `from` and `to` as `HH:MM`, `time_zone` an IANA name such as `Europe/Berlin`.
+    pub fn new(from: &str, to: &str, time_zone: &str) -> Result<Self, String> {
+        let from = clock_time(from).ok_or("quiet_hours.from must be a time such as 23:00")?;
+        let to = clock_time(to).ok_or("quiet_hours.to must be a time such as 07:00")?;
+        if from == to {
+            return Err("quiet_hours.from and quiet_hours.to must differ".into());
+        }
+        let zone = TimeZone::get(time_zone)
+            .map_err(|_| "quiet_hours.time_zone must be an IANA time zone such as Europe/Berlin".to_owned())?;
+        Ok(QuietHours { from, to, time_zone: time_zone.to_owned(), zone })
+    }
+
+    /// Whether `at` falls inside the span, in the span's own zone.
+    pub fn contains(&self, at: OffsetDateTime) -> bool {
+        let Ok(instant) = jiff::Timestamp::from_second(at.unix_timestamp()) else { return true };
+        let local = instant.to_zoned(self.zone.clone());
+        let now = (local.hour() as u8, local.minute() as u8);
+        if self.from < self.to { self.from <= now && now < self.to } else { now >= self.from || now < self.to }
+    }
+}
+
+fn clock_time(text: &str) -> Option<(u8, u8)> {
+    let (h, m) = text.trim().split_once(':')?;
+    let (h, m): (u8, u8) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60 && text.trim().len() == 5).then_some((h, m))
+}
+
+/// The owner's rules, as `make privacy` writes them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PrivacyRules {
+    /// `false`: sharing is paused and no item is shown.
+    pub sharing: bool,
+    pub hide: Hidden,
+    pub hide_explicit: bool,
+    pub hide_episodes: bool,
+    pub quiet_hours: Option<QuietHours>,
+}
+
+impl Default for PrivacyRules {
+    fn default() -> Self {
+        PrivacyRules {
+            sharing: true,
+            hide: Hidden::default(),
+            hide_explicit: false,
+            hide_episodes: false,
+            quiet_hours: None,
+        }
+    }
+}
+
+/// The document's shape; every key optional, nothing unknown.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Document {
+    #[serde(default)]
+    sharing: Option<String>,
+    #[serde(default)]
+    hide: Option<HideDocument>,
+    #[serde(default)]
+    hide_explicit: Option<bool>,
+    #[serde(default)]
+    hide_episodes: Option<bool>,
+    #[serde(default)]
+    quiet_hours: Option<QuietDocument>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct HideDocument {
+    #[serde(default)]
+    artists: Vec<String>,
+    #[serde(default)]
+    tracks: Vec<String>,
+    #[serde(default)]
+    albums: Vec<String>,
+    #[serde(default)]
+    shows: Vec<String>,
+    #[serde(default)]
+    playlists: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QuietDocument {
+    from: String,
+    to: String,
+    time_zone: String,
+}
+
+/// Whether `id` has the shape of a Spotify id: 22 letters and digits.
+pub fn is_spotify_id(id: &str) -> bool {
+    id.len() == 22 && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+impl PrivacyRules {
+    /// Parses the document. The error names what is wrong and where, never a value from it.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let doc: Document = serde_json::from_str(text).map_err(|e| {
+            format!(
+                "the privacy document is not a JSON object of the expected keys (line {}, column {})",
+                e.line(),
+                e.column()
+            )
+        })?;
+        let sharing = match doc.sharing.as_deref() {
+            None | Some("on") => true,
+            Some("paused") => false,
+            Some(_) => return Err("sharing must be on or paused".into()),
+        };
+        let hide = doc.hide.unwrap_or_default();
+        let ids = |key: &str, list: Vec<String>| -> Result<BTreeSet<String>, String> {
+            list.into_iter()
+                .map(|id| {
+                    if is_spotify_id(&id) {
+                        Ok(id)
+                    } else {
+                        Err(format!("hide.{key} holds something that is not a Spotify id"))
+                    }
+                })
+                .collect()
+        };
+        let hide = Hidden {
+            artists: ids("artists", hide.artists)?,
+            tracks: ids("tracks", hide.tracks)?,
+            albums: ids("albums", hide.albums)?,
+            shows: ids("shows", hide.shows)?,
+            playlists: ids("playlists", hide.playlists)?,
+        };
+        let quiet_hours = match doc.quiet_hours {
+            Some(q) => Some(QuietHours::new(&q.from, &q.to, &q.time_zone)?),
+            None => None,
+        };
+        Ok(PrivacyRules {
+            sharing,
+            hide,
+            hide_explicit: doc.hide_explicit.unwrap_or(false),
+            hide_episodes: doc.hide_episodes.unwrap_or(false),
+            quiet_hours,
+        })
+    }
+
+    /// The document `make privacy` writes: every key, in a stable order.
+    pub fn to_document(&self) -> serde_json::Value {
+        let list = |set: &BTreeSet<String>| set.iter().cloned().collect::<Vec<_>>();
+        let mut doc = serde_json::json!({
+            "sharing": if self.sharing { "on" } else { "paused" },
+            "hide": {
+                "artists": list(&self.hide.artists),
+                "tracks": list(&self.hide.tracks),
+                "albums": list(&self.hide.albums),
+                "shows": list(&self.hide.shows),
+                "playlists": list(&self.hide.playlists),
+            },
+            "hide_explicit": self.hide_explicit,
+            "hide_episodes": self.hide_episodes,
+        });
+        if let Some(q) = &self.quiet_hours {
+            doc["quiet_hours"] = serde_json::json!({
+                "from": format!("{:02}:{:02}", q.from.0, q.from.1),
+                "to": format!("{:02}:{:02}", q.to.0, q.to.1),
+                "time_zone": q.time_zone,
+            });
+        }
+        doc
+    }
+
+    /// Whether nothing at all may be shown at `at`: sharing paused, or quiet hours.
+    pub fn silent_at(&self, at: OffsetDateTime) -> bool {
+        !self.sharing || self.quiet_hours.as_ref().is_some_and(|q| q.contains(at))
+    }
+
+    /// Whether a play of `item` from `context` (a Spotify URI such as
+    /// `spotify:playlist:ID`, when known) is hidden.
+    pub fn hides(&self, item: &Item, context: Option<&str>) -> bool {
+        let h = &self.hide;
+        if self.hide_explicit && item.explicit {
+            return true;
+        }
+        if self.hide_episodes && item.kind == ItemKind::Episode {
+            return true;
+        }
+        if item.id.as_deref().is_some_and(|id| h.tracks.contains(id)) {
+            return true;
+        }
+        let linked = |url: &Option<String>, kind: &str, set: &BTreeSet<String>| {
+            url.as_deref().and_then(|u| id_in_link(u, kind)).is_some_and(|id| set.contains(id))
+        };
+        if item.artists.iter().any(|a| linked(&a.url, "artist", &h.artists)) {
+            return true;
+        }
+        // An episode's show stands in its album (and artists).
+        if linked(&item.album.url, "album", &h.albums)
+            || linked(&item.album.url, "show", &h.shows)
+            || item.artists.iter().any(|a| linked(&a.url, "show", &h.shows))
+        {
+            return true;
+        }
+        if !h.playlists.is_empty() {
+            return match context.and_then(|c| c.strip_prefix("spotify:playlist:")) {
+                Some(playlist) => h.playlists.contains(playlist),
+                // Played from a playlist, or not known: the rule cannot be applied, so the
+                // play is not shown rather than maybe shown from a hidden playlist.
+                None => context.is_none(),
+            };
+        }
+        false
+    }
+}
+
+/// The id in `https://open.spotify.com/{kind}/{id}` (with an optional `?si=…`).
+pub fn id_in_link<'a>(url: &'a str, kind: &str) -> Option<&'a str> {
+    let rest = url.strip_prefix("https://open.spotify.com/")?;
+    let rest = rest.strip_prefix("intl-").map(|r| r.split_once('/').map_or(r, |(_, after)| after)).unwrap_or(rest);
+    let id = rest.strip_prefix(kind)?.strip_prefix('/')?;
+    let id = id.split(['?', '#', '/']).next()?;
+    is_spotify_id(id).then_some(id)
+}
+
+/// What the function does with what it is about to show.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Privacy {
+    /// No rules document: everything is shown.
+    Open,
+    Rules(PrivacyRules),
+    /// The rules could not be read or understood: nothing is shown. The reason, for
+    /// `/v1/health`, names no value from the document.
+    Closed(String),
+}
+
+impl Privacy {
+    /// Whether nothing at all may be shown at `at`.
+    pub fn silent_at(&self, at: OffsetDateTime) -> bool {
+        match self {
+            Privacy::Open => false,
+            Privacy::Rules(rules) => rules.silent_at(at),
+            Privacy::Closed(_) => true,
+        }
+    }
+
+    /// Whether the play may be shown at `at`.
+    pub fn shows(&self, item: &Item, context: Option<&str>, at: OffsetDateTime) -> bool {
+        match self {
+            Privacy::Open => true,
+            Privacy::Rules(rules) => !rules.silent_at(at) && !rules.hides(item, context),
+            Privacy::Closed(_) => false,
+        }
+    }
+
+    pub fn shows_played(&self, played: &Played, at: OffsetDateTime) -> bool {
+        self.shows(&played.item, played.context.as_deref(), at)
+    }
+
+    /// The answer as the world may see it at `at`. A hidden item, or any item while silent,
+    /// becomes `offline` with nothing that hints at it. The service decides the answer
+    /// under the rules already; this is the last look before any route answers, for an
+    /// answer decided under older rules (the shared one, the stale one).
+    pub fn screen(&self, doc: NowPlaying, at: OffsetDateTime) -> NowPlaying {
+        let shown = doc.item.as_ref().is_none_or(|item| self.shows(item, doc.context.as_deref(), at));
+        if shown {
+            return doc;
+        }
+        NowPlaying { stale: doc.stale, ..NowPlaying::offline(doc.fetched_at) }
+    }
+
+    /// For `/v1/health`: `none`, `rules` or `unreadable`, and why when unreadable.
+    pub fn state(&self) -> (&'static str, Option<&str>) {
+        match self {
+            Privacy::Open => ("none", None),
+            Privacy::Rules(_) => ("rules", None),
+            Privacy::Closed(why) => ("unreadable", Some(why)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::domain::{Link, Status};
+
+    const ARTIST: &str = "0gxyHStUsqpMadRV0Di1Qt";
+    const TRACK: &str = "4uLU6hMCjMI75M1A2tKUQC";
+    const ALBUM: &str = "6XzQcKsUvCYZKgIYQ0dPNq";
+    const SHOW: &str = "5CfCWKI5pZ28U0uOzXkDHe";
+    const PLAYLIST: &str = "37i9dQZF1DXcBWIGoYBM5M";
+
+    fn track() -> Item {
+        Item {
+            kind: ItemKind::Track,
+            id: Some(TRACK.into()),
+            name: "Never Gonna Give You Up".into(),
+            url: Some(format!("https://open.spotify.com/track/{TRACK}")),
+            artists: vec![Link {
+                name: "Rick Astley".into(),
+                url: Some(format!("https://open.spotify.com/artist/{ARTIST}")),
+            }],
+            album: Link {
+                name: "Whenever You Need Somebody".into(),
+                url: Some(format!("https://open.spotify.com/album/{ALBUM}?si=x")),
+            },
+            images: vec![],
+            duration_ms: 213_573,
+            explicit: false,
+            is_local: false,
+            palette: None,
+        }
+    }
+
+    fn episode() -> Item {
+        let show = Link { name: "A Show".into(), url: Some(format!("https://open.spotify.com/show/{SHOW}")) };
+        Item {
+            kind: ItemKind::Episode,
+            id: Some("512ojhOuo1ktJprKbVcKyQ".into()),
+            artists: vec![show.clone()],
+            album: show,
+            ..track()
+        }
+    }
+
+    fn rules(json: &str) -> PrivacyRules {
+        PrivacyRules::parse(json).unwrap()
+    }
+
+    #[test]
+    fn each_hide_rule_hides_its_plays_and_only_those() {
+        let album_context = Some("spotify:album:6XzQcKsUvCYZKgIYQ0dPNq");
+        for (rule, hidden) in [
+            (format!(r#"{{"hide": {{"artists": ["{ARTIST}"]}}}}"#), true),
+            (format!(r#"{{"hide": {{"tracks": ["{TRACK}"]}}}}"#), true),
+            (format!(r#"{{"hide": {{"albums": ["{ALBUM}"]}}}}"#), true),
+            (format!(r#"{{"hide": {{"shows": ["{SHOW}"]}}}}"#), false),
+            (r#"{"hide_episodes": true}"#.to_owned(), false),
+            (r#"{"hide_explicit": true}"#.to_owned(), false),
+            (r#"{"hide": {"tracks": ["0000000000000000000000"]}}"#.to_owned(), false),
+            ("{}".to_owned(), false),
+        ] {
+            assert_eq!(rules(&rule).hides(&track(), album_context), hidden, "{rule}");
+        }
+        assert!(rules(r#"{"hide_explicit": true}"#).hides(&Item { explicit: true, ..track() }, album_context));
+        assert!(rules(r#"{"hide_episodes": true}"#).hides(&episode(), None));
+        assert!(rules(&format!(r#"{{"hide": {{"shows": ["{SHOW}"]}}}}"#)).hides(&episode(), None));
+        assert!(
+            !rules(&format!(r#"{{"hide": {{"albums": ["{SHOW}"]}}}}"#)).hides(&episode(), None),
+            "a show is no album"
+        );
+    }
+
+    #[test]
+    fn a_playlist_hides_what_plays_from_it_and_what_cannot_be_placed() {
+        let r = rules(&format!(r#"{{"hide": {{"playlists": ["{PLAYLIST}"]}}}}"#));
+        assert!(r.hides(&track(), Some(&format!("spotify:playlist:{PLAYLIST}"))));
+        assert!(!r.hides(&track(), Some("spotify:playlist:1111111111111111111111")));
+        assert!(!r.hides(&track(), Some("spotify:album:6XzQcKsUvCYZKgIYQ0dPNq")));
+        assert!(r.hides(&track(), None), "no context known: the rule cannot be applied, so it is not shown");
+        assert!(!rules("{}").hides(&track(), None), "without playlist rules the context does not matter");
+    }
+
+    #[test]
+    fn quiet_hours_run_across_midnight_in_their_own_time_zone() {
+        let r = rules(r#"{"quiet_hours": {"from": "23:00", "to": "07:00", "time_zone": "Europe/Berlin"}}"#);
+        // Berlin is UTC+1 in winter, UTC+2 in summer.
+        for (at, quiet) in [
+            (datetime!(2026-12-05 21:59 UTC), false),
+            (datetime!(2026-12-05 22:00 UTC), true),
+            (datetime!(2026-12-05 23:30 UTC), true),
+            (datetime!(2026-12-06 05:59 UTC), true),
+            (datetime!(2026-12-06 06:00 UTC), false),
+            (datetime!(2026-07-01 21:30 UTC), true),
+            (datetime!(2026-07-01 05:30 UTC), false),
+        ] {
+            assert_eq!(r.silent_at(at), quiet, "{at}");
+        }
+        let lunch = rules(r#"{"quiet_hours": {"from": "12:00", "to": "13:30", "time_zone": "America/New_York"}}"#);
+        assert!(lunch.silent_at(datetime!(2026-12-05 17:15 UTC)));
+        assert!(!lunch.silent_at(datetime!(2026-12-05 18:30 UTC)));
+        assert!(rules(r#"{"sharing": "paused"}"#).silent_at(datetime!(2026-12-05 12:00 UTC)));
+        assert!(!rules(r#"{"sharing": "on"}"#).silent_at(datetime!(2026-12-05 12:00 UTC)));
+    }
+
+    #[test]
+    fn a_bad_document_is_refused_naming_the_key_never_the_value() {
+        for (doc, names) in [
+            ("not json at all", "not a JSON object"),
+            (r#"{"sharing": "secretly-on"}"#, "sharing must be on or paused"),
+            (r#"{"hide": {"artists": ["guilty-pleasure-band"]}}"#, "hide.artists"),
+            (r#"{"hide": {"bands": []}}"#, "not a JSON object"),
+            (r#"{"hide_explicit": "guilty"}"#, "not a JSON object"),
+            (r#"{"quiet_hours": {"from": "25:00", "to": "07:00", "time_zone": "Europe/Berlin"}}"#, "quiet_hours.from"),
+            (r#"{"quiet_hours": {"from": "23:00", "to": "07:00", "time_zone": "Mars/Olympus"}}"#, "time_zone"),
+            (r#"{"quiet_hours": {"from": "07:00", "to": "07:00", "time_zone": "UTC"}}"#, "must differ"),
+        ] {
+            let err = PrivacyRules::parse(doc).unwrap_err();
+            assert!(err.contains(names), "{doc}: {err}");
+            for secret in ["guilty", "secretly", "bands", "Mars", "25:00"] {
+                assert!(!err.contains(secret), "{doc}: the error repeats the document: {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_document_round_trips() {
+        let text = format!(
+            r#"{{"sharing": "paused", "hide": {{"artists": ["{ARTIST}"], "playlists": ["{PLAYLIST}"]}},
+                "hide_explicit": true, "quiet_hours": {{"from": "23:00", "to": "07:30", "time_zone": "Europe/Berlin"}}}}"#
+        );
+        let parsed = rules(&text);
+        assert_eq!(rules(&parsed.to_document().to_string()), parsed);
+        assert_eq!(parsed.to_document()["quiet_hours"]["to"], "07:30");
+    }
+
+    #[test]
+    fn links_give_their_ids() {
+        assert_eq!(id_in_link(&format!("https://open.spotify.com/artist/{ARTIST}?si=abc"), "artist"), Some(ARTIST));
+        assert_eq!(id_in_link(&format!("https://open.spotify.com/intl-de/album/{ALBUM}"), "album"), Some(ALBUM));
+        assert_eq!(id_in_link(&format!("https://open.spotify.com/album/{ALBUM}"), "artist"), None);
+        assert_eq!(id_in_link("https://evil.example/artist/0gxyHStUsqpMadRV0Di1Qt", "artist"), None);
+    }
+
+    fn doc(item: Item, context: Option<&str>) -> NowPlaying {
+        NowPlaying {
+            status: Status::Paused,
+            is_playing: false,
+            item: Some(item),
+            progress_ms: Some(1234),
+            played_at: None,
+            fetched_at: datetime!(2026-12-05 12:00 UTC),
+            stale: true,
+            context: context.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn screening_leaves_nothing_of_a_hidden_item() {
+        let at = datetime!(2026-12-05 12:00 UTC);
+        let hiding = Privacy::Rules(rules(&format!(r#"{{"hide": {{"tracks": ["{TRACK}"]}}}}"#)));
+        let screened = hiding.screen(doc(track(), None), at);
+        assert_eq!(screened, NowPlaying { stale: true, ..NowPlaying::offline(at) });
+        let text = serde_json::to_string(&screened.public()).unwrap();
+        for leak in [TRACK, "Never Gonna", "Rick", "1234", "paused"] {
+            assert!(!text.contains(leak), "{leak} in {text}");
+        }
+        assert_eq!(Privacy::Open.screen(doc(track(), None), at), doc(track(), None));
+        let paused = Privacy::Rules(rules(r#"{"sharing": "paused"}"#));
+        assert_eq!(paused.screen(doc(track(), None), at).item, None);
+        assert_eq!(Privacy::Closed("unreadable".into()).screen(doc(track(), None), at).item, None);
+    }
+}
