@@ -46,7 +46,8 @@ def template_statements() -> list[dict]:
     assert statements, "the role has inline statements"
     # moto checks DynamoDB and SSM by action only (see Moto.enforce_iam); the resources
     # are pinned by the stack's jest assertions.
-    return [{"Effect": s["Effect"], "Action": s["Action"], "Resource": "*"} for s in statements]
+    actions = [s["Action"] if isinstance(s["Action"], list) else [s["Action"]] for s in statements]
+    return [{"Effect": s["Effect"], "Action": a, "Resource": "*"} for s, a in zip(statements, actions, strict=True)]
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +102,16 @@ def test_every_call_the_function_makes_is_allowed_by_the_template(statements):
         assert "backoff_until" in item(stack, "spotify#now-playing"), "the backoff was shared (UpdateItem)"
 
         assert requests.get(f"{stack.url}/v1/health", timeout=30).status_code == 200
+        assert denials(stack) == []
+
+
+def test_the_privacy_rules_are_read_under_the_role(statements):
+    """The deployed function reads the owner's privacy parameter, and obeys it."""
+    with LocalStack(processes=1, iam_statements=statements, privacy={"sharing": "paused"}) as stack:
+        stack.fake.control("scene", {"scene": "track"})
+        current = requests.get(f"{stack.url}/v1/current", timeout=30).json()
+        assert (current["status"], current["item"]) == ("offline", None), current
+        assert requests.get(f"{stack.url}/v1/health", timeout=30).json()["privacy"] == "rules"
         assert denials(stack) == []
 
 

@@ -15,6 +15,7 @@ export interface NowPlayingFunctionProps {
   readonly functionZip: string;
   readonly table: dynamodb.ITable;
   readonly credentialsParameter: string;
+  readonly privacyParameter: string;
   readonly allowedOrigins: string;
   readonly cacheSeconds: number;
   readonly memorySize: number;
@@ -61,6 +62,12 @@ export class NowPlayingFunction extends Construct {
       }),
     );
 
+    // The owner's privacy rules: read, at most once a minute, never written.
+    const privacy = ssm.StringParameter.fromStringParameterName(this, 'Privacy', props.privacyParameter);
+    this.role.addToPolicy(
+      new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: [privacy.parameterArn] }),
+    );
+
     this.function = new lambda.Function(this, 'Function', {
       description: 'GET /v1/current: what the owner is playing on Spotify',
       runtime: lambda.Runtime.PROVIDED_AL2023,
@@ -82,6 +89,7 @@ export class NowPlayingFunction extends Construct {
       environment: {
         STATE_TABLE: props.table.tableName,
         CREDENTIALS_PARAMETER: props.credentialsParameter,
+        PRIVACY_PARAMETER: props.privacyParameter,
         ALLOWED_ORIGINS: props.allowedOrigins,
         CACHE_SECONDS: String(props.cacheSeconds),
         SUGGESTIONS: props.suggestions,

@@ -31,6 +31,7 @@ export class NowPlayingStack extends Stack {
       functionZip: s.functionZip,
       table: state.table,
       credentialsParameter: s.credentialsParameter,
+      privacyParameter: s.privacyParameter,
       allowedOrigins: s.allowedOrigins,
       cacheSeconds: s.cacheSeconds,
       memorySize: s.memorySize,

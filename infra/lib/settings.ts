@@ -5,6 +5,8 @@ export interface Settings {
   /** The deployment package `make build` writes. */
   readonly functionZip: string;
   readonly credentialsParameter: string;
+  /** The SSM String parameter of the owner's privacy rules (`make privacy`); none, no rules. */
+  readonly privacyParameter: string;
   readonly allowedOrigins: string;
   readonly cacheSeconds: number;
   readonly memorySize: number;
@@ -33,6 +35,7 @@ export const SETTINGS_HELP: ReadonlyArray<[keyof Settings, string, string]> = [
   ['stackName', 'NowPlaying', 'CloudFormation stack name'],
   ['functionZip', '../target/lambda/now-playing/bootstrap.zip', 'the package `make build` writes'],
   ['credentialsParameter', '/now-playing/spotify', 'SSM SecureString written by `make bootstrap`'],
+  ['privacyParameter', '/now-playing/privacy', 'SSM String parameter of the privacy rules `make privacy` writes; until it exists, everything is shown'],
   ['allowedOrigins', '*', 'origins that may read the API (`*` or comma-separated)'],
   ['cacheSeconds', '5', 'public max-age of answers'],
   ['memorySize', '256', 'function memory in MB (128 to 10240)'],
@@ -162,20 +165,21 @@ export function loadSettings(get: (key: string) => unknown, region?: string): Se
   if (alarmEmail !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(alarmEmail)) {
     throw new SettingsError('alarmEmail', `${JSON.stringify(alarmEmail)} is not an e-mail address`);
   }
-  const credentialsParameter = text('credentialsParameter') ?? '/now-playing/spotify';
   // SSM: a name with a slash is a path and must start with one; no empty level; at most
   // 15 levels; no name may begin with aws or ssm.
-  if (
-    !/^([A-Za-z0-9_.-]+|(\/[A-Za-z0-9_.-]+)+)$/.test(credentialsParameter) ||
-    credentialsParameter.split('/').length > 16 ||
-    /^\/?(aws|ssm)/i.test(credentialsParameter)
-  ) {
-    throw new SettingsError(
-      'credentialsParameter',
-      `${JSON.stringify(credentialsParameter)} is not an SSM parameter name: letters, digits and _ . -, ` +
-        'either one name or a path starting with / such as /now-playing/spotify',
-    );
-  }
+  const parameterName = (key: 'credentialsParameter' | 'privacyParameter', fallback: string): string => {
+    const name = text(key) ?? fallback;
+    if (!/^([A-Za-z0-9_.-]+|(\/[A-Za-z0-9_.-]+)+)$/.test(name) || name.split('/').length > 16 || /^\/?(aws|ssm)/i.test(name)) {
+      throw new SettingsError(
+        key,
+        `${JSON.stringify(name)} is not an SSM parameter name: letters, digits and _ . -, ` +
+          `either one name or a path starting with / such as ${fallback}`,
+      );
+    }
+    return name;
+  };
+  const credentialsParameter = parameterName('credentialsParameter', '/now-playing/spotify');
+  const privacyParameter = parameterName('privacyParameter', '/now-playing/privacy');
   const accountLoggingRole = text('accountLoggingRole') ?? 'create';
   if (accountLoggingRole !== 'create' && accountLoggingRole !== 'existing') {
     throw new SettingsError('accountLoggingRole', `expected create or existing, got ${JSON.stringify(accountLoggingRole)}`);
@@ -197,6 +201,7 @@ export function loadSettings(get: (key: string) => unknown, region?: string): Se
     stackName,
     functionZip: text('functionZip') ?? '../target/lambda/now-playing/bootstrap.zip',
     credentialsParameter,
+    privacyParameter,
     allowedOrigins,
     cacheSeconds: int('cacheSeconds', 5, 0, 3600),
     memorySize: int('memorySize', 256, 128, 10240),

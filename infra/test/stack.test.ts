@@ -38,6 +38,7 @@ describe('the default stack', () => {
         Variables: {
           STATE_TABLE: { Ref: Match.stringLikeRegexp('^TokensTable') },
           CREDENTIALS_PARAMETER: '/now-playing/spotify',
+          PRIVACY_PARAMETER: '/now-playing/privacy',
           ALLOWED_ORIGINS: '*',
           CACHE_SECONDS: '5',
           SUGGESTIONS: 'off',
@@ -53,7 +54,7 @@ describe('the default stack', () => {
     template.resourceCountIs('Custom::LogRetention', 0);
   });
 
-  test('the function role has no managed policy and exactly its three statements', () => {
+  test('the function role has no managed policy and exactly its four statements', () => {
     const roles = template.findResources('AWS::IAM::Role', {
       Properties: { AssumeRolePolicyDocument: Match.objectLike({ Statement: [Match.objectLike({ Principal: { Service: 'lambda.amazonaws.com' } })] }) },
     });
@@ -71,6 +72,12 @@ describe('the default stack', () => {
         Action: ['ssm:GetParameter', 'ssm:PutParameter'],
         Effect: 'Allow',
         Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ssm:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':parameter/now-playing/spotify']] },
+      },
+      {
+        // The privacy rules: read only, that one parameter.
+        Action: 'ssm:GetParameter',
+        Effect: 'Allow',
+        Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ssm:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':parameter/now-playing/privacy']] },
       },
     ]);
   });
@@ -807,6 +814,7 @@ describe('settings', () => {
     [{ credentialsParameter: 'a/b' }, 'setting credentialsParameter'],
     [{ credentialsParameter: '/a//b' }, 'setting credentialsParameter'],
     [{ credentialsParameter: '/aws/spotify' }, 'setting credentialsParameter'],
+    [{ privacyParameter: 'has space' }, 'setting privacyParameter'],
     [{ credentialsParameter: `/${'a/'.repeat(15)}b` }, 'setting credentialsParameter'],
     [{ domainName: { nested: 'object' } }, 'setting domainName: expected a string or a number'],
     [{ functionZip: '/nonexistent/bootstrap.zip' }, 'setting functionZip'],

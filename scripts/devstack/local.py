@@ -6,6 +6,7 @@ Not `cargo lambda watch` (1.9.2): its emulator answers its own 500 to a few in e
 responses of some kilobytes (the widget's script, say) that the function answered 200. It
 replies to the function's `/response` before it has read the body, which can then be cut off."""
 
+import json
 import secrets
 import tempfile
 import time
@@ -20,6 +21,7 @@ from .runtime import LambdaRuntime
 ROOT = Path(__file__).resolve().parents[2]
 TABLE = "now-playing-state"
 PARAMETER = "/now-playing/spotify"
+PRIVACY_PARAMETER = "/now-playing/privacy"
 
 
 def now_rfc3339() -> str:
@@ -48,12 +50,15 @@ class LocalStack:
         suggestions: str | None = None,
         edge: bool = False,
         edge_port: int = 0,
+        privacy: dict | None = None,
     ):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # With an edge, visitors come through nginx on `edge_url`, as through the stack's
         # CloudFront: it proves itself to the function with a secret, and the preview page
         # names the edge's URL (the stack's PUBLIC_URL is the distribution's).
+        # The owner's privacy rules, written where `make privacy` keeps them, if given.
+        self.privacy = privacy
         self.edge = None
         self.edge_secret = secrets.token_urlsafe(36) if edge else None
         self.edge_port = (edge_port or free_port()) if edge else None
@@ -106,8 +111,10 @@ class LocalStack:
             }
         )
         edge = {"EDGE_SECRET": self.edge_secret, "PUBLIC_URL": self.edge_url} if self.edge_secret else {}
+        privacy = {"PRIVACY_PARAMETER": PRIVACY_PARAMETER} if self.privacy is not None else {}
         return {
             **edge,
+            **privacy,
             "STATE_TABLE": TABLE,
             "CREDENTIALS_PARAMETER": PARAMETER,
             "AWS_ENDPOINT_URL": self.moto.url,
@@ -123,6 +130,10 @@ class LocalStack:
             self.moto.start()
             self.moto.create_table(TABLE)
             self.moto.put_credentials(PARAMETER, self.credentials)
+            if self.privacy is not None:
+                self.moto.client("ssm").put_parameter(
+                    Name=PRIVACY_PARAMETER, Type="String", Value=json.dumps(self.privacy), Overwrite=True
+                )
             if self.iam_statements is not None:
                 self.aws_credentials = self.moto.enforce_iam(self.iam_statements)
             if self.fake:
