@@ -35,7 +35,7 @@ DEPLOY_ARGS ?=
 # FORCE=yes: make destroy without asking (a pipeline, the rehearsal).
 FORCE ?=
 
-.PHONY: bench chromium nginx help venv dev bootstrap test test-rust test-e2e test-infra lint fmt build synth deploy diff destroy logs smoke clean rehearse qemu mutants suggestions
+.PHONY: bench chromium nginx privacy help venv dev bootstrap test test-rust test-e2e test-infra lint fmt build synth deploy diff destroy logs smoke clean rehearse qemu mutants suggestions
 
 help: ## List the targets
 	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -159,6 +159,12 @@ suggestions: ## List visitors' suggestions; ARGS="approve ID", "reject ID" or "a
 	@table="$$(aws cloudformation describe-stacks --stack-name $(STACK) \
 	  --query "Stacks[0].Outputs[?OutputKey=='TableName'].OutputValue" --output text)" || exit 1; \
 	  target/debug/now-playing-suggestions --table "$$table" $(ARGS)
+
+# The privacy parameter: -c privacyParameter=... in the settings, else the default.
+PRIVACY_PARAMETER ?= $(or $(lastword $(patsubst privacyParameter=%,%,$(filter privacyParameter=%,$(ALL_ARGS)))),/now-playing/privacy)
+privacy: ## What the world sees: ARGS="show", "pause", "resume", "hide artist LINK", "unhide …", "explicit on", "episodes on", "quiet 23:00-07:00 Europe/Berlin", "quiet off"
+	cargo build --quiet --locked --bin now-playing-privacy
+	target/debug/now-playing-privacy --parameter "$(PRIVACY_PARAMETER)" $(ARGS)
 
 logs: ## Follow the deployed function's logs (needs the AWS CLI)
 	@command -v aws >/dev/null || { echo "make logs needs the AWS CLI (aws) on PATH" >&2; exit 1; }
