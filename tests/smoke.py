@@ -110,6 +110,16 @@ def checks(base: str):
         art_ok,
         f"{art.status_code} {dict(art.headers)}",
     )
+    recent = requests.get(f"{base}/v1/recent?limit=3", timeout=15)
+    listed = recent.json() if recent.headers.get("Content-Type", "").startswith("application/json") else {}
+    yield (
+        "GET /v1/recent lists at most the asked number of plays",
+        recent.status_code == 200
+        and isinstance(listed.get("items"), list)
+        and len(listed["items"]) <= 3
+        and all(set(i) == {"item", "played_at"} for i in listed["items"]),
+        f"{recent.status_code} {recent.text[:200]}",
+    )
     page = requests.get(f"{base}/", timeout=15)
     script = re.search(r'<script type="module" src="([^"]+)"', page.text) if page.status_code == 200 else None
     loads = requests.get(urljoin(f"{base}/", script.group(1)), timeout=15) if script else None

@@ -1,5 +1,6 @@
 """`make smoke` passes against the local system, and fails against something that is not it."""
 
+import json
 import subprocess
 import sys
 import threading
@@ -63,6 +64,9 @@ class Breaking(BaseHTTPRequestHandler):
             headers.pop("If-None-Match")
         if self.broken == "bare-preflight" and self.command == "OPTIONS":
             return self.answer(200, {}, b"")
+        if self.broken == "long-recent" and self.path.startswith("/v1/recent"):
+            five = json.dumps({"items": [{"item": {}, "played_at": "x"}] * 5}).encode()
+            return self.answer(200, {"Content-Type": "application/json"}, five)
         if self.broken == "no-art" and self.path.startswith("/v1/art"):
             return self.answer(404, {"Content-Type": "application/json"}, b'{"error":{"code":"no_art","message":"x"}}')
         answer = requests.request(
@@ -113,6 +117,7 @@ class Breaking(BaseHTTPRequestHandler):
         ("sniffable", "FAIL answers say nosniff"),
         ("post-accepted", "FAIL POST is a JSON method_not_allowed"),
         ("no-art", "FAIL GET /v1/art redirects to the art (or a JSON no_art without)"),
+        ("long-recent", "FAIL GET /v1/recent lists at most the asked number of plays"),
         ("stage-in-snippets", "FAIL GET / is the preview page, and the widget script it names loads"),
     ],
 )

@@ -114,6 +114,45 @@ pub struct Played {
     pub context: Option<String>,
 }
 
+/// What was played recently, most recent first, consecutive plays of one track as one:
+/// `GET /v1/recent`, decided under the privacy rules and shared like the answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecentPlays {
+    pub plays: Vec<Played>,
+    #[serde(with = "rfc3339_millis")]
+    pub fetched_at: OffsetDateTime,
+    pub stale: bool,
+}
+
+/// The most plays `/v1/recent` lists.
+pub const MAX_RECENT: usize = 20;
+
+impl RecentPlays {
+    /// `history` (most recent first) as a visitor may see it: the plays `shown` lets
+    /// through, a track played again right after itself once, at most `MAX_RECENT`.
+    pub fn from_history(history: Vec<Played>, shown: impl Fn(&Played) -> bool, fetched_at: OffsetDateTime) -> Self {
+        let mut plays: Vec<Played> = Vec::new();
+        for play in history.into_iter().filter(|p| shown(p)) {
+            let repeat = plays.last().is_some_and(|last| last.item.id.is_some() && last.item.id == play.item.id);
+            if !repeat && plays.len() < MAX_RECENT {
+                plays.push(play);
+            }
+        }
+        RecentPlays { plays, fetched_at, stale: false }
+    }
+
+    /// What a visitor gets: the first `limit` plays, without their contexts.
+    pub fn public(&self, limit: usize) -> serde_json::Value {
+        let items: Vec<_> = self
+            .plays
+            .iter()
+            .take(limit)
+            .map(|p| serde_json::json!({ "item": p.item, "played_at": rfc3339_millis::text(p.played_at) }))
+            .collect();
+        serde_json::json!({ "items": items, "fetched_at": rfc3339_millis::text(self.fetched_at), "stale": self.stale })
+    }
+}
+
 /// The public JSON document answered by `GET /v1/current`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NowPlaying {
@@ -238,6 +277,12 @@ mod rfc3339_millis {
     use time::format_description::well_known::Rfc3339;
     use time::macros::format_description;
     use time::{OffsetDateTime, UtcOffset};
+
+    /// `at` as this format writes it.
+    pub fn text(at: OffsetDateTime) -> String {
+        let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+        at.to_offset(UtcOffset::UTC).format(&format).unwrap_or_default()
+    }
 
     pub fn serialize<S: Serializer>(at: &OffsetDateTime, serializer: S) -> Result<S::Ok, S::Error> {
         let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");

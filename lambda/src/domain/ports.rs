@@ -7,7 +7,7 @@ use secrecy::SecretString;
 use time::OffsetDateTime;
 
 use crate::domain::suggestions::{Suggestion, TrackId};
-use crate::domain::{AccessToken, Credentials, Item, NowPlaying, Playback, Played};
+use crate::domain::{AccessToken, Credentials, Item, NowPlaying, Playback, Played, RecentPlays};
 
 /// A fresh access token from Spotify's accounts service.
 #[derive(Debug)]
@@ -102,6 +102,8 @@ pub struct SharedState {
     pub last_seen: Option<Played>,
     /// Until when nobody may call Spotify (a 429's `Retry-After`).
     pub backoff_until: Option<OffsetDateTime>,
+    /// The last recently-played list.
+    pub recent: Option<RecentPlays>,
 }
 
 impl SharedState {
@@ -154,6 +156,8 @@ pub trait SnapshotStore: Send + Sync {
     async fn save(&self, snapshot: &NowPlaying, last_seen: Option<&Played>) -> Result<(), StoreError>;
     /// Records a rate limit: no instance calls Spotify before `until`. Ends the lease.
     async fn back_off(&self, until: OffsetDateTime) -> Result<(), StoreError>;
+    /// Shares a recently-played list.
+    async fn save_recent(&self, recent: &RecentPlays) -> Result<(), StoreError>;
     /// Ends the lease after a failed refresh, if `owner` still holds it.
     async fn release(&self, owner: &str) -> Result<(), StoreError>;
 }

@@ -41,13 +41,15 @@ pub enum Shared {
     Page,
     /// The widget's script at its bare URL (pages that pin no version).
     Script,
+    /// The recently-played list: fresh for its own, longer window.
+    Recent,
 }
 
 impl Shared {
     /// The header for an answer whose cache window is `window` seconds.
     pub fn header(self, window: u32) -> String {
         let (max_age, revalidate, if_error) = match self {
-            Shared::Answer => (window, STALE_WHILE_REVALIDATE, 300),
+            Shared::Answer | Shared::Recent => (window, STALE_WHILE_REVALIDATE, 300),
             Shared::Card => (window, STALE_WHILE_REVALIDATE, 86_400),
             Shared::Page => (300, 3_600, 86_400),
             Shared::Script => (3_600, 86_400, 604_800),

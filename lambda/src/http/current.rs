@@ -89,7 +89,7 @@ impl App {
 }
 
 /// The one place where a domain failure becomes a status code and a stable error code.
-fn service_error(e: &ServiceError) -> Response<Body> {
+pub(super) fn service_error(e: &ServiceError) -> Response<Body> {
     warn!(error = %e, "request failed");
     let (status, code, message, retry_after): (StatusCode, &str, String, Option<Duration>) = match e {
         ServiceError::ReauthorizationRequired(reason) => (

@@ -5,6 +5,7 @@ mod current;
 mod edge;
 mod embeds;
 mod jobs;
+mod recent;
 mod respond;
 mod suggestions;
 
@@ -60,6 +61,7 @@ pub enum Route {
     Search,
     Challenge,
     Suggestions,
+    Recent,
 }
 
 /// Which stack a route is in: every deployment's, or only one with suggestions on.
@@ -115,6 +117,13 @@ pub const ROUTES: &[RouteSpec] = &[
         route: Route::Card,
     },
     RouteSpec { path: "/v1/open", methods: READ, group: Group::Always, edge: SHARED, route: Route::Open },
+    RouteSpec {
+        path: "/v1/recent",
+        methods: READ,
+        group: Group::Always,
+        edge: Edge::Cached(&["limit"]),
+        route: Route::Recent,
+    },
     RouteSpec {
         path: "/v1/art",
         methods: READ,
@@ -297,11 +306,17 @@ impl App {
             Route::Search => self.search(req).await,
             Route::Challenge => self.challenge().await,
             Route::Suggestions => self.suggest(req).await,
+            Route::Recent => self.recent(req).await,
         }
     }
 
     /// `Cache-Control` for a shared answer of `kind`, with this deployment's cache window.
     fn shared(&self, kind: caching::Shared) -> String {
-        kind.header(self.cache_seconds)
+        match kind {
+            caching::Shared::Recent => {
+                kind.header(u32::try_from(self.service.recent_window().as_secs()).unwrap_or(u32::MAX))
+            }
+            _ => kind.header(self.cache_seconds),
+        }
     }
 }

@@ -27,7 +27,7 @@ pub fn preview_page(base: &str, suggest: bool) -> String {
 <p>A band the width of the page, in the colours of the art; <code>page-colors</code> also puts them on the page as <code>--np-background</code>, <code>--np-foreground</code> and <code>--np-accent</code>:</p><pre><code>{header_snippet}</code></pre>
 <h2>The card</h2><p><a href="{base}/v1/open"><img src="{base}/v1/current.svg" width="400" height="120" alt="Now playing on Spotify"></a></p>
 <p>Paste into a README (GitHub's image proxy fetches it; <code>?theme=dark</code> for dark):</p><pre><code>{markdown_snippet}</code></pre>
-<h2>The data</h2><p><a href="{base}/v1/current">{base}/v1/current</a> · <a href="{base}/v1/health">health</a></p></body></html>"#
+<h2>The data</h2><p><a href="{base}/v1/current">{base}/v1/current</a> · <a href="{base}/v1/recent">recently played</a> · <a href="{base}/v1/health">health</a></p></body></html>"#
     )
 }
 

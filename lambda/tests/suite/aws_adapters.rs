@@ -247,6 +247,21 @@ async fn a_saved_snapshot_comes_back_whole_and_ends_the_lease() {
 }
 
 #[tokio::test]
+async fn a_shared_recent_list_comes_back_with_its_contexts_beside_the_answer() {
+    let (client, name) = table().await;
+    let store = DynamoSnapshotStore::new(client, name);
+    let doc = snapshot_doc();
+    store.save(&doc, None).await.unwrap();
+    let mut played = last_played();
+    played.context = Some("spotify:playlist:37i9dQZF1DXcBWIGoYBM5M".into());
+    let list = now_playing::domain::RecentPlays { plays: vec![played], fetched_at: NOW, stale: false };
+    store.save_recent(&list).await.unwrap();
+    let state = store.load().await.unwrap();
+    assert_eq!(state.recent, Some(list));
+    assert_eq!(state.snapshot, Some(doc), "the answer is kept");
+}
+
+#[tokio::test]
 async fn a_saved_answer_without_an_item_keeps_what_was_last_seen() {
     let (client, name) = table().await;
     let store = DynamoSnapshotStore::new(client, name);

@@ -1,5 +1,6 @@
-//! The shared answer, what was last seen playing, the backoff and the refresh lease, all in
-//! the item `SNAPSHOT_KEY`, so that one consistent `GetItem` tells an instance everything.
+//! The shared answer, what was last seen playing, the backoff, the refresh lease and the
+//! recently-played list, all in the item `SNAPSHOT_KEY`, so that one consistent `GetItem`
+//! tells an instance everything.
 
 use std::collections::HashMap;
 
@@ -11,7 +12,7 @@ use time::OffsetDateTime;
 
 use super::*;
 use crate::domain::ports::{SharedState, SnapshotStore, StoreError};
-use crate::domain::{NowPlaying, Played};
+use crate::domain::{NowPlaying, Played, RecentPlays};
 
 /// The snapshot item lives a week past its last write: long enough to serve through an outage.
 const SNAPSHOT_TTL_SECONDS: i64 = 7 * 86400;
@@ -44,6 +45,7 @@ fn shared_state(item: &HashMap<String, AttributeValue>) -> SharedState {
         snapshot: json_attribute(item, "answer_json"),
         last_seen: json_attribute(item, "last_seen_json"),
         backoff_until: read_number(item, "backoff_until").and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok()),
+        recent: json_attribute(item, "recent_json"),
     }
 }
 
@@ -102,6 +104,18 @@ impl SnapshotStore for DynamoSnapshotStore {
         };
         update
             .update_expression(expression)
+            .expression_attribute_names("#ttl", "ttl")
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn save_recent(&self, recent: &RecentPlays) -> Result<(), StoreError> {
+        self.update()
+            .update_expression("SET recent_json = :recent, #ttl = if_not_exists(#ttl, :ttl)")
+            .expression_attribute_values(":recent", AttributeValue::S(to_json(recent)?))
+            .expression_attribute_values(":ttl", number(recent.fetched_at.unix_timestamp() + SNAPSHOT_TTL_SECONDS))
             .expression_attribute_names("#ttl", "ttl")
             .send()
             .await

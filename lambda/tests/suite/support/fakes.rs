@@ -309,6 +309,10 @@ impl SnapshotStore for MemorySnapshotStore {
         *self.lease.lock().unwrap() = None;
         Ok(())
     }
+    async fn save_recent(&self, recent: &now_playing::domain::RecentPlays) -> Result<(), StoreError> {
+        self.state.lock().unwrap().recent = Some(recent.clone());
+        Ok(())
+    }
     async fn back_off(&self, until: OffsetDateTime) -> Result<(), StoreError> {
         self.check()?;
         self.state.lock().unwrap().backoff_until = Some(until);
@@ -640,6 +644,10 @@ impl SnapshotStore for Metered<MemorySnapshotStore> {
     async fn save(&self, snapshot: &NowPlaying, last_seen: Option<&Played>) -> Result<(), StoreError> {
         self.log.call("answer.save", AWS).await;
         self.inner.save(snapshot, last_seen).await
+    }
+    async fn save_recent(&self, recent: &now_playing::domain::RecentPlays) -> Result<(), StoreError> {
+        self.log.call("dynamodb.save_recent", AWS).await;
+        self.inner.save_recent(recent).await
     }
     async fn back_off(&self, until: OffsetDateTime) -> Result<(), StoreError> {
         self.log.call("answer.back_off", AWS).await;

@@ -80,6 +80,7 @@ pub fn playing_harness() -> Harness {
     let h = Harness::new();
     h.spotify.script_refresh(vec![grant("access-1", None)]);
     h.spotify.script_playing(vec![Ok(playback("currently_playing_track.json"))]);
+    h.spotify.script_history(vec![Ok(vec![last_played()])]);
     h
 }
 
