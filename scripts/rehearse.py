@@ -101,6 +101,8 @@ def read_back(aws) -> None:
                 "logs:CreateLogStream",
                 "logs:PutLogEvents",
                 "ssm:GetParameter",
+                # The privacy rules: read only.
+                "ssm:GetParameter",
                 "ssm:PutParameter",
             ]
         ),

@@ -329,12 +329,30 @@ class Handler(QuietHandler):
         body["timestamp"] = int(time.time() * 1000)
         self.send(200, body)
 
+    # The history: the fixture's play 12 minutes ago, then these (name, id, minutes ago);
+    # the last is played twice in a row, as Spotify lists a repeat.
+    HISTORY = [
+        ("Together Forever", "5lWRaa0fBxDE5yU91npPq7", 16),
+        ("Whenever You Need Somebody", "3bHCAMlD8HW2PaqKyXlmmb", 20),
+        ("Whenever You Need Somebody", "3bHCAMlD8HW2PaqKyXlmmb", 24),
+    ]
+
     def recently_played(self):
         if self.state.current_scene() == "offline":
             return self.send(200, fixture("recently_played_empty.json"))
         body = copy.deepcopy(fixture("recently_played.json"))
-        played = datetime.fromtimestamp(time.time() - 720, tz=UTC)
-        body["items"][0]["played_at"] = played.strftime("%Y-%m-%dT%H:%M:%S.") + f"{played.microsecond // 1000:03d}Z"
+        first = body["items"][0]
+        for name, track_id, _ in self.HISTORY:
+            entry = copy.deepcopy(first)
+            entry["track"].update(name=name, id=track_id, uri=f"spotify:track:{track_id}")
+            entry["track"]["external_urls"] = {"spotify": f"https://open.spotify.com/track/{track_id}"}
+            body["items"].append(entry)
+        for entry, minutes in zip(body["items"], [12] + [m for _, _, m in self.HISTORY], strict=True):
+            played = datetime.fromtimestamp(time.time() - minutes * 60, tz=UTC)
+            entry["played_at"] = played.strftime("%Y-%m-%dT%H:%M:%S.") + f"{played.microsecond // 1000:03d}Z"
+        limit = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query).get("limit", ["20"])[0]
+        body["items"] = body["items"][: max(1, min(50, int(limit) if limit.isdigit() else 20))]
+        body["limit"] = len(body["items"])
         self.send(200, body)
 
     def control(self, path, body):

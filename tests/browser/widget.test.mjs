@@ -333,3 +333,32 @@ for (const theme of ['art', 'light', 'dark']) {
     await page.setViewportSize({ width: 480, height: 140 });
   });
 }
+
+test('the recently played card is valid XML, renders, and lists plays once each', async () => {
+  await page.goto(`${BASE}/`);
+  const url = `${BASE}/v1/recent.svg?limit=5`;
+  const result = await page.evaluate(async (u) => {
+    const text = await (await fetch(u)).text();
+    const xml = new DOMParser().parseFromString(text, 'image/svg+xml');
+    const img = new Image();
+    img.src = u;
+    await img.decode();
+    return {
+      parseError: xml.querySelector('parsererror')?.textContent ?? null,
+      titles: [...xml.querySelectorAll('text[font-weight="600"]')].map((t) => t.textContent),
+      art: (text.match(/href="data:image\//g) || []).length,
+      height: img.naturalHeight,
+    };
+  }, url);
+  assert.equal(result.parseError, null);
+  assert.deepEqual(result.titles.slice(1), [
+    'Never Gonna Give You Up',
+    'Together Forever',
+    'Whenever You Need Somebody',
+  ]);
+  assert.equal(result.art, 3, 'each row with its art');
+  await page.goto(url);
+  await page.setViewportSize({ width: 400, height: result.height });
+  await page.screenshot({ path: `${SHOTS}/recent-card.png` });
+  await page.setViewportSize({ width: 480, height: 140 });
+});

@@ -43,6 +43,8 @@ pub enum Shared {
     Script,
     /// The recently-played list: fresh for its own, longer window.
     Recent,
+    /// Its card: as the list, with the card's day of stale copy through an outage.
+    RecentCard,
 }
 
 impl Shared {
@@ -50,7 +52,7 @@ impl Shared {
     pub fn header(self, window: u32) -> String {
         let (max_age, revalidate, if_error) = match self {
             Shared::Answer | Shared::Recent => (window, STALE_WHILE_REVALIDATE, 300),
-            Shared::Card => (window, STALE_WHILE_REVALIDATE, 86_400),
+            Shared::Card | Shared::RecentCard => (window, STALE_WHILE_REVALIDATE, 86_400),
             Shared::Page => (300, 3_600, 86_400),
             Shared::Script => (3_600, 86_400, 604_800),
         };

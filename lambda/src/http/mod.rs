@@ -62,6 +62,7 @@ pub enum Route {
     Challenge,
     Suggestions,
     Recent,
+    RecentCard,
 }
 
 /// Which stack a route is in: every deployment's, or only one with suggestions on.
@@ -123,6 +124,13 @@ pub const ROUTES: &[RouteSpec] = &[
         group: Group::Always,
         edge: Edge::Cached(&["limit"]),
         route: Route::Recent,
+    },
+    RouteSpec {
+        path: "/v1/recent.svg",
+        methods: READ,
+        group: Group::Always,
+        edge: Edge::Cached(&["limit", "theme"]),
+        route: Route::RecentCard,
     },
     RouteSpec {
         path: "/v1/art",
@@ -307,13 +315,14 @@ impl App {
             Route::Challenge => self.challenge().await,
             Route::Suggestions => self.suggest(req).await,
             Route::Recent => self.recent(req).await,
+            Route::RecentCard => self.recent_card(req).await,
         }
     }
 
     /// `Cache-Control` for a shared answer of `kind`, with this deployment's cache window.
     fn shared(&self, kind: caching::Shared) -> String {
         match kind {
-            caching::Shared::Recent => {
+            caching::Shared::Recent | caching::Shared::RecentCard => {
                 kind.header(u32::try_from(self.service.recent_window().as_secs()).unwrap_or(u32::MAX))
             }
             _ => kind.header(self.cache_seconds),

@@ -135,6 +135,8 @@ pub fn status_line(doc: Option<&NowPlaying>, now: OffsetDateTime) -> String {
 
 mod card;
 mod page;
+mod recent_card;
 
 pub use card::svg_card;
 pub use page::preview_page;
+pub use recent_card::svg_recent;

@@ -876,5 +876,5 @@ async fn a_cached_route_depends_on_no_query_parameter_it_does_not_declare() {
             assert_eq!(plain, with, "{}?{name}={value} changes the answer but is not in its edge key", spec.path);
         }
     }
-    assert_eq!(cached, 8);
+    assert_eq!(cached, 9);
 }

@@ -166,8 +166,9 @@ async fn rules_that_cannot_be_read_or_understood_show_nothing_and_health_says_wh
 #[tokio::test]
 async fn no_route_shows_anything_of_a_hidden_play() {
     let h = playing_harness();
-    h.spotify.script_history(vec![Ok(vec![])]);
     let item = playing_item();
+    let earlier = Played { item: item.clone(), played_at: NOW - time::Duration::minutes(5), context: None };
+    h.spotify.script_history(vec![Ok(vec![earlier])]);
     let mut leaks = vec![PLAYING.to_owned(), item.name.clone(), item.album.name.clone()];
     leaks.extend(item.artists.iter().map(|a| a.name.clone()));
     leaks.extend(item.images.iter().map(|i| i.url.clone()));
@@ -179,6 +180,8 @@ async fn no_route_shows_anything_of_a_hidden_play() {
         ("/v1/current.svg", vec![("theme", "dark")]),
         ("/v1/open", vec![]),
         ("/v1/art", vec![("size", "640")]),
+        ("/v1/recent", vec![]),
+        ("/v1/recent.svg", vec![("limit", "10")]),
         ("/", vec![]),
     ] {
         let r = app.handle(get(path, &query)).await;

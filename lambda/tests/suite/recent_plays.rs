@@ -29,12 +29,16 @@ fn app_of(service: NowPlayingService) -> App {
 }
 
 fn get(query: &[(&str, &str)]) -> Request {
+    get_path("/v1/recent", query)
+}
+
+fn get_path(path: &str, query: &[(&str, &str)]) -> Request {
     let mut e: serde_json::Value = serde_json::from_slice(
         &std::fs::read(format!("{}/tests/data/events/apigw_rest_current.json", env!("CARGO_MANIFEST_DIR"))).unwrap(),
     )
     .unwrap();
-    e["path"] = "/v1/recent".into();
-    e["resource"] = "/v1/recent".into();
+    e["path"] = path.into();
+    e["resource"] = path.into();
     e["queryStringParameters"] = query.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(*v))).collect();
     e["multiValueQueryStringParameters"] =
         query.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(vec![*v]))).collect();
@@ -131,4 +135,26 @@ async fn a_list_shared_before_a_rule_is_screened_by_it() {
     h.spotify.script_history(vec![Err(SpotifyError::Upstream(503))]);
     let stale = s.recent().await.unwrap();
     assert_eq!(stale.plays.iter().map(|p| p.item.name.as_str()).collect::<Vec<_>>(), ["B"]);
+}
+
+#[tokio::test]
+async fn the_card_draws_the_plays_with_their_art_inlined() {
+    let h = playing_harness();
+    h.spotify.script_history(vec![Ok(vec![play("A", 3), play("B", 30), play("C", 90)])]);
+    let artwork = Arc::new(FakeArtwork::default());
+    let art = Arc::new(ArtLibrary::new(artwork.clone(), Arc::new(MemoryArtCache::default())));
+    let app = App::new(h.instance("a").with_art(art.clone()), art, app_settings(AllowedOrigins::Any));
+    let r = app.handle(get_path("/v1/recent.svg", &[("limit", "2"), ("theme", "dark")])).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "image/svg+xml; charset=utf-8");
+    assert_eq!(r.headers()["cache-control"], "public, max-age=30, stale-while-revalidate=30, stale-if-error=86400");
+    assert!(r.headers()["content-security-policy"].to_str().unwrap().starts_with("default-src 'none'"));
+    let Body::Text(svg) = r.body() else { panic!("text") };
+    assert!(svg.contains(">A<") && svg.contains(">B<") && !svg.contains(">C<"), "{svg:.400}");
+    assert!(svg.contains("3 minutes ago") && svg.contains("30 minutes ago"));
+    assert_eq!(svg.matches("href=\"data:image/").count(), 2, "each row's art, inlined");
+    for bad in ["0", "11", "all"] {
+        let r = app.handle(get_path("/v1/recent.svg", &[("limit", bad)])).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
 }
