@@ -14,8 +14,8 @@
 //! ```
 //!
 //! - [`domain`]: what now-playing *is* and decides: the answer and its statuses, the token
-//!   and answer leases, the art and its palette, suggestions and their limits, the health of
-//!   the authorization. It owns its ports ([`domain::ports`]): the traits it needs from the
+//!   and answer leases, the art and its palette, the owner's privacy rules, the recently
+//!   played list, suggestions and their limits, the health of the authorization. It owns its ports ([`domain::ports`]): the traits it needs from the
 //!   outside world. **The one rule: the domain depends on nothing outside it**: no
 //!   adapter, no HTTP type, no SDK (`tests/suite/layers.rs` checks the sources).
 //! - [`adapters`]: the ports implemented over the world: DynamoDB (one table, a module per
