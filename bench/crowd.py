@@ -19,20 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from devstack.local import LocalStack
+from load import CROWD_URLS as URLS
 from load import crowd
 
 ROOT = Path(__file__).resolve().parent.parent
 LIFETIME = 5
-URLS = [
-    "/v1/current",
-    "/v1/current?x={random}",
-    "/v1/current.svg",
-    "/v1/current.svg?theme=dark",
-    "/v1/open",
-    "/v1/art?size=300",
-    "/v1/widget.js",
-    "/",
-]
 
 
 def run(through_edge: bool, clients: int, seconds: float, processes: int) -> dict:

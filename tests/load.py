@@ -60,18 +60,12 @@ def run(base, clients, seconds, spotify=None, max_requests=None):
                 with lock:
                     errors[type(e).__name__] += 1
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    began = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.monotonic() - began
+    elapsed = run_together(client, [() for _ in range(clients)])
     after = spotify_calls(spotify)
     latencies.sort()
 
     def pick(q):
-        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else float("nan")
+        return percentile_ms(latencies, q) / 1000
 
     figures = {
         "requests": sum(statuses.values()),
@@ -89,6 +83,38 @@ def run(base, clients, seconds, spotify=None, max_requests=None):
         figures["spotify_history_calls"] = after["recently_played"] - before["recently_played"]
         figures["token_refreshes"] = after["token"] - before["token"]
     return figures
+
+
+# What a crowd asks for when a page is on a front page: the widget's poll (some with a
+# cache-dodging query), the card in both themes as README images are, the redirects, the
+# script and the preview page. `{random}` becomes a new random number each time.
+CROWD_URLS = [
+    "/v1/current",
+    "/v1/current?x={random}",
+    "/v1/current.svg",
+    "/v1/current.svg?theme=dark",
+    "/v1/open",
+    "/v1/art?size=300",
+    "/v1/widget.js",
+    "/",
+]
+
+
+def run_together(target, args: list[tuple]) -> float:
+    """Runs `target(*a)` for each `a` in threads, all at once; the seconds they took."""
+    threads = [threading.Thread(target=target, args=a) for a in args]
+    began = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.monotonic() - began
+
+
+def percentile_ms(sorted_seconds: list[float], q: float) -> float:
+    if not sorted_seconds:
+        return float("nan")
+    return sorted_seconds[min(len(sorted_seconds) - 1, int(q * len(sorted_seconds)))] * 1000
 
 
 def crowd(base, paths, clients=32, seconds=15.0):
@@ -132,18 +158,8 @@ def crowd(base, paths, clients=32, seconds=15.0):
             errors.update(failed)
             latencies.extend(took)
 
-    threads = [threading.Thread(target=visitor, args=(n,)) for n in range(clients)]
-    began = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.monotonic() - began
+    elapsed = run_together(visitor, [(n,) for n in range(clients)])
     latencies.sort()
-
-    def pick(q):
-        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000 if latencies else float("nan")
-
     total = sum(statuses.values())
     return {
         "requests": total,
@@ -151,8 +167,8 @@ def crowd(base, paths, clients=32, seconds=15.0):
         "per_second": total / elapsed if elapsed else 0,
         "statuses": dict(statuses),
         "errors": dict(errors),
-        "p50_ms": pick(0.50),
-        "p99_ms": pick(0.99),
+        "p50_ms": percentile_ms(latencies, 0.50),
+        "p99_ms": percentile_ms(latencies, 0.99),
     }
 
 

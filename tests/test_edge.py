@@ -12,23 +12,11 @@ from collections import Counter
 
 import pytest
 from devstack.local import LocalStack
-from load import crowd
+from load import CROWD_URLS, crowd
 
 # The shared answers' max-age here, and so the lifetime of a copy at the edge.
 LIFETIME = 5
 CROWD_SECONDS = 15
-# What a crowd asks for: the widget's poll (some with a cache-dodging query), the card in
-# both themes as README images are, the redirects, the script and the preview page.
-CROWD_URLS = [
-    "/v1/current",
-    "/v1/current?x={random}",
-    "/v1/current.svg",
-    "/v1/current.svg?theme=dark",
-    "/v1/open",
-    "/v1/art?size=300",
-    "/v1/widget.js",
-    "/",
-]
 
 
 def edge_stack(**kwargs) -> LocalStack:
