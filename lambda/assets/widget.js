@@ -39,11 +39,12 @@ const HEADER_CSS =
 .card{border-radius:0;box-shadow:none;gap:clamp(12px,3vw,32px);padding:clamp(12px,3vw,32px) clamp(16px,5vw,64px);
 height:calc(clamp(72px,16vw,160px) + 2 * clamp(12px,3vw,32px));min-height:0}
 .art{width:clamp(72px,16vw,160px);height:clamp(72px,16vw,160px)}
-.title{font-size:clamp(18px,3.2vw,32px);line-height:1.2}
+.title{font-size:clamp(18px,3.2vw,32px);line-height:1.2;white-space:normal;display:-webkit-box;
+-webkit-box-orient:vertical;-webkit-line-clamp:2}
 .sub{font-size:clamp(14px,1.8vw,18px)}.status{font-size:clamp(12px,1.4vw,14px)}.text{max-width:48rem}
 .bar{max-width:24rem}.brand{align-self:center}.cta{flex:none;font-size:13px;font-weight:600;
 margin-left:calc(8px - clamp(12px,3vw,32px))}
-@media (max-width:600px){.cta{display:none}}`;
+@media (max-width:800px){.cta{display:none}}`;
 
 // Spotify's icon (simple-icons, CC0) at the guidelines' minimum of 21 px: artwork and
 // metadata are shown with the Spotify brand, and the card links back to Spotify.

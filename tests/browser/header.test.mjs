@@ -107,7 +107,7 @@ const look = () =>
     };
   });
 
-for (const width of [360, 1280]) {
+for (const width of [360, 600, 800, 1280]) {
   describe(`at ${width} px wide`, () => {
     test('every state keeps the band one height, the art whole and square, and Spotify credited', async () => {
       await page.setViewportSize({ width, height: 400 });
@@ -143,6 +143,38 @@ for (const width of [360, 1280]) {
     });
   });
 }
+
+test('from 600 to 800 px a title of 30 characters is read whole, beside the icon', async () => {
+  const name = 'Never Gonna Give You Up (Live)';
+  assert.equal(name.length, 30);
+  STATES.long = () => ({ ...STATES.playing(), item: { ...live.item, name } });
+  try {
+    for (const width of [600, 700, 800]) {
+      await page.setViewportSize({ width, height: 400 });
+      await mount('long');
+      const shown = await page.evaluate(() => {
+        const root = document.querySelector('now-playing-header').shadowRoot;
+        const title = root.querySelector('.title');
+        const box = title.getBoundingClientRect();
+        const brand = root.querySelector('.brand').getBoundingClientRect();
+        return {
+          whole: title.scrollWidth <= title.clientWidth + 1 && title.scrollHeight <= title.clientHeight + 1,
+          clearOfIcon: box.right <= brand.left,
+          icon: brand.width,
+          band: document.querySelector('now-playing-header').getBoundingClientRect().height,
+        };
+      });
+      assert.ok(shown.whole, `${width} px: the title is cut`);
+      assert.ok(shown.clearOfIcon && shown.icon >= 21, `${width} px: ${JSON.stringify(shown)}`);
+      await page.screenshot({
+        path: `${SHOTS}/header-long-title-${width}.png`,
+        clip: { x: 0, y: 0, width, height: 220 },
+      });
+    }
+  } finally {
+    delete STATES.long;
+  }
+});
 
 test('at 320 px nothing overflows the band', async () => {
   await page.setViewportSize({ width: 320, height: 400 });
