@@ -1,6 +1,7 @@
 // <now-playing src="https://HOST/v1/current"></now-playing>: what the owner plays on Spotify.
 // <now-playing-header src="…"></now-playing-header>: the same as a full-width band; with
 // `page-colors` it also sets --np-background, --np-foreground and --np-accent on the page.
+// <now-playing-recent src="https://HOST/v1/recent" limit="5">: what was played before.
 // Dependency-free custom elements. Untrusted text only ever goes in through textContent.
 // With the `suggest` attribute the widget also loads "Suggest a song" (widget-suggest.js).
 const CSS = `
@@ -349,5 +350,58 @@ export class NowPlayingHeader extends NowPlayingElement {
   }
 }
 
+export class NowPlayingRecent extends HTMLElement {
+  static define(tag = 'now-playing-recent', registry = customElements) {
+    if (!registry.get(tag)) registry.define(tag, this);
+    return this;
+  }
+
+  constructor() {
+    super();
+    this.fetch = (url, init) => fetch(url, init);
+    this.attachShadow({ mode: 'open' }).innerHTML = `<style>${CSS}ol{list-style:none;margin:8px 0 0;padding:0}
+li+li{margin-top:8px}li .card{box-shadow:none;padding:0;min-height:0}li .art{width:40px;height:40px}</style>
+<div class="card" part="card" style="display:block"><div class="status">Recently played
+<svg class="brand" viewBox="0 0 24 24" width="21" height="21" aria-hidden="true" style="margin-left:auto">
+<path fill="currentColor" d="${SPOTIFY_ICON}"/></svg></div><ol></ol></div>`;
+  }
+
+  connectedCallback() {
+    this.load();
+    this.timer = setInterval(() => this.load(), MAX_POLL);
+  }
+  disconnectedCallback() {
+    clearInterval(this.timer);
+  }
+
+  async load() {
+    try {
+      const url = new URL(this.getAttribute('src') || '', location.href);
+      url.searchParams.set('limit', this.getAttribute('limit') || '5');
+      const res = await this.fetch(url.href, { headers: { Accept: 'application/json' } });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      const now = Date.now();
+      const rows = (await res.json()).items.map(({ item, played_at }) => {
+        const li = document.createElement('li');
+        li.innerHTML = `<a class="card" target="_blank" rel="noopener noreferrer"><img class="art" alt="">
+<div class="text"><div class="title"></div><div class="sub"></div></div></a>`;
+        const [a, img, title, sub] = li.querySelectorAll('a,img,.title,.sub');
+        if (item.url) a.href = item.url;
+        const small = item.images.at(-1);
+        if (small) img.src = small.url;
+        else img.hidden = true;
+        title.textContent = item.name;
+        sub.textContent = item.artists.map((x) => x.name).join(', ') + ' ·' + ago(played_at, now);
+        return li;
+      });
+      this.shadowRoot.querySelector('ol').replaceChildren(...rows);
+      this.dispatchEvent(new Event('load', EVENT));
+    } catch (e) {
+      this.dispatchEvent(new CustomEvent('error', { ...EVENT, detail: String((e && e.message) || e) }));
+    }
+  }
+}
+
 NowPlayingElement.define();
 NowPlayingHeader.define();
+NowPlayingRecent.define();

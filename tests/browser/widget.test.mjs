@@ -362,3 +362,51 @@ test('the recently played card is valid XML, renders, and lists plays once each'
   await page.screenshot({ path: `${SHOTS}/recent-card.png` });
   await page.setViewportSize({ width: 480, height: 140 });
 });
+
+test('<now-playing-recent> lists the plays with their art whole, links to Spotify and text as text', async () => {
+  await page.goto(`${BASE}/`);
+  await page.setViewportSize({ width: 480, height: 320 });
+  // The function's own list first: the stand-in's history, a repeat collapsed.
+  await page.evaluate((base) => {
+    document.body.innerHTML = `<now-playing-recent src="${base}/v1/recent" limit="3"></now-playing-recent>`;
+  }, BASE);
+  const rowsOf = () =>
+    page.evaluate(() => {
+      const root = document.querySelector('now-playing-recent').shadowRoot;
+      return [...root.querySelectorAll('li')].map((li) => ({
+        title: li.querySelector('.title').textContent,
+        sub: li.querySelector('.sub').textContent,
+        href: li.querySelector('a').getAttribute('href'),
+        fit: getComputedStyle(li.querySelector('img')).objectFit,
+        scripts: li.querySelectorAll('script, [onerror]').length,
+      }));
+    });
+  await page.waitForFunction(
+    () => document.querySelector('now-playing-recent')?.shadowRoot.querySelectorAll('li').length > 0,
+  );
+  const rows = await rowsOf();
+  assert.deepEqual(
+    rows.map((r) => r.title),
+    ['Never Gonna Give You Up', 'Together Forever', 'Whenever You Need Somebody'],
+  );
+  assert.ok(
+    rows.every((r) => r.href.startsWith('https://open.spotify.com/') && r.fit === 'contain'),
+    rows,
+  );
+  assert.match(rows[0].sub, /^Rick Astley · 12 minutes ago$/);
+  const icon = await page.evaluate(
+    () => document.querySelector('now-playing-recent').shadowRoot.querySelector('.brand').getBoundingClientRect().width,
+  );
+  assert.ok(icon >= 21, `Spotify's icon at 21 px, got ${icon}`);
+  await page.locator('now-playing-recent').screenshot({ path: `${SHOTS}/recent-element.png` });
+  // A hostile name through the fetch seam is text, and a play without a link links nowhere.
+  const live = await page.evaluate(async (base) => (await fetch(`${base}/v1/recent?limit=1`)).json(), BASE);
+  const item = { ...live.items[0].item, name: '<img src=x onerror="window.owned=1">', url: null };
+  await mountElement(page, 'now-playing-recent', { ...live, items: [{ ...live.items[0], item }] });
+  const [hostile] = await rowsOf();
+  assert.equal(hostile.title, item.name);
+  assert.equal(hostile.scripts, 0);
+  assert.equal(hostile.href, null);
+  assert.equal(await page.evaluate(() => window.owned), undefined);
+  await page.setViewportSize({ width: 480, height: 140 });
+});
