@@ -1,4 +1,11 @@
-//! Answers "what is playing" and "is this deployment healthy" from the ports.
+//! Answers "what is playing" and "is this deployment healthy" from the ports; what was
+//! played recently (`recent`) and the owner's privacy rules (`rules`) in their own files.
+
+mod recent;
+mod rules;
+
+pub use recent::RECENT_WINDOW;
+pub use rules::PRIVACY_REREAD;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -9,22 +16,14 @@ use tracing::{info, warn};
 
 use crate::domain::art::{ArtLibrary, art_image};
 use crate::domain::ports::{Clock, CredentialsError, PrivacySource, SharedState, SnapshotStore, Spotify, SpotifyError};
-use crate::domain::{Health, Item, NowPlaying, Palette, Playback, Played, Privacy, PrivacyRules, RecentPlays};
+use crate::domain::{Health, Item, NowPlaying, Palette, Playback, Played, Privacy};
 use crate::domain::{TokenError, TokenManager, after};
 
 /// The longest a 429 stops every Spotify call: Spotify's longest seen is about 5.3 hours.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
 
-/// The privacy rules are read again when older than this: a change shows within it plus
-/// the answers' cache lifetime.
-pub const PRIVACY_REREAD: Duration = Duration::from_secs(60);
-
 /// How far back the history is searched for a play the rules show, when they hide some.
 const HISTORY_UNDER_RULES: u8 = 50;
-
-/// The shortest a recently-played list is served before Spotify is asked again (longer
-/// when the answers' window is): the list changes at most once a track.
-pub const RECENT_WINDOW: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum ServiceError {
@@ -139,34 +138,6 @@ impl NowPlayingService {
             privacy_source: None,
             privacy: Mutex::new(None),
         }
-    }
-
-    /// Answers obey the owner's rules from `source`.
-    pub fn with_privacy(mut self, source: Arc<dyn PrivacySource>) -> Self {
-        self.privacy_source = Some(source);
-        self
-    }
-
-    /// The rules now: as read less than `PRIVACY_REREAD` ago, else read again. Rules that
-    /// cannot be read or understood close everything.
-    pub async fn privacy(&self) -> Privacy {
-        let Some(source) = &self.privacy_source else { return Privacy::Open };
-        let now = self.clock.now();
-        if let Some((rules, read_at)) = lock(&self.privacy).as_ref()
-            && now - *read_at < PRIVACY_REREAD
-        {
-            return rules.clone();
-        }
-        let privacy = match source.load().await {
-            Ok(None) => Privacy::Open,
-            Ok(Some(text)) => PrivacyRules::parse(&text).map_or_else(Privacy::Closed, Privacy::Rules),
-            Err(why) => Privacy::Closed(why),
-        };
-        if let Privacy::Closed(why) = &privacy {
-            warn!(reason = %why, "privacy rules unusable; showing nothing");
-        }
-        *lock(&self.privacy) = Some((privacy.clone(), now));
-        privacy
     }
 
     /// Answers carry the palette of their art, taken from `art`.
@@ -422,102 +393,6 @@ impl NowPlayingService {
             return known;
         }
         self.art.clone()?.palette_within(url, self.timing.palette).await
-    }
-
-    /// How long a recently-played list is served.
-    pub fn recent_window(&self) -> Duration {
-        self.timing.window.max(RECENT_WINDOW)
-    }
-
-    /// What was played recently, under the owner's rules as they are now: from this
-    /// instance's memory or the shared copy while it is younger than `recent_window`, else
-    /// from Spotify's history, shared for the others; the last list, marked stale, when
-    /// Spotify fails. Nothing while sharing is paused or in quiet hours.
-    pub async fn recent(&self) -> Result<RecentPlays, ServiceError> {
-        let privacy = self.privacy().await;
-        let answer = match tokio::time::timeout(self.timing.request_deadline, self.recent_answer(&privacy)).await {
-            Ok(result) => result,
-            Err(_) => self.recent_fall_back(ServiceError::UpstreamUnavailable {
-                cause: SpotifyError::Timeout,
-                retry_after: None,
-            }),
-        };
-        let now = self.clock.now();
-        answer.map(|mut list| {
-            list.plays.retain(|play| privacy.shows_played(play, now));
-            list
-        })
-    }
-
-    async fn recent_answer(&self, privacy: &Privacy) -> Result<RecentPlays, ServiceError> {
-        let now = self.clock.now();
-        if privacy.silent_at(now) {
-            return Ok(RecentPlays { plays: Vec::new(), fetched_at: now, stale: false });
-        }
-        if let Some(list) = self.fresh_recent(now) {
-            return Ok(list);
-        }
-        match self.shared.load().await {
-            Ok(state) => self.merge(state),
-            Err(e) => warn!(error = %e, "snapshot store unavailable; the recent list from this instance"),
-        }
-        if let Some(list) = self.fresh_recent(now) {
-            return Ok(list);
-        }
-        if let Some(wait) = self.backing_off(now) {
-            return self.recent_fall_back(rate_limited(wait));
-        }
-        let fetched = match tokio::time::timeout(self.timing.spotify_deadline, self.fetch_recent(privacy)).await {
-            Ok(result) => result,
-            Err(_) => Err(ServiceError::UpstreamUnavailable { cause: SpotifyError::Timeout, retry_after: None }),
-        };
-        self.tokens.settle().await;
-        match fetched {
-            Ok(list) => {
-                lock(&self.memory).recent = Some(list.clone());
-                if let Err(e) = self.shared.save_recent(&list).await {
-                    warn!(error = %e, "could not share the recent list");
-                }
-                Ok(list)
-            }
-            Err(ServiceError::UpstreamUnavailable { cause, retry_after }) => {
-                warn!(error = %cause, "Spotify's history could not be read");
-                if let Some(wait) = retry_after.map(|wait| wait.min(MAX_BACKOFF)) {
-                    let until = after(self.clock.now(), wait);
-                    lock(&self.memory).backoff_until = Some(until);
-                    if let Err(e) = self.shared.back_off(until).await {
-                        warn!(error = %e, "could not share the backoff");
-                    }
-                }
-                self.recent_fall_back(ServiceError::UpstreamUnavailable { cause, retry_after })
-            }
-            Err(other) => Err(other),
-        }
-    }
-
-    async fn fetch_recent(&self, privacy: &Privacy) -> Result<RecentPlays, ServiceError> {
-        let mut token = self.tokens.token().await?;
-        let history = match self.spotify.recently_played(&token, HISTORY_UNDER_RULES).await {
-            Err(SpotifyError::Unauthorized) => {
-                token = self.tokens.token_after_rejection(&token).await?;
-                self.spotify.recently_played(&token, HISTORY_UNDER_RULES).await.map_err(after_retry)?
-            }
-            other => other.map_err(after_retry)?,
-        };
-        let now = self.clock.now();
-        Ok(RecentPlays::from_history(history, |play| privacy.shows_played(play, now), now))
-    }
-
-    fn fresh_recent(&self, now: OffsetDateTime) -> Option<RecentPlays> {
-        let window = self.recent_window();
-        lock(&self.memory).recent.as_ref().filter(|list| now - list.fetched_at < window).cloned()
-    }
-
-    fn recent_fall_back(&self, error: ServiceError) -> Result<RecentPlays, ServiceError> {
-        match lock(&self.memory).recent.clone() {
-            Some(list) => Ok(RecentPlays { stale: true, ..list }),
-            None => Err(error),
-        }
     }
 
     /// Refreshes the shared access token if it has `ahead` left or less (the keep-fresh
