@@ -145,12 +145,13 @@ diff: build $(NODE_STAMP) ## Show what deploy would change, with the remembered 
 	$(CDK) diff --all $(ALL_ARGS)
 
 # Needs no build: removing the stack synthesizes it with a placeholder package.
-destroy: $(NODE_STAMP) ## Remove the stack: function, table, API, domain, alarms and their logs
+destroy: $(NODE_STAMP) ## Remove the stack: function, table, API, distribution, domain, alarms and their logs
 	@echo "Removes: the function, the state table (tokens, answers, art, visitors' suggestions),"
-	@echo "the API and its custom domain and certificate, the alarms and topic, and both log groups."
-	@echo "Keeps: the SSM parameter (not part of the stack; delete it with"
-	@echo "  aws ssm delete-parameter --name /now-playing/spotify) and API Gateway's"
-	@echo "  account-wide logging role, which other APIs in the account may use."
+	@echo "the API, the CloudFront distribution and its edge secret, the custom domain and its"
+	@echo "certificate (and the certificate's stack), the alarms and topic, and both log groups."
+	@echo "Keeps: the SSM parameters (not part of the stack; delete them with aws ssm"
+	@echo "  delete-parameter --name /now-playing/spotify, and /now-playing/privacy if written)"
+	@echo "  and API Gateway's account-wide logging role, which other APIs in the account may use."
 	$(CDK) destroy --all $(ALL_ARGS) -c withoutPackage=true $(if $(filter yes,$(FORCE)),--force)
 
 suggestions: ## List visitors' suggestions; ARGS="approve ID", "reject ID" or "approve --all" (needs the AWS CLI)
