@@ -64,9 +64,6 @@ def run(base, clients, seconds, spotify=None, max_requests=None):
     after = spotify_calls(spotify)
     latencies.sort()
 
-    def pick(q):
-        return percentile_ms(latencies, q) / 1000
-
     figures = {
         "requests": sum(statuses.values()),
         "seconds": elapsed,
@@ -74,8 +71,8 @@ def run(base, clients, seconds, spotify=None, max_requests=None):
         "statuses": dict(statuses),
         "stale": stale.get(True, 0),
         "errors": dict(errors),
-        "p50_ms": pick(0.50) * 1000,
-        "p99_ms": pick(0.99) * 1000,
+        "p50_ms": percentile_ms(latencies, 0.50),
+        "p99_ms": percentile_ms(latencies, 0.99),
         "mean_ms": statistics.fmean(latencies) * 1000 if latencies else float("nan"),
     }
     if before is not None:
