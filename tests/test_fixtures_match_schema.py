@@ -26,6 +26,7 @@ SCHEMA_OF = {
     "recently_played.json": "CursorPagingPlayHistoryObject",
     "recently_played_empty.json": "CursorPagingPlayHistoryObject",
     "error_rate_limited.json": "ErrorResponse",
+    "error_quota_exceeded.json": "ErrorResponse",
     "error_forbidden.json": "ErrorResponse",
     "track.json": "TrackObject",
     "search_tracks.json": "SearchResponse",

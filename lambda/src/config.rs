@@ -1,5 +1,6 @@
 //! `Config::from_env()`: every setting the function reads, validated at cold start.
 
+use crate::domain::quota::Budget;
 use crate::domain::suggestions::{Limits, Mode, Settings};
 use crate::http::EdgeSecret;
 
@@ -49,6 +50,9 @@ pub struct Config {
     pub edge_secret: Option<EdgeSecret>,
     /// The SSM String parameter of the owner's privacy rules (`PRIVACY_PARAMETER`), if any.
     pub privacy_parameter: Option<String>,
+    /// Spotify's Web API calls per rolling 24 hours and their shares
+    /// (`SPOTIFY_CALLS_PER_DAY`, `SPOTIFY_VISITOR_SHARE`, `SPOTIFY_RECENT_SHARE`).
+    pub budget: Budget,
 }
 
 pub const DEFAULT_SPOTIFY_API_URL: &str = "https://api.spotify.com";
@@ -148,7 +152,9 @@ impl Config {
                 reason: "an SSM parameter name has letters, digits, '_', '.', '-' and '/'".into(),
             });
         }
+        let budget = budget(&get)?;
         Ok(Config {
+            budget,
             privacy_parameter,
             edge_secret,
             digest_topic_arn,
@@ -163,6 +169,54 @@ impl Config {
             art_hosts,
         })
     }
+}
+
+/// The most calls a day the budget may name: far above any quota Spotify is known to grant.
+pub const MAX_CALLS_PER_DAY: u32 = 1_000_000;
+/// The fewest: below it the answer's share checks less than once every few minutes.
+pub const MIN_CALLS_PER_DAY: u32 = 100;
+
+/// `SPOTIFY_CALLS_PER_DAY` and the shares of visitors and of the recent list, in percent;
+/// together the two shares leave the answer at least half.
+fn budget(get: &impl Fn(&str) -> Option<String>) -> Result<Budget, ConfigError> {
+    let defaults = Budget::default();
+    let calls_per_day = match get("SPOTIFY_CALLS_PER_DAY") {
+        None => defaults.calls_per_day,
+        Some(v) => {
+            v.parse::<u32>().ok().filter(|n| (MIN_CALLS_PER_DAY..=MAX_CALLS_PER_DAY).contains(n)).ok_or_else(|| {
+                ConfigError::Invalid {
+                    name: "SPOTIFY_CALLS_PER_DAY",
+                    reason: format!(
+                        "expected a whole number of Web API calls per 24 hours from {MIN_CALLS_PER_DAY} to \
+                     {MAX_CALLS_PER_DAY}, such as 1000 (Spotify refuses development-mode apps after about 1,100), \
+                     got {v:?}"
+                    ),
+                }
+            })?
+        }
+    };
+    let percent = |name: &'static str, default: u8| -> Result<u8, ConfigError> {
+        match get(name) {
+            None => Ok(default),
+            Some(v) => v.parse::<u8>().ok().filter(|p| *p <= 50).ok_or_else(|| ConfigError::Invalid {
+                name,
+                reason: format!("expected a whole percent of SPOTIFY_CALLS_PER_DAY from 0 to 50, got {v:?}"),
+            }),
+        }
+    };
+    let visitor_percent = percent("SPOTIFY_VISITOR_SHARE", defaults.visitor_percent)?;
+    let recent_percent = percent("SPOTIFY_RECENT_SHARE", defaults.recent_percent)?;
+    if visitor_percent + recent_percent > 50 {
+        return Err(ConfigError::Invalid {
+            name: "SPOTIFY_VISITOR_SHARE",
+            reason: format!(
+                "with SPOTIFY_RECENT_SHARE it takes {}% of the budget; together they may take at most 50%, \
+                 so that /v1/current keeps at least half",
+                visitor_percent + recent_percent
+            ),
+        });
+    }
+    Ok(Budget { calls_per_day, visitor_percent, recent_percent })
 }
 
 /// `SUGGESTIONS`, `SUGGESTIONS_PROOF_OF_WORK` and the limits.
@@ -245,6 +299,34 @@ mod tests {
 
     const BASE: [(&str, &str); 2] =
         [("STATE_TABLE", "now-playing-state"), ("CREDENTIALS_PARAMETER", "/now-playing/spotify")];
+
+    #[test]
+    fn the_budget_is_1000_calls_a_day_with_a_fifth_for_visitors_unless_set() {
+        assert_eq!(
+            config(&BASE).unwrap().budget,
+            Budget { calls_per_day: 1000, visitor_percent: 20, recent_percent: 10 }
+        );
+        let mut set = BASE.to_vec();
+        set.extend([("SPOTIFY_CALLS_PER_DAY", "2000"), ("SPOTIFY_VISITOR_SHARE", "0"), ("SPOTIFY_RECENT_SHARE", "5")]);
+        assert_eq!(config(&set).unwrap().budget, Budget { calls_per_day: 2000, visitor_percent: 0, recent_percent: 5 });
+        for (name, value) in [
+            ("SPOTIFY_CALLS_PER_DAY", "99"),
+            ("SPOTIFY_CALLS_PER_DAY", "1,000"),
+            ("SPOTIFY_VISITOR_SHARE", "51"),
+            ("SPOTIFY_RECENT_SHARE", "-1"),
+        ] {
+            let mut set = BASE.to_vec();
+            set.push((name, value));
+            match config(&set) {
+                Err(ConfigError::Invalid { name: named, .. }) => assert_eq!(named, name),
+                other => panic!("{name}={value}: {other:?}"),
+            }
+        }
+        let mut set = BASE.to_vec();
+        set.extend([("SPOTIFY_VISITOR_SHARE", "40"), ("SPOTIFY_RECENT_SHARE", "20")]);
+        let error = config(&set).unwrap_err().to_string();
+        assert!(error.contains("at most 50%") && error.contains("60%"), "{error}");
+    }
 
     #[test]
     fn defaults_apply_when_only_the_required_settings_are_given() {

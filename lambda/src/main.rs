@@ -85,14 +85,16 @@ async fn function() -> Result<(), Error> {
             clock: clock.clone(),
         },
         config.suggestions,
-    );
+    )
+    .with_budget(config.budget);
     let digest = config.digest_topic_arn.map(|arn| {
         Arc::new(SnsNotifier::new(aws_sdk_sns::Client::new(&aws), arn)) as Arc<dyn now_playing::domain::ports::Notifier>
     });
     let art = Arc::new(ArtLibrary::new(Arc::new(ArtworkHttp::new(http, image_hosts.clone())), shared_art));
     let mut service =
         NowPlayingService::new(ServicePorts { spotify, tokens, shared: snapshots, clock }, instance, timing)
-            .with_art(art.clone());
+            .with_art(art.clone())
+            .with_budget(config.budget);
     if let Some(name) = &config.privacy_parameter {
         service = service.with_privacy(Arc::new(SsmPrivacySource::new(aws_sdk_ssm::Client::new(&aws), name)));
     }

@@ -5,7 +5,10 @@ use serde::Serialize;
 use time::{Date, Month, OffsetDateTime};
 use tracing::warn;
 
-use crate::domain::ports::CredentialsError;
+use std::collections::BTreeMap;
+
+use crate::domain::ports::{CredentialsError, SharedState};
+use crate::domain::quota::{Budget, Share};
 use crate::domain::{Credentials, Privacy};
 
 /// How long a refresh token lives after the owner authorized the app.
@@ -25,6 +28,49 @@ pub struct Health {
     pub problem: Option<String>,
     /// The owner's privacy rules: `none`, `rules`, or `unreadable` (nothing is shown).
     pub privacy: &'static str,
+    /// Spotify's quota as this deployment spends it; `None` until it was read.
+    pub spotify: Option<SpotifyUse>,
+}
+
+/// `spotify` of `/v1/health`: the Web API calls of the last 24 hours against the budget,
+/// each share's, the token refreshes apart, and a running `QUOTA_EXCEEDED` refusal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SpotifyUse {
+    pub calls_last_24h: u32,
+    pub calls_per_day: u32,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub quota_exceeded_until: Option<OffsetDateTime>,
+    /// `current`, `recent` and `visitors`: each one's calls and its limit.
+    pub shares: BTreeMap<&'static str, ShareUse>,
+    /// Calls to the accounts service, which the budget does not count.
+    pub token_refreshes_last_24h: u32,
+    /// When `/v1/current` next asks Spotify, if somebody asks for it then.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub answer_due_at: Option<OffsetDateTime>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ShareUse {
+    pub calls_last_24h: u32,
+    pub limit: u32,
+}
+
+impl SpotifyUse {
+    /// What `state` says at `now` of the calls spent under `budget`.
+    pub fn of(state: &SharedState, budget: &Budget, now: OffsetDateTime) -> Self {
+        let shares = Share::ALL
+            .iter()
+            .map(|s| (s.key(), ShareUse { calls_last_24h: state.calls.spent(*s, now), limit: budget.limit(*s) }))
+            .collect();
+        SpotifyUse {
+            calls_last_24h: state.calls.spent_all(now),
+            calls_per_day: budget.calls_per_day,
+            quota_exceeded_until: state.quota_until.filter(|until| *until > now),
+            shares,
+            token_refreshes_last_24h: state.calls.refreshes(now),
+            answer_due_at: state.due_at,
+        }
+    }
 }
 
 impl Health {
@@ -43,6 +89,7 @@ impl Health {
                     problem: (days_remaining <= 0)
                         .then(|| "the refresh token is past its 6-month life; run `make bootstrap`".to_owned()),
                     privacy: "none",
+                    spotify: None,
                 }
             }
             Err(e) => {
@@ -55,6 +102,7 @@ impl Health {
                     days_remaining: None,
                     problem: Some(e.public_message()),
                     privacy: "none",
+                    spotify: None,
                 }
             }
         }
@@ -72,6 +120,12 @@ impl Health {
                 None => fix,
             });
         }
+        self
+    }
+
+    /// With the Spotify calls spent.
+    pub fn with_spotify(mut self, usage: SpotifyUse) -> Self {
+        self.spotify = Some(usage);
         self
     }
 
@@ -110,6 +164,7 @@ mod tests {
             days_remaining: Some(days),
             problem: None,
             privacy: "none",
+            spotify: None,
         };
         assert!(health(1).is_ok());
         assert!(!health(0).is_ok(), "with no whole day left the owner must authorize again");

@@ -8,6 +8,7 @@ pub mod palette;
 pub mod ports;
 pub mod privacy;
 pub mod proof;
+pub mod quota;
 pub mod service;
 pub mod suggestions;
 pub mod token;
@@ -15,7 +16,9 @@ pub mod token;
 pub use art::{Art, ArtLibrary};
 pub use health::Health;
 pub use links::{ImageHosts, is_spotify_link};
-pub use model::{Credentials, Image, Item, ItemKind, Link, NowPlaying, Playback, Played, RecentPlays, Status};
+pub use model::{
+    Credentials, Image, Item, ItemKind, Link, NowPlaying, Playback, Played, RecentPlays, StaleReason, Status,
+};
 pub use model::{MAX_ARTISTS, MAX_IMAGES, MAX_NAME_CHARS, MAX_RECENT, after};
 pub use palette::{Palette, Rgb};
 pub use privacy::{Privacy, PrivacyRules};

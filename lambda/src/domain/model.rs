@@ -122,6 +122,9 @@ pub struct RecentPlays {
     #[serde(with = "rfc3339_millis")]
     pub fetched_at: OffsetDateTime,
     pub stale: bool,
+    /// Why, when `stale`.
+    #[serde(default)]
+    pub stale_reason: Option<StaleReason>,
 }
 
 /// The most plays `/v1/recent` lists.
@@ -138,7 +141,7 @@ impl RecentPlays {
                 plays.push(play);
             }
         }
-        RecentPlays { plays, fetched_at, stale: false }
+        RecentPlays { plays, fetched_at, stale: false, stale_reason: None }
     }
 
     /// What a visitor gets: the first `limit` plays, without their contexts.
@@ -149,8 +152,27 @@ impl RecentPlays {
             .take(limit)
             .map(|p| serde_json::json!({ "item": p.item, "played_at": rfc3339_millis::text(p.played_at) }))
             .collect();
-        serde_json::json!({ "items": items, "fetched_at": rfc3339_millis::text(self.fetched_at), "stale": self.stale })
+        serde_json::json!({
+            "items": items,
+            "fetched_at": rfc3339_millis::text(self.fetched_at),
+            "stale": self.stale,
+            "stale_reason": self.stale_reason,
+        })
     }
+}
+
+/// Why an answer is the last good one rather than a new one: `stale_reason` of the document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StaleReason {
+    /// Spotify refused: the developer account's daily quota is spent (`QUOTA_EXCEEDED`).
+    QuotaExceeded,
+    /// This deployment's own budget for the answer is spent for now (`SPOTIFY_CALLS_PER_DAY`).
+    BudgetSpent,
+    /// Spotify's rate limit: a 429 for too many calls in a short while.
+    RateLimited,
+    /// Spotify failed or did not answer in time.
+    Unavailable,
 }
 
 /// The public JSON document answered by `GET /v1/current`.
@@ -168,6 +190,9 @@ pub struct NowPlaying {
     pub fetched_at: OffsetDateTime,
     /// True only when this is the last good answer served because Spotify failed.
     pub stale: bool,
+    /// Why, when `stale`.
+    #[serde(default)]
+    pub stale_reason: Option<StaleReason>,
     /// Where the item plays or was played from, for the privacy rules: stored with the
     /// shared answer, never part of what a visitor gets (`public`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -186,6 +211,7 @@ pub struct PublicNowPlaying<'a> {
     #[serde(with = "rfc3339_millis")]
     pub fetched_at: OffsetDateTime,
     pub stale: bool,
+    pub stale_reason: Option<StaleReason>,
 }
 
 impl NowPlaying {
@@ -199,6 +225,7 @@ impl NowPlaying {
             played_at: self.played_at,
             fetched_at: self.fetched_at,
             stale: self.stale,
+            stale_reason: self.stale_reason,
         }
     }
 
@@ -238,6 +265,7 @@ impl NowPlaying {
                 played_at: None,
                 fetched_at,
                 stale: false,
+                stale_reason: None,
                 context,
             },
             (Playback::Nothing, Some(Played { item, played_at, context })) => NowPlaying {
@@ -248,6 +276,7 @@ impl NowPlaying {
                 played_at: Some(played_at),
                 fetched_at,
                 stale: false,
+                stale_reason: None,
                 context,
             },
             (Playback::Nothing, None) => NowPlaying::offline(fetched_at),
@@ -266,6 +295,7 @@ impl NowPlaying {
             played_at: None,
             fetched_at,
             stale: false,
+            stale_reason: None,
             context: None,
         }
     }
@@ -427,7 +457,10 @@ mod tests {
         let json = serde_json::to_value(&doc).unwrap();
         let mut keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
         keys.sort_unstable();
-        assert_eq!(keys, ["fetched_at", "is_playing", "item", "played_at", "progress_ms", "stale", "status"]);
+        assert_eq!(
+            keys,
+            ["fetched_at", "is_playing", "item", "played_at", "progress_ms", "stale", "stale_reason", "status"]
+        );
         assert_eq!(json["fetched_at"], "2026-11-27T20:00:00.250Z");
         let back: NowPlaying = serde_json::from_value(json.clone()).unwrap();
         assert_eq!(back, doc, "a stored snapshot round-trips exactly");

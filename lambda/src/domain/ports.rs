@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use secrecy::SecretString;
 use time::OffsetDateTime;
 
+use crate::domain::quota::{CallLedger, Share};
 use crate::domain::suggestions::{Suggestion, TrackId};
 use crate::domain::{AccessToken, Credentials, Item, NowPlaying, Playback, Played, RecentPlays};
 
@@ -33,6 +34,10 @@ pub enum SpotifyError {
     Forbidden(String),
     #[error("Spotify is rate limiting this app for {retry_after:?}")]
     RateLimited { retry_after: Duration },
+    /// A 429 whose `reason` is `QUOTA_EXCEEDED`: the developer account's daily quota is
+    /// spent, for every app of the account, until `retry_after` has passed.
+    #[error("Spotify's daily quota for this developer account is spent for {retry_after:?} (QUOTA_EXCEEDED)")]
+    QuotaExceeded { retry_after: Duration },
     #[error("Spotify answered HTTP {0}")]
     Upstream(u16),
     #[error("Spotify did not answer in time")]
@@ -98,24 +103,48 @@ pub trait TokenStore: Send + Sync {
 pub struct SharedState {
     /// The last good answer.
     pub snapshot: Option<NowPlaying>,
+    /// When the answer is due: the schedule's decision when it was saved, or the retry
+    /// after a failure. Nobody asks Spotify for it sooner.
+    pub due_at: Option<OffsetDateTime>,
     /// The last item seen playing, and when: a better "last played" than Spotify's lagging history.
     pub last_seen: Option<Played>,
     /// Until when nobody may call Spotify (a 429's `Retry-After`).
     pub backoff_until: Option<OffsetDateTime>,
+    /// Until when Spotify refuses every Web API call of the account (`QUOTA_EXCEEDED`).
+    pub quota_until: Option<OffsetDateTime>,
     /// The last recently-played list.
     pub recent: Option<RecentPlays>,
+    /// The Web API calls spent, by hour and share.
+    pub calls: CallLedger,
 }
 
 impl SharedState {
-    /// Whether Spotify is to be asked at `now`: the answer is missing or was fetched at or
-    /// before `stale_before`, and no backoff runs.
-    pub fn refresh_due(&self, now: OffsetDateTime, stale_before: OffsetDateTime) -> bool {
-        let stale = self.snapshot.as_ref().is_none_or(|doc| doc.fetched_at <= stale_before);
-        stale && self.backoff_until.is_none_or(|until| until <= now)
+    /// Whether Spotify is to be asked for the answer at `now`: it is missing or due, and no
+    /// refusal runs.
+    pub fn refresh_due(&self, now: OffsetDateTime) -> bool {
+        let due = self.snapshot.is_none() || self.due_at.is_none_or(|due| due <= now);
+        due && self.refused_until(now).is_none()
+    }
+
+    /// The end of the backoff or quota refusal that runs at `now`, if one does, and whether
+    /// it is the quota's.
+    pub fn refused_until(&self, now: OffsetDateTime) -> Option<(OffsetDateTime, bool)> {
+        let quota = self.quota_until.filter(|until| *until > now).map(|until| (until, true));
+        quota.or(self.backoff_until.filter(|until| *until > now).map(|until| (until, false)))
     }
 }
 
-/// The shared answer cache, with the lease that lets one instance refresh it per window.
+/// What stopped Spotify's calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// A 429 of the rate limit.
+    RateLimited,
+    /// A 429 whose reason is `QUOTA_EXCEEDED`.
+    QuotaExceeded,
+}
+
+/// The shared answer cache, with the lease that lets one instance refresh it when it is
+/// due, and the ledger of the Web API calls every instance spends.
 #[async_trait]
 pub trait SnapshotStore: Send + Sync {
     async fn load(&self) -> Result<SharedState, StoreError>;
@@ -132,34 +161,56 @@ pub trait SnapshotStore: Send + Sync {
     ) -> Result<Option<SharedState>, StoreError> {
         if self.try_lease(owner, now, until).await? { Ok(Some(self.load().await?)) } else { Ok(None) }
     }
-    /// The shared state, with the lease taken for `owner` in the same step when a refresh is
-    /// due: the answer is missing or fetched at or before `stale_before`, no backoff runs at
-    /// `now` and nobody else holds the lease. `true` when the lease was taken; otherwise the
-    /// state tells why not. A store that can should do this in one round trip.
+    /// The shared state, with the lease taken for `owner` and one call of `Share::Current`
+    /// counted in the same step, when all of these hold at `now`: a refresh is due
+    /// (`SharedState::refresh_due`), nobody else holds the lease, the share has room in
+    /// this hour (`CallLedger::room` is `Free`) and the next hour is not opened for it.
+    /// `true` when the lease was taken, with the state as written; otherwise nothing
+    /// changed and the state tells why. One round trip.
     async fn load_or_lease(
         &self,
         owner: &str,
         now: OffsetDateTime,
-        stale_before: OffsetDateTime,
         until: OffsetDateTime,
-    ) -> Result<(SharedState, bool), StoreError> {
-        let state = self.load().await?;
-        if !state.refresh_due(now, stale_before) {
-            return Ok((state, false));
-        }
-        Ok(match self.take_lease(owner, now, until).await? {
-            Some(leased) => (leased, true),
-            None => (state, false),
-        })
-    }
-    /// Stores a fresh answer (and what it shows playing, if anything) and ends the lease.
-    async fn save(&self, snapshot: &NowPlaying, last_seen: Option<&Played>) -> Result<(), StoreError>;
-    /// Records a rate limit: no instance calls Spotify before `until`. Ends the lease.
-    async fn back_off(&self, until: OffsetDateTime) -> Result<(), StoreError>;
+    ) -> Result<(SharedState, bool), StoreError>;
+    /// Counts one call of `share` in the hour of `now` if the share has room there and the
+    /// next hour is not opened for it: `true` then, with the ledger as written; `false`
+    /// with the ledger as it stands. Atomic: of two takes for the last call, one wins.
+    async fn take_call(&self, share: Share, now: OffsetDateTime) -> Result<(bool, CallLedger), StoreError>;
+    /// Opens `hour` for `share` with `room` calls, unless it is open already or the
+    /// share's buckets of the 24 hours before differ from `seen` (a call counted since).
+    /// `false` when nothing was written. May drop the hours `seen` has that no limit counts.
+    async fn open_hour(&self, share: Share, hour: i64, room: u32, seen: &CallLedger) -> Result<bool, StoreError>;
+    /// `open_hour` of `Share::Current` and `load_or_lease` in one step, for the first call
+    /// of an hour: the hour is opened with `room` and the lease taken with this call
+    /// counted, when the conditions of both hold (`room` at least 1); otherwise nothing
+    /// changed and the state tells why.
+    async fn open_hour_and_lease(
+        &self,
+        hour: i64,
+        room: u32,
+        seen: &CallLedger,
+        owner: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<(SharedState, bool), StoreError>;
+    /// Counts `count` token refreshes in the hour of `now` (apart from every share).
+    async fn count_refreshes(&self, count: u32, now: OffsetDateTime) -> Result<(), StoreError>;
+    /// Stores a fresh answer (and what it shows playing, if anything) due at `due_at`, and
+    /// ends the lease.
+    async fn save(
+        &self,
+        snapshot: &NowPlaying,
+        last_seen: Option<&Played>,
+        due_at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// Records a refusal: no instance calls Spotify before `until`. Ends the lease.
+    async fn back_off(&self, until: OffsetDateTime, refusal: Refusal) -> Result<(), StoreError>;
     /// Shares a recently-played list.
     async fn save_recent(&self, recent: &RecentPlays) -> Result<(), StoreError>;
-    /// Ends the lease after a failed refresh, if `owner` still holds it.
-    async fn release(&self, owner: &str) -> Result<(), StoreError>;
+    /// Ends the lease, if `owner` still holds it; with `due_at`, the answer is next due
+    /// then (a retry after a failure).
+    async fn release(&self, owner: &str, due_at: Option<OffsetDateTime>) -> Result<(), StoreError>;
 }
 
 /// Why the credentials could not be read or written. Never carries a secret value.

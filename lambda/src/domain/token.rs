@@ -1,6 +1,7 @@
 //! The access-token lifecycle: memory, then the shared store, then one refresh per expiry
 //! across all instances, with refresh-token rotation persisted.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -93,6 +94,8 @@ pub struct TokenManager {
     refresh_gate: tokio::sync::Mutex<()>,
     /// Writes of a refreshed token still under way; `settle` waits for them.
     pending: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Refreshes made since `take_refreshes` last asked.
+    refreshes: AtomicU32,
 }
 
 /// How long `prefetch`'s finding stands for the request that made it.
@@ -124,6 +127,7 @@ impl TokenManager {
             prefetched: Mutex::new(None),
             refresh_gate: tokio::sync::Mutex::new(()),
             pending: Mutex::new(Vec::new()),
+            refreshes: AtomicU32::new(0),
         }
     }
 
@@ -368,6 +372,7 @@ impl TokenManager {
             }
             Err(e) => return Err(refresh_failure(e)),
         };
+        self.refreshes.fetch_add(1, Ordering::Relaxed);
         let token = AccessToken { value: grant.access_token, expires_at: after(self.clock.now(), grant.expires_in) };
         if let Some(rotated) = grant.refresh_token {
             self.persist_rotation(rotated).await;
@@ -384,6 +389,12 @@ impl TokenManager {
         info!(token_source = "refresh", expires_at = %token.expires_at, "access token refreshed");
         self.remember(&token);
         Ok(token)
+    }
+
+    /// The token refreshes this instance made since it was last asked, for the ledger
+    /// (they go to the accounts service and count apart from the Web API's budget).
+    pub fn take_refreshes(&self) -> u32 {
+        self.refreshes.swap(0, Ordering::Relaxed)
     }
 
     /// Reads the credentials from their store again and keeps them, so that a new

@@ -107,6 +107,14 @@ pub(super) fn service_error(e: &ServiceError) -> Response<Body> {
         ServiceError::Credentials(other) => {
             (StatusCode::SERVICE_UNAVAILABLE, "not_configured", other.to_string(), None)
         }
+        ServiceError::BudgetSpent => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "budget_spent",
+            "this deployment's budget of Spotify calls (spotifyCallsPerDay) is spent for this hour, and there is \
+             no earlier answer to fall back on"
+                .to_owned(),
+            Some(Duration::from_secs(60)),
+        ),
         ServiceError::UpstreamUnavailable { cause, retry_after } => {
             let status =
                 if *cause == SpotifyError::Timeout { StatusCode::GATEWAY_TIMEOUT } else { StatusCode::BAD_GATEWAY };

@@ -325,6 +325,11 @@ impl App {
             caching::Shared::Recent | caching::Shared::RecentCard => {
                 kind.header(u32::try_from(self.service.recent_window().as_secs()).unwrap_or(u32::MAX))
             }
+            // Until the answer is due: the edge and the widget ask again when something can
+            // have changed, not on a fixed grid.
+            caching::Shared::Answer | caching::Shared::Card => {
+                kind.header(u32::try_from(self.service.answer_max_age().as_secs()).unwrap_or(u32::MAX))
+            }
             _ => kind.header(self.cache_seconds),
         }
     }

@@ -95,7 +95,7 @@ mod tests {
     }
 
     fn list(plays: Vec<Played>) -> RecentPlays {
-        RecentPlays { plays, fetched_at: NOW, stale: false }
+        RecentPlays { plays, fetched_at: NOW, stale: false, stale_reason: None }
     }
 
     #[test]

@@ -11,7 +11,10 @@ use aws_sdk_ssm::types::ParameterType;
 use now_playing::adapters::dynamodb::{DynamoArtCache, DynamoSnapshotStore, DynamoTokenStore, SNAPSHOT_KEY, TOKEN_KEY};
 use now_playing::adapters::ssm::{SsmCredentialStore, credentials_document};
 use now_playing::domain::Playback;
-use now_playing::domain::ports::{ArtCache, CredentialStore, CredentialsError, SharedState, SnapshotStore, TokenStore};
+use now_playing::domain::ports::{
+    ArtCache, CredentialStore, CredentialsError, Refusal, SharedState, SnapshotStore, TokenStore,
+};
+use now_playing::domain::quota::{CallLedger, Room, Share, hour_of};
 use secrecy::ExposeSecret;
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -35,7 +38,7 @@ async fn moto() -> aws_config::SdkConfig {
         .await
 }
 
-async fn table() -> (aws_sdk_dynamodb::Client, String) {
+pub(crate) async fn table() -> (aws_sdk_dynamodb::Client, String) {
     let client = aws_sdk_dynamodb::Client::new(&moto().await);
     let name = unique("tokens");
     client
@@ -239,9 +242,11 @@ async fn a_saved_snapshot_comes_back_whole_and_ends_the_lease() {
     assert!(store.try_lease("a#0", NOW, until).await.unwrap());
     let doc = snapshot_doc();
     let seen = doc.seen_playing();
-    store.save(&doc, seen.as_ref()).await.unwrap();
+    let due = NOW + Duration::from_millis(26_250);
+    store.save(&doc, seen.as_ref(), due).await.unwrap();
     let state = store.load().await.unwrap();
     assert_eq!(state.snapshot, Some(doc));
+    assert_eq!(state.due_at, Some(due), "to the millisecond");
     assert_eq!(state.last_seen, seen);
     assert!(store.try_lease("b#0", NOW, until).await.unwrap(), "saving ended a's lease");
 }
@@ -251,10 +256,11 @@ async fn a_shared_recent_list_comes_back_with_its_contexts_beside_the_answer() {
     let (client, name) = table().await;
     let store = DynamoSnapshotStore::new(client, name);
     let doc = snapshot_doc();
-    store.save(&doc, None).await.unwrap();
+    store.save(&doc, None, NOW).await.unwrap();
     let mut played = last_played();
     played.context = Some("spotify:playlist:37i9dQZF1DXcBWIGoYBM5M".into());
-    let list = now_playing::domain::RecentPlays { plays: vec![played], fetched_at: NOW, stale: false };
+    let list =
+        now_playing::domain::RecentPlays { plays: vec![played], fetched_at: NOW, stale: false, stale_reason: None };
     store.save_recent(&list).await.unwrap();
     let state = store.load().await.unwrap();
     assert_eq!(state.recent, Some(list));
@@ -266,9 +272,9 @@ async fn a_saved_answer_without_an_item_keeps_what_was_last_seen() {
     let (client, name) = table().await;
     let store = DynamoSnapshotStore::new(client, name);
     let playing = snapshot_doc();
-    store.save(&playing, playing.seen_playing().as_ref()).await.unwrap();
+    store.save(&playing, playing.seen_playing().as_ref(), NOW).await.unwrap();
     let offline = now_playing::domain::NowPlaying::from_spotify(Playback::Nothing, None, None, NOW);
-    store.save(&offline, None).await.unwrap();
+    store.save(&offline, None, NOW).await.unwrap();
     let state = store.load().await.unwrap();
     assert_eq!(state.snapshot, Some(offline));
     assert_eq!(state.last_seen, playing.seen_playing());
@@ -283,8 +289,8 @@ async fn taking_the_snapshot_lease_answers_the_state_as_it_stands() {
     assert_eq!(store.take_lease("a#0", NOW, until).await.unwrap(), Some(SharedState::default()));
     assert_eq!(store.take_lease("b#0", NOW, until).await.unwrap(), None, "held by a");
     let doc = snapshot_doc();
-    store.save(&doc, doc.seen_playing().as_ref()).await.unwrap();
-    store.back_off(NOW).await.unwrap();
+    store.save(&doc, doc.seen_playing().as_ref(), NOW).await.unwrap();
+    store.back_off(NOW, Refusal::RateLimited).await.unwrap();
     let state = store.take_lease("b#0", NOW, until).await.unwrap().expect("free again after the save");
     assert_eq!(state, store.load().await.unwrap(), "the whole item, as a load reads it");
     assert_eq!(state.snapshot, Some(doc));
@@ -292,34 +298,150 @@ async fn taking_the_snapshot_lease_answers_the_state_as_it_stands() {
 }
 
 #[tokio::test]
-async fn the_first_read_takes_the_lease_only_when_a_refresh_is_due() {
+async fn the_first_read_takes_the_lease_and_counts_the_call_only_when_the_answer_is_due() {
     let (client, name) = table().await;
     let store = DynamoSnapshotStore::new(client.clone(), &name);
     let lease = Duration::from_secs(10);
-    let window = Duration::from_secs(5);
+    let hour = hour_of(NOW);
     let read = |at: time::OffsetDateTime, owner: &'static str| {
         let store = &store;
-        async move { store.load_or_lease(owner, at, at - window, at + lease).await.unwrap() }
+        async move { store.load_or_lease(owner, at, at + lease).await.unwrap() }
     };
-    assert_eq!(read(NOW, "a#0").await, (SharedState::default(), true), "nothing stored: a refresh is due");
-    assert_eq!(read(NOW, "b#0").await, (SharedState::default(), false), "held by a");
+    assert!(!read(NOW, "a#0").await.1, "the hour is not open: no call may be counted");
+    assert!(store.open_hour(Share::Current, hour, 3, &CallLedger::default()).await.unwrap());
+    let (state, leased) = read(NOW, "a#0").await;
+    assert!(leased, "nothing stored: a refresh is due");
+    assert_eq!(state.calls.calls(Share::Current, hour), 1, "the call is counted with the lease");
+    assert!(!read(NOW, "b#0").await.1, "held by a");
     let doc = snapshot_doc();
-    store.save(&doc, doc.seen_playing().as_ref()).await.unwrap();
-    let (state, leased) = read(NOW + Duration::from_secs(1), "b#0").await;
-    assert!(!leased, "the answer is fresh");
+    let due = NOW + Duration::from_secs(26);
+    store.save(&doc, doc.seen_playing().as_ref(), due).await.unwrap();
+    let (state, leased) = read(NOW + Duration::from_secs(25), "b#0").await;
+    assert!(!leased, "the answer is not due yet");
     assert_eq!(state, store.load().await.unwrap(), "the item as it stands, in the same call");
-    let (state, leased) = read(NOW + window, "b#0").await;
-    assert!(leased, "exactly one window old is stale, as the service counts it");
+    assert_eq!(state.calls.calls(Share::Current, hour), 1, "nothing counted when nothing is taken");
+    let (state, leased) = read(NOW + Duration::from_secs(26), "b#0").await;
+    assert!(leased, "due at exactly its time");
     assert_eq!(state.snapshot, Some(doc.clone()));
-    store.back_off(NOW + Duration::from_secs(600)).await.unwrap();
+    store.back_off(NOW + Duration::from_secs(600), Refusal::RateLimited).await.unwrap();
     let (state, leased) = read(NOW + Duration::from_secs(60), "c#0").await;
     assert!(!leased, "a backoff runs");
     assert_eq!(state.backoff_until, Some(NOW + Duration::from_secs(600)));
-    assert!(read(NOW + Duration::from_secs(600), "c#0").await.1, "the backoff is over");
+    let (state, leased) = read(NOW + Duration::from_secs(600), "c#0").await;
+    assert!(leased, "the backoff is over");
+    assert_eq!(state.calls.calls(Share::Current, hour), 3);
+    store.release("c#0", None).await.unwrap();
+    let (state, leased) = read(NOW + Duration::from_secs(601), "d#0").await;
+    assert!(!leased, "the hour's room is spent");
+    assert_eq!(state.calls.room(Share::Current, NOW), Room::Spent);
 }
 
 #[tokio::test]
-async fn an_answer_stored_before_its_age_was_a_number_is_refreshed() {
+async fn a_quota_refusal_stops_the_lease_until_its_end_and_a_failed_refresh_sets_the_retry() {
+    let (client, name) = table().await;
+    let store = DynamoSnapshotStore::new(client, name);
+    assert!(store.open_hour(Share::Current, hour_of(NOW), 100, &CallLedger::default()).await.unwrap());
+    let until = NOW + Duration::from_secs(50_000);
+    store.back_off(until, Refusal::QuotaExceeded).await.unwrap();
+    let (state, leased) = store.load_or_lease("a#0", NOW, NOW + Duration::from_secs(10)).await.unwrap();
+    assert!(!leased);
+    assert_eq!(state.quota_until, Some(until));
+    assert_eq!(state.backoff_until, None, "the quota's refusal is kept apart from the rate limit's");
+    let later = until + Duration::from_secs(1);
+    let (_, leased) = store.load_or_lease("a#0", NOW, NOW + Duration::from_secs(10)).await.unwrap();
+    assert!(!leased);
+    let seen = store.load().await.unwrap().calls;
+    assert!(store.open_hour(Share::Current, hour_of(later), 100, &seen).await.unwrap(), "14 hours on");
+    assert!(store.load_or_lease("a#0", later, later + Duration::from_secs(10)).await.unwrap().1);
+    let retry = later + Duration::from_secs(5);
+    store.release("b#0", Some(retry)).await.unwrap();
+    assert_eq!(store.load().await.unwrap().due_at, None, "only the holder sets the retry");
+    store.release("a#0", Some(retry)).await.unwrap();
+    assert_eq!(store.load().await.unwrap().due_at, Some(retry));
+}
+
+#[tokio::test]
+async fn of_twenty_instances_racing_for_the_last_call_exactly_one_spends_it() {
+    let (client, name) = table().await;
+    let store = std::sync::Arc::new(DynamoSnapshotStore::new(client, name));
+    let hour = hour_of(NOW);
+    assert!(store.open_hour(Share::Visitors, hour, 5, &CallLedger::default()).await.unwrap());
+    for _ in 0..4 {
+        assert!(store.take_call(Share::Visitors, NOW).await.unwrap().0);
+    }
+    let racers: Vec<_> = (0..20)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.take_call(Share::Visitors, NOW).await.unwrap().0 })
+        })
+        .collect();
+    let mut won = 0;
+    for racer in racers {
+        won += usize::from(racer.await.unwrap());
+    }
+    assert_eq!(won, 1);
+    let (taken, ledger) = store.take_call(Share::Visitors, NOW).await.unwrap();
+    assert!(!taken);
+    assert_eq!(ledger.calls(Share::Visitors, hour), 5, "never past the room");
+    assert_eq!(ledger.calls(Share::Current, hour), 0, "each share counts apart");
+}
+
+#[tokio::test]
+async fn an_hour_opens_once_from_what_was_seen_and_a_late_take_cannot_land_after_the_next_opened() {
+    let (client, name) = table().await;
+    let store = std::sync::Arc::new(DynamoSnapshotStore::new(client, name));
+    let hour = hour_of(NOW);
+    let seen = store.load().await.unwrap().calls;
+    let openers: Vec<_> = (0..6)
+        .map(|i| {
+            let (store, seen) = (store.clone(), seen.clone());
+            tokio::spawn(async move { store.open_hour(Share::Recent, hour, 10 + i, &seen).await.unwrap() })
+        })
+        .collect();
+    let mut opened = 0;
+    for opener in openers {
+        opened += usize::from(opener.await.unwrap());
+    }
+    assert_eq!(opened, 1, "one room per hour");
+    assert!(store.take_call(Share::Recent, NOW).await.unwrap().0);
+    let next = NOW + Duration::from_secs(3600);
+    assert!(
+        !store.open_hour(Share::Recent, hour + 1, 99, &seen).await.unwrap(),
+        "a call was counted since `seen`: its room would be too large"
+    );
+    let seen = store.load().await.unwrap().calls;
+    let room = seen.room_for(Share::Recent, hour + 1, 20);
+    assert_eq!(room, 19, "the next hour gets what the 24 before left");
+    assert!(store.open_hour(Share::Recent, hour + 1, room, &seen).await.unwrap());
+    assert!(!store.take_call(Share::Recent, NOW).await.unwrap().0, "a take still at the old hour is refused");
+    assert!(store.take_call(Share::Recent, next).await.unwrap().0);
+    store.count_refreshes(2, next).await.unwrap();
+    let state = store.load().await.unwrap();
+    assert_eq!(state.calls.spent(Share::Recent, next), 2);
+    assert_eq!(state.calls.refreshes(next), 2);
+}
+
+#[tokio::test]
+async fn the_first_call_of_an_hour_opens_it_and_takes_the_lease_in_one_update() {
+    let (client, name) = table().await;
+    let store = DynamoSnapshotStore::new(client, name);
+    let hour = hour_of(NOW);
+    let until = NOW + Duration::from_secs(10);
+    let seen = store.load().await.unwrap().calls;
+    let (state, leased) = store.open_hour_and_lease(hour, 7, &seen, "a#0", NOW, until).await.unwrap();
+    assert!(leased);
+    assert_eq!((state.calls.opened(Share::Current, hour), state.calls.calls(Share::Current, hour)), (Some(7), 1));
+    assert!(!store.try_lease("b#0", NOW, until).await.unwrap(), "a holds the lease");
+    let (state, leased) = store.open_hour_and_lease(hour, 7, &seen, "b#0", NOW, until).await.unwrap();
+    assert!(!leased, "open already");
+    assert_eq!(state.calls.calls(Share::Current, hour), 1);
+    let (state, leased) = store.open_hour_and_lease(hour + 1, 0, &state.calls, "b#0", NOW, until).await.unwrap();
+    assert!(!leased, "no room, no lease");
+    assert_eq!(state.calls.opened(Share::Current, hour + 1), Some(0));
+}
+
+#[tokio::test]
+async fn an_answer_stored_before_it_had_a_due_time_is_refreshed() {
     let (client, name) = table().await;
     let doc = snapshot_doc();
     client
@@ -331,7 +453,8 @@ async fn an_answer_stored_before_its_age_was_a_number_is_refreshed() {
         .await
         .unwrap();
     let store = DynamoSnapshotStore::new(client, name);
-    let (state, leased) = store.load_or_lease("a#0", NOW, NOW, NOW + Duration::from_secs(10)).await.unwrap();
+    assert!(store.open_hour(Share::Current, hour_of(NOW), 1, &CallLedger::default()).await.unwrap());
+    let (state, leased) = store.load_or_lease("a#0", NOW, NOW + Duration::from_secs(10)).await.unwrap();
     assert!(leased);
     assert_eq!(state.snapshot, Some(doc));
 }
@@ -343,7 +466,7 @@ async fn the_snapshot_lease_is_won_once_until_it_lapses() {
     let until = NOW + Duration::from_secs(10);
     assert!(store.try_lease("a#0", NOW, until).await.unwrap());
     assert!(!store.try_lease("b#0", NOW, until).await.unwrap(), "the conditional update is lost");
-    store.release("b#0").await.unwrap();
+    store.release("b#0", None).await.unwrap();
     assert!(!store.try_lease("c#0", NOW, until).await.unwrap(), "only the owner releases it");
     assert!(store.try_lease("c#0", until + Duration::from_secs(1), until + Duration::from_secs(11)).await.unwrap());
 }
@@ -354,7 +477,7 @@ async fn a_backoff_is_shared_and_ends_the_lease() {
     let store = DynamoSnapshotStore::new(client, name);
     let until = NOW + Duration::from_secs(19056);
     assert!(store.try_lease("a#0", NOW, NOW + Duration::from_secs(10)).await.unwrap());
-    store.back_off(until).await.unwrap();
+    store.back_off(until, Refusal::RateLimited).await.unwrap();
     assert_eq!(store.load().await.unwrap().backoff_until, Some(until));
     assert!(store.try_lease("b#0", NOW, NOW + Duration::from_secs(10)).await.unwrap());
 }

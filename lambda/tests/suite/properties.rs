@@ -169,7 +169,8 @@ proptest! {
 }
 
 /// The keys of `/v1/current`'s document and of its item.
-const DOCUMENT_KEYS: [&str; 7] = ["status", "is_playing", "item", "progress_ms", "played_at", "fetched_at", "stale"];
+const DOCUMENT_KEYS: [&str; 8] =
+    ["status", "is_playing", "item", "progress_ms", "played_at", "fetched_at", "stale", "stale_reason"];
 const ITEM_KEYS: [&str; 10] =
     ["type", "id", "name", "url", "artists", "album", "images", "duration_ms", "explicit", "is_local"];
 

@@ -17,6 +17,8 @@ struct World {
     log: Arc<Log>,
     artwork: Arc<FakeArtwork>,
     art: Arc<MemoryArtCache>,
+    /// The owner's privacy rules: none written, but read as the function reads them.
+    privacy: Arc<FakePrivacy>,
 }
 
 impl World {
@@ -26,7 +28,13 @@ impl World {
         h.spotify.script_playing(vec![Ok(playback("currently_playing_track.json"))]);
         let artwork = Arc::new(FakeArtwork::default());
         *artwork.jpeg.lock().unwrap() = Some(jpeg(64, 64, |_, _| [0x1b, 0x2a, 0x49]));
-        World { h, log: Arc::new(Log::default()), artwork, art: Arc::new(MemoryArtCache::default()) }
+        World {
+            h,
+            log: Arc::new(Log::default()),
+            artwork,
+            art: Arc::new(MemoryArtCache::default()),
+            privacy: FakePrivacy::with(Ok(None)),
+        }
     }
 
     fn instance(&self, id: &str) -> NowPlayingService {
@@ -57,6 +65,7 @@ impl World {
             Arc::new(Metered { inner: self.artwork.clone(), log: self.log.clone() }),
             Arc::new(Metered { inner: self.art.clone(), log: self.log.clone() }),
         )))
+        .with_privacy(Arc::new(Metered { inner: self.privacy.clone(), log: self.log.clone() }))
     }
 
     /// (sequential Spotify calls, sequential AWS calls, every call in order) of one request.
@@ -68,9 +77,9 @@ impl World {
         (ms / 100, ms % 100, self.log.0.lock().unwrap().clone())
     }
 
-    /// Lets the cache window pass, so the shared answer is stale.
+    /// Lets the answer fall due (a steady check at the default budget's pace), within the hour.
     fn later(&self) {
-        self.h.clock.advance(CacheTiming::default().window * 2);
+        self.h.clock.advance(Duration::from_secs(600));
     }
 }
 
@@ -78,10 +87,29 @@ impl World {
 async fn the_idle_visitor_nothing_cached_and_no_token() {
     let world = World::new();
     let (spotify, aws, calls) = world.measure(&world.instance("cold")).await;
-    // One round of reads (the credentials were read at start), the refresh, the player, and
-    // the save. Art never seen: one look in the shared art and one fetch from the CDN, for
-    // its palette.
-    assert_eq!((spotify, aws), (3, 3), "{calls:?}");
+    // One round of reads (the credentials were read at start, the rules beside the shared
+    // state), the first call of the hour opening it with the lease, the refresh, the player,
+    // and the save. Art never seen: one look in the shared art and one fetch from the CDN,
+    // for its palette.
+    assert_eq!((spotify, aws), (3, 4), "{calls:?}");
+    let mut round = calls[..4].to_vec();
+    round.sort_unstable();
+    assert_eq!(round, ["answer.read+lease", "ssm.get", "ssm.privacy", "token.read+lease"], "one round");
+    assert_eq!(calls[4], "ledger.open+lease");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_first_call_of_an_hour_costs_one_round_more_than_the_next_in_it() {
+    let world = World::new();
+    world.instance("earlier").current().await.unwrap();
+    world.h.clock.advance(Duration::from_secs(3600));
+    world.h.spotify.script_refresh(vec![grant("access-2", None)]);
+    let (_, first, calls) = world.measure(&world.instance("cold")).await;
+    assert!(calls.contains(&"ledger.open+lease"), "{calls:?}");
+    world.later();
+    let (_, next, calls) = world.measure(&world.instance("cold")).await;
+    assert!(!calls.iter().any(|c| c.starts_with("ledger.")), "{calls:?}");
+    assert_eq!(first, next + 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -103,8 +131,9 @@ async fn the_idle_visitor_with_an_expired_token() {
     world.h.clock.advance(Duration::from_secs(2 * 3600));
     world.h.spotify.script_refresh(vec![grant("access-2", None)]);
     let (spotify, aws, calls) = world.measure(&world.instance("cold")).await;
-    // The floor: one round of reads, the refresh, the player, one round of writes.
-    assert_eq!((spotify, aws), (2, 2), "{calls:?}");
+    // The floor: one round of reads, the refresh, the player, one round of writes; two
+    // hours on, this is the hour's first call, which opens it.
+    assert_eq!((spotify, aws), (2, 3), "{calls:?}");
 }
 
 #[tokio::test(start_paused = true)]
@@ -122,6 +151,7 @@ async fn a_cold_start_with_a_fresh_shared_answer_is_one_read() {
     world.instance("earlier").current().await.unwrap();
     let (spotify, aws, calls) = world.measure(&world.instance("cold")).await;
     assert_eq!((spotify, aws), (0, 1), "{calls:?}");
+    assert!(calls.contains(&"ssm.privacy"), "the rules are read in the same round: {calls:?}");
 }
 
 #[tokio::test(start_paused = true)]
@@ -163,6 +193,10 @@ async fn a_keep_fresh_run_that_refreshes_is_one_read_the_refresh_and_the_save() 
     assert!(schedule.keep_fresh(KEEP_FRESH_AHEAD).await.unwrap());
     let ms = started.elapsed().as_millis();
     let calls: Vec<_> = world.log.0.lock().unwrap().iter().copied().filter(|c| !c.starts_with("ssm.")).collect();
-    assert_eq!((ms / 100, ms % 100), (1, 2), "{calls:?}");
-    assert_eq!(calls, ["token.read+lease", "spotify.refresh", "token.save"], "the save ends the lease");
+    assert_eq!((ms / 100, ms % 100), (1, 3), "{calls:?}");
+    assert_eq!(
+        calls,
+        ["token.read+lease", "spotify.refresh", "token.save", "ledger.refreshes"],
+        "the save ends the lease; the refresh is counted apart from the Web API's calls"
+    );
 }

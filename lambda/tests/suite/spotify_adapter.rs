@@ -117,6 +117,26 @@ async fn a_429_carries_retry_after_in_seconds() {
 }
 
 #[tokio::test]
+async fn a_429_whose_reason_is_quota_exceeded_is_the_daily_quota_with_its_retry_after() {
+    let answer = playing_answer(
+        ResponseTemplate::new(429)
+            .insert_header("retry-after", "50316")
+            .set_body_raw(fixture("error_quota_exceeded.json"), "application/json"),
+    )
+    .await;
+    assert_eq!(answer, Err(SpotifyError::QuotaExceeded { retry_after: Duration::from_secs(50316) }));
+    let answer = playing_answer(
+        ResponseTemplate::new(429).set_body_raw(fixture("error_quota_exceeded.json"), "application/json"),
+    )
+    .await;
+    assert_eq!(
+        answer,
+        Err(SpotifyError::QuotaExceeded { retry_after: Duration::from_secs(3600) }),
+        "without a Retry-After, an hour: the quota is a day's"
+    );
+}
+
+#[tokio::test]
 async fn a_429_without_retry_after_waits_thirty_seconds() {
     for template in
         [ResponseTemplate::new(429), ResponseTemplate::new(429).insert_header("retry-after", "Wed, 21 Oct 2026")]

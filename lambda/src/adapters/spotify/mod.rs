@@ -14,7 +14,7 @@ use crate::adapters::body::{BodyError, read_capped};
 use crate::domain::ports::{Catalog, Playlists, Spotify, SpotifyError, TokenGrant};
 use crate::domain::suggestions::TrackId;
 use crate::domain::{AccessToken, Credentials, ImageHosts, Item, Playback, Played};
-use wire::{accounts_error_code, parse_search_from, parse_track_from, web_api_message};
+use wire::{accounts_error_code, parse_search_from, parse_track_from, web_api_message, web_api_reason};
 pub use wire::{
     parse_currently_playing, parse_currently_playing_from, parse_recently_played, parse_recently_played_from,
     parse_token_grant,
@@ -22,6 +22,8 @@ pub use wire::{
 
 /// Used when a 429 carries no readable `Retry-After`.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
+/// Used when a `QUOTA_EXCEEDED` refusal carries none: the quota's window is a day.
+const QUOTA_RETRY_AFTER: Duration = Duration::from_secs(3600);
 /// The most a Web API answer may be: a currently-playing answer is a few kilobytes.
 pub(super) const MAX_API_BODY: usize = 512 * 1024;
 /// The most an accounts-service answer may be: a token answer is a few hundred bytes.
@@ -95,7 +97,7 @@ pub(super) async fn checked(response: Response) -> Result<Response, SpotifyError
             let body = read_capped(response, 16 * 1024).await.unwrap_or_default();
             Err(SpotifyError::Forbidden(web_api_message(&body).unwrap_or_else(|| "no reason given".into())))
         }
-        StatusCode::TOO_MANY_REQUESTS => Err(rate_limited(&response)),
+        StatusCode::TOO_MANY_REQUESTS => Err(too_many_requests(response).await),
         other => Err(SpotifyError::Upstream(other.as_u16())),
     }
 }
@@ -230,13 +232,26 @@ pub fn with_causes(e: reqwest::Error) -> String {
     text
 }
 
-fn rate_limited(response: &Response) -> SpotifyError {
-    let retry_after = response
+/// A Web API 429: the daily quota's refusal when its body says `QUOTA_EXCEEDED` (an hour
+/// when it names no `Retry-After`), else the rate limit's.
+async fn too_many_requests(response: Response) -> SpotifyError {
+    let retry_after = retry_after_header(&response);
+    let body = read_capped(response, 16 * 1024).await.unwrap_or_default();
+    if web_api_reason(&body).as_deref() == Some("QUOTA_EXCEEDED") {
+        return SpotifyError::QuotaExceeded { retry_after: retry_after.unwrap_or(QUOTA_RETRY_AFTER) };
+    }
+    SpotifyError::RateLimited { retry_after: retry_after.unwrap_or(DEFAULT_RETRY_AFTER) }
+}
+
+fn retry_after_header(response: &Response) -> Option<Duration> {
+    response
         .headers()
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs)
-        .unwrap_or(DEFAULT_RETRY_AFTER);
-    SpotifyError::RateLimited { retry_after }
+}
+
+fn rate_limited(response: &Response) -> SpotifyError {
+    SpotifyError::RateLimited { retry_after: retry_after_header(response).unwrap_or(DEFAULT_RETRY_AFTER) }
 }

@@ -24,6 +24,13 @@ pub(super) fn web_api_message(body: &[u8]) -> Option<String> {
     value.get("error")?.get("message")?.as_str().map(|m| m.chars().take(200).collect())
 }
 
+/// `{"error": {"status": 429, "message": "...", "reason": "QUOTA_EXCEEDED"}}`: the reason a
+/// Web API error gives, if any.
+pub(super) fn web_api_reason(body: &[u8]) -> Option<String> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    value.get("error")?.get("reason")?.as_str().map(str::to_owned)
+}
+
 /// `{"error": "invalid_grant", "error_description": "..."}` from the accounts service.
 pub(super) fn accounts_error_code(body: &[u8]) -> Option<String> {
     let value: Value = serde_json::from_slice(body).ok()?;

@@ -186,7 +186,7 @@ impl Privacy {
         if shown {
             return doc;
         }
-        NowPlaying { stale: doc.stale, ..NowPlaying::offline(doc.fetched_at) }
+        NowPlaying { stale: doc.stale, stale_reason: doc.stale_reason, ..NowPlaying::offline(doc.fetched_at) }
     }
 
     /// For `/v1/health`: `none`, `rules` or `unreadable`, and why when unreadable.
@@ -322,6 +322,7 @@ mod tests {
             played_at: None,
             fetched_at: datetime!(2026-12-05 12:00 UTC),
             stale: true,
+            stale_reason: None,
             context: context.map(str::to_owned),
         }
     }

@@ -1,6 +1,11 @@
-//! Answers "what is playing" and "is this deployment healthy" from the ports; what was
-//! played recently (`recent`) and the owner's privacy rules (`rules`) in their own files.
+//! Answers "what is playing" and "is this deployment healthy" from the ports: asking
+//! Spotify only when the answer is due (`quota::Schedule`) and its share of the budget has
+//! room; the calls of one refresh (`fetch`), what was played recently (`recent`) and the
+//! owner's privacy rules (`rules`) in their own files.
 
+mod fetch;
+mod health;
+mod memory;
 mod recent;
 mod rules;
 
@@ -14,16 +19,16 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use tracing::{info, warn};
 
-use crate::domain::art::{ArtLibrary, art_image};
-use crate::domain::ports::{Clock, CredentialsError, PrivacySource, SharedState, SnapshotStore, Spotify, SpotifyError};
-use crate::domain::{Health, Item, NowPlaying, Palette, Playback, Played, Privacy};
+use crate::domain::art::ArtLibrary;
+use crate::domain::ports::{Clock, CredentialsError, PrivacySource, Refusal, SharedState, SnapshotStore};
+use crate::domain::ports::{Spotify, SpotifyError};
+use crate::domain::quota::{Budget, MAX_QUOTA_WAIT, Room, Schedule, Share, answer_max_age};
+use crate::domain::{NowPlaying, Privacy, StaleReason};
 use crate::domain::{TokenError, TokenManager, after};
 
 /// The longest a 429 stops every Spotify call: Spotify's longest seen is about 5.3 hours.
+/// A `QUOTA_EXCEEDED` refusal is honoured longer (`quota::MAX_QUOTA_WAIT`).
 pub const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
-
-/// How far back the history is searched for a play the rules show, when they hide some.
-const HISTORY_UNDER_RULES: u8 = 50;
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum ServiceError {
@@ -34,6 +39,26 @@ pub enum ServiceError {
     /// Spotify failed and there is no earlier good answer to fall back on.
     #[error("Spotify is unavailable: {cause}")]
     UpstreamUnavailable { cause: SpotifyError, retry_after: Option<Duration> },
+    /// The share of the budget of Spotify calls is spent for now, and there is no earlier
+    /// answer to fall back on.
+    #[error("this deployment's budget of Spotify calls (SPOTIFY_CALLS_PER_DAY) is spent for now")]
+    BudgetSpent,
+}
+
+impl ServiceError {
+    /// What a stale answer served instead of this error says of why.
+    pub fn stale_reason(&self) -> StaleReason {
+        match self {
+            ServiceError::UpstreamUnavailable { cause: SpotifyError::QuotaExceeded { .. }, .. } => {
+                StaleReason::QuotaExceeded
+            }
+            ServiceError::UpstreamUnavailable { cause: SpotifyError::RateLimited { .. }, .. } => {
+                StaleReason::RateLimited
+            }
+            ServiceError::BudgetSpent => StaleReason::BudgetSpent,
+            _ => StaleReason::Unavailable,
+        }
+    }
 }
 
 impl From<TokenError> for ServiceError {
@@ -46,16 +71,19 @@ impl From<TokenError> for ServiceError {
     }
 }
 
-fn rate_limited(wait: Duration) -> ServiceError {
-    ServiceError::UpstreamUnavailable {
-        cause: SpotifyError::RateLimited { retry_after: wait },
-        retry_after: Some(wait),
-    }
+/// The error a running refusal stands for: the quota's or the rate limit's.
+fn refused(wait: Duration, quota: bool) -> ServiceError {
+    let cause = if quota {
+        SpotifyError::QuotaExceeded { retry_after: wait }
+    } else {
+        SpotifyError::RateLimited { retry_after: wait }
+    };
+    ServiceError::UpstreamUnavailable { cause, retry_after: Some(wait) }
 }
 
 fn retry_after(cause: &SpotifyError) -> Option<Duration> {
     match cause {
-        SpotifyError::RateLimited { retry_after } => Some(*retry_after),
+        SpotifyError::RateLimited { retry_after } | SpotifyError::QuotaExceeded { retry_after } => Some(*retry_after),
         _ => None,
     }
 }
@@ -63,7 +91,8 @@ fn retry_after(cause: &SpotifyError) -> Option<Duration> {
 /// How the shared answer cache behaves; `Default` is what the function runs with.
 #[derive(Clone, Copy, Debug)]
 pub struct CacheTiming {
-    /// An answer younger than this is served without calling Spotify (`CACHE_SECONDS`).
+    /// No answer is due sooner than this after it was fetched (`CACHE_SECONDS`); after a
+    /// failure, Spotify is asked again this long later.
     pub window: Duration,
     /// The most one request may take, whatever fails; image proxies give up at about 10 s.
     pub request_deadline: Duration,
@@ -102,6 +131,10 @@ pub struct NowPlayingService {
     /// Numbers each refresh attempt, so concurrent requests of one instance hold distinct leases.
     attempts: AtomicU64,
     timing: CacheTiming,
+    /// What the Web API calls may spend (`SPOTIFY_CALLS_PER_DAY` and its shares).
+    budget: Budget,
+    /// Whether the schedule aims at a playing track's end (off only to compare with a grid).
+    track_ends: bool,
     /// This instance's copy of the shared state, newest of what it saw and fetched.
     memory: Mutex<SharedState>,
     /// Where the palette of new art comes from; without it answers carry none.
@@ -116,7 +149,7 @@ pub struct NowPlayingService {
 pub struct ServicePorts {
     pub spotify: Arc<dyn Spotify>,
     pub tokens: Arc<TokenManager>,
-    /// The shared answer, what was last seen, the backoff and the answer's lease.
+    /// The shared answer, what was last seen, the refusals, the ledger and the answer's lease.
     pub shared: Arc<dyn SnapshotStore>,
     pub clock: Arc<dyn Clock>,
 }
@@ -133,6 +166,8 @@ impl NowPlayingService {
             instance_id,
             attempts: AtomicU64::new(0),
             timing,
+            budget: Budget::default(),
+            track_ends: true,
             memory: Mutex::new(SharedState::default()),
             art: None,
             privacy_source: None,
@@ -146,37 +181,64 @@ impl NowPlayingService {
         self
     }
 
-    /// The now-playing document: from this instance's memory or the shared snapshot while
-    /// it is younger than the window; otherwise one instance asks Spotify while the others
-    /// serve the previous answer. The last good answer, marked stale, when Spotify fails.
-    /// Every route that shows the music derives from this one answer, screened by the
-    /// owner's rules as they are now.
+    /// Spends Spotify's calls within `budget` (the default is `Budget::default()`).
+    pub fn with_budget(mut self, budget: Budget) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// Asks at a fixed pace only, never at a track's end: the design before the schedule,
+    /// kept to measure against.
+    pub fn without_track_ends(mut self) -> Self {
+        self.track_ends = false;
+        self
+    }
+
+    /// The schedule the answer is due by.
+    pub fn schedule(&self) -> Schedule {
+        Schedule { budget: self.budget, floor: self.timing.window, track_ends: self.track_ends }
+    }
+
+    /// How long a shared cache may keep the answer: until it is due, within `CACHE_SECONDS`
+    /// and a minute.
+    pub fn answer_max_age(&self) -> Duration {
+        answer_max_age(lock(&self.memory).due_at, self.clock.now(), self.timing.window)
+    }
+
+    /// The now-playing document: from this instance's memory or the shared snapshot until
+    /// it is due; otherwise one instance asks Spotify, within the answer's share of the
+    /// budget, while the others serve the previous answer. The last good answer, marked
+    /// stale with the reason, when Spotify fails, refuses or the share is spent. Every
+    /// route that shows the music derives from this one answer, screened by the owner's
+    /// rules as they are now.
     pub async fn current(&self) -> Result<NowPlaying, ServiceError> {
-        let privacy = self.privacy().await;
-        let answer = match tokio::time::timeout(self.timing.request_deadline, self.answer(&privacy)).await {
-            Ok(result) => result,
+        let answered = tokio::time::timeout(self.timing.request_deadline, self.answer()).await;
+        let (answer, privacy) = match answered {
+            Ok(answered) => answered,
             Err(_) => {
                 warn!("request deadline passed");
-                self.fall_back(ServiceError::UpstreamUnavailable { cause: SpotifyError::Timeout, retry_after: None })
+                let fallen = self
+                    .fall_back(ServiceError::UpstreamUnavailable { cause: SpotifyError::Timeout, retry_after: None });
+                (fallen, self.privacy().await)
             }
         };
         answer.map(|doc| privacy.screen(doc, self.clock.now()))
     }
 
-    async fn answer(&self, privacy: &Privacy) -> Result<NowPlaying, ServiceError> {
+    /// The answer, and the privacy rules read in the same round as the shared state.
+    async fn answer(&self) -> (Result<NowPlaying, ServiceError>, Privacy) {
         if let Some(doc) = self.fresh(self.clock.now()) {
             info!(cache = "memory", "answered from this instance");
-            return Ok(doc);
+            return (Ok(doc), self.privacy().await);
         }
-        // One round: the shared state and the token, each with its lease taken in the same
-        // step if it is due for a refresh, in case Spotify must be called.
+        // One round: the privacy rules, the shared state and the token, each with its lease
+        // taken in the same step if it is due for a refresh, in case Spotify must be called.
         let now = self.clock.now();
         let owner = format!("{}#{}", self.instance_id, self.attempts.fetch_add(1, Ordering::Relaxed));
-        let (loaded, ()) = tokio::join!(
-            self.shared.load_or_lease(&owner, now, now - self.timing.window, now + self.timing.lease),
-            self.tokens.prefetch()
-        );
-        let leased = match loaded {
+        let until = now + self.timing.lease;
+        let (privacy, loaded, ()) =
+            tokio::join!(self.privacy(), self.shared.load_or_lease(&owner, now, until), self.tokens.prefetch());
+        let mut leased = match loaded {
             Ok((state, leased)) => {
                 self.merge(state);
                 Some(leased)
@@ -186,24 +248,73 @@ impl NowPlayingService {
                 None
             }
         };
+        if leased == Some(false) && self.due_in_unopened_hour(now) {
+            leased = Some(self.open_hour_and_lease(&owner, now, until).await);
+        }
+        (self.after_the_round(&owner, leased, &privacy).await, privacy)
+    }
+
+    /// What the round's outcome leads to: a refusal or a fresh answer ends it, another
+    /// instance's lease means waiting for its answer, a lease of this one means asking.
+    async fn after_the_round(
+        &self,
+        owner: &str,
+        leased: Option<bool>,
+        privacy: &Privacy,
+    ) -> Result<NowPlaying, ServiceError> {
         let now = self.clock.now();
-        let lease = (leased == Some(true)).then_some(owner.as_str());
-        if let Some(wait) = self.backing_off(now) {
-            tokio::join!(self.release(lease), self.tokens.forgo());
-            info!(spotify_call = "skipped", backoff_seconds = wait.as_secs(), "rate limited; not calling Spotify");
-            return self.fall_back(rate_limited(wait));
+        let lease = (leased == Some(true)).then_some(owner);
+        if let Some((wait, quota)) = self.refusal(now) {
+            tokio::join!(self.release(lease, None), self.tokens.forgo());
+            info!(spotify_call = "skipped", backoff_seconds = wait.as_secs(), quota, "refused; not calling Spotify");
+            return self.fall_back(refused(wait, quota));
         }
         if let Some(doc) = self.fresh(now) {
-            tokio::join!(self.release(lease), self.tokens.forgo());
+            tokio::join!(self.release(lease, None), self.tokens.forgo());
             info!(cache = "shared", "answered from the shared snapshot");
             return Ok(doc);
         }
         match leased {
+            Some(true) => self.refresh(lease, privacy).await,
+            Some(false) if lock(&self.memory).calls.room(Share::Current, now) == Room::Spent => {
+                self.tokens.forgo().await;
+                info!(spotify_call = "skipped", "the answer's share of the budget is spent for this hour");
+                self.fall_back(ServiceError::BudgetSpent)
+            }
             Some(false) => {
                 self.tokens.forgo().await;
                 self.while_another_refreshes(privacy).await
             }
-            _ => self.refresh(lease, privacy).await,
+            // The table cannot be reached: this instance keeps the schedule from its own
+            // memory (the answer was due there, or it had none), so an outage costs each
+            // instance no more than its pace.
+            None => self.refresh(None, privacy).await,
+        }
+    }
+
+    /// Whether the answer is due but this hour is not yet open for its share: the first
+    /// call of each hour opens it.
+    fn due_in_unopened_hour(&self, now: OffsetDateTime) -> bool {
+        let memory = lock(&self.memory);
+        memory.refresh_due(now) && memory.calls.room(Share::Current, now) == Room::Unopened
+    }
+
+    /// Opens the hour with what the 24 hours before left the answer's share and takes the
+    /// lease in the same step; `true` when it was taken.
+    async fn open_hour_and_lease(&self, owner: &str, now: OffsetDateTime, until: OffsetDateTime) -> bool {
+        let seen = lock(&self.memory).calls.clone();
+        let hour = crate::domain::quota::hour_of(now);
+        let room = seen.room_for(Share::Current, hour, self.budget.limit(Share::Current));
+        match self.shared.open_hour_and_lease(hour, room, &seen, owner, now, until).await {
+            Ok((state, leased)) => {
+                info!(hour, room, leased, "opened the hour's budget of the answer");
+                self.merge(state);
+                leased
+            }
+            Err(e) => {
+                warn!(error = %e, "could not open the hour's budget");
+                false
+            }
         }
     }
 
@@ -218,8 +329,8 @@ impl NowPlayingService {
             tokio::time::sleep(self.timing.poll).await;
             if let Ok(state) = self.shared.load().await {
                 self.merge(state);
-                if let Some(wait) = self.backing_off(self.clock.now()) {
-                    return self.fall_back(rate_limited(wait));
+                if let Some((wait, quota)) = self.refusal(self.clock.now()) {
+                    return self.fall_back(refused(wait, quota));
                 }
                 if let Some(doc) = lock(&self.memory).snapshot.clone() {
                     info!(cache = "waited", "answered from another instance's refresh");
@@ -228,11 +339,15 @@ impl NowPlayingService {
             }
         }
         warn!("the other instance's refresh did not arrive in time; calling Spotify here");
+        if !self.spend(Share::Current).await {
+            return self.fall_back(ServiceError::BudgetSpent);
+        }
         self.refresh(None, privacy).await
     }
 
-    /// Calls Spotify, then shares what came of it: the answer, or the backoff. `lease` is
-    /// the owner id of the lease this attempt holds, if it holds one.
+    /// Calls Spotify (its first call already counted), then shares what came of it: the
+    /// answer and when it is next due, or the refusal. `lease` is the owner id of the
+    /// lease this attempt holds, if it holds one.
     async fn refresh(&self, lease: Option<&str>, privacy: &Privacy) -> Result<NowPlaying, ServiceError> {
         let last_seen = lock(&self.memory).last_seen.clone();
         let fetch = self.fetch(last_seen.as_ref(), privacy);
@@ -243,172 +358,93 @@ impl NowPlayingService {
         if result.is_err() {
             self.tokens.settle().await;
         }
+        let refreshes = self.tokens.take_refreshes();
+        let counted = async {
+            if refreshes > 0
+                && let Err(e) = self.shared.count_refreshes(refreshes, self.clock.now()).await
+            {
+                warn!(error = %e, "could not count the token refresh");
+            }
+        };
         match result {
             Ok(doc) => {
-                info!(status = ?doc.status, "now playing read from Spotify");
-                let seen = doc.seen_playing();
-                {
+                let due = {
                     let mut memory = lock(&self.memory);
+                    let due = self.schedule().due_at(&doc, memory.calls.spent(Share::Current, self.clock.now()));
                     memory.snapshot = Some(doc.clone());
-                    if seen.is_some() {
-                        memory.last_seen.clone_from(&seen);
+                    memory.due_at = Some(due);
+                    if let Some(seen) = doc.seen_playing() {
+                        memory.last_seen = Some(seen);
                     }
-                }
+                    due
+                };
+                info!(status = ?doc.status, due_at = %due, "now playing read from Spotify");
                 if let Some(owner) = lease {
                     // The new token, if this refresh made one, is shared in the same round.
-                    let (saved, ()) = tokio::join!(self.shared.save(&doc, seen.as_ref()), self.tokens.settle());
+                    let seen = doc.seen_playing();
+                    let (saved, (), ()) =
+                        tokio::join!(self.shared.save(&doc, seen.as_ref(), due), self.tokens.settle(), counted);
                     if let Err(e) = saved {
                         warn!(error = %e, "could not share the new snapshot");
-                        self.release(Some(owner)).await;
+                        self.release(Some(owner), None).await;
                     }
                 } else {
-                    self.tokens.settle().await;
+                    tokio::join!(self.tokens.settle(), counted);
                 }
                 Ok(doc)
             }
             Err(ServiceError::UpstreamUnavailable { cause, retry_after }) => {
                 warn!(error = %cause, "Spotify call failed");
-                // One absurd Retry-After must not stop every call for days.
-                let retry_after = retry_after.map(|wait| wait.min(MAX_BACKOFF));
-                if let Some(wait) = retry_after {
-                    let until = after(self.clock.now(), wait);
-                    lock(&self.memory).backoff_until = Some(until);
-                    // Shared whether or not this instance held the lease: every instance must stop.
-                    if let Err(e) = self.shared.back_off(until).await {
-                        warn!(error = %e, "could not share the backoff");
-                    }
+                counted.await;
+                let refusal = match cause {
+                    SpotifyError::QuotaExceeded { retry_after } => Some((retry_after.min(MAX_QUOTA_WAIT), true)),
+                    // One absurd Retry-After must not stop every call for days.
+                    _ => retry_after.map(|wait| (wait.min(MAX_BACKOFF), false)),
+                };
+                if let Some((wait, quota)) = refusal {
+                    self.refuse(wait, quota).await;
                 } else {
-                    self.release(lease).await;
+                    // Asked again after the floor, not by every request until then.
+                    let retry = after(self.clock.now(), self.timing.window);
+                    lock(&self.memory).due_at = Some(retry);
+                    self.release(lease, Some(retry)).await;
                 }
+                let retry_after = refusal.map(|(wait, _)| wait);
                 self.fall_back(ServiceError::UpstreamUnavailable { cause, retry_after })
             }
             Err(other) => {
-                self.release(lease).await;
-                Err(other)
+                counted.await;
+                self.release(lease, None).await;
+                self.fall_back(other)
             }
         }
     }
 
-    async fn release(&self, lease: Option<&str>) {
+    /// Shares a refusal with every instance, whether or not this one held the lease: every
+    /// instance must stop, every share included.
+    async fn refuse(&self, wait: Duration, quota: bool) {
+        let until = after(self.clock.now(), wait);
+        let refusal = {
+            let mut memory = lock(&self.memory);
+            if quota {
+                memory.quota_until = Some(until);
+                Refusal::QuotaExceeded
+            } else {
+                memory.backoff_until = Some(until);
+                Refusal::RateLimited
+            }
+        };
+        if let Err(e) = self.shared.back_off(until, refusal).await {
+            warn!(error = %e, "could not share the refusal");
+        }
+    }
+
+    async fn release(&self, lease: Option<&str>, due_at: Option<OffsetDateTime>) {
         if let Some(owner) = lease
-            && let Err(e) = self.shared.release(owner).await
+            && let Err(e) = self.shared.release(owner, due_at).await
         {
             warn!(error = %e, "could not release the refresh lease; it lapses by itself");
         }
-    }
-
-    /// The snapshot in memory if it is younger than the window.
-    fn fresh(&self, now: OffsetDateTime) -> Option<NowPlaying> {
-        let memory = lock(&self.memory);
-        memory.snapshot.as_ref().filter(|doc| now - doc.fetched_at < self.timing.window).cloned()
-    }
-
-    fn backing_off(&self, now: OffsetDateTime) -> Option<Duration> {
-        let until = lock(&self.memory).backoff_until?;
-        (until > now).then(|| Duration::try_from(until - now).unwrap_or_default())
-    }
-
-    /// Keeps the newer of each part: what this instance holds and what the store holds.
-    fn merge(&self, shared: SharedState) {
-        let mut memory = lock(&self.memory);
-        if let Some(doc) = shared.snapshot
-            && memory.snapshot.as_ref().is_none_or(|mine| doc.fetched_at > mine.fetched_at)
-        {
-            memory.snapshot = Some(doc);
-        }
-        if let Some(seen) = shared.last_seen
-            && memory.last_seen.as_ref().is_none_or(|mine| seen.played_at > mine.played_at)
-        {
-            memory.last_seen = Some(seen);
-        }
-        if shared.backoff_until > memory.backoff_until {
-            memory.backoff_until = shared.backoff_until;
-        }
-        if let Some(list) = shared.recent
-            && memory.recent.as_ref().is_none_or(|mine| list.fetched_at > mine.fetched_at)
-        {
-            memory.recent = Some(list);
-        }
-    }
-
-    fn fall_back(&self, error: ServiceError) -> Result<NowPlaying, ServiceError> {
-        match lock(&self.memory).snapshot.clone() {
-            Some(doc) => {
-                info!(stale = true, "serving the last good answer");
-                Ok(NowPlaying { stale: true, ..doc })
-            }
-            None => Err(error),
-        }
-    }
-
-    /// The answer from Spotify, decided under `privacy`: a hidden play is as if it had not
-    /// happened (the last play the rules show stands in, else nothing), and while sharing
-    /// is paused or in quiet hours there is no item at all.
-    async fn fetch(&self, last_seen: Option<&Played>, privacy: &Privacy) -> Result<NowPlaying, ServiceError> {
-        let mut token = self.tokens.token().await?;
-        let playback = match self.spotify.currently_playing(&token).await {
-            Err(SpotifyError::Unauthorized) => {
-                info!(spotify_status = 401, "access token rejected; refreshing once");
-                token = self.tokens.token_after_rejection(&token).await?;
-                self.spotify.currently_playing(&token).await.map_err(after_retry)?
-            }
-            other => other.map_err(after_retry)?,
-        };
-        let now = self.clock.now();
-        let shown = match &playback {
-            Playback::Item { item, context, .. } => privacy.shows(item, context.as_deref(), now),
-            Playback::Nothing => false,
-        };
-        let playback = if shown { playback } else { Playback::Nothing };
-        let recent = if shown || privacy.silent_at(now) {
-            Vec::new()
-        } else {
-            let limit = if *privacy == Privacy::Open { 1 } else { HISTORY_UNDER_RULES };
-            self.spotify.recently_played(&token, limit).await.map_err(after_retry)?
-        };
-        let recent = recent.into_iter().find(|played| privacy.shows_played(played, now));
-        let last_seen = last_seen.filter(|played| privacy.shows_played(played, now));
-        let mut doc = NowPlaying::from_spotify(playback, recent, last_seen, self.clock.now());
-        if let Some(item) = doc.item.as_mut() {
-            item.palette = self.palette(item).await;
-        }
-        Ok(doc)
-    }
-
-    /// The palette of `item`'s art. An image seen before costs nothing: its palette is in the
-    /// previous answer, the last play or this instance's memory. A new one is looked up in
-    /// the shared art, else fetched, for at most `timing.palette`; past that the answer goes
-    /// without, and the fetch carries on for the next refresh.
-    async fn palette(&self, item: &Item) -> Option<Palette> {
-        let url = art_image(&item.images)?.url.clone();
-        let known = {
-            let memory = lock(&self.memory);
-            let snapshot = memory.snapshot.as_ref().and_then(|doc| doc.item.as_ref());
-            let seen = memory.last_seen.as_ref().map(|played| &played.item);
-            [snapshot, seen].into_iter().flatten().find_map(|known| {
-                (art_image(&known.images).is_some_and(|i| i.url == url)).then_some(known.palette).flatten()
-            })
-        };
-        if known.is_some() {
-            return known;
-        }
-        self.art.clone()?.palette_within(url, self.timing.palette).await
-    }
-
-    /// Refreshes the shared access token if it has `ahead` left or less (the keep-fresh
-    /// schedule); `Ok(true)` when it was refreshed.
-    pub async fn keep_fresh(&self, ahead: Duration) -> Result<bool, ServiceError> {
-        Ok(self.tokens.keep_fresh(ahead).await?)
-    }
-
-    /// The authorization's state, without calling Spotify, and the privacy rules'.
-    pub async fn health(&self) -> Health {
-        Health::of(self.tokens.credentials().await, self.clock.now()).with_privacy(&self.privacy().await)
-    }
-
-    /// The authorization's state as stored now, read again rather than remembered.
-    pub async fn health_afresh(&self) -> Health {
-        Health::of(self.tokens.reload_credentials().await, self.clock.now()).with_privacy(&self.privacy().await)
     }
 }
 

@@ -3,22 +3,25 @@
 use std::time::Duration;
 
 use time::OffsetDateTime;
-use tracing::warn;
+use tracing::{info, warn};
 
-use super::{
-    HISTORY_UNDER_RULES, MAX_BACKOFF, NowPlayingService, ServiceError, after, after_retry, lock, rate_limited,
-};
+use super::fetch::HISTORY_UNDER_RULES;
+use super::{MAX_BACKOFF, NowPlayingService, ServiceError, after_retry, lock, refused};
 use crate::domain::ports::SpotifyError;
+use crate::domain::quota::{MAX_QUOTA_WAIT, Share, pace};
 use crate::domain::{Privacy, RecentPlays};
 
 /// The shortest a recently-played list is served before Spotify is asked again (longer
-/// when the answers' window is): the list changes at most once a track.
+/// when the answers' window is, or the list's share of the budget needs it): the list
+/// changes at most once a track.
 pub const RECENT_WINDOW: Duration = Duration::from_secs(30);
 
 impl NowPlayingService {
-    /// How long a recently-played list is served.
+    /// How long a recently-played list is served: what is left of its share, spread over a
+    /// day, and at least `RECENT_WINDOW`.
     pub fn recent_window(&self) -> Duration {
-        self.timing.window.max(RECENT_WINDOW)
+        let spent = lock(&self.memory).calls.spent(Share::Recent, self.clock.now());
+        pace(self.budget.limit(Share::Recent), spent).max(self.timing.window).max(RECENT_WINDOW)
     }
 
     /// What was played recently, under the owner's rules as they are now: from this
@@ -44,7 +47,7 @@ impl NowPlayingService {
     async fn recent_answer(&self, privacy: &Privacy) -> Result<RecentPlays, ServiceError> {
         let now = self.clock.now();
         if privacy.silent_at(now) {
-            return Ok(RecentPlays { plays: Vec::new(), fetched_at: now, stale: false });
+            return Ok(RecentPlays { plays: Vec::new(), fetched_at: now, stale: false, stale_reason: None });
         }
         if let Some(list) = self.fresh_recent(now) {
             return Ok(list);
@@ -56,8 +59,12 @@ impl NowPlayingService {
         if let Some(list) = self.fresh_recent(now) {
             return Ok(list);
         }
-        if let Some(wait) = self.backing_off(now) {
-            return self.recent_fall_back(rate_limited(wait));
+        if let Some((wait, quota)) = self.refusal(now) {
+            return self.recent_fall_back(refused(wait, quota));
+        }
+        if !self.spend(Share::Recent).await {
+            info!(spotify_call = "skipped", "the recent list's share of the budget is spent for this hour");
+            return self.recent_fall_back(ServiceError::BudgetSpent);
         }
         let fetched = match tokio::time::timeout(self.timing.spotify_deadline, self.fetch_recent(privacy)).await {
             Ok(result) => result,
@@ -74,15 +81,16 @@ impl NowPlayingService {
             }
             Err(ServiceError::UpstreamUnavailable { cause, retry_after }) => {
                 warn!(error = %cause, "Spotify's history could not be read");
-                if let Some(wait) = retry_after.map(|wait| wait.min(MAX_BACKOFF)) {
-                    let until = after(self.clock.now(), wait);
-                    lock(&self.memory).backoff_until = Some(until);
-                    if let Err(e) = self.shared.back_off(until).await {
-                        warn!(error = %e, "could not share the backoff");
-                    }
+                let refusal = match cause {
+                    SpotifyError::QuotaExceeded { retry_after } => Some((retry_after.min(MAX_QUOTA_WAIT), true)),
+                    _ => retry_after.map(|wait| (wait.min(MAX_BACKOFF), false)),
+                };
+                if let Some((wait, quota)) = refusal {
+                    self.refuse(wait, quota).await;
                 }
                 self.recent_fall_back(ServiceError::UpstreamUnavailable { cause, retry_after })
             }
+            Err(ServiceError::BudgetSpent) => self.recent_fall_back(ServiceError::BudgetSpent),
             Err(other) => Err(other),
         }
     }
@@ -92,6 +100,9 @@ impl NowPlayingService {
         let history = match self.spotify.recently_played(&token, HISTORY_UNDER_RULES).await {
             Err(SpotifyError::Unauthorized) => {
                 token = self.tokens.token_after_rejection(&token).await?;
+                if !self.spend(Share::Recent).await {
+                    return Err(ServiceError::BudgetSpent);
+                }
                 self.spotify.recently_played(&token, HISTORY_UNDER_RULES).await.map_err(after_retry)?
             }
             other => other.map_err(after_retry)?,
@@ -107,7 +118,7 @@ impl NowPlayingService {
 
     fn recent_fall_back(&self, error: ServiceError) -> Result<RecentPlays, ServiceError> {
         match lock(&self.memory).recent.clone() {
-            Some(list) => Ok(RecentPlays { stale: true, ..list }),
+            Some(list) => Ok(RecentPlays { stale: true, stale_reason: Some(error.stale_reason()), ..list }),
             None => Err(error),
         }
     }

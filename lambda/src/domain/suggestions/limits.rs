@@ -98,7 +98,7 @@ impl SuggestionService {
     pub(super) async fn lookup_allowed(&self) -> Result<(), SuggestError> {
         let now = self.clock.now();
         if let Ok(state) = self.shared.load().await
-            && let Some(until) = state.backoff_until.filter(|u| *u > now)
+            && let Some((until, _)) = state.refused_until(now)
         {
             return Err(SuggestError::RateLimited { what: "look-ups", retry_after: wait_until(now, until) });
         }

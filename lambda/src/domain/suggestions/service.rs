@@ -14,9 +14,10 @@ use super::limits::{DAY, HOUR, LimitKeys, REFUSALS_ALL, SUGGESTIONS_ALL, visitor
 use super::model::*;
 use super::words::{normalized_query, visitor_text};
 use crate::domain::ports::{
-    Catalog, Clock, Counters, Playlists, SearchCache, SnapshotStore, SpotifyError, SuggestionStore,
+    Catalog, Clock, Counters, Playlists, Refusal, SearchCache, SnapshotStore, SpotifyError, SuggestionStore,
 };
 use crate::domain::proof::{Challenge, ProofError, ProofKey};
+use crate::domain::quota::{BUCKET_SECONDS, Budget, MAX_QUOTA_WAIT, Share, hour_of, spend};
 use crate::domain::service::MAX_BACKOFF;
 use crate::domain::{AccessToken, Credentials, Item, TokenManager, after};
 
@@ -47,6 +48,8 @@ pub struct SuggestionService {
     pub(super) tokens: Arc<TokenManager>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) settings: Settings,
+    /// The budget whose visitors' share searches, look-ups and additions spend.
+    pub(super) budget: Budget,
 }
 
 /// The collaborators of a `SuggestionService`.
@@ -64,7 +67,14 @@ pub struct SuggestionPorts {
 impl SuggestionService {
     pub fn new(ports: SuggestionPorts, settings: Settings) -> Self {
         let SuggestionPorts { catalog, playlists, store, counters, cache, shared, tokens, clock } = ports;
-        SuggestionService { catalog, playlists, store, counters, cache, shared, tokens, clock, settings }
+        let budget = Budget::default();
+        SuggestionService { catalog, playlists, store, counters, cache, shared, tokens, clock, settings, budget }
+    }
+
+    /// Spends the visitors' share of `budget` (the default is `Budget::default()`).
+    pub fn with_budget(mut self, budget: Budget) -> Self {
+        self.budget = budget;
+        self
     }
 
     /// `Closed` when suggestions are off.
@@ -86,16 +96,41 @@ impl SuggestionService {
         Ok(Visitor(hex::encode(&mac.finalize().into_bytes()[..16])))
     }
 
-    /// A 429 from Spotify stops every instance's calls, `/v1/current`'s included.
+    /// A 429 from Spotify stops every instance's calls, `/v1/current`'s included; a
+    /// `QUOTA_EXCEEDED` one until its `Retry-After`, up to a day.
     pub(super) async fn spotify_failed(&self, e: SpotifyError) -> SuggestError {
-        if let SpotifyError::RateLimited { retry_after } = e {
-            let retry_after = retry_after.min(MAX_BACKOFF);
-            if let Err(store) = self.shared.back_off(after(self.clock.now(), retry_after)).await {
-                warn!(error = %store, "could not share Spotify's backoff");
+        let (retry_after, refusal, what) = match e {
+            SpotifyError::RateLimited { retry_after } => {
+                (retry_after.min(MAX_BACKOFF), Refusal::RateLimited, "requests to Spotify")
             }
-            return SuggestError::RateLimited { what: "requests to Spotify", retry_after };
+            SpotifyError::QuotaExceeded { retry_after } => {
+                (retry_after.min(MAX_QUOTA_WAIT), Refusal::QuotaExceeded, "requests to Spotify today (its daily quota)")
+            }
+            other => return SuggestError::Upstream(other),
+        };
+        if let Err(store) = self.shared.back_off(after(self.clock.now(), retry_after), refusal).await {
+            warn!(error = %store, "could not share Spotify's refusal");
         }
-        SuggestError::Upstream(e)
+        SuggestError::RateLimited { what, retry_after }
+    }
+
+    /// Counts one call in the visitors' share before it is made; a spent share is a 429
+    /// until the next hour, when calls of a day ago leave the window.
+    async fn spend(&self) -> Result<(), SuggestError> {
+        match spend(self.shared.as_ref(), self.clock.as_ref(), &self.budget, Share::Visitors).await {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                let now = self.clock.now();
+                let next_hour = (hour_of(now) + 1) * BUCKET_SECONDS;
+                let wait = Duration::from_secs(u64::try_from(next_hour - now.unix_timestamp()).unwrap_or(60));
+                info!(spotify_call = "skipped", "the visitors' share of the budget is spent for this hour");
+                Err(SuggestError::RateLimited {
+                    what: "searches and suggestions for now (their share of Spotify calls)",
+                    retry_after: wait,
+                })
+            }
+            Err(e) => Err(unavailable(e)),
+        }
     }
 
     /// Runs `call` with a token, once more with a new one after a 401.
@@ -106,8 +141,13 @@ impl SuggestionService {
     {
         let outcome = async {
             let token = self.tokens.token().await?;
+            self.spend().await?;
             Ok::<_, SuggestError>(match call(token.clone()).await {
-                Err(SpotifyError::Unauthorized) => call(self.tokens.token_after_rejection(&token).await?).await,
+                Err(SpotifyError::Unauthorized) => {
+                    let token = self.tokens.token_after_rejection(&token).await?;
+                    self.spend().await?;
+                    call(token).await
+                }
                 other => other,
             })
         }

@@ -8,9 +8,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use now_playing::domain::ports::{
     ArtCache, ArtError, Artwork, Catalog, Clock, Counters, CredentialStore, CredentialsError, Notifier, NotifyError,
-    Playlists, PrivacySource, SearchCache, SharedState, SnapshotStore, Spotify, SpotifyError, StoreError,
+    Playlists, PrivacySource, Refusal, SearchCache, SharedState, SnapshotStore, Spotify, SpotifyError, StoreError,
     SuggestionStore, TokenGrant, TokenStore,
 };
+use now_playing::domain::quota::{BUCKETS_BEFORE, CallLedger, Room, Share, hour_of};
 use now_playing::domain::suggestions::{Suggestion, TrackId, blocks_repeat};
 use now_playing::domain::{AccessToken, Art, Credentials, Item, NowPlaying, Playback, Played};
 use secrecy::{ExposeSecret, SecretString};
@@ -283,6 +284,33 @@ impl MemorySnapshotStore {
     fn check(&self) -> Result<(), StoreError> {
         if self.failing.load(Ordering::SeqCst) { Err(StoreError("table unavailable".into())) } else { Ok(()) }
     }
+
+    /// Another instance's answer lands, fresh for the harness's window.
+    fn land(&self) {
+        if let Some(doc) = self.landing.lock().unwrap().take() {
+            let mut state = self.state.lock().unwrap();
+            state.due_at = Some(doc.fetched_at + WINDOW);
+            state.snapshot = Some(doc);
+        }
+    }
+
+    /// Opens the current hour for every share with `room` calls, as a first call would.
+    pub fn open_every_share(&self, at: OffsetDateTime, room: u32) {
+        let mut state = self.state.lock().unwrap();
+        for share in Share::ALL {
+            state.calls.open(share, hour_of(at), room);
+        }
+    }
+}
+
+/// What the DynamoDB store's conditions check: room in the hour, the next hour unopened.
+fn has_room(ledger: &CallLedger, share: Share, now: OffsetDateTime) -> bool {
+    ledger.room(share, now) == Room::Free && ledger.opened(share, hour_of(now) + 1).is_none()
+}
+
+/// Whether `share`'s buckets of the 24 hours before `hour` are as `seen` has them.
+fn unchanged_since(ledger: &CallLedger, seen: &CallLedger, share: Share, hour: i64) -> bool {
+    (hour - BUCKETS_BEFORE..hour).all(|h| ledger.calls(share, h) == seen.calls(share, h))
 }
 
 #[async_trait]
@@ -293,16 +321,83 @@ impl SnapshotStore for MemorySnapshotStore {
     }
     async fn try_lease(&self, owner: &str, now: OffsetDateTime, until: OffsetDateTime) -> Result<bool, StoreError> {
         self.check()?;
-        if let Some(doc) = self.landing.lock().unwrap().take() {
-            self.state.lock().unwrap().snapshot = Some(doc);
-        }
+        self.land();
         Ok(self.lease.take(owner, now, until))
     }
-    async fn save(&self, snapshot: &NowPlaying, last_seen: Option<&Played>) -> Result<(), StoreError> {
+    async fn load_or_lease(
+        &self,
+        owner: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<(SharedState, bool), StoreError> {
+        self.check()?;
+        self.land();
+        let mut state = self.state.lock().unwrap();
+        let leased =
+            state.refresh_due(now) && has_room(&state.calls, Share::Current, now) && self.lease.take(owner, now, until);
+        if leased {
+            state.calls.count(Share::Current, hour_of(now));
+        }
+        Ok((state.clone(), leased))
+    }
+    async fn take_call(&self, share: Share, now: OffsetDateTime) -> Result<(bool, CallLedger), StoreError> {
+        self.check()?;
+        let mut state = self.state.lock().unwrap();
+        let taken = has_room(&state.calls, share, now);
+        if taken {
+            state.calls.count(share, hour_of(now));
+        }
+        Ok((taken, state.calls.clone()))
+    }
+    async fn open_hour(&self, share: Share, hour: i64, room: u32, seen: &CallLedger) -> Result<bool, StoreError> {
+        self.check()?;
+        let mut state = self.state.lock().unwrap();
+        if state.calls.opened(share, hour).is_some() || !unchanged_since(&state.calls, seen, share, hour) {
+            return Ok(false);
+        }
+        state.calls.open(share, hour, room);
+        Ok(true)
+    }
+    async fn open_hour_and_lease(
+        &self,
+        hour: i64,
+        room: u32,
+        seen: &CallLedger,
+        owner: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<(SharedState, bool), StoreError> {
+        self.check()?;
+        self.land();
+        let mut state = self.state.lock().unwrap();
+        let share = Share::Current;
+        let opens = state.calls.opened(share, hour).is_none() && unchanged_since(&state.calls, seen, share, hour);
+        if opens && room == 0 {
+            state.calls.open(share, hour, 0);
+        }
+        let leased = opens && room > 0 && state.refresh_due(now) && self.lease.take(owner, now, until);
+        if leased {
+            state.calls.open(share, hour, room);
+            state.calls.count(share, hour);
+        }
+        Ok((state.clone(), leased))
+    }
+    async fn count_refreshes(&self, count: u32, now: OffsetDateTime) -> Result<(), StoreError> {
+        self.check()?;
+        self.state.lock().unwrap().calls.hours.entry(hour_of(now)).or_default().refreshes += count;
+        Ok(())
+    }
+    async fn save(
+        &self,
+        snapshot: &NowPlaying,
+        last_seen: Option<&Played>,
+        due_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         self.check()?;
         self.saves.fetch_add(1, Ordering::SeqCst);
         let mut state = self.state.lock().unwrap();
         state.snapshot = Some(snapshot.clone());
+        state.due_at = Some(due_at);
         if let Some(seen) = last_seen {
             state.last_seen = Some(seen.clone());
         }
@@ -313,14 +408,23 @@ impl SnapshotStore for MemorySnapshotStore {
         self.state.lock().unwrap().recent = Some(recent.clone());
         Ok(())
     }
-    async fn back_off(&self, until: OffsetDateTime) -> Result<(), StoreError> {
+    async fn back_off(&self, until: OffsetDateTime, refusal: Refusal) -> Result<(), StoreError> {
         self.check()?;
-        self.state.lock().unwrap().backoff_until = Some(until);
+        let mut state = self.state.lock().unwrap();
+        match refusal {
+            Refusal::RateLimited => state.backoff_until = Some(until),
+            Refusal::QuotaExceeded => state.quota_until = Some(until),
+        }
         *self.lease.lock().unwrap() = None;
         Ok(())
     }
-    async fn release(&self, owner: &str) -> Result<(), StoreError> {
+    async fn release(&self, owner: &str, due_at: Option<OffsetDateTime>) -> Result<(), StoreError> {
         self.check()?;
+        if self.lease.lock().unwrap().as_ref().is_some_and(|(holder, _)| holder == owner)
+            && let Some(due) = due_at
+        {
+            self.state.lock().unwrap().due_at = Some(due);
+        }
         self.lease.end(owner);
         Ok(())
     }
@@ -635,27 +739,55 @@ impl SnapshotStore for Metered<MemorySnapshotStore> {
         &self,
         owner: &str,
         now: OffsetDateTime,
-        stale_before: OffsetDateTime,
         until: OffsetDateTime,
     ) -> Result<(SharedState, bool), StoreError> {
         self.log.call("answer.read+lease", AWS).await;
-        self.inner.load_or_lease(owner, now, stale_before, until).await
+        self.inner.load_or_lease(owner, now, until).await
     }
-    async fn save(&self, snapshot: &NowPlaying, last_seen: Option<&Played>) -> Result<(), StoreError> {
+    async fn take_call(&self, share: Share, now: OffsetDateTime) -> Result<(bool, CallLedger), StoreError> {
+        self.log.call("ledger.take", AWS).await;
+        self.inner.take_call(share, now).await
+    }
+    async fn open_hour(&self, share: Share, hour: i64, room: u32, seen: &CallLedger) -> Result<bool, StoreError> {
+        self.log.call("ledger.open", AWS).await;
+        self.inner.open_hour(share, hour, room, seen).await
+    }
+    async fn open_hour_and_lease(
+        &self,
+        hour: i64,
+        room: u32,
+        seen: &CallLedger,
+        owner: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<(SharedState, bool), StoreError> {
+        self.log.call("ledger.open+lease", AWS).await;
+        self.inner.open_hour_and_lease(hour, room, seen, owner, now, until).await
+    }
+    async fn count_refreshes(&self, count: u32, now: OffsetDateTime) -> Result<(), StoreError> {
+        self.log.call("ledger.refreshes", AWS).await;
+        self.inner.count_refreshes(count, now).await
+    }
+    async fn save(
+        &self,
+        snapshot: &NowPlaying,
+        last_seen: Option<&Played>,
+        due_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         self.log.call("answer.save", AWS).await;
-        self.inner.save(snapshot, last_seen).await
+        self.inner.save(snapshot, last_seen, due_at).await
     }
     async fn save_recent(&self, recent: &now_playing::domain::RecentPlays) -> Result<(), StoreError> {
         self.log.call("dynamodb.save_recent", AWS).await;
         self.inner.save_recent(recent).await
     }
-    async fn back_off(&self, until: OffsetDateTime) -> Result<(), StoreError> {
+    async fn back_off(&self, until: OffsetDateTime, refusal: Refusal) -> Result<(), StoreError> {
         self.log.call("answer.back_off", AWS).await;
-        self.inner.back_off(until).await
+        self.inner.back_off(until, refusal).await
     }
-    async fn release(&self, owner: &str) -> Result<(), StoreError> {
+    async fn release(&self, owner: &str, due_at: Option<OffsetDateTime>) -> Result<(), StoreError> {
         self.log.call("answer.release", AWS).await;
-        self.inner.release(owner).await
+        self.inner.release(owner, due_at).await
     }
 }
 
@@ -733,5 +865,14 @@ impl PrivacySource for FakePrivacy {
     async fn load(&self) -> Result<Option<String>, String> {
         self.reads.fetch_add(1, Ordering::SeqCst);
         self.document.lock().unwrap().clone()
+    }
+}
+
+/// The rules' parameter, as far as SSM is.
+#[async_trait]
+impl PrivacySource for Metered<FakePrivacy> {
+    async fn load(&self) -> Result<Option<String>, String> {
+        self.log.call("ssm.privacy", AWS).await;
+        self.inner.load().await
     }
 }

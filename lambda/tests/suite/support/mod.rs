@@ -5,7 +5,9 @@
 mod fakes;
 mod fixtures;
 mod harness;
+mod listening;
 
 pub use fakes::*;
 pub use fixtures::*;
 pub use harness::*;
+pub use listening::*;
