@@ -292,3 +292,36 @@ async fn a_crowd_on_two_instances_for_a_day_and_a_half_stays_within_the_budget_i
     assert!(busiest_day(&calls) <= shares, "the answer's and the list's shares: {}", busiest_day(&calls));
     assert!(calls.len() > 200, "the budget is used, not left idle: {}", calls.len());
 }
+
+#[tokio::test]
+async fn the_answers_max_age_says_when_it_is_due_within_the_window_and_a_minute() {
+    let h = Harness::new();
+    let session = Session::new(
+        h.clock.clone(),
+        vec![
+            (NOW, Change::Start, playing(1, 45_000)),
+            (at(45), Change::Pause, Segment::Paused { track: 2, duration_ms: 45_000, at_ms: 0 }),
+        ],
+    );
+    let art = Arc::new(now_playing::domain::ArtLibrary::new(
+        Arc::new(FakeArtwork::default()),
+        Arc::new(MemoryArtCache::default()),
+    ));
+    let app = now_playing::http::App::new(
+        instance(&h, &session, "a", Budget::default()),
+        art,
+        app_settings(now_playing::config::AllowedOrigins::Any),
+    );
+    let max_age = |r: &lambda_http::Response<lambda_http::Body>| {
+        let cache = r.headers()[lambda_http::http::header::CACHE_CONTROL].to_str().unwrap().to_owned();
+        cache.split(", ").find_map(|d| d.strip_prefix("max-age=")).unwrap().parse::<u64>().unwrap()
+    };
+    let r = app.handle(rest_get("/v1/current", &[])).await;
+    assert_eq!(max_age(&r), 46, "until a second after the track's end");
+    h.clock.advance(Duration::from_secs(42));
+    assert_eq!(max_age(&app.handle(rest_get("/v1/current", &[])).await), 5, "never below the window");
+    assert_eq!(max_age(&app.handle(rest_get("/v1/current.svg", &[])).await), 5, "the card is due with it");
+    h.clock.advance(Duration::from_secs(10));
+    let r = app.handle(rest_get("/v1/current", &[])).await;
+    assert_eq!(max_age(&r), 60, "paused: the steady check is 123 s away, a cache asks within a minute");
+}

@@ -33,16 +33,7 @@ fn get(query: &[(&str, &str)]) -> Request {
 }
 
 fn get_path(path: &str, query: &[(&str, &str)]) -> Request {
-    let mut e: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(format!("{}/tests/data/events/apigw_rest_current.json", env!("CARGO_MANIFEST_DIR"))).unwrap(),
-    )
-    .unwrap();
-    e["path"] = path.into();
-    e["resource"] = path.into();
-    e["queryStringParameters"] = query.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(*v))).collect();
-    e["multiValueQueryStringParameters"] =
-        query.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(vec![*v]))).collect();
-    lambda_http::request::from_str(&e.to_string()).unwrap()
+    rest_get(path, query)
 }
 
 fn json_of(r: &Response<Body>) -> serde_json::Value {

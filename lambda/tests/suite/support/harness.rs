@@ -118,3 +118,18 @@ pub fn app_settings(origins: now_playing::config::AllowedOrigins) -> now_playing
         credentials_parameter: "/now-playing/spotify".into(),
     }
 }
+
+/// A REST API event for `GET path?query`, as API Gateway sends it through the `prod` stage.
+pub fn rest_get(path: &str, query: &[(&str, &str)]) -> lambda_http::Request {
+    let mut e: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(format!("{}/tests/data/events/apigw_rest_current.json", env!("CARGO_MANIFEST_DIR"))).unwrap(),
+    )
+    .unwrap();
+    e["path"] = path.into();
+    e["resource"] = path.into();
+    e["requestContext"]["path"] = format!("/prod{path}").into();
+    e["queryStringParameters"] = query.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(*v))).collect();
+    e["multiValueQueryStringParameters"] =
+        query.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(vec![*v]))).collect();
+    lambda_http::request::from_str(&e.to_string()).unwrap()
+}
