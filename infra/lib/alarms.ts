@@ -1,5 +1,6 @@
-/** Optional alarms, e-mailed: function errors and throttles, API 5XX rate, and the
- *  refresh token nearing the end of its 6-month life. */
+/** Optional alarms, e-mailed: function errors and throttles, API 5XX rate, the refresh
+ *  token nearing the end of its 6-month life, and Spotify's quota: the budget 80 % spent,
+ *  or Spotify refusing with QUOTA_EXCEEDED. */
 import { Aws, Duration } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -16,6 +17,12 @@ import { scheduledJob } from './scheduled-event';
 /** Where the function publishes the days left (Embedded Metric Format, on `/v1/health`). */
 export const DAYS_REMAINING_METRIC = { namespace: 'NowPlaying', metricName: 'AuthorizationDaysRemaining' };
 export const WARN_DAYS = 14;
+/** The Web API calls of the last 24 hours, and 1 while Spotify refuses with QUOTA_EXCEEDED
+ *  (the same health check's line). */
+export const SPOTIFY_CALLS_METRIC = { namespace: 'NowPlaying', metricName: 'SpotifyCallsLast24h' };
+export const QUOTA_REFUSED_METRIC = { namespace: 'NowPlaying', metricName: 'SpotifyQuotaRefused' };
+/** The share of spotifyCallsPerDay, spent in 24 hours, that the budget alarm reports. */
+export const BUDGET_WARN_SHARE = 0.8;
 /** How often the health check reports, and the alarm's period: several reports a period. */
 export const HEALTH_CHECK_EVERY = Duration.hours(1);
 export const AUTHORIZATION_PERIOD = Duration.hours(3);
@@ -31,6 +38,8 @@ export interface AlarmsProps {
   readonly credentialsParameter: string;
   /** The stage's steady rate: the request-count alarm watches for traffic held near it. */
   readonly throttleRate: number;
+  /** The budget of Spotify calls a day the budget alarm measures against. */
+  readonly spotifyCallsPerDay: number;
 }
 
 /** The 5XX rate alarm's smallest volume: fewer requests in 5 minutes are no rate to page on. */
@@ -126,6 +135,27 @@ export class Alarms extends Construct {
       period: AUTHORIZATION_PERIOD,
     }));
     expiring.addInsufficientDataAction(notify);
+
+    // The hourly health check reports the calls of the last 24 hours and whether Spotify
+    // refuses; one report over the line is enough to mail.
+    const hourly = { dimensionsMap: { CredentialsParameter: props.credentialsParameter }, statistic: 'Maximum', period: HEALTH_CHECK_EVERY };
+    const warnAt = Math.ceil(props.spotifyCallsPerDay * BUDGET_WARN_SHARE);
+    alarm('SpotifyBudget', `The function spent ${warnAt} or more of its ${props.spotifyCallsPerDay} Spotify calls in 24 hours ` +
+      '(spotifyCallsPerDay): answers slow their checks, and once a share is spent it is served stale. ' +
+      'See /v1/health for the shares.', {
+      threshold: warnAt,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }, new cloudwatch.Metric({ ...SPOTIFY_CALLS_METRIC, ...hourly }));
+    alarm('SpotifyQuotaRefused', 'Spotify refused the app with QUOTA_EXCEEDED: its daily quota, shared by every app ' +
+      'of the developer account, is spent. Answers are served stale until the refusal ends (/v1/health says when); ' +
+      'lower spotifyCallsPerDay, or look for another app of the account spending the quota.', {
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }, new cloudwatch.Metric({ ...QUOTA_REFUSED_METRIC, ...hourly }));
 
     // With enforceSSL the topic policy holds only the SSL deny, which replaces SNS's default
     // policy: CloudWatch needs its own allow, for these alarms of this account only.

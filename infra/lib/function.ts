@@ -18,6 +18,9 @@ export interface NowPlayingFunctionProps {
   readonly privacyParameter: string;
   readonly allowedOrigins: string;
   readonly cacheSeconds: number;
+  readonly spotifyCallsPerDay: number;
+  readonly spotifyVisitorShare: number;
+  readonly spotifyRecentShare: number;
   readonly memorySize: number;
   readonly timeoutSeconds: number;
   readonly logRetentionDays: number;
@@ -92,6 +95,9 @@ export class NowPlayingFunction extends Construct {
         PRIVACY_PARAMETER: props.privacyParameter,
         ALLOWED_ORIGINS: props.allowedOrigins,
         CACHE_SECONDS: String(props.cacheSeconds),
+        SPOTIFY_CALLS_PER_DAY: String(props.spotifyCallsPerDay),
+        SPOTIFY_VISITOR_SHARE: String(props.spotifyVisitorShare),
+        SPOTIFY_RECENT_SHARE: String(props.spotifyRecentShare),
         SUGGESTIONS: props.suggestions,
       },
     });

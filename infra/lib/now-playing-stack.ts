@@ -34,6 +34,9 @@ export class NowPlayingStack extends Stack {
       privacyParameter: s.privacyParameter,
       allowedOrigins: s.allowedOrigins,
       cacheSeconds: s.cacheSeconds,
+      spotifyCallsPerDay: s.spotifyCallsPerDay,
+      spotifyVisitorShare: s.spotifyVisitorShare,
+      spotifyRecentShare: s.spotifyRecentShare,
       memorySize: s.memorySize,
       timeoutSeconds: s.timeoutSeconds,
       logRetentionDays: s.logRetentionDays,
@@ -80,6 +83,7 @@ export class NowPlayingStack extends Stack {
         api: api.api,
         credentialsParameter: s.credentialsParameter,
         throttleRate: s.throttleRate,
+        spotifyCallsPerDay: s.spotifyCallsPerDay,
       });
       fn.function.configureAsyncInvoke({ ...asyncInvoke, onFailure: new destinations.SnsDestination(alarms.topic) });
       if (s.suggestions !== 'off') {

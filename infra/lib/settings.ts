@@ -9,6 +9,11 @@ export interface Settings {
   readonly privacyParameter: string;
   readonly allowedOrigins: string;
   readonly cacheSeconds: number;
+  /** Spotify Web API calls per rolling 24 hours (the function's `SPOTIFY_CALLS_PER_DAY`). */
+  readonly spotifyCallsPerDay: number;
+  /** Percent of them for visitors' searches and suggestions, and for the recent list. */
+  readonly spotifyVisitorShare: number;
+  readonly spotifyRecentShare: number;
   readonly memorySize: number;
   readonly timeoutSeconds: number;
   readonly throttleRate: number;
@@ -37,7 +42,10 @@ export const SETTINGS_HELP: ReadonlyArray<[keyof Settings, string, string]> = [
   ['credentialsParameter', '/now-playing/spotify', 'SSM SecureString written by `make bootstrap`'],
   ['privacyParameter', '/now-playing/privacy', 'SSM String parameter of the privacy rules `make privacy` writes; until it exists, everything is shown'],
   ['allowedOrigins', '*', 'origins that may read the API (`*` or comma-separated)'],
-  ['cacheSeconds', '5', 'public max-age of answers'],
+  ['cacheSeconds', '5', 'the shortest an answer is kept; it is kept until it is due, at most 60 s'],
+  ['spotifyCallsPerDay', '1000', 'Spotify Web API calls per rolling 24 hours, every share included (100 to 1000000); Spotify refuses development-mode apps after about 1,100'],
+  ['spotifyVisitorShare', '20', 'percent of spotifyCallsPerDay for visitors\' searches and suggestions'],
+  ['spotifyRecentShare', '10', 'percent of spotifyCallsPerDay for the recently played list; with spotifyVisitorShare at most 50'],
   ['memorySize', '256', 'function memory in MB (128 to 10240)'],
   ['timeoutSeconds', '10', 'function timeout in seconds (10 to 28: above the function\'s own 9 s deadline, under API Gateway\'s 29 s)'],
   ['throttleRate', '20', 'stage steady-state requests per second'],
@@ -192,6 +200,16 @@ export function loadSettings(get: (key: string) => unknown, region?: string): Se
   if (keepFresh !== 'on' && keepFresh !== 'off') {
     throw new SettingsError('keepFresh', `expected on or off, got ${JSON.stringify(keepFresh)}`);
   }
+  const spotifyCallsPerDay = int('spotifyCallsPerDay', 1000, 100, 1_000_000);
+  const spotifyVisitorShare = int('spotifyVisitorShare', 20, 0, 50);
+  const spotifyRecentShare = int('spotifyRecentShare', 10, 0, 50);
+  if (spotifyVisitorShare + spotifyRecentShare > 50) {
+    throw new SettingsError(
+      'spotifyVisitorShare',
+      `with spotifyRecentShare it takes ${spotifyVisitorShare + spotifyRecentShare}% of spotifyCallsPerDay; ` +
+        'together they may take at most 50%, so that /v1/current keeps at least half',
+    );
+  }
   const stackName = text('stackName') ?? 'NowPlaying';
   if (!/^[A-Za-z][A-Za-z0-9-]{0,127}$/.test(stackName)) {
     throw new SettingsError('stackName', `${JSON.stringify(stackName)} is not a CloudFormation stack name`);
@@ -204,6 +222,9 @@ export function loadSettings(get: (key: string) => unknown, region?: string): Se
     privacyParameter,
     allowedOrigins,
     cacheSeconds: int('cacheSeconds', 5, 0, 3600),
+    spotifyCallsPerDay,
+    spotifyVisitorShare,
+    spotifyRecentShare,
     memorySize: int('memorySize', 256, 128, 10240),
     timeoutSeconds: int('timeoutSeconds', 10, 10, 28),
     throttleRate,

@@ -2,7 +2,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { AUTHORIZATION_PERIOD, CLIENT_ERRORS_PER_5_MIN, HEALTH_CHECK_EVERY, MIN_REQUESTS_FOR_RATE, SCHEDULED_HEALTH_EVENT, WARN_DAYS } from '../lib/alarms';
+import {
+  AUTHORIZATION_PERIOD, CLIENT_ERRORS_PER_5_MIN, HEALTH_CHECK_EVERY, MIN_REQUESTS_FOR_RATE, QUOTA_REFUSED_METRIC, SCHEDULED_HEALTH_EVENT,
+  SPOTIFY_CALLS_METRIC, WARN_DAYS,
+} from '../lib/alarms';
 import { ROUTE_TABLE, ROUTES, SUGGESTION_ROUTES, SUGGESTION_THROTTLING } from '../lib/api';
 import { DIGEST_EVENT } from '../lib/digest';
 import { KEEP_FRESH_EVENT, KEEP_FRESH_EVERY } from '../lib/keep-fresh';
@@ -41,6 +44,9 @@ describe('the default stack', () => {
           PRIVACY_PARAMETER: '/now-playing/privacy',
           ALLOWED_ORIGINS: '*',
           CACHE_SECONDS: '5',
+          SPOTIFY_CALLS_PER_DAY: '1000',
+          SPOTIFY_VISITOR_SHARE: '20',
+          SPOTIFY_RECENT_SHARE: '10',
           SUGGESTIONS: 'off',
           PUBLIC_URL: { 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [Match.stringLikeRegexp('^EdgeDistribution'), 'DomainName'] }]] },
         },
@@ -642,8 +648,8 @@ describe('alarms', () => {
     return { alarm: found!.Properties, byId: Object.fromEntries(metrics.map((m) => [m.Id, m])) };
   };
 
-  test('alarms on errors, throttles, API errors and volume, and the authorization running out', () => {
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 6);
+  test('alarms on errors, throttles, API errors and volume, the authorization running out, and the quota', () => {
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 8);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Errors', Namespace: 'AWS/Lambda', Threshold: 1 });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Throttles', Namespace: 'AWS/Lambda', Threshold: 1 });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
@@ -697,6 +703,22 @@ describe('alarms', () => {
       InsufficientDataActions: [{ Ref: Match.stringLikeRegexp('AlarmsTopic') }],
     });
     expect(AUTHORIZATION_PERIOD.toSeconds()).toBeGreaterThanOrEqual(3 * HEALTH_CHECK_EVERY.toSeconds());
+  });
+
+  test('the budget alarm fires at 80 % of spotifyCallsPerDay in 24 hours, the refusal alarm on one report', () => {
+    const hourly = {
+      Namespace: 'NowPlaying',
+      Dimensions: [{ Name: 'CredentialsParameter', Value: '/now-playing/spotify' }],
+      Statistic: 'Maximum',
+      Period: HEALTH_CHECK_EVERY.toSeconds(),
+      EvaluationPeriods: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('AlarmsTopic') }],
+    };
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { ...hourly, MetricName: SPOTIFY_CALLS_METRIC.metricName, Threshold: 800 });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { ...hourly, MetricName: QUOTA_REFUSED_METRIC.metricName, Threshold: 1 });
+    const small = synth({ ...ALARMS, spotifyCallsPerDay: '1200' }, 'budget-1200');
+    small.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: SPOTIFY_CALLS_METRIC.metricName, Threshold: 960 });
   });
 
   test('an hourly rule calls the health check with the REST event the function parses', () => {
@@ -782,10 +804,18 @@ describe('make destroy', () => {
 
 describe('settings', () => {
   test('configurable values reach the resources', () => {
-    const template = synth({ memorySize: '512', throttleRate: '5', throttleBurst: '10', cacheSeconds: '30', allowedOrigins: 'https://me.dev', logRetentionDays: '7' });
+    const template = synth({
+      memorySize: '512', throttleRate: '5', throttleBurst: '10', cacheSeconds: '30', allowedOrigins: 'https://me.dev', logRetentionDays: '7',
+      spotifyCallsPerDay: '2500', spotifyVisitorShare: '0', spotifyRecentShare: '25',
+    });
     template.hasResourceProperties('AWS::Lambda::Function', {
       MemorySize: 512,
-      Environment: { Variables: Match.objectLike({ CACHE_SECONDS: '30', ALLOWED_ORIGINS: 'https://me.dev' }) },
+      Environment: {
+        Variables: Match.objectLike({
+          CACHE_SECONDS: '30', ALLOWED_ORIGINS: 'https://me.dev',
+          SPOTIFY_CALLS_PER_DAY: '2500', SPOTIFY_VISITOR_SHARE: '0', SPOTIFY_RECENT_SHARE: '25',
+        }),
+      },
     });
     template.hasResourceProperties('AWS::ApiGateway::Stage', {
       MethodSettings: Match.arrayWith([Match.objectLike({ ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 })]),
@@ -818,6 +848,11 @@ describe('settings', () => {
     [{ credentialsParameter: `/${'a/'.repeat(15)}b` }, 'setting credentialsParameter'],
     [{ domainName: { nested: 'object' } }, 'setting domainName: expected a string or a number'],
     [{ functionZip: '/nonexistent/bootstrap.zip' }, 'setting functionZip'],
+    [{ spotifyCallsPerDay: '99' }, 'setting spotifyCallsPerDay: expected a whole number from 100 to 1000000'],
+    [{ spotifyCallsPerDay: '1,000' }, 'setting spotifyCallsPerDay'],
+    [{ spotifyVisitorShare: '51' }, 'setting spotifyVisitorShare'],
+    [{ spotifyRecentShare: '-5' }, 'setting spotifyRecentShare'],
+    [{ spotifyVisitorShare: '40', spotifyRecentShare: '20' }, 'setting spotifyVisitorShare: with spotifyRecentShare it takes 60%'],
   ])('%j fails at synth naming the setting', (context, message) => {
     expect(() => build(context)).toThrow(message);
   });

@@ -6,6 +6,9 @@ use serde_json::json;
 pub const NAMESPACE: &str = "NowPlaying";
 pub const DAYS_REMAINING: &str = "AuthorizationDaysRemaining";
 pub const DIMENSION: &str = "CredentialsParameter";
+/// The Web API calls of the last 24 hours, and 1 while Spotify refuses with `QUOTA_EXCEEDED`.
+pub const SPOTIFY_CALLS: &str = "SpotifyCallsLast24h";
+pub const QUOTA_REFUSED: &str = "SpotifyQuotaRefused";
 
 /// One EMF line: the days left of the authorization stored in `parameter`, at `at`.
 pub fn days_remaining_line(parameter: &str, days: i64, at: time::OffsetDateTime) -> String {
@@ -25,8 +28,42 @@ pub fn days_remaining_line(parameter: &str, days: i64, at: time::OffsetDateTime)
     .to_string()
 }
 
+/// One EMF line: the Web API calls of the last 24 hours and whether Spotify refuses the
+/// quota, for the deployment whose credentials are `parameter`, at `at`.
+pub fn spotify_line(parameter: &str, calls: u32, refused: bool, at: time::OffsetDateTime) -> String {
+    json!({
+        "_aws": {
+            "Timestamp": at.unix_timestamp_nanos() / 1_000_000,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [[DIMENSION]],
+                "Metrics": [{ "Name": SPOTIFY_CALLS, "Unit": "Count" }, { "Name": QUOTA_REFUSED, "Unit": "Count" }],
+            }],
+        },
+        DIMENSION: parameter,
+        SPOTIFY_CALLS: calls,
+        QUOTA_REFUSED: u8::from(refused),
+    })
+    .to_string()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_spotify_line_carries_the_calls_and_the_refusal() {
+        let line: serde_json::Value = serde_json::from_str(&super::spotify_line(
+            "/now-playing/spotify",
+            812,
+            true,
+            time::macros::datetime!(2026-12-07 12:00 UTC),
+        ))
+        .unwrap();
+        let declared = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(declared["Metrics"][0]["Name"], "SpotifyCallsLast24h");
+        assert_eq!(declared["Metrics"][1]["Name"], "SpotifyQuotaRefused");
+        assert_eq!((line["SpotifyCallsLast24h"].as_u64(), line["SpotifyQuotaRefused"].as_u64()), (Some(812), Some(1)));
+    }
+
     use super::*;
 
     #[test]

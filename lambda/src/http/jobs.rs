@@ -27,9 +27,14 @@ impl App {
                 // Read afresh: a new authorization ends the expiry alarm on the next check,
                 // not when warm instances happen to recycle.
                 let health = self.service.health_afresh().await;
+                let now = time::OffsetDateTime::now_utc();
                 if let Some(days) = health.days_remaining {
-                    let now = time::OffsetDateTime::now_utc();
                     println!("{}", metrics::days_remaining_line(&self.credentials_parameter, days, now));
+                }
+                if let Some(spotify) = &health.spotify {
+                    let refused = spotify.quota_exceeded_until.is_some();
+                    let line = metrics::spotify_line(&self.credentials_parameter, spotify.calls_last_24h, refused, now);
+                    println!("{line}");
                 }
                 if health.is_ok() {
                     Ok(json!(health))
