@@ -58,9 +58,11 @@ venv: $(STAMP) ## Install the local toolchain (moto, cargo-lambda, zig, pytest) 
 
 # EDGE=1: nginx in front, keyed and cached as the stack's CloudFront distribution.
 EDGE ?=
-dev: $(STAMP) $(if $(EDGE),nginx) ## Run the whole system locally (moto + Spotify stand-in + the function; EDGE=1 puts the edge cache in front); Ctrl-C stops it
+# QUOTA=N: the Spotify stand-in refuses every Web API call after N with QUOTA_EXCEEDED.
+QUOTA ?=
+dev: $(STAMP) $(if $(EDGE),nginx) ## Run the whole system locally (moto + Spotify stand-in + the function; EDGE=1 puts the edge cache in front, QUOTA=N makes the stand-in refuse after N calls); Ctrl-C stops it
 	cargo build --locked --bin now-playing
-	EDGE=$(EDGE) $(PY) scripts/dev.py
+	EDGE=$(EDGE) QUOTA=$(QUOTA) $(PY) scripts/dev.py
 
 bootstrap: ## Authorize your Spotify app once and store the credentials in SSM (ARGS="--print-only" etc.)
 	scripts/bootstrap $(ARGS)

@@ -1,9 +1,12 @@
 """`make dev`: the whole system on loopback until Ctrl-C.
 
 With SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET and SPOTIFY_REFRESH_TOKEN set, the function
-talks to the real Spotify; otherwise to a local stand-in that moves through playing,
-paused, an episode, a local file and nothing playing, 30 seconds each. With EDGE=1, nginx
-stands in front as the stack's CloudFront distribution does (scripts/devstack/edge.py).
+talks to the real Spotify; otherwise to a local stand-in that plays a timed session on a
+loop: a track that ends by itself, one skipped, one paused and resumed, a silence
+(scripts/devstack/session.py). With QUOTA=N the stand-in answers N Web API calls, then
+refuses the rest with QUOTA_EXCEEDED, as Spotify does once a developer account's daily
+quota is spent. With EDGE=1, nginx stands in front as the stack's CloudFront distribution
+does (scripts/devstack/edge.py).
 """
 
 import os
@@ -12,6 +15,7 @@ import sys
 import time
 
 from devstack.local import LocalStack, now_rfc3339
+from devstack.session import DEMO
 
 
 def real_spotify() -> dict | None:
@@ -32,6 +36,11 @@ def real_spotify() -> dict | None:
     }
 
 
+def stand_in(stack: LocalStack, quota: str) -> str:
+    refusal = f", QUOTA_EXCEEDED after {quota} calls" if quota else ""
+    return f"{stack.fake.url}  (stand-in: a timed session on a loop{refusal}; calls: {stack.fake.url}/_fake/calls)"
+
+
 def main() -> int:
     port = int(os.environ.get("PORT", "9000"))
     real = real_spotify()
@@ -39,7 +48,6 @@ def main() -> int:
     stack = LocalStack(
         port=port,
         real_spotify=real,
-        cycle=True,
         log_level=os.environ.get("RUST_LOG", "info"),
         edge=edge,
         edge_port=int(os.environ.get("EDGE_PORT", "9080")),
@@ -53,6 +61,13 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         stack.start()
+        quota = os.environ.get("QUOTA", "")
+        if stack.fake:
+            stack.fake.control("session", {"segments": DEMO})
+            if quota:
+                if not quota.isdigit():
+                    raise SystemExit(f"make dev: QUOTA={quota!r} is not a number of Web API calls, such as 40")
+                stack.fake.control("quota", {"calls": int(quota)})
         env = stack.function_env()
         load_spotify = " --spotify " + stack.fake.url if stack.fake else ""
         base = stack.edge_url or stack.url
@@ -68,7 +83,7 @@ def main() -> int:
   health        curl {base}/v1/health
   function log  {stack.log_path}
   moto          {stack.moto.url}   (table {env["STATE_TABLE"]}, parameter {env["CREDENTIALS_PARAMETER"]})
-  spotify       {stack.fake.url + "  (stand-in: a new scene every 30 s)" if stack.fake else "https://api.spotify.com"}
+  spotify       {stand_in(stack, quota) if stack.fake else "https://api.spotify.com"}
   load test     .venv/bin/python tests/load.py {base} --clients 50 --seconds 10{load_spotify}
 
 Ctrl-C stops everything.""",

@@ -10,7 +10,7 @@ from urllib.parse import urljoin
 import requests
 
 STATUSES = {"playing", "paused", "last_played", "offline"}
-FIELDS = {"status", "is_playing", "item", "progress_ms", "played_at", "fetched_at", "stale"}
+FIELDS = {"status", "is_playing", "item", "progress_ms", "played_at", "fetched_at", "stale", "stale_reason"}
 
 
 def checks(base: str):

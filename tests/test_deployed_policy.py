@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from devstack.local import PARAMETER, TABLE, LocalStack
+from devstack.local import EVERY_WINDOW, PARAMETER, TABLE, LocalStack
 
 INFRA = Path(__file__).resolve().parent.parent / "infra"
 WINDOW = 1
@@ -66,7 +66,9 @@ def denials(stack) -> list[str]:
 
 
 def test_every_call_the_function_makes_is_allowed_by_the_template(statements):
-    with LocalStack(processes=2, iam_statements=statements, extra_env={"CACHE_SECONDS": str(WINDOW)}) as stack:
+    with LocalStack(
+        processes=2, iam_statements=statements, extra_env={"CACHE_SECONDS": str(WINDOW), **EVERY_WINDOW}
+    ) as stack:
         # Enforcement is on: the function's own credentials may not do what the role lacks.
         assert stack.aws_credentials["AWS_SESSION_TOKEN"] != "testing"
 
@@ -119,7 +121,9 @@ def test_a_call_the_role_lacks_is_refused_and_seen(statements):
     """The check above can fail: without UpdateItem (the defect this guards against) the
     answer still comes, but the lease and the shared answer are refused, and it shows."""
     lacking = [dict(s, Action=[a for a in s["Action"] if a != "dynamodb:UpdateItem"]) for s in statements]
-    with LocalStack(processes=1, iam_statements=lacking, extra_env={"CACHE_SECONDS": str(WINDOW)}) as stack:
+    with LocalStack(
+        processes=1, iam_statements=lacking, extra_env={"CACHE_SECONDS": str(WINDOW), **EVERY_WINDOW}
+    ) as stack:
         stack.fake.control("scene", {"scene": "track"})
         assert requests.get(f"{stack.url}/v1/current", timeout=30).status_code == 200
         assert item(stack, "spotify#now-playing") is None

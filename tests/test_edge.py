@@ -11,7 +11,7 @@ import urllib.parse
 from collections import Counter
 
 import pytest
-from devstack.local import LocalStack
+from devstack.local import EVERY_WINDOW, LocalStack
 from load import CROWD_URLS, crowd
 
 # The shared answers' max-age here, and so the lifetime of a copy at the edge.
@@ -20,7 +20,7 @@ CROWD_SECONDS = 15
 
 
 def edge_stack(**kwargs) -> LocalStack:
-    env = {"CACHE_SECONDS": str(LIFETIME), "SEARCHES_PER_VISITOR_PER_MINUTE": "2"}
+    env = {"CACHE_SECONDS": str(LIFETIME), "SEARCHES_PER_VISITOR_PER_MINUTE": "2", **EVERY_WINDOW}
     return LocalStack(edge=True, suggestions="review", extra_env=env | {"SUGGESTIONS_PROOF_OF_WORK": "off"}, **kwargs)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 from conftest import WINDOW
-from devstack.local import LocalStack
+from devstack.local import EVERY_WINDOW, LocalStack
 
 ROOT = Path(__file__).resolve().parent.parent
 RESPONSES = []  # every body the function sent, for the secret check at the end
@@ -40,7 +40,17 @@ def current_with(stack, scene):
 
 def test_a_playing_track_is_the_public_document(stack):
     doc = current_with(stack, "track")
-    assert set(doc) == {"status", "is_playing", "item", "progress_ms", "played_at", "fetched_at", "stale"}
+    assert set(doc) == {
+        "status",
+        "is_playing",
+        "item",
+        "progress_ms",
+        "played_at",
+        "fetched_at",
+        "stale",
+        "stale_reason",
+    }
+    assert doc["stale_reason"] is None
     assert doc["status"] == "playing" and doc["is_playing"] is True and doc["stale"] is False
     assert doc["played_at"] is None
     assert isinstance(doc["progress_ms"], int)
@@ -115,7 +125,7 @@ def test_nothing_playing_answers_what_was_last_seen_playing(stack, scene):
 @pytest.fixture
 def fresh_stack():
     """A stack that has never seen anything playing."""
-    with LocalStack(extra_env={"CACHE_SECONDS": str(WINDOW)}) as running:
+    with LocalStack(extra_env={"CACHE_SECONDS": str(WINDOW), **EVERY_WINDOW}) as running:
         yield running
 
 
@@ -198,7 +208,7 @@ def test_a_spotify_outage_serves_the_last_answer_as_stale(stack):
     stack.fake.control("fail", {"path": "/v1/me/player/currently-playing", "status": 503})
     after_the_window()
     stale = get(stack).json()
-    assert stale["stale"] is True
+    assert stale["stale"] is True and stale["stale_reason"] == "unavailable"
     assert stale["item"] == good["item"]
 
 
@@ -249,7 +259,7 @@ def test_no_secret_appears_in_any_response_or_the_trace_log(stack):
 def test_comma_separated_settings_reach_the_function_whole():
     """`make dev` passes ALLOWED_ORIGINS and ART_HOSTS, both comma-separated lists."""
     origins = "https://a.example,https://b.example"
-    with LocalStack(extra_env={"ALLOWED_ORIGINS": origins}) as local:
+    with LocalStack(extra_env={"ALLOWED_ORIGINS": origins, **EVERY_WINDOW}) as local:
         for origin in ("https://a.example", "https://b.example"):
             response = requests.get(f"{local.url}/v1/health", headers={"Origin": origin}, timeout=30)
             assert response.headers.get("Access-Control-Allow-Origin") == origin

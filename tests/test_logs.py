@@ -4,11 +4,11 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import requests
-from devstack.local import LocalStack
+from devstack.local import EVERY_WINDOW, LocalStack
 
 
 def test_no_token_reaches_the_log_even_at_trace_level():
-    with LocalStack(processes=1, log_level="trace") as stack:
+    with LocalStack(processes=1, log_level="trace", extra_env=EVERY_WINDOW) as stack:
         # A token already in the table: the SDK's TRACE output of the GetItem answer held it.
         stored = stack.fake.state.new_token("fake-access")
         stack.fake.state.issued.add(stored)

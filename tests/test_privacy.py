@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from devstack.local import PRIVACY_PARAMETER, LocalStack
+from devstack.local import EVERY_WINDOW, PRIVACY_PARAMETER, LocalStack
 
 ROOT = Path(__file__).resolve().parent.parent
 BINARY = ROOT / "target" / "debug" / "now-playing-privacy"
@@ -21,7 +21,7 @@ ARTIST = "0gxyHStUsqpMadRV0Di1Qt"
 @pytest.fixture(scope="module")
 def stack():
     # The parameter exists with no rules; the function reads it at its first request.
-    with LocalStack(privacy={}) as running:
+    with LocalStack(privacy={}, extra_env=EVERY_WINDOW) as running:
         yield running
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
-from devstack.local import LocalStack
+from devstack.local import EVERY_WINDOW, LocalStack
 from load import report, run
 
 WINDOW = 2  # CACHE_SECONDS for these stacks
@@ -22,7 +22,7 @@ def current(stack):
 @pytest.fixture(scope="module")
 def crowd():
     """Four function processes sharing one table."""
-    with LocalStack(processes=4, extra_env={"CACHE_SECONDS": str(WINDOW)}) as stack:
+    with LocalStack(processes=4, extra_env={"CACHE_SECONDS": str(WINDOW), **EVERY_WINDOW}) as stack:
         yield stack
 
 
@@ -69,7 +69,7 @@ def test_a_429_stops_every_process_calling_spotify_until_retry_after(crowd):
 
 @pytest.fixture
 def single():
-    with LocalStack(extra_env={"CACHE_SECONDS": str(WINDOW)}) as stack:
+    with LocalStack(extra_env={"CACHE_SECONDS": str(WINDOW), **EVERY_WINDOW}) as stack:
         stack.fake.control("scene", {"scene": "track"})
         current(stack)
         time.sleep(WINDOW + 0.5)
@@ -95,7 +95,7 @@ def test_a_spotify_fault_serves_the_last_answer_as_stale_within_the_deadline(sin
 
 
 def test_a_cold_start_with_spotify_down_is_a_clean_502():
-    with LocalStack() as stack:
+    with LocalStack(extra_env=EVERY_WINDOW) as stack:
         stack.fake.control("fail", {"path": "/v1/me/player/currently-playing", "status": 502})
         response = requests.get(f"{stack.url}/v1/current", timeout=30)
         assert response.status_code == 502

@@ -18,7 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from devstack.local import LocalStack
+from devstack.local import EVERY_WINDOW, LocalStack
 
 
 def certificate(subject: str, issuer_key, issuer_name, key, ca: bool) -> x509.Certificate:
@@ -136,7 +136,7 @@ def pki(tmp_path_factory):
 def behind_tls(roots: Path, aws_tls: ssl.SSLContext, spotify_tls: ssl.SSLContext):
     """The function, with moto and the Spotify stand-in behind TLS terminators, and
     `roots` its only trusted CAs; everything is stopped afterwards."""
-    stack = LocalStack(processes=1)
+    stack = LocalStack(processes=1, extra_env=EVERY_WINDOW)
     aws = Terminator(stack.moto.port, aws_tls)
     spotify = Terminator(int(stack.fake.url.rsplit(":", 1)[1]), spotify_tls)
     stack.extra_env |= {

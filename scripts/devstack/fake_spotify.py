@@ -2,7 +2,8 @@
 
 It serves the repository's fixtures (checked against Spotify's OpenAPI schemas), checks
 Basic and Bearer credentials the way Spotify does, counts every call, and can be scripted:
-`make dev` lets it cycle through scenes; tests set a scene or a failure over HTTP.
+`make dev` plays a timed session (`session.py`); tests set a scene, a session, the daily quota
+or a failure over HTTP.
 """
 
 import base64
@@ -14,13 +15,14 @@ import time
 import urllib.parse
 from datetime import UTC, datetime
 
+from .fixtures import fixture
 from .quiet import LoopbackServer, QuietHandler
+from .session import QUOTA_BODY
 from .spotify_state import (
     SCENES,
     SESSION_COOKIE,
     State,
     cover_jpeg,
-    fixture,
 )
 
 
@@ -167,6 +169,16 @@ class Handler(QuietHandler):
         if url.path == "/_fake/playlists":
             with self.state.lock:
                 return self.send(200, copy.deepcopy(self.state.playlists))
+        if url.path == "/_fake/session":
+            session, quota = self.state.session, self.state.quota
+            return self.send(
+                200,
+                {
+                    "starts": session.starts() if session else [],
+                    "quota_left": quota.left if quota else None,
+                    "refused": quota.refused if quota else 0,
+                },
+            )
         if url.path in ("/v1/search", "/v1/me/playlists") or url.path.startswith("/v1/tracks/"):
             return self.web_api_get(url)
         kind = {
@@ -178,7 +190,7 @@ class Handler(QuietHandler):
             return self.send(404, {"error": {"status": 404, "message": "Service not found"}})
         with self.state.lock:
             self.state.calls[kind] += 1
-        if self.scripted_failure(url.path):
+        if self.refused() or self.scripted_failure(url.path):
             return
         bearer = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
         with self.state.lock:
@@ -219,7 +231,7 @@ class Handler(QuietHandler):
         kind = "search" if url.path == "/v1/search" else "playlists" if url.path == "/v1/me/playlists" else "track"
         with self.state.lock:
             self.state.calls[kind] += 1
-        if self.scripted_failure(url.path):
+        if self.refused() or self.scripted_failure(url.path):
             return
         if self.bearer_scope() is None:
             return
@@ -274,7 +286,7 @@ class Handler(QuietHandler):
         kind = "create_playlist" if path == "/v1/me/playlists" else "add_items"
         with self.state.lock:
             self.state.calls[kind] += 1
-        if self.scripted_failure(path):
+        if self.refused() or self.scripted_failure(path):
             return
         scope = self.bearer_scope()
         if scope is None:
@@ -314,6 +326,9 @@ class Handler(QuietHandler):
         return self.send(201, {"snapshot_id": secrets.token_hex(8)})
 
     def currently_playing(self, query):
+        if self.state.session is not None:
+            body = self.state.session.playback(time.time())
+            return self.send(204) if body is None else self.send(200, body)
         scene = self.state.current_scene()
         name = SCENES[scene]
         if name is None:
@@ -357,46 +372,22 @@ class Handler(QuietHandler):
 
     def control(self, path, body):
         with self.state.lock:
-            if path == "/_fake/scene":
-                self.state.cycle = False
-                self.state.scene = body["scene"]
-                self.state.scene_started = time.time()
-            elif path == "/_fake/fail":
-                self.state.failures.extend([body] * int(body.get("times", 1)))
-            elif path == "/_fake/rotate":
-                self.state.rotate_next = True
-            elif path == "/_fake/revoke":
-                self.state.refresh_token = "revoked"
-            elif path == "/_fake/expire-access-tokens":
-                self.state.issued.clear()
-            elif path == "/_fake/register":
-                self.state.redirect_uris.add(body["redirect_uri"])
-            elif path == "/_fake/deny":
-                self.state.deny_next = True
-            elif path == "/_fake/product":
-                self.state.product = body["product"]
-            elif path == "/_fake/scope":
-                # What the owner granted: new tokens carry it (tokens already issued keep theirs).
-                self.state.scope = body["scope"]
-            elif path == "/_fake/playlist":
-                self.state.playlists[body["id"]] = {
-                    "name": body.get("name", "Suggested by visitors"),
-                    "uris": [],
-                    "owner": body.get("owner", "owner"),
-                    "public": False,
-                }
-            elif path == "/_fake/delay":
-                self.state.delay = float(body["seconds"])
-            else:
-                return self.send(404, {"error": "no such control"})
-        self.send(204)
+            known = self.state.apply(path, body)
+        self.send(204 if known else 404, None if known else {"error": "no such control"})
+
+    def refused(self) -> bool:
+        """Answers Spotify's daily-quota refusal once `/_fake/quota` is spent."""
+        headers = self.state.quota.refusal() if self.state.quota else None
+        if headers is not None:
+            self.send(429, QUOTA_BODY, headers)
+        return headers is not None
 
 
 class FakeSpotify:
     """Runs in a background thread; `url` serves both the accounts service and the Web API."""
 
-    def __init__(self, client_id: str, client_secret: str, refresh_token: str, port: int = 0, cycle: bool = False):
-        self.state = State(client_id, client_secret, refresh_token, cycle)
+    def __init__(self, client_id: str, client_secret: str, refresh_token: str, port: int = 0):
+        self.state = State(client_id, client_secret, refresh_token)
         handler = type("BoundHandler", (Handler,), {"state": self.state})
         self.server = LoopbackServer(("127.0.0.1", port), handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"

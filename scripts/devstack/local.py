@@ -33,6 +33,12 @@ PLAYLIST_SCOPES = ["playlist-modify-private", "playlist-modify-public"]
 SUGGESTIONS_PLAYLIST = "localsuggestedbyvisitor"
 
 
+# A budget so large that the answer is due every CACHE_SECONDS, as before the schedule:
+# for tests that watch Spotify's answer change on a short fixed window. The schedule
+# itself is tested with the default budget (tests/test_quota.py).
+EVERY_WINDOW = {"SPOTIFY_CALLS_PER_DAY": "1000000"}
+
+
 class LocalStack:
     """Starts everything in order and stops it all, whatever failed in between."""
 
@@ -42,7 +48,6 @@ class LocalStack:
         moto_port: int = 0,
         spotify_port: int = 0,
         real_spotify: dict | None = None,
-        cycle: bool = False,
         log_level: str = "info",
         extra_env: dict | None = None,
         processes: int = 1,
@@ -96,7 +101,6 @@ class LocalStack:
                 self.credentials["client_secret"],
                 self.credentials["refresh_token"],
                 port=spotify_port,
-                cycle=cycle,
             )
 
     def function_env(self) -> dict:

@@ -3,13 +3,12 @@ covers, and what it holds (credentials, tokens, playlists, scripted failures, ca
 
 import hashlib
 import itertools
-import json
 import secrets
 import threading
 import time
 from pathlib import Path
 
-FIXTURES = Path(__file__).resolve().parents[2] / "lambda" / "tests" / "data" / "spotify"
+from .session import QUOTA_RETRY_AFTER, Quota, Session
 
 SCENES = {
     "track": "currently_playing_track.json",
@@ -20,17 +19,10 @@ SCENES = {
     "nothing": None,
     "offline": None,
 }
-# The order `make dev` walks through, each for CYCLE_SECONDS.
-DEMO_CYCLE = ["track", "paused", "episode", "local", "nothing"]
-CYCLE_SECONDS = 30
 
 
 # The cookie a logged-in browser carries on the stand-in's accounts pages.
 SESSION_COOKIE = "sp_dc"
-
-
-def fixture(name: str) -> dict:
-    return json.loads((FIXTURES / name).read_text())
 
 
 COVERS = sorted((Path(__file__).parent / "covers").glob("*.jpg"))
@@ -46,15 +38,13 @@ def cover_jpeg(path: str) -> bytes:
 
 
 class State:
-    def __init__(self, client_id: str, client_secret: str, refresh_token: str, cycle: bool):
+    def __init__(self, client_id: str, client_secret: str, refresh_token: str):
         self.lock = threading.Lock()
         self.client_id = client_id
         self.client_secret = client_secret
         self.refresh_token = refresh_token
-        self.cycle = cycle
         self.scene = "track"
         self.scene_started = time.time()
-        self.started = time.time()
         self.issued = set()
         # Every token ever handed out, access and refresh, never cleared: what a secret
         # scan must look for, whatever was expired or rotated since.
@@ -87,6 +77,9 @@ class State:
         self.codes = {}
         self.deny_next = False
         self.product = "premium"
+        # A timed session (`session.Session`) instead of the scenes, and the daily quota.
+        self.session = None
+        self.quota = None
 
     def new_token(self, kind: str) -> str:
         """A token no log line could contain by chance; remembered in `ever_issued`."""
@@ -95,7 +88,44 @@ class State:
         return token
 
     def current_scene(self) -> str:
-        if self.cycle:
-            index = int((time.time() - self.started) // CYCLE_SECONDS) % len(DEMO_CYCLE)
-            return DEMO_CYCLE[index]
         return self.scene
+
+    def apply(self, path: str, body: dict) -> bool:
+        """One `/_fake/...` control, under the lock; False when there is no such control."""
+        if path == "/_fake/scene":
+            self.session = None
+            self.scene = body["scene"]
+            self.scene_started = time.time()
+        elif path == "/_fake/session":
+            self.session = Session(body["segments"], loop=body.get("loop", True))
+        elif path == "/_fake/quota":
+            self.quota = Quota(int(body["calls"]), int(body.get("retry_after", QUOTA_RETRY_AFTER)))
+        elif path == "/_fake/fail":
+            self.failures.extend([body] * int(body.get("times", 1)))
+        elif path == "/_fake/rotate":
+            self.rotate_next = True
+        elif path == "/_fake/revoke":
+            self.refresh_token = "revoked"
+        elif path == "/_fake/expire-access-tokens":
+            self.issued.clear()
+        elif path == "/_fake/register":
+            self.redirect_uris.add(body["redirect_uri"])
+        elif path == "/_fake/deny":
+            self.deny_next = True
+        elif path == "/_fake/product":
+            self.product = body["product"]
+        elif path == "/_fake/scope":
+            # What the owner granted: new tokens carry it (tokens already issued keep theirs).
+            self.scope = body["scope"]
+        elif path == "/_fake/playlist":
+            self.playlists[body["id"]] = {
+                "name": body.get("name", "Suggested by visitors"),
+                "uris": [],
+                "owner": body.get("owner", "owner"),
+                "public": False,
+            }
+        elif path == "/_fake/delay":
+            self.delay = float(body["seconds"])
+        else:
+            return False
+        return True
