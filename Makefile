@@ -199,11 +199,12 @@ $(BENCH_STAMP): $(STAMP) bench/requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	touch $@
 
-bench: $(BENCH_STAMP) build nginx ## Measure this function against the blog-post design, and a crowd through the edge cache; writes bench/RESULTS.md and bench/CROWD.md
+bench: $(BENCH_STAMP) build nginx ## Measure this function against the blog-post design, a crowd through the edge cache, and a listening day's Spotify calls; writes bench/RESULTS.md, bench/CROWD.md and bench/QUOTA.md
 	cargo build --release --locked -p now-playing --bin now-playing
 	cargo build --locked --bin now-playing
 	PYTHONPATH=scripts:tests $(PY) bench/run.py $(BENCH_ARGS)
 	PYTHONPATH=scripts:tests $(PY) bench/crowd.py
+	cargo test --locked -p now-playing --test suite quota_day -- --ignored --nocapture
 
 clean: ## Remove build output, the venv and infra's node_modules
 	cargo clean

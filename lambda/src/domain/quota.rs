@@ -248,8 +248,8 @@ impl Schedule {
 
     /// When `doc`, fetched at its `fetched_at`, is due, with `spent` calls of the answer's
     /// share in the last 24 hours: a playing track's predicted end plus a second, or the
-    /// next steady check if that comes first. Paused, nothing playing, an ad or an episode
-    /// without a duration: the next steady check.
+    /// next steady check if that comes first by more than the floor. Paused, nothing
+    /// playing, an ad or an episode without a duration: the next steady check.
     pub fn due_at(&self, doc: &NowPlaying, spent: u32) -> OffsetDateTime {
         let steady = self.steady(spent);
         let until_end = match (&doc.item, doc.status, doc.progress_ms) {
@@ -258,8 +258,13 @@ impl Schedule {
             }
             _ => None,
         };
-        let wait = until_end.map_or(steady, |end| end.min(steady)).max(self.floor);
-        after(doc.fetched_at, wait)
+        // A steady check that would land within the floor of the end would push the end's
+        // own call past it: the end is asked about instead.
+        let wait = match until_end {
+            Some(end) if end <= steady + self.floor => end,
+            _ => steady,
+        };
+        after(doc.fetched_at, wait.max(self.floor))
     }
 }
 
@@ -371,6 +376,16 @@ mod tests {
     fn a_long_track_is_checked_at_the_steady_pace_before_its_end() {
         let doc = playing(600_000, 0);
         assert_eq!(schedule().due_at(&doc, 0), after(NOW, schedule().steady(0)));
+    }
+
+    #[test]
+    fn a_steady_check_just_before_the_end_gives_way_to_the_end() {
+        let steady = schedule().steady(0).as_millis() as u64;
+        // The end comes 3 s after the steady check would: one call at the end, not two.
+        let doc = playing(steady + 2_000, 0);
+        assert_eq!(schedule().due_at(&doc, 0), after(NOW, Duration::from_millis(steady + 3_000)));
+        let doc = playing(steady + 10_000, 0);
+        assert_eq!(schedule().due_at(&doc, 0), after(NOW, schedule().steady(0)), "far enough: the steady check");
     }
 
     #[test]

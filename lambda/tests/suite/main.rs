@@ -15,6 +15,7 @@ mod now_playing_service;
 mod palette;
 mod privacy;
 mod properties;
+mod quota_day;
 mod quota_schedule;
 mod recent_plays;
 mod round_trips;
