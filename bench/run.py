@@ -17,7 +17,7 @@ from pathlib import Path
 import requests
 from devstack.aws import DUMMY_CREDENTIALS, REGION, Moto
 from devstack.fake_spotify import FakeSpotify
-from devstack.local import PARAMETER, TABLE, now_rfc3339
+from devstack.local import EVERY_WINDOW, PARAMETER, PRIVACY_PARAMETER, TABLE, now_rfc3339
 from devstack.runtime import LambdaRuntime
 from load import percentile_ms
 from load import run as load_run
@@ -125,8 +125,10 @@ def first_answer(subject, prime=False, settle=0.0):
 
 
 COLD_PATHS = {
-    # name: (prime, settle: past the 1 s window of the cold runs, floor in (AWS, Spotify) calls)
-    "idle visitor: nothing cached, token expired": (False, 0.0, (2, 2)),
+    # name: (prime, settle: past the 1 s window of the cold runs, floor in (AWS, Spotify) calls).
+    # On the emptied table the first path's call is the hour's first, which opens the hour's
+    # budget with the lease: one AWS call more than the same path later in an hour.
+    "idle visitor: nothing cached, token expired": (False, 0.0, (3, 2)),
     "idle visitor: answer stale, token kept fresh": (True, 1.2, (2, 1)),
     "cold start: fresh shared answer": (True, 0.0, (1, 0)),
 }
@@ -247,7 +249,9 @@ def main():
             "RUST_LOG": "warn",
             **DUMMY_CREDENTIALS,
         }
-        ours = Subject("this project", [str(binary)], env | {"CACHE_SECONDS": "5"}, zip_path.stat().st_size)
+        # As the stack runs it: the privacy rules' parameter named (not written: no rules).
+        ours_env = env | {"CACHE_SECONDS": "5", "PRIVACY_PARAMETER": PRIVACY_PARAMETER}
+        ours = Subject("this project", [str(binary)], ours_env, zip_path.stat().st_size)
         base = Subject(
             "baseline",
             [sys.executable, "-m", "awslambdaric", "handler.handler"],
@@ -259,8 +263,10 @@ def main():
         for subject in (ours, base):
             print(f"measuring {subject.name}…", flush=True)
             figures = measure(subject, fake, proxy, args)
-            # The cold paths with a 1 s window, so that an answer is stale a second later.
-            cold = Subject(subject.name, subject.command, subject.env | {"CACHE_SECONDS": "1"}, subject.package_bytes)
+            # The cold paths with a 1 s window and a budget large enough to ask on it, so that
+            # an answer is due a second later.
+            window = {"CACHE_SECONDS": "1", **EVERY_WINDOW}
+            cold = Subject(subject.name, subject.command, subject.env | window, subject.package_bytes)
             figures["cold_paths"] = cold_paths(cold, moto, fake, proxy, args.cold_runs)
             figures["call_costs"] = costs
             results.append(figures)
