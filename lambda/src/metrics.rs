@@ -1,6 +1,6 @@
 //! CloudWatch metrics as Embedded Metric Format log lines: no API call, no extra permission.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// Namespace, metric and dimension the stack's expiry alarm watches.
 pub const NAMESPACE: &str = "NowPlaying";
@@ -10,41 +10,36 @@ pub const DIMENSION: &str = "CredentialsParameter";
 pub const SPOTIFY_CALLS: &str = "SpotifyCallsLast24h";
 pub const QUOTA_REFUSED: &str = "SpotifyQuotaRefused";
 
-/// One EMF line: the days left of the authorization stored in `parameter`, at `at`.
-pub fn days_remaining_line(parameter: &str, days: i64, at: time::OffsetDateTime) -> String {
-    json!({
+/// One EMF line of `metrics` (name, value; all counts) for the deployment whose credentials
+/// are `parameter`, at `at`.
+fn line(parameter: &str, metrics: &[(&str, Value)], at: time::OffsetDateTime) -> String {
+    let mut line = json!({
         "_aws": {
             // Milliseconds since the epoch, as EMF wants.
             "Timestamp": at.unix_timestamp_nanos() / 1_000_000,
             "CloudWatchMetrics": [{
                 "Namespace": NAMESPACE,
                 "Dimensions": [[DIMENSION]],
-                "Metrics": [{ "Name": DAYS_REMAINING, "Unit": "Count" }],
+                "Metrics": metrics.iter().map(|(name, _)| json!({ "Name": name, "Unit": "Count" })).collect::<Vec<_>>(),
             }],
         },
         DIMENSION: parameter,
-        DAYS_REMAINING: days,
-    })
-    .to_string()
+    });
+    for (name, value) in metrics {
+        line[*name] = value.clone();
+    }
+    line.to_string()
+}
+
+/// One EMF line: the days left of the authorization stored in `parameter`, at `at`.
+pub fn days_remaining_line(parameter: &str, days: i64, at: time::OffsetDateTime) -> String {
+    line(parameter, &[(DAYS_REMAINING, json!(days))], at)
 }
 
 /// One EMF line: the Web API calls of the last 24 hours and whether Spotify refuses the
 /// quota, for the deployment whose credentials are `parameter`, at `at`.
 pub fn spotify_line(parameter: &str, calls: u32, refused: bool, at: time::OffsetDateTime) -> String {
-    json!({
-        "_aws": {
-            "Timestamp": at.unix_timestamp_nanos() / 1_000_000,
-            "CloudWatchMetrics": [{
-                "Namespace": NAMESPACE,
-                "Dimensions": [[DIMENSION]],
-                "Metrics": [{ "Name": SPOTIFY_CALLS, "Unit": "Count" }, { "Name": QUOTA_REFUSED, "Unit": "Count" }],
-            }],
-        },
-        DIMENSION: parameter,
-        SPOTIFY_CALLS: calls,
-        QUOTA_REFUSED: u8::from(refused),
-    })
-    .to_string()
+    line(parameter, &[(SPOTIFY_CALLS, json!(calls)), (QUOTA_REFUSED, json!(u8::from(refused)))], at)
 }
 
 #[cfg(test)]

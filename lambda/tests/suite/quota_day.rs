@@ -12,7 +12,7 @@ use crate::support::*;
 use now_playing::domain::ports::Clock;
 use now_playing::domain::quota::Budget;
 use now_playing::domain::service::CacheTiming;
-use now_playing::domain::{NowPlaying, NowPlayingService, ServicePorts, Status, TokenManager, TokenPorts};
+use now_playing::domain::{NowPlaying, NowPlayingService, Status};
 use time::OffsetDateTime;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -42,27 +42,7 @@ struct Figures {
 }
 
 fn service(h: &Harness, session: &Arc<Session>, design: Design) -> NowPlayingService {
-    let tokens = TokenManager::new(
-        TokenPorts {
-            spotify: session.clone(),
-            store: h.store.clone(),
-            credentials: h.credentials.clone(),
-            clock: h.clock.clone(),
-        },
-        "bench".into(),
-        FAST_LEASE,
-    );
-    let timing = CacheTiming { window: Duration::from_secs(5), ..FAST_CACHE };
-    let service = NowPlayingService::new(
-        ServicePorts {
-            spotify: session.clone(),
-            tokens: Arc::new(tokens),
-            shared: h.snapshots.clone(),
-            clock: h.clock.clone(),
-        },
-        "bench".into(),
-        timing,
-    );
+    let service = session_instance(h, session, "bench", CacheTiming { window: Duration::from_secs(5), ..FAST_CACHE });
     match design {
         Design::Window => service.with_budget(GENEROUS).without_track_ends(),
         Design::Schedule => service.with_budget(Budget::default()),

@@ -11,34 +11,14 @@ use now_playing::domain::ports::{Clock, SpotifyError};
 use now_playing::domain::quota::{Budget, Schedule, Share};
 use now_playing::domain::service::CacheTiming;
 use now_playing::domain::suggestions::{Limits, Mode, Settings, SuggestError, SuggestionPorts, SuggestionService};
-use now_playing::domain::{NowPlaying, NowPlayingService, ServicePorts, StaleReason, TokenManager, TokenPorts};
+use now_playing::domain::{NowPlaying, NowPlayingService, StaleReason};
 use time::OffsetDateTime;
 
 /// The function's cache window and the default budget: a check every 123 s at a fresh start.
 const TIMING: CacheTiming = CacheTiming { window: Duration::from_secs(5), ..FAST_CACHE };
 
 fn instance(h: &Harness, session: &Arc<Session>, id: &str, budget: Budget) -> NowPlayingService {
-    let tokens = TokenManager::new(
-        TokenPorts {
-            spotify: session.clone(),
-            store: h.store.clone(),
-            credentials: h.credentials.clone(),
-            clock: h.clock.clone(),
-        },
-        id.to_owned(),
-        FAST_LEASE,
-    );
-    NowPlayingService::new(
-        ServicePorts {
-            spotify: session.clone(),
-            tokens: Arc::new(tokens),
-            shared: h.snapshots.clone(),
-            clock: h.clock.clone(),
-        },
-        id.to_owned(),
-        TIMING,
-    )
-    .with_budget(budget)
+    session_instance(h, session, id, TIMING).with_budget(budget)
 }
 
 fn at(seconds: u64) -> OffsetDateTime {

@@ -71,6 +71,36 @@ impl Session {
     }
 }
 
+/// An instance over the harness's stores whose Spotify is `session`, with `timing`.
+pub fn session_instance(
+    h: &Harness,
+    session: &Arc<Session>,
+    id: &str,
+    timing: now_playing::domain::service::CacheTiming,
+) -> now_playing::domain::NowPlayingService {
+    use now_playing::domain::{NowPlayingService, ServicePorts, TokenManager, TokenPorts};
+    let tokens = TokenManager::new(
+        TokenPorts {
+            spotify: session.clone(),
+            store: h.store.clone(),
+            credentials: h.credentials.clone(),
+            clock: h.clock.clone(),
+        },
+        id.to_owned(),
+        FAST_LEASE,
+    );
+    NowPlayingService::new(
+        ServicePorts {
+            spotify: session.clone(),
+            tokens: Arc::new(tokens),
+            shared: h.snapshots.clone(),
+            clock: h.clock.clone(),
+        },
+        id.to_owned(),
+        timing,
+    )
+}
+
 /// A track id of Spotify's shape for track number `n`.
 pub fn track_id(n: usize) -> String {
     format!("{n:0>22}")
