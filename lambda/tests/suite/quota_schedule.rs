@@ -147,6 +147,7 @@ async fn after_quota_exceeded_no_instance_calls_until_its_retry_after_and_every_
     let doc = a.current().await.unwrap();
     assert_eq!((doc.stale, doc.stale_reason), (true, Some(StaleReason::QuotaExceeded)));
     assert_eq!(session.call_times().len(), 2);
+    assert_eq!(a.answer_max_age(), Duration::from_secs(60), "nothing changes before the refusal ends");
     let health = serde_json::to_value(b.health().await).unwrap();
     let until = refused_at + Duration::from_secs(50_316);
     let text = until.format(&time::format_description::well_known::Rfc3339).unwrap();

@@ -199,10 +199,13 @@ impl NowPlayingService {
         Schedule { budget: self.budget, floor: self.timing.window, track_ends: self.track_ends }
     }
 
-    /// How long a shared cache may keep the answer: until it is due, within `CACHE_SECONDS`
-    /// and a minute.
+    /// How long a shared cache may keep the answer: until it is due, or until a running
+    /// refusal ends (nothing can change before), within `CACHE_SECONDS` and a minute.
     pub fn answer_max_age(&self) -> Duration {
-        answer_max_age(lock(&self.memory).due_at, self.clock.now(), self.timing.window)
+        let now = self.clock.now();
+        let memory = lock(&self.memory);
+        let refused = memory.refused_until(now).map(|(until, _)| until);
+        answer_max_age(memory.due_at.max(refused), now, self.timing.window)
     }
 
     /// The now-playing document: from this instance's memory or the shared snapshot until
