@@ -4,6 +4,8 @@ a JSON file (infra/deploy-settings.json) by each successful deploy.
     settings.py args FILE               the remembered settings as `-c key=value` arguments
     settings.py remember FILE ARGS...   merge the `-c key=value` pairs of ARGS into FILE
     settings.py show FILE               the remembered settings, one a line
+    settings.py endpoint OUTPUTS FILE   the main stack's EndpointUrl in cdk-outputs.json OUTPUTS,
+                                        the stack named as FILE remembers it (or NowPlaying)
 
 A setting given on the command line wins over the remembered one and is remembered in its
 place; `-c key=` forgets it. Only stdlib: this runs before any virtualenv exists.
@@ -43,7 +45,24 @@ def pairs(args: list[str]) -> dict:
     return found
 
 
+def endpoint(outputs_path: Path, settings: dict) -> str:
+    """The main stack's `EndpointUrl`, by the stack's name: the outputs file also holds the
+    certificate stack's when there is one, in no promised order."""
+    stack = settings.get("stackName", "NowPlaying")
+    try:
+        outputs = json.loads(outputs_path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        sys.exit(f"{outputs_path} could not be read ({e}): it is written by make deploy")
+    url = outputs.get(stack, {}).get("EndpointUrl")
+    if not url:
+        sys.exit(f"{outputs_path} has no EndpointUrl for the stack {stack} (it has: {', '.join(outputs) or 'none'})")
+    return url
+
+
 def main(argv: list[str]) -> None:
+    if len(argv) >= 3 and argv[0] == "endpoint":
+        print(endpoint(Path(argv[1]), read(Path(argv[2]))))
+        return
     if len(argv) < 2 or argv[0] not in ("args", "remember", "show"):
         sys.exit(__doc__)
     command, path = argv[0], Path(argv[1])

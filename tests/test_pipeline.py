@@ -90,3 +90,22 @@ def test_deploy_installs_only_the_lambda_toolchain():
     makefile = (ROOT / "Makefile").read_text()
     build = next(line for line in makefile.splitlines() if line.startswith("build:"))
     assert "$(DEPLOY_STAMP)" in build and "$(STAMP)" not in build.replace("$(DEPLOY_STAMP)", "")
+
+
+def test_the_smoke_step_reads_the_main_stacks_endpoint_by_its_name_whatever_the_order(tmp_path):
+    _, all_steps = steps()
+    smoke = next(s["run"] for s in all_steps if s.get("name") == "make smoke")
+    assert "settings.py endpoint infra/cdk-outputs.json infra/deploy-settings.json" in smoke
+    outputs = tmp_path / "cdk-outputs.json"
+    # With a Route 53 domain outside us-east-1 the certificate stack's outputs come first.
+    outputs.write_text(
+        json.dumps({"Mine-Certificate": {"CertificateArn": "arn:…"}, "Mine": {"EndpointUrl": "https://np/v1/current"}})
+    )
+    remembered = tmp_path / "deploy-settings.json"
+    remembered.write_text(json.dumps({"stackName": "Mine"}))
+    run = [str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "scripts" / "settings.py"), "endpoint"]
+    found = subprocess.run([*run, str(outputs), str(remembered)], capture_output=True, text=True)
+    assert (found.returncode, found.stdout.strip()) == (0, "https://np/v1/current"), found.stderr
+    remembered.write_text("{}")
+    missing = subprocess.run([*run, str(outputs), str(remembered)], capture_output=True, text=True)
+    assert missing.returncode != 0 and "no EndpointUrl for the stack NowPlaying" in missing.stderr

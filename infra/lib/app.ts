@@ -15,6 +15,9 @@ export interface BuiltApp {
   readonly certificates?: CertificateStack;
 }
 
+/** The feature flag of CDK's cross-stack references (aws-cdk-lib 2.254 and later). */
+export const CROSS_STACK_REFERENCES = '@aws-cdk/core:defaultCrossStackReferences';
+
 /** Context that `make destroy` passes: removing a stack needs no function package. */
 export const WITHOUT_PACKAGE = 'withoutPackage';
 
@@ -35,7 +38,10 @@ export function buildApp(
   region: string | undefined = process.env.CDK_DEFAULT_REGION,
   account: string | undefined = process.env.CDK_DEFAULT_ACCOUNT,
 ): BuiltApp {
-  const app = new App({ context, outdir });
+  // Weak cross-stack references: the main stack reads the certificate stack's outputs as
+  // they are at each deploy, so a new certificate (a changed domainName) reaches the
+  // distribution. The strong ones' export writer never rewrote a changed value.
+  const app = new App({ context: { [CROSS_STACK_REFERENCES]: 'weak', ...context }, outdir });
   let settings = loadSettings((key) => app.node.tryGetContext(key), region);
   const zip = path.resolve(settings.functionZip);
   if (!zip.endsWith('.zip') || !fs.existsSync(zip)) {
@@ -49,7 +55,8 @@ export function buildApp(
   // itself when it deploys there, else in a small stack of its own whose ARN the main
   // stack reads across regions (CDK's crossRegionReferences), deployed first.
   let certificates: CertificateStack | undefined;
-  if (settings.edge === 'on' && settings.hostedZoneId && region !== CERTIFICATE_REGION) {
+  // A given certificateArn is used as it is: no certificate is made, and no stack for it.
+  if (settings.edge === 'on' && settings.hostedZoneId && !settings.certificateArn && region !== CERTIFICATE_REGION) {
     if (region === undefined || account === undefined) {
       throw new SettingsError(
         'hostedZoneId',
@@ -72,7 +79,7 @@ export function buildApp(
     ...(certificates ? { env: { account, region }, crossRegionReferences: true } : {}),
     description: 'now-playing: a Spotify now-playing endpoint (Lambda, DynamoDB, API Gateway, CloudFront)',
   });
-  if (certificates) stack.addDependency(certificates);
+  if (certificates) stack.addStackDependency(certificates, 'the distribution reads the certificate it makes');
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { app, stack, certificates };
 }

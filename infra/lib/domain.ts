@@ -53,11 +53,20 @@ export class CustomDomain extends Construct {
     });
     this.domain.addBasePathMapping(props.api, { stage: props.api.deploymentStage });
     if (zone) {
-      const target = route53.RecordTarget.fromAlias(new targets.ApiGatewayDomain(this.domain));
-      new route53.ARecord(this, 'Alias', { zone, recordName: props.domainName, target });
       // Regional API Gateway domains answer over IPv6 too.
-      new route53.AaaaRecord(this, 'AliasIpv6', { zone, recordName: props.domainName, target });
+      aliasRecords(this, zone, props.domainName, route53.RecordTarget.fromAlias(new targets.ApiGatewayDomain(this.domain)));
     }
     this.url = `https://${props.domainName}`;
   }
+}
+
+/** The construct id the alias records live under, with the edge on or off: one path, so one
+ *  pair of logical ids, and switching `edge` updates the records rather than creating a
+ *  second pair first (which Route 53 refuses: the name "already exists"). */
+export const ALIASES_SCOPE = 'CustomDomain';
+
+/** The A and AAAA aliases of `name` in `zone`, pointing at `target`, under `scope`. */
+export function aliasRecords(scope: Construct, zone: route53.IHostedZone, name: string, target: route53.RecordTarget): void {
+  new route53.ARecord(scope, 'Alias', { zone, recordName: name, target });
+  new route53.AaaaRecord(scope, 'AliasIpv6', { zone, recordName: name, target });
 }

@@ -1,5 +1,5 @@
 /** CloudFront in front of the REST API, so that a crowd is served from the edge. */
-import { Aws, Duration, SecretValue } from 'aws-cdk-lib';
+import { Aws, Duration, Names, SecretValue, Stack } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
@@ -8,6 +8,7 @@ import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as targets from 'aws-cdk-lib/aws-route53-targets';
 import { Construct } from 'constructs';
 import { RouteSpec, STAGE } from './api';
+import { ALIASES_SCOPE, aliasRecords } from './domain';
 
 /** The header the distribution proves itself with (`now_playing::http::EDGE_HEADER`). */
 export const EDGE_HEADER = 'X-Now-Playing-Edge';
@@ -15,6 +16,9 @@ export const EDGE_HEADER = 'X-Now-Playing-Edge';
 export const PASSED_HEADERS = ['CloudFront-Viewer-Address', 'Content-Type', 'Origin'];
 /** The longest a copy may live, whatever the answer says: a versioned script's year. */
 export const MAX_TTL = Duration.days(365);
+/** The error statuses CloudFront would otherwise keep for 10 s whatever their Cache-Control
+ *  says (404, 410, 414 and 501 obey it; they are listed so that nothing depends on that). */
+export const ERROR_STATUSES = [400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504];
 
 export interface EdgeProps {
   readonly api: apigw.RestApi;
@@ -76,6 +80,9 @@ export class Edge extends Construct {
       return policy;
     };
     const passed = new cloudfront.OriginRequestPolicy(this, 'Passed', {
+      // Named per region, as the cache policies are: the same stack name in a second region
+      // must not collide with this account-wide name.
+      originRequestPolicyName: `${Names.uniqueResourceName(this, { maxLength: 60 })}-Passed-${Stack.of(this).region}`,
       comment: 'now-playing: every query parameter, the viewer address, the body type and Origin',
       queryStringBehavior: cloudfront.OriginRequestQueryStringBehavior.all(),
       headerBehavior: cloudfront.OriginRequestHeaderBehavior.allowList(...PASSED_HEADERS),
@@ -94,9 +101,12 @@ export class Edge extends Construct {
         : {
             origin,
             viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
-            // OPTIONS: the widget's preflight when it revalidates with If-None-Match.
-            allowedMethods: cloudfront.AllowedMethods.ALLOW_GET_HEAD_OPTIONS,
-            cachedMethods: cloudfront.CachedMethods.CACHE_GET_HEAD,
+            // Every method reaches the function, which answers 405 where a route has none
+            // (CloudFront would answer a method it does not allow with its own 403). GET and
+            // HEAD are kept, and OPTIONS: the widget's preflight, public for a day (keyed on
+            // Origin when allowedOrigins is a list, as the answers are).
+            allowedMethods: cloudfront.AllowedMethods.ALLOW_ALL,
+            cachedMethods: cloudfront.CachedMethods.CACHE_GET_HEAD_OPTIONS,
             cachePolicy: cachePolicy(route.edge.cached),
             compress: true,
           };
@@ -111,13 +121,22 @@ export class Edge extends Construct {
       httpVersion: cloudfront.HttpVersion.HTTP2_AND_3,
       enableIpv6: true,
       priceClass: cloudfront.PriceClass.PRICE_CLASS_ALL,
-      minimumProtocolVersion: cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
-      ...(props.domain ? { domainNames: [props.domain.name], certificate: props.domain.certificate } : {}),
+      // An error is kept no longer than its own Cache-Control says, which is never.
+      errorResponses: ERROR_STATUSES.map((httpStatus) => ({ httpStatus, ttl: Duration.seconds(0) })),
+      // The default certificate's policy is fixed at TLSv1: the minimum applies to a domain's.
+      ...(props.domain
+        ? {
+            domainNames: [props.domain.name],
+            certificate: props.domain.certificate,
+            minimumProtocolVersion: cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
+          }
+        : {}),
     });
     if (props.domain && props.zone) {
+      // Under the stack's CustomDomain scope, where the regional domain's records are too.
+      const scope = new Construct(Stack.of(this), ALIASES_SCOPE);
       const target = route53.RecordTarget.fromAlias(new targets.CloudFrontTarget(this.distribution));
-      new route53.ARecord(this, 'Alias', { zone: props.zone, recordName: props.domain.name, target });
-      new route53.AaaaRecord(this, 'AliasIpv6', { zone: props.zone, recordName: props.domain.name, target });
+      aliasRecords(scope, props.zone, props.domain.name, target);
     }
     this.url = `https://${props.domain?.name ?? this.distribution.distributionDomainName}`;
   }

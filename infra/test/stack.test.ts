@@ -426,7 +426,10 @@ function routesIn(t: Template): string[] {
 
 const CACHING_DISABLED = '4135ea2d-6df8-44a3-9df3-4b5a84be39ad';
 
-type Behaviour = { PathPattern?: string; CachePolicyId: unknown; OriginRequestPolicyId?: unknown; AllowedMethods: string[]; Compress: boolean; ViewerProtocolPolicy: string };
+type Behaviour = {
+  PathPattern?: string; CachePolicyId: unknown; OriginRequestPolicyId?: unknown; AllowedMethods: string[]; CachedMethods?: string[];
+  Compress: boolean; ViewerProtocolPolicy: string;
+};
 
 /** The distribution's config, and its behaviours with the cache policies they name. */
 function edgeOf(t: Template) {
@@ -481,8 +484,33 @@ describe('the edge (on by default)', () => {
         ? { QueryStringBehavior: 'whitelist', QueryStrings: [...route.edge.cached] }
         : { QueryStringBehavior: 'none' };
       expect([route.path, key.QueryStringsConfig]).toEqual([route.path, expected]);
-      expect(b.AllowedMethods).toEqual(['GET', 'HEAD', 'OPTIONS']);
+      // Every method reaches the function (its JSON 405, not CloudFront's 403); the
+      // preflight is kept with the answers.
+      expect([route.path, [...b.AllowedMethods].sort()]).toEqual([route.path, ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT']]);
+      expect([route.path, [...b.CachedMethods!].sort()]).toEqual([route.path, ['GET', 'HEAD', 'OPTIONS']]);
     }
+  });
+
+  test('no error is kept at the edge: every cacheable error status has a caching TTL of 0', () => {
+    const { config } = edgeOf(template);
+    const ttls = Object.fromEntries(
+      (config.CustomErrorResponses as Array<{ ErrorCode: number; ErrorCachingMinTTL: number; ResponsePagePath?: string }>)
+        .map((e) => [e.ErrorCode, [e.ErrorCachingMinTTL, e.ResponsePagePath]]),
+    );
+    for (const code of [400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504]) {
+      expect([code, ttls[code]]).toEqual([code, [0, undefined]]);
+    }
+  });
+
+  test('the policies are named per region, so the same stack name deploys in a second region', () => {
+    const names = [
+      ...Object.values(template.findResources('AWS::CloudFront::OriginRequestPolicy')).map((p) => p.Properties.OriginRequestPolicyConfig.Name),
+      ...Object.values(template.findResources('AWS::CloudFront::CachePolicy')).map((p) => p.Properties.CachePolicyConfig.Name),
+    ];
+    expect(names.length).toBeGreaterThan(1);
+    for (const name of names) expect(JSON.stringify(name)).toContain('AWS::Region');
+    // Each deployment holds this many of the account's 20 custom cache policies (docs/DEPLOY.md).
+    template.resourceCountIs('AWS::CloudFront::CachePolicy', 6);
   });
 
   test('search and suggestions are never cached, allow POST and carry the viewer\'s address', () => {
@@ -584,6 +612,13 @@ describe('the edge with a custom domain', () => {
     const { config } = edgeOf(t);
     expect(config.Aliases).toEqual(['np.example.com']);
     expect(JSON.stringify(config.ViewerCertificate.AcmCertificateArn)).toMatch(/Certificate/);
+    // A weak reference: the certificate stack's output as it is at each deploy, so a new
+    // certificate reaches the distribution; no export writer or reader function (and no
+    // log groups of theirs for make destroy to leave behind).
+    expect(Object.keys(config.ViewerCertificate.AcmCertificateArn)).toEqual(['Fn::GetStackOutput']);
+    for (const template of [t, certificates!]) {
+      expect(JSON.stringify(template.toJSON())).not.toMatch(/Custom::|AWS::Lambda::Function.*ExportsWriter|ExportsReader/);
+    }
     const { app, stack, certificates: certStack } = build(ROUTE53, 'eu-west-1', ACCOUNT);
     expect(certStack!.region).toBe('us-east-1');
     expect(stack.dependencies).toContain(certStack);
@@ -890,5 +925,41 @@ describe('the documented settings', () => {
       }
       expect(readme).toContain(`| \`${key}\` |`);
     }
+  });
+});
+
+describe('make synth', () => {
+  test('prints no warning for any variant', () => {
+    const variants: Array<[Record<string, unknown>, string?]> = [
+      [{}], [NO_EDGE], [EXTERNAL_DNS], [{ ...ROUTE53, ...NO_EDGE }, 'eu-west-1'], [ROUTE53, 'eu-west-1'],
+      [{ ...ALARMS, suggestions: 'review' }, 'eu-west-1'],
+    ];
+    for (const [context, region] of variants) {
+      const { app } = build(context, region, region ? ACCOUNT : undefined);
+      const assembly = app.synth();
+      const warnings = assembly.stacks.flatMap((s) =>
+        s.messages.filter((m) => m.level === 'warning').map((m) => `${m.id}: ${String(m.entry.data)}`));
+      expect([context, warnings]).toEqual([context, []]);
+    }
+  });
+});
+
+describe('a Route 53 domain across settings', () => {
+  test('switching edge on and off keeps the alias records\' logical ids, so they are updated, not made twice', () => {
+    const ids = (context: Record<string, unknown>) => {
+      const t = synth(context, undefined, 'us-east-1');
+      return Object.entries(t.findResources('AWS::Route53::RecordSet')).map(([id, r]) => `${id} ${r.Properties.Type}`).sort();
+    };
+    const on = ids(ROUTE53);
+    expect(on).toHaveLength(2);
+    expect(ids({ ...ROUTE53, ...NO_EDGE })).toEqual(on);
+  });
+
+  test('with a certificateArn, no certificate and no certificate stack are made, wherever the stack deploys', () => {
+    const { stack: t, certificates } = synthAll({ ...ROUTE53, certificateArn: CERTIFICATE_ARN }, 'edge-route53-arn', 'eu-west-1', ACCOUNT);
+    expect(certificates).toBeUndefined();
+    t.resourceCountIs('AWS::CertificateManager::Certificate', 0);
+    expect(edgeOf(t).config.ViewerCertificate.AcmCertificateArn).toBe(CERTIFICATE_ARN);
+    t.resourceCountIs('AWS::Route53::RecordSet', 2);
   });
 });

@@ -10,7 +10,17 @@ stack's cache behaviours are (`infra/lib/edge.ts`):
 - concurrent misses for one key are collapsed into one origin request, expiry revalidates
   with `If-None-Match`, and one request refreshes while the others get the stale copy;
 - every request carries the edge's secret header, and a passed one the viewer's address in
-  `CloudFront-Viewer-Address`, as the distribution sends them.
+  `CloudFront-Viewer-Address`, as the distribution sends them; no other viewer header
+  reaches the function but those the behaviour names (a cached route: `Origin` when it is in
+  the key; a passed one: `Content-Type` and `Origin`), so a viewer's own
+  `CloudFront-Viewer-Address` never does;
+- the seven methods CloudFront allows pass (the function answers 405 where a route has
+  none); any other is refused with 403, as CloudFront refuses it;
+- any other path reaches the function still encoded, without its query string, as
+  CloudFront's default behaviour sends it: an encoded CR, LF or `?` stays in the path.
+
+nginx cannot cache `OPTIONS` (CloudFront caches the preflights too); they all reach the
+function here.
 
 Unlike CloudFront, nginx has one location (no per-POP copies) and keys on `Vary`. And
 nginx honours an answer's `stale-if-error` only when the origin cannot be reached, not when
@@ -52,17 +62,19 @@ def location(route: dict, origin: str, host: str, secret: str, vary_origin: bool
     path = route["path"]
     edge = route["edge"]
     common = [
+        # Only what the behaviour names reaches the origin, as CloudFront forwards it.
+        "proxy_pass_request_headers off;",
         f"proxy_set_header Host {host};",
         # Keep-alive to the origin.
         'proxy_set_header Connection "";',
         f"proxy_set_header {EDGE_HEADER} {secret};",
-        # Sent by nobody but the edge: a viewer's own copy is replaced, as CloudFront does.
-        "proxy_set_header Cookie '';",
     ]
     if edge == "passed":
         lines = [
             *common,
             "proxy_set_header CloudFront-Viewer-Address $remote_addr:$remote_port;",
+            "proxy_set_header Content-Type $http_content_type;",
+            "proxy_set_header Origin $http_origin;",
             f"proxy_pass {origin}$uri$is_args$args;",
             "proxy_no_cache 1;",
             "proxy_cache_bypass 1;",
@@ -74,11 +86,12 @@ def location(route: dict, origin: str, host: str, secret: str, vary_origin: bool
         for key in keys:
             args.append(f'if ($arg_{key} != "") {{ set $edge_args "$edge_args&{key}=$arg_{key}"; }}')
         cache_key = "$uri" + "".join(f"|$arg_{k}" for k in keys) + ("|$http_origin" if vary_origin else "")
+        target = "$raw_path" if route.get("fallback") else "$uri"
         lines = [
             *args,
             *common,
-            *([] if vary_origin else ["proxy_set_header Origin '';"]),
-            f"proxy_pass {origin.replace('//origin/', '//origin_cached/')}$uri?$edge_args;",
+            *(["proxy_set_header Origin $http_origin;"] if vary_origin else []),
+            f"proxy_pass {origin.replace('//origin/', '//origin_cached/')}{target}?$edge_args;",
             # A failing function's 502 or 504 becomes an error, so that the answer's own
             # stale-if-error decides whether the stale copy is served (see above).
             "proxy_next_upstream error timeout http_502 http_504;",
@@ -95,9 +108,8 @@ def config(prefix: Path, port: int, host: str, stage: str, secret: str, routes: 
     origin = f"http://origin/{stage}"
     locations = "\n".join(location(r, origin, host, secret, vary_origin) for r in routes)
     # Any other path: the default behaviour (the answers' policy), no query string.
-    fallback = location({"path": "/", "edge": {"cached": []}}, origin, host, secret, vary_origin).replace(
-        "location = /", "location /", 1
-    )
+    fallback = location({"path": "/", "edge": {"cached": []}, "fallback": True}, origin, host, secret, vary_origin)
+    fallback = fallback.replace("location = /", "location /", 1)
     return f"""{as_root}
 daemon off;
 worker_processes 2;
@@ -112,6 +124,8 @@ http {{
   uwsgi_temp_path {prefix}/uwsgi;
   scgi_temp_path {prefix}/scgi;
   proxy_cache_path {prefix}/cache levels=1:2 keys_zone=edge:10m max_size=64m inactive=1d use_temp_path=off;
+  # The path as the viewer sent it, still encoded, without the query string.
+  map $request_uri $raw_path {{ "~^(?<path>[^?]*)" $path; }}
   upstream origin {{ server {host}; keepalive 32; }}
   upstream origin_cached {{
     server {host} max_fails=0;
@@ -127,6 +141,8 @@ http {{
     proxy_cache_background_update on;
     proxy_read_timeout 30s;
     add_header X-Cache $upstream_cache_status always;
+    # CloudFront allows these seven with ALLOW_ALL, and refuses any other method with 403.
+    if ($request_method !~ ^(GET|HEAD|OPTIONS|PUT|PATCH|POST|DELETE)$) {{ return 403; }}
 {locations}
 {fallback}
   }}
