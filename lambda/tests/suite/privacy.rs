@@ -138,7 +138,8 @@ async fn rules_that_cannot_be_read_or_understood_show_nothing_and_health_says_wh
             "could not be read",
         ),
         (Ok(Some(secret_rule.as_str())), "sharing must be on or paused"),
-        (Ok(Some("{not json")), "not a JSON object"),
+        (Ok(Some("{not json")), "not JSON"),
+        (Ok(Some("[\"paused\"]")), "must be a JSON object"),
     ] {
         let h = playing_harness();
         let source = FakePrivacy::with(rules);

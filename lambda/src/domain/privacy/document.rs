@@ -48,13 +48,15 @@ struct QuietDocument {
 impl PrivacyRules {
     /// Parses the document. The error names what is wrong and where, never a value from it.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let doc: Document = serde_json::from_str(text).map_err(|e| {
-            format!(
-                "the privacy document is not a JSON object of the expected keys (line {}, column {})",
-                e.line(),
-                e.column()
-            )
-        })?;
+        let value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| format!("the privacy document is not JSON (line {}, column {})", e.line(), e.column()))?;
+        // Only an object: serde would read a list as the struct's fields in order (`[]` as
+        // no rules at all, `["paused"]` as sharing paused).
+        if !value.is_object() {
+            return Err("the privacy document must be a JSON object, such as {\"sharing\": \"on\"}".into());
+        }
+        let doc: Document = serde_json::from_value(value)
+            .map_err(|_| "the privacy document is not a JSON object of the expected keys".to_owned())?;
         let sharing = match doc.sharing.as_deref() {
             None | Some("on") => true,
             Some("paused") => false,
@@ -132,7 +134,11 @@ mod tests {
     #[test]
     fn a_bad_document_is_refused_naming_the_key_never_the_value() {
         for (doc, names) in [
-            ("not json at all", "not a JSON object"),
+            ("not json at all", "not JSON"),
+            ("[]", "must be a JSON object"),
+            (r#"["paused"]"#, "must be a JSON object"),
+            (r#"{"quiet_hours": {"from": "+0:00", "to": "07:00", "time_zone": "UTC"}}"#, "quiet_hours.from"),
+            (r#"{"quiet_hours": {"from": "23:00", "to": "7:00 ", "time_zone": "UTC"}}"#, "quiet_hours.to"),
             (r#"{"sharing": "secretly-on"}"#, "sharing must be on or paused"),
             (r#"{"hide": {"artists": ["guilty-pleasure-band"]}}"#, "hide.artists"),
             (r#"{"hide": {"bands": []}}"#, "not a JSON object"),

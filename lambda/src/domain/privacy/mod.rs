@@ -58,8 +58,13 @@ impl QuietHours {
 
 fn clock_time(text: &str) -> Option<(u8, u8)> {
     let (h, m) = text.trim().split_once(':')?;
+    // Two digits each: a number's own parse would take `+0` for 0.
+    let digits = |part: &str| part.len() == 2 && part.bytes().all(|b| b.is_ascii_digit());
+    if !digits(h) || !digits(m) {
+        return None;
+    }
     let (h, m): (u8, u8) = (h.parse().ok()?, m.parse().ok()?);
-    (h < 24 && m < 60 && text.trim().len() == 5).then_some((h, m))
+    (h < 24 && m < 60).then_some((h, m))
 }
 
 /// The owner's rules, as `make privacy` writes them.
@@ -123,14 +128,42 @@ impl PrivacyRules {
             return true;
         }
         if !h.playlists.is_empty() {
-            return match context.and_then(|c| c.strip_prefix("spotify:playlist:")) {
-                Some(playlist) => h.playlists.contains(playlist),
-                // Played from a playlist, or not known: the rule cannot be applied, so the
-                // play is not shown rather than maybe shown from a hidden playlist.
-                None => context.is_none(),
+            // Not known, or a playlist whose id cannot be read: the rule cannot be applied,
+            // so the play is not shown rather than maybe shown from a hidden playlist.
+            let Some(context) = context else { return true };
+            return match playlist_in(context) {
+                Context::Playlist(id) => h.playlists.contains(id),
+                Context::Unreadable => true,
+                Context::Other => false,
             };
         }
         false
+    }
+}
+
+/// What a play's context URI says of playlists.
+#[derive(Debug, PartialEq, Eq)]
+enum Context<'a> {
+    /// A playlist, with its id: `spotify:playlist:ID`, `spotify:user:NAME:playlist:ID`,
+    /// the kind in any case.
+    Playlist(&'a str),
+    /// A playlist whose id cannot be read, or no Spotify URI at all.
+    Unreadable,
+    /// An album, an artist, a show: no playlist.
+    Other,
+}
+
+fn playlist_in(uri: &str) -> Context<'_> {
+    let parts: Vec<&str> = uri.split(':').collect();
+    if parts.len() < 3 || !parts[0].eq_ignore_ascii_case("spotify") {
+        return Context::Unreadable;
+    }
+    match parts.iter().rposition(|p| p.eq_ignore_ascii_case("playlist")) {
+        Some(at) => match parts.get(at + 1) {
+            Some(id) if at + 2 == parts.len() && is_spotify_id(id) => Context::Playlist(id),
+            _ => Context::Unreadable,
+        },
+        None => Context::Other,
     }
 }
 
@@ -281,6 +314,25 @@ mod tests {
         assert!(!r.hides(&track(), Some("spotify:album:6XzQcKsUvCYZKgIYQ0dPNq")));
         assert!(r.hides(&track(), None), "no context known: the rule cannot be applied, so it is not shown");
         assert!(!rules("{}").hides(&track(), None), "without playlist rules the context does not matter");
+    }
+
+    #[test]
+    fn a_playlist_is_known_by_its_id_in_every_uri_shape_and_an_unreadable_one_is_hidden() {
+        let r = rules(&format!(r#"{{"hide": {{"playlists": ["{PLAYLIST}"]}}}}"#));
+        for shape in [
+            format!("spotify:user:spotify:playlist:{PLAYLIST}"),
+            format!("spotify:Playlist:{PLAYLIST}"),
+            format!("SPOTIFY:PLAYLIST:{PLAYLIST}"),
+        ] {
+            assert!(r.hides(&track(), Some(&shape)), "{shape}");
+        }
+        for unreadable in
+            ["spotify:playlist:", "spotify:playlist:not-an-id", "playlist:x", "https://open.spotify.com/x"]
+        {
+            assert!(r.hides(&track(), Some(unreadable)), "{unreadable}");
+        }
+        assert!(!r.hides(&track(), Some("spotify:user:someone:playlist:1111111111111111111111")));
+        assert!(!r.hides(&track(), Some("spotify:artist:0gxyHStUsqpMadRV0Di1Qt")), "an artist is no playlist");
     }
 
     #[test]
