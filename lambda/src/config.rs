@@ -96,9 +96,20 @@ impl Config {
             base_url("SPOTIFY_ACCOUNTS_URL", get("SPOTIFY_ACCOUNTS_URL"), DEFAULT_SPOTIFY_ACCOUNTS_URL)?;
         let allowed_origins = match get("ALLOWED_ORIGINS").as_deref() {
             None | Some("*") => AllowedOrigins::Any,
-            Some(list) => AllowedOrigins::List(
-                list.split(',').map(str::trim).filter(|o| !o.is_empty()).map(origin).collect::<Result<_, _>>()?,
-            ),
+            Some(list) => {
+                let origins: Vec<String> =
+                    list.split(',').map(str::trim).filter(|o| !o.is_empty()).map(origin).collect::<Result<_, _>>()?;
+                if origins.is_empty() {
+                    return Err(ConfigError::Invalid {
+                        name: "ALLOWED_ORIGINS",
+                        reason: format!(
+                            "{list:?} lists no origin, which would let no page read the answers; use '*' or a \
+                             comma-separated list such as https://example.com"
+                        ),
+                    });
+                }
+                AllowedOrigins::List(origins)
+            }
         };
         let cache_seconds = match get("CACHE_SECONDS") {
             None => DEFAULT_CACHE_SECONDS,
@@ -274,17 +285,31 @@ pub fn base_url(name: &'static str, value: Option<String>, default: &str) -> Res
     }
 }
 
+/// One origin of `ALLOWED_ORIGINS`, in the form a browser sends it: the scheme and host in
+/// lower case (`https://Example.com` would never match), a port only from 1 to 65535.
 fn origin(value: &str) -> Result<String, ConfigError> {
-    let rest = value.strip_prefix("https://").or_else(|| value.strip_prefix("http://"));
-    match rest {
-        Some(host) if !host.is_empty() && !host.contains(['/', '?', '#', ' ', '*']) => Ok(value.to_owned()),
-        _ => Err(ConfigError::Invalid {
-            name: "ALLOWED_ORIGINS",
-            reason: format!(
-                "{value:?} is not an origin; use '*' or a comma-separated list such as https://example.com,https://www.example.com"
-            ),
-        }),
+    let bad = |why: &str| ConfigError::Invalid {
+        name: "ALLOWED_ORIGINS",
+        reason: format!(
+            "{value:?} is not an origin ({why}); use '*' or a comma-separated list such as \
+             https://example.com,https://www.example.com"
+        ),
+    };
+    let lower = value.to_ascii_lowercase();
+    let rest = lower.strip_prefix("https://").or_else(|| lower.strip_prefix("http://"));
+    let Some(host) = rest.filter(|h| !h.is_empty() && !h.contains(['/', '?', '#', ' ', '*'])) else {
+        return Err(bad("a scheme and a host, no path"));
+    };
+    let port = match host.strip_prefix('[') {
+        Some(v6) => v6.split_once("]:").map(|(_, port)| port),
+        None => host.rsplit_once(':').map(|(_, port)| port),
+    };
+    if let Some(port) = port
+        && port.parse::<u16>().ok().filter(|p| *p > 0).is_none()
+    {
+        return Err(bad("a port is a number from 1 to 65535"));
     }
+    Ok(lower)
 }
 
 #[cfg(test)]
@@ -402,6 +427,10 @@ mod tests {
             ("SPOTIFY_ACCOUNTS_URL", "ftp://x"),
             ("ALLOWED_ORIGINS", "example.com"),
             ("ALLOWED_ORIGINS", "https://example.com/page"),
+            ("ALLOWED_ORIGINS", ","),
+            ("ALLOWED_ORIGINS", "https://example.com:70000"),
+            ("ALLOWED_ORIGINS", "https://example.com:0"),
+            ("ALLOWED_ORIGINS", "https://example.com:https"),
             ("STATE_TABLE", "a b"),
             ("PUBLIC_URL", "np.example.com"),
             ("ART_HOSTS", "cdn.example; script-src *"),
@@ -429,9 +458,15 @@ mod tests {
     #[test]
     fn an_origin_list_allows_only_its_members() {
         let mut pairs = BASE.to_vec();
-        pairs.push(("ALLOWED_ORIGINS", "https://a.example, https://b.example"));
+        pairs.push(("ALLOWED_ORIGINS", "https://a.example, https://B.Example:8443, http://[::1]:9000"));
         let c = config(&pairs).unwrap();
-        assert_eq!(c.allowed_origins.allow(Some("https://b.example")).as_deref(), Some("https://b.example"));
+        assert_eq!(c.allowed_origins.allow(Some("https://a.example")).as_deref(), Some("https://a.example"));
+        assert_eq!(
+            c.allowed_origins.allow(Some("https://b.example:8443")).as_deref(),
+            Some("https://b.example:8443"),
+            "as a browser sends it: in lower case"
+        );
+        assert_eq!(c.allowed_origins.allow(Some("http://[::1]:9000")).as_deref(), Some("http://[::1]:9000"));
         assert_eq!(c.allowed_origins.allow(Some("https://evil.example")), None);
         assert_eq!(c.allowed_origins.allow(None), None);
     }
