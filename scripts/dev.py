@@ -48,6 +48,8 @@ def main() -> int:
     stack = LocalStack(
         port=port,
         real_spotify=real,
+        # The rules' parameter, written empty (no rules), so that `make privacy` can be tried.
+        privacy={},
         log_level=os.environ.get("RUST_LOG", "info"),
         edge=edge,
         edge_port=int(os.environ.get("EDGE_PORT", "9080")),
@@ -85,6 +87,8 @@ def main() -> int:
   moto          {stack.moto.url}   (table {env["STATE_TABLE"]}, parameter {env["CREDENTIALS_PARAMETER"]})
   spotify       {stand_in(stack, quota) if stack.fake else "https://api.spotify.com"}
   load test     .venv/bin/python tests/load.py {base} --clients 50 --seconds 10{load_spotify}
+  privacy       AWS_ENDPOINT_URL={stack.moto.url} AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing \\
+                  AWS_SECRET_ACCESS_KEY=testing make privacy ARGS="pause"   (shown within a minute)
 
 Ctrl-C stops everything.""",
             flush=True,

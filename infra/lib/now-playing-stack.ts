@@ -136,6 +136,10 @@ export class NowPlayingStack extends Stack {
         value: edge.distribution.distributionDomainName,
       });
     }
+    new CfnOutput(this, 'DistributionId', {
+      description: 'The CloudFront distribution\'s id, for an invalidation (make privacy says when)',
+      value: edge.distribution.distributionId,
+    });
     new CfnOutput(this, 'DistributionUrl', {
       description: 'The CloudFront distribution (make smoke URL=...)',
       value: `https://${edge.distribution.distributionDomainName}`,

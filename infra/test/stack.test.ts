@@ -547,6 +547,8 @@ describe('the edge (on by default)', () => {
     const url = { 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [Match.stringLikeRegexp('^EdgeDistribution'), 'DomainName'] }]] };
     template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ PUBLIC_URL: url }) } });
     template.hasOutput('DistributionUrl', { Value: url });
+    // The id `make privacy` names for an invalidation.
+    template.hasOutput('DistributionId', { Value: { Ref: Match.stringLikeRegexp('^EdgeDistribution') } });
     template.hasOutput('EndpointUrl', {
       Value: { 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [Match.stringLikeRegexp('^EdgeDistribution'), 'DomainName'] }, '/v1/current']] },
     });

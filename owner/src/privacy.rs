@@ -2,6 +2,8 @@
 //! SSM String parameter, changes it, checks the result as the function will read it, and
 //! writes it back.
 
+use std::time::Duration;
+
 use anyhow::{Context, Result, anyhow, bail};
 use aws_config::BehaviorVersion;
 use aws_sdk_ssm::error::{DisplayErrorContext, SdkError};
@@ -9,7 +11,9 @@ use aws_sdk_ssm::operation::get_parameter::GetParameterError;
 use aws_sdk_ssm::types::ParameterType;
 use now_playing::domain::PrivacyRules;
 use now_playing::domain::privacy::{QuietHours, is_spotify_id};
+use now_playing::domain::quota::MAX_ANSWER_AGE;
 use now_playing::domain::service::PRIVACY_REREAD;
+use now_playing::http::STALE_WHILE_REVALIDATE;
 
 const USAGE: &str = "usage: now-playing-privacy [--parameter NAME] COMMAND
 
@@ -212,12 +216,17 @@ async fn run() -> Result<()> {
         .map_err(|e| anyhow!("{}", DisplayErrorContext(e)))
         .with_context(|| format!("could not write {parameter}"))?;
     println!("{text}");
+    let worst = PRIVACY_REREAD + MAX_ANSWER_AGE + Duration::from_secs(STALE_WHILE_REVALIDATE.into());
     println!(
-        "Written to {parameter}. The function reads it at most {} s apart, so visitors see the change within \
-         about {} s plus the answers' cache lifetime (cacheSeconds, 5 s by default, and as long again at the edge). \
-         To clear the edge at once: aws cloudfront create-invalidation --distribution-id ID --paths '/v1/*' '/'",
+        "Written to {parameter}. The function reads it at most {} s apart; an answer is then kept up to {} s at \
+         the edge and served {} s past that while it is refreshed, so visitors see the change within {} s (a \
+         browser or an image proxy that keeps its own copy adds its own time). To clear the edge at once: \
+         aws cloudfront create-invalidation --distribution-id <the stack's DistributionId output> \
+         --paths '/v1/*' '/'",
         PRIVACY_REREAD.as_secs(),
-        PRIVACY_REREAD.as_secs()
+        MAX_ANSWER_AGE.as_secs(),
+        STALE_WHILE_REVALIDATE,
+        worst.as_secs()
     );
     Ok(())
 }
