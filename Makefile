@@ -156,12 +156,15 @@ destroy: $(NODE_STAMP) ## Remove the stack: function, table, API, distribution, 
 	@echo "  and API Gateway's account-wide logging role, which other APIs in the account may use."
 	$(CDK) destroy --all $(ALL_ARGS) -c withoutPackage=true $(if $(filter yes,$(FORCE)),--force)
 
+# The deployment's budget of Spotify calls, as remembered, for the owner's tools that spend it.
+setting = $(lastword $(patsubst $(1)=%,%,$(filter $(1)=%,$(ALL_ARGS))))
+SPOTIFY_BUDGET = $(foreach pair,SPOTIFY_CALLS_PER_DAY:spotifyCallsPerDay SPOTIFY_VISITOR_SHARE:spotifyVisitorShare SPOTIFY_RECENT_SHARE:spotifyRecentShare,$(if $(call setting,$(word 2,$(subst :, ,$(pair)))),$(word 1,$(subst :, ,$(pair)))=$(call setting,$(word 2,$(subst :, ,$(pair))))))
 suggestions: ## List visitors' suggestions; ARGS="approve ID", "reject ID" or "approve --all" (needs the AWS CLI)
 	@command -v aws >/dev/null || { echo "make suggestions needs the AWS CLI (aws) on PATH" >&2; exit 1; }
 	cargo build --quiet --locked --bin now-playing-suggestions
 	@table="$$(aws cloudformation describe-stacks --stack-name $(STACK) \
 	  --query "Stacks[0].Outputs[?OutputKey=='TableName'].OutputValue" --output text)" || exit 1; \
-	  target/debug/now-playing-suggestions --table "$$table" $(ARGS)
+	  $(SPOTIFY_BUDGET) target/debug/now-playing-suggestions --table "$$table" $(ARGS)
 
 # The privacy parameter: -c privacyParameter=... in the settings, else the default.
 PRIVACY_PARAMETER ?= $(or $(lastword $(patsubst privacyParameter=%,%,$(filter privacyParameter=%,$(ALL_ARGS)))),/now-playing/privacy)

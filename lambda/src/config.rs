@@ -187,6 +187,11 @@ pub const MAX_CALLS_PER_DAY: u32 = 1_000_000;
 /// The fewest: below it the answer's share checks less than once every few minutes.
 pub const MIN_CALLS_PER_DAY: u32 = 100;
 
+/// The budget as `lookup` gives its variables (the owner's tools read the environment).
+pub fn budget_from(lookup: impl Fn(&str) -> Option<String>) -> Result<Budget, ConfigError> {
+    budget(&|name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()))
+}
+
 /// `SPOTIFY_CALLS_PER_DAY` and the shares of visitors and of the recent list, in percent;
 /// together the two shares leave the answer at least half.
 fn budget(get: &impl Fn(&str) -> Option<String>) -> Result<Budget, ConfigError> {

@@ -129,7 +129,10 @@ async fn run() -> Result<()> {
             clock,
         },
         Settings::default(),
-    );
+    )
+    // The deployment's budget (make suggestions passes the remembered settings): an
+    // approval's look-up and addition spend the visitors' share, as a visitor's would.
+    .with_budget(now_playing::config::budget_from(|name| std::env::var(name).ok())?);
     match command {
         Command::List => {
             let all = service.list().await.map_err(explain)?;
