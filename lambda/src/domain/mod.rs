@@ -3,6 +3,7 @@
 pub mod art;
 pub mod health;
 pub mod links;
+pub mod millis;
 pub mod model;
 pub mod palette;
 pub mod ports;

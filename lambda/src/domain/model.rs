@@ -4,6 +4,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::domain::millis;
 use crate::domain::palette::Palette;
 
 /// `at` plus `duration`, saturating at the end of year 9999: a duration that comes from
@@ -119,7 +120,7 @@ pub struct Played {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecentPlays {
     pub plays: Vec<Played>,
-    #[serde(with = "rfc3339_millis")]
+    #[serde(with = "crate::domain::millis")]
     pub fetched_at: OffsetDateTime,
     pub stale: bool,
     /// Why, when `stale`.
@@ -150,11 +151,11 @@ impl RecentPlays {
             .plays
             .iter()
             .take(limit)
-            .map(|p| serde_json::json!({ "item": p.item, "played_at": rfc3339_millis::text(p.played_at) }))
+            .map(|p| serde_json::json!({ "item": p.item, "played_at": millis::text(p.played_at) }))
             .collect();
         serde_json::json!({
             "items": items,
-            "fetched_at": rfc3339_millis::text(self.fetched_at),
+            "fetched_at": millis::text(self.fetched_at),
             "stale": self.stale,
             "stale_reason": self.stale_reason,
         })
@@ -182,11 +183,11 @@ pub struct NowPlaying {
     pub is_playing: bool,
     pub item: Option<Item>,
     pub progress_ms: Option<u64>,
-    #[serde(with = "rfc3339_millis::option")]
+    #[serde(with = "crate::domain::millis::option")]
     pub played_at: Option<OffsetDateTime>,
     /// When the data was read from Spotify, to the millisecond: the cache window is
     /// measured from it, and a widget advances `progress_ms` from it.
-    #[serde(with = "rfc3339_millis")]
+    #[serde(with = "crate::domain::millis")]
     pub fetched_at: OffsetDateTime,
     /// True only when this is the last good answer served because Spotify failed.
     pub stale: bool,
@@ -206,9 +207,9 @@ pub struct PublicNowPlaying<'a> {
     pub is_playing: bool,
     pub item: Option<&'a Item>,
     pub progress_ms: Option<u64>,
-    #[serde(with = "rfc3339_millis::option")]
+    #[serde(with = "crate::domain::millis::option")]
     pub played_at: Option<OffsetDateTime>,
-    #[serde(with = "rfc3339_millis")]
+    #[serde(with = "crate::domain::millis")]
     pub fetched_at: OffsetDateTime,
     pub stale: bool,
     pub stale_reason: Option<StaleReason>,
@@ -297,47 +298,6 @@ impl NowPlaying {
             stale: false,
             stale_reason: None,
             context: None,
-        }
-    }
-}
-
-/// RFC 3339 in UTC with exactly three fraction digits: `2026-11-27T20:00:00.250Z`.
-mod rfc3339_millis {
-    use serde::{Deserialize, Deserializer, Serializer, de::Error as _, ser::Error as _};
-    use time::format_description::well_known::Rfc3339;
-    use time::macros::format_description;
-    use time::{OffsetDateTime, UtcOffset};
-
-    /// `at` as this format writes it.
-    pub fn text(at: OffsetDateTime) -> String {
-        let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
-        at.to_offset(UtcOffset::UTC).format(&format).unwrap_or_default()
-    }
-
-    pub fn serialize<S: Serializer>(at: &OffsetDateTime, serializer: S) -> Result<S::Ok, S::Error> {
-        let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
-        serializer.serialize_str(&at.to_offset(UtcOffset::UTC).format(&format).map_err(S::Error::custom)?)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<OffsetDateTime, D::Error> {
-        OffsetDateTime::parse(&String::deserialize(deserializer)?, &Rfc3339).map_err(D::Error::custom)
-    }
-
-    pub mod option {
-        use serde::{Deserialize, Deserializer, Serializer};
-        use time::OffsetDateTime;
-
-        pub fn serialize<S: Serializer>(at: &Option<OffsetDateTime>, serializer: S) -> Result<S::Ok, S::Error> {
-            match at {
-                Some(at) => super::serialize(at, serializer),
-                None => serializer.serialize_none(),
-            }
-        }
-
-        pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<OffsetDateTime>, D::Error> {
-            #[derive(Deserialize)]
-            struct Wrapped(#[serde(with = "super")] OffsetDateTime);
-            Ok(Option::<Wrapped>::deserialize(deserializer)?.map(|Wrapped(at)| at))
         }
     }
 }

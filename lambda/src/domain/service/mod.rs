@@ -1,7 +1,8 @@
 //! Answers "what is playing" and "is this deployment healthy" from the ports: asking
 //! Spotify only when the answer is due (`quota::Schedule`) and its share of the budget has
-//! room; the calls of one refresh (`fetch`), what was played recently (`recent`) and the
-//! owner's privacy rules (`rules`) in their own files.
+//! room. In their own files: one refresh, its calls and what it shares (`fetch`), this
+//! instance's copy of the shared state (`memory`), the keep-fresh job and the health check
+//! (`health`), what was played recently (`recent`) and the owner's privacy rules (`rules`).
 
 mod fetch;
 mod health;
@@ -20,11 +21,11 @@ use time::OffsetDateTime;
 use tracing::{info, warn};
 
 use crate::domain::art::ArtLibrary;
-use crate::domain::ports::{Clock, CredentialsError, PrivacySource, Refusal, SharedState, SnapshotStore};
+use crate::domain::ports::{Clock, CredentialsError, PrivacySource, SharedState, SnapshotStore};
 use crate::domain::ports::{Spotify, SpotifyError};
-use crate::domain::quota::{Budget, MAX_QUOTA_WAIT, Room, Schedule, Share, answer_max_age};
+use crate::domain::quota::{Budget, Room, Schedule, Share, answer_max_age};
 use crate::domain::{NowPlaying, Privacy, StaleReason};
-use crate::domain::{TokenError, TokenManager, after};
+use crate::domain::{TokenError, TokenManager};
 
 /// The longest a 429 stops every Spotify call: Spotify's longest seen is about 5.3 hours.
 /// A `QUOTA_EXCEEDED` refusal is honoured longer (`quota::MAX_QUOTA_WAIT`).
@@ -346,100 +347,6 @@ impl NowPlayingService {
             return self.fall_back(ServiceError::BudgetSpent);
         }
         self.refresh(None, privacy).await
-    }
-
-    /// Calls Spotify (its first call already counted), then shares what came of it: the
-    /// answer and when it is next due, or the refusal. `lease` is the owner id of the
-    /// lease this attempt holds, if it holds one.
-    async fn refresh(&self, lease: Option<&str>, privacy: &Privacy) -> Result<NowPlaying, ServiceError> {
-        let last_seen = lock(&self.memory).last_seen.clone();
-        let fetch = self.fetch(last_seen.as_ref(), privacy);
-        let result = match tokio::time::timeout(self.timing.spotify_deadline, fetch).await {
-            Ok(result) => result,
-            Err(_) => Err(ServiceError::UpstreamUnavailable { cause: SpotifyError::Timeout, retry_after: None }),
-        };
-        if result.is_err() {
-            self.tokens.settle().await;
-        }
-        let refreshes = self.tokens.take_refreshes();
-        let counted = async {
-            if refreshes > 0
-                && let Err(e) = self.shared.count_refreshes(refreshes, self.clock.now()).await
-            {
-                warn!(error = %e, "could not count the token refresh");
-            }
-        };
-        match result {
-            Ok(doc) => {
-                let due = {
-                    let mut memory = lock(&self.memory);
-                    let due = self.schedule().due_at(&doc, memory.calls.spent(Share::Current, self.clock.now()));
-                    memory.snapshot = Some(doc.clone());
-                    memory.due_at = Some(due);
-                    if let Some(seen) = doc.seen_playing() {
-                        memory.last_seen = Some(seen);
-                    }
-                    due
-                };
-                info!(status = ?doc.status, due_at = %due, "now playing read from Spotify");
-                if let Some(owner) = lease {
-                    // The new token, if this refresh made one, is shared in the same round.
-                    let seen = doc.seen_playing();
-                    let (saved, (), ()) =
-                        tokio::join!(self.shared.save(&doc, seen.as_ref(), due), self.tokens.settle(), counted);
-                    if let Err(e) = saved {
-                        warn!(error = %e, "could not share the new snapshot");
-                        self.release(Some(owner), None).await;
-                    }
-                } else {
-                    tokio::join!(self.tokens.settle(), counted);
-                }
-                Ok(doc)
-            }
-            Err(ServiceError::UpstreamUnavailable { cause, retry_after }) => {
-                warn!(error = %cause, "Spotify call failed");
-                counted.await;
-                let refusal = match cause {
-                    SpotifyError::QuotaExceeded { retry_after } => Some((retry_after.min(MAX_QUOTA_WAIT), true)),
-                    // One absurd Retry-After must not stop every call for days.
-                    _ => retry_after.map(|wait| (wait.min(MAX_BACKOFF), false)),
-                };
-                if let Some((wait, quota)) = refusal {
-                    self.refuse(wait, quota).await;
-                } else {
-                    // Asked again after the floor, not by every request until then.
-                    let retry = after(self.clock.now(), self.timing.window);
-                    lock(&self.memory).due_at = Some(retry);
-                    self.release(lease, Some(retry)).await;
-                }
-                let retry_after = refusal.map(|(wait, _)| wait);
-                self.fall_back(ServiceError::UpstreamUnavailable { cause, retry_after })
-            }
-            Err(other) => {
-                counted.await;
-                self.release(lease, None).await;
-                self.fall_back(other)
-            }
-        }
-    }
-
-    /// Shares a refusal with every instance, whether or not this one held the lease: every
-    /// instance must stop, every share included.
-    async fn refuse(&self, wait: Duration, quota: bool) {
-        let until = after(self.clock.now(), wait);
-        let refusal = {
-            let mut memory = lock(&self.memory);
-            if quota {
-                memory.quota_until = Some(until);
-                Refusal::QuotaExceeded
-            } else {
-                memory.backoff_until = Some(until);
-                Refusal::RateLimited
-            }
-        };
-        if let Err(e) = self.shared.back_off(until, refusal).await {
-            warn!(error = %e, "could not share the refusal");
-        }
     }
 
     async fn release(&self, lease: Option<&str>, due_at: Option<OffsetDateTime>) {

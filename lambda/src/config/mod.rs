@@ -1,7 +1,12 @@
 //! `Config::from_env()`: every setting the function reads, validated at cold start.
 
+mod limits;
+
+pub use limits::{MAX_CALLS_PER_DAY, MIN_CALLS_PER_DAY, budget_from};
+use limits::{budget, suggestion_settings};
+
 use crate::domain::quota::Budget;
-use crate::domain::suggestions::{Limits, Mode, Settings};
+use crate::domain::suggestions::Settings;
 use crate::http::EdgeSecret;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -182,101 +187,6 @@ impl Config {
     }
 }
 
-/// The most calls a day the budget may name: far above any quota Spotify is known to grant.
-pub const MAX_CALLS_PER_DAY: u32 = 1_000_000;
-/// The fewest: below it the answer's share checks less than once every few minutes.
-pub const MIN_CALLS_PER_DAY: u32 = 100;
-
-/// The budget as `lookup` gives its variables (the owner's tools read the environment).
-pub fn budget_from(lookup: impl Fn(&str) -> Option<String>) -> Result<Budget, ConfigError> {
-    budget(&|name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()))
-}
-
-/// `SPOTIFY_CALLS_PER_DAY` and the shares of visitors and of the recent list, in percent;
-/// together the two shares leave the answer at least half.
-fn budget(get: &impl Fn(&str) -> Option<String>) -> Result<Budget, ConfigError> {
-    let defaults = Budget::default();
-    let calls_per_day = match get("SPOTIFY_CALLS_PER_DAY") {
-        None => defaults.calls_per_day,
-        Some(v) => {
-            v.parse::<u32>().ok().filter(|n| (MIN_CALLS_PER_DAY..=MAX_CALLS_PER_DAY).contains(n)).ok_or_else(|| {
-                ConfigError::Invalid {
-                    name: "SPOTIFY_CALLS_PER_DAY",
-                    reason: format!(
-                        "expected a whole number of Web API calls per 24 hours from {MIN_CALLS_PER_DAY} to \
-                     {MAX_CALLS_PER_DAY}, such as 1000 (Spotify refuses development-mode apps after about 1,100), \
-                     got {v:?}"
-                    ),
-                }
-            })?
-        }
-    };
-    let percent = |name: &'static str, default: u8| -> Result<u8, ConfigError> {
-        match get(name) {
-            None => Ok(default),
-            Some(v) => v.parse::<u8>().ok().filter(|p| *p <= 50).ok_or_else(|| ConfigError::Invalid {
-                name,
-                reason: format!("expected a whole percent of SPOTIFY_CALLS_PER_DAY from 0 to 50, got {v:?}"),
-            }),
-        }
-    };
-    let visitor_percent = percent("SPOTIFY_VISITOR_SHARE", defaults.visitor_percent)?;
-    let recent_percent = percent("SPOTIFY_RECENT_SHARE", defaults.recent_percent)?;
-    if visitor_percent + recent_percent > 50 {
-        return Err(ConfigError::Invalid {
-            name: "SPOTIFY_VISITOR_SHARE",
-            reason: format!(
-                "with SPOTIFY_RECENT_SHARE it takes {}% of the budget; together they may take at most 50%, \
-                 so that /v1/current keeps at least half",
-                visitor_percent + recent_percent
-            ),
-        });
-    }
-    Ok(Budget { calls_per_day, visitor_percent, recent_percent })
-}
-
-/// `SUGGESTIONS`, `SUGGESTIONS_PROOF_OF_WORK` and the limits.
-fn suggestion_settings(get: &impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
-    let defaults = Limits::default();
-    let mode = match get("SUGGESTIONS") {
-        None => Mode::Off,
-        Some(v) => v.parse::<Mode>().map_err(|reason| ConfigError::Invalid { name: "SUGGESTIONS", reason })?,
-    };
-    let proof_of_work = match get("SUGGESTIONS_PROOF_OF_WORK").as_deref() {
-        None | Some("on") => true,
-        Some("off") => false,
-        Some(other) => {
-            return Err(ConfigError::Invalid {
-                name: "SUGGESTIONS_PROOF_OF_WORK",
-                reason: format!("expected on or off, got {other:?}"),
-            });
-        }
-    };
-    let count = |name: &'static str, default: u32| -> Result<u32, ConfigError> {
-        match get(name) {
-            None => Ok(default),
-            Some(v) => v.parse::<u32>().ok().filter(|n| (1..=100_000).contains(n)).ok_or_else(|| {
-                ConfigError::Invalid { name, reason: format!("expected a whole number from 1 to 100000, got {v:?}") }
-            }),
-        }
-    };
-    let limits = Limits {
-        suggestions_per_visitor_per_hour: count(
-            "SUGGESTIONS_PER_VISITOR_PER_HOUR",
-            defaults.suggestions_per_visitor_per_hour,
-        )?,
-        suggestions_per_day: count("SUGGESTIONS_PER_DAY", defaults.suggestions_per_day)?,
-        searches_per_visitor_per_minute: count(
-            "SEARCHES_PER_VISITOR_PER_MINUTE",
-            defaults.searches_per_visitor_per_minute,
-        )?,
-        refusals_per_visitor_per_hour: count("REFUSALS_PER_VISITOR_PER_HOUR", defaults.refusals_per_visitor_per_hour)?,
-        refusals_per_day: count("REFUSALS_PER_DAY", defaults.refusals_per_day)?,
-        ..defaults
-    };
-    Ok(Settings { mode, proof_of_work, limits })
-}
-
 /// An http(s) base URL from `value`, or `default`; trailing slashes removed.
 pub fn base_url(name: &'static str, value: Option<String>, default: &str) -> Result<String, ConfigError> {
     let url = value.unwrap_or_else(|| default.to_owned());
@@ -320,6 +230,7 @@ fn origin(value: &str) -> Result<String, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::suggestions::{Limits, Mode};
     use std::collections::HashMap;
 
     fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
