@@ -77,8 +77,9 @@ def main() -> int:
 | --- | --- | --- |
 {table}
 
-With one copy per URL per {LIFETIME} s, the function answers at most about
-{args.seconds:.0f} / {LIFETIME} + 1 requests per URL however large the crowd.
+A copy lives until its answer is due, at least {LIFETIME} s (`CACHE_SECONDS`) and at most 60 s,
+so the function answers at most about {args.seconds:.0f} / {LIFETIME} + 1 requests per URL
+however large the crowd.
 """
     (ROOT / "bench" / "CROWD.md").write_text(text)
     print(text)
