@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import { SynthesisMessageLevel } from 'aws-cdk-lib/cx-api';
 import {
   AUTHORIZATION_PERIOD, CLIENT_ERRORS_PER_5_MIN, HEALTH_CHECK_EVERY, MIN_REQUESTS_FOR_RATE, QUOTA_REFUSED_METRIC, SCHEDULED_HEALTH_EVENT,
   SPOTIFY_CALLS_METRIC, WARN_DAYS,
@@ -940,7 +941,7 @@ describe('make synth', () => {
       const { app } = build(context, region, region ? ACCOUNT : undefined);
       const assembly = app.synth();
       const warnings = assembly.stacks.flatMap((s) =>
-        s.messages.filter((m) => m.level === 'warning').map((m) => `${m.id}: ${String(m.entry.data)}`));
+        s.messages.filter((m) => m.level === SynthesisMessageLevel.WARNING).map((m) => `${m.id}: ${JSON.stringify(m.entry.data)}`));
       expect([context, warnings]).toEqual([context, []]);
     }
   });
