@@ -22,8 +22,10 @@ SETTINGS_FILE ?= infra/deploy-settings.json
 REMEMBERED = $(shell python3 scripts/settings.py args $(SETTINGS_FILE))
 ALL_ARGS = $(REMEMBERED) $(CDK_ARGS)
 CDK := cd infra && CDK_DISABLE_VERSION_CHECK=1 npx cdk --no-notices
+# The last -c KEY=... of the settings: $(call setting,KEY).
+setting = $(lastword $(patsubst $(1)=%,%,$(filter $(1)=%,$(ALL_ARGS))))
 # The stack name: -c stackName=... in the settings, else the default.
-STACK ?= $(or $(lastword $(patsubst stackName=%,%,$(filter stackName=%,$(ALL_ARGS)))),NowPlaying)
+STACK ?= $(or $(call setting,stackName),NowPlaying)
 # BOOTSTRAP=yes: run `cdk bootstrap` first (once per account and region). Never by default:
 # it reads and may upgrade the account-wide CDKToolkit stack, which a deploy role may not.
 BOOTSTRAP ?=
@@ -156,9 +158,11 @@ destroy: $(NODE_STAMP) ## Remove the stack: function, table, API, distribution, 
 	@echo "  and API Gateway's account-wide logging role, which other APIs in the account may use."
 	$(CDK) destroy --all $(ALL_ARGS) -c withoutPackage=true $(if $(filter yes,$(FORCE)),--force)
 
-# The deployment's budget of Spotify calls, as remembered, for the owner's tools that spend it.
-setting = $(lastword $(patsubst $(1)=%,%,$(filter $(1)=%,$(ALL_ARGS))))
-SPOTIFY_BUDGET = $(foreach pair,SPOTIFY_CALLS_PER_DAY:spotifyCallsPerDay SPOTIFY_VISITOR_SHARE:spotifyVisitorShare SPOTIFY_RECENT_SHARE:spotifyRecentShare,$(if $(call setting,$(word 2,$(subst :, ,$(pair)))),$(word 1,$(subst :, ,$(pair)))=$(call setting,$(word 2,$(subst :, ,$(pair))))))
+# The deployment's budget of Spotify calls, as remembered, for the owner's tools that spend
+# it: each setting given becomes the function's variable of the same meaning.
+budget_var = $(if $(call setting,$(2)),$(1)=$(call setting,$(2)))
+SPOTIFY_BUDGET = $(call budget_var,SPOTIFY_CALLS_PER_DAY,spotifyCallsPerDay) \
+  $(call budget_var,SPOTIFY_VISITOR_SHARE,spotifyVisitorShare) $(call budget_var,SPOTIFY_RECENT_SHARE,spotifyRecentShare)
 suggestions: ## List visitors' suggestions; ARGS="approve ID", "reject ID" or "approve --all" (needs the AWS CLI)
 	@command -v aws >/dev/null || { echo "make suggestions needs the AWS CLI (aws) on PATH" >&2; exit 1; }
 	cargo build --quiet --locked --bin now-playing-suggestions
@@ -167,7 +171,7 @@ suggestions: ## List visitors' suggestions; ARGS="approve ID", "reject ID" or "a
 	  $(SPOTIFY_BUDGET) target/debug/now-playing-suggestions --table "$$table" $(ARGS)
 
 # The privacy parameter: -c privacyParameter=... in the settings, else the default.
-PRIVACY_PARAMETER ?= $(or $(lastword $(patsubst privacyParameter=%,%,$(filter privacyParameter=%,$(ALL_ARGS)))),/now-playing/privacy)
+PRIVACY_PARAMETER ?= $(or $(call setting,privacyParameter),/now-playing/privacy)
 privacy: ## What the world sees: ARGS="show", "pause", "resume", "hide artist LINK", "unhide …", "explicit on", "episodes on", "quiet 23:00-07:00 Europe/Berlin", "quiet off"
 	cargo build --quiet --locked --bin now-playing-privacy
 	target/debug/now-playing-privacy --parameter "$(PRIVACY_PARAMETER)" $(ARGS)
