@@ -68,11 +68,10 @@ fn ledger(item: &HashMap<String, AttributeValue>) -> CallLedger {
             ledger.hours.entry(hour).or_default().refreshes = n;
             continue;
         }
-        let Some((kind, rest)) = name.split_once('_') else { continue };
-        let Some((share, hour)) = rest.split_once('_') else { continue };
-        let Some(share) = Share::ALL.into_iter().find(|s| share.len() == 1 && share.starts_with(letter(*s))) else {
-            continue;
-        };
+        // `calls_c_<hour>` or `room_c_<hour>`; anything else is another attribute.
+        let mut parts = name.splitn(3, '_');
+        let (Some(kind), Some(share), Some(hour)) = (parts.next(), parts.next(), parts.next()) else { continue };
+        let Some(share) = Share::ALL.into_iter().find(|s| share == letter(*s).to_string()) else { continue };
         let Ok(hour) = hour.parse::<i64>() else { continue };
         match kind {
             "calls" => ledger.set(share, hour, Some(n), None),
