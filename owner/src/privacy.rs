@@ -14,11 +14,13 @@ use now_playing::domain::privacy::{QuietHours, is_spotify_id};
 use now_playing::domain::quota::MAX_ANSWER_AGE;
 use now_playing::domain::service::PRIVACY_REREAD;
 use now_playing::http::STALE_WHILE_REVALIDATE;
+use time::OffsetDateTime;
 
 const USAGE: &str = "usage: now-playing-privacy [--parameter NAME] COMMAND
 
   show                      the rules (the default)
-  pause | resume            stop showing anything, or show again
+  pause | resume            stop showing anything, or show again; what was heard
+                            during a pause stays hidden
   hide KIND ID-OR-LINK      hide an artist, track, album, show or playlist: its id, its
                             open.spotify.com link or its spotify: URI
   unhide KIND ID-OR-LINK    show it again
@@ -132,8 +134,8 @@ fn parse_command(words: Vec<String>) -> Result<Command> {
     Ok(command)
 }
 
-/// The rules after `command`; `None` for `show`.
-fn apply(mut rules: PrivacyRules, command: Command) -> Result<Option<PrivacyRules>> {
+/// The rules after `command` at `now`; `None` for `show`.
+fn apply(mut rules: PrivacyRules, command: Command, now: OffsetDateTime) -> Result<Option<PrivacyRules>> {
     fn set(rules: &mut PrivacyRules, kind: Kind) -> &mut std::collections::BTreeSet<String> {
         match kind {
             Kind::Artist => &mut rules.hide.artists,
@@ -145,7 +147,9 @@ fn apply(mut rules: PrivacyRules, command: Command) -> Result<Option<PrivacyRule
     }
     match command {
         Command::Show => return Ok(None),
-        Command::Sharing(on) => rules.sharing = on,
+        // A pause's span is kept once it is over: what was heard in it stays hidden.
+        Command::Sharing(true) => rules.resume(now),
+        Command::Sharing(false) => rules.pause(now),
         Command::Hide(kind, id) => {
             set(&mut rules, kind).insert(id);
         }
@@ -198,7 +202,7 @@ async fn run() -> Result<()> {
         })?,
         None => PrivacyRules::default(),
     };
-    let Some(changed) = apply(rules.clone(), command)? else {
+    let Some(changed) = apply(rules.clone(), command, OffsetDateTime::now_utc())? else {
         if stored.is_none() {
             println!("{parameter} does not exist: everything is shown.");
         }
@@ -265,16 +269,22 @@ mod tests {
     #[test]
     fn commands_change_the_rules_and_bad_ones_are_refused() {
         let hide = parse_command(words(&format!("hide artist {ARTIST}"))).unwrap();
-        let rules = apply(PrivacyRules::default(), hide).unwrap().unwrap();
+        let now = time::macros::datetime!(2026-12-08 10:00 UTC);
+        let rules = apply(PrivacyRules::default(), hide, now).unwrap().unwrap();
         assert!(rules.hide.artists.contains(ARTIST));
-        let rules = apply(rules, parse_command(words(&format!("unhide artists {ARTIST}"))).unwrap()).unwrap().unwrap();
+        let rules =
+            apply(rules, parse_command(words(&format!("unhide artists {ARTIST}"))).unwrap(), now).unwrap().unwrap();
         assert!(rules.hide.artists.is_empty());
-        assert!(apply(rules.clone(), parse_command(words(&format!("unhide artist {ARTIST}"))).unwrap()).is_err());
+        assert!(apply(rules.clone(), parse_command(words(&format!("unhide artist {ARTIST}"))).unwrap(), now).is_err());
         let quiet = parse_command(words("quiet 23:00-07:00 Europe/Berlin")).unwrap();
-        let rules = apply(rules, quiet).unwrap().unwrap();
+        let rules = apply(rules, quiet, now).unwrap().unwrap();
         assert_eq!(rules.to_document()["quiet_hours"]["time_zone"], "Europe/Berlin");
-        let paused = apply(rules, Command::Sharing(false)).unwrap().unwrap();
+        let paused = apply(rules, Command::Sharing(false), now).unwrap().unwrap();
         assert!(!paused.sharing);
+        let later = now + time::Duration::hours(2);
+        let resumed = apply(paused, Command::Sharing(true), later).unwrap().unwrap();
+        let spans = &resumed.to_document()["paused_spans"];
+        assert_eq!(spans, &serde_json::json!([{"from": "2026-12-08T10:00:00Z", "to": "2026-12-08T12:00:00Z"}]));
         for bad in [
             "quiet 25:00-07:00 Europe/Berlin",
             "quiet 23:00-07:00 Mars/Base",

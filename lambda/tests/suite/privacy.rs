@@ -204,6 +204,39 @@ async fn quiet_hours_are_read_in_their_zone_through_the_routes() {
     assert_eq!(json_of(&app.handle(get("/v1/current", &[])).await)["status"], "offline");
 }
 
+#[tokio::test]
+async fn plays_in_quiet_hours_stay_hidden_on_every_route_once_the_hours_are_over() {
+    let h = Harness::new();
+    h.spotify.script_refresh(vec![grant("access-1", None)]);
+    h.spotify.script_playing(vec![Ok(Playback::Nothing); 4]);
+    let at = |hour_minute: time::Time| time::OffsetDateTime::new_utc(datetime!(2026-12-08 0:00).date(), hour_minute);
+    let ended = |name: &str, minute: time::Time| Played { played_at: at(minute), ..other(name, 0) };
+    let history = vec![
+        ended("Quiet three", time::macros::time!(14:40)),
+        ended("Quiet two", time::macros::time!(14:36)),
+        ended("Quiet one", time::macros::time!(14:32)),
+        ended("Before", time::macros::time!(14:00)),
+    ];
+    h.spotify.script_history(vec![Ok(history.clone()), Ok(history.clone()), Ok(history)]);
+    *h.clock.0.lock().unwrap() = at(time::macros::time!(14:50));
+    let rules = r#"{"quiet_hours": {"from": "14:07", "to": "14:52", "time_zone": "UTC"}}"#;
+    let app = App::new(service(&h, &FakePrivacy::with(Ok(Some(rules)))), art(), app_settings(AllowedOrigins::Any));
+    assert_eq!(json_of(&app.handle(get("/v1/current", &[])).await)["status"], "offline");
+    assert_eq!(json_of(&app.handle(get("/v1/recent", &[])).await)["items"], serde_json::json!([]));
+    *h.clock.0.lock().unwrap() = at(time::macros::time!(14:52:02));
+    let current = app.handle(get("/v1/current", &[])).await;
+    let recent = app.handle(get("/v1/recent", &[])).await;
+    let card = app.handle(get("/v1/card.svg", &[])).await;
+    assert_eq!(json_of(&current)["status"], "last_played");
+    assert_eq!(json_of(&current)["item"]["name"], "Before");
+    let names: Vec<_> =
+        json_of(&recent)["items"].as_array().unwrap().iter().map(|p| p["item"]["name"].clone()).collect();
+    assert_eq!(names, ["Before"]);
+    for answer in [&current, &recent, &card] {
+        assert!(!text_of(answer).contains("Quiet"), "{}", text_of(answer));
+    }
+}
+
 fn art() -> Arc<ArtLibrary> {
     Arc::new(ArtLibrary::new(Arc::new(FakeArtwork::default()), Arc::new(MemoryArtCache::default())))
 }

@@ -4,7 +4,10 @@ use std::collections::BTreeSet;
 
 use serde::Deserialize;
 
-use super::{Hidden, PrivacyRules, QuietHours, is_spotify_id};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::{Hidden, Paused, PrivacyRules, QuietHours, is_spotify_id};
 
 /// The document's shape; every key optional, nothing unknown.
 #[derive(Deserialize)]
@@ -20,6 +23,25 @@ struct Document {
     hide_episodes: Option<bool>,
     #[serde(default)]
     quiet_hours: Option<QuietDocument>,
+    #[serde(default)]
+    paused_since: Option<String>,
+    #[serde(default)]
+    paused_spans: Vec<SpanDocument>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpanDocument {
+    from: String,
+    to: String,
+}
+
+fn instant(text: &str, key: &str) -> Result<OffsetDateTime, String> {
+    OffsetDateTime::parse(text, &Rfc3339).map_err(|_| format!("{key} must be a time such as 2026-12-08T01:00:00Z"))
+}
+
+fn written(at: OffsetDateTime) -> String {
+    at.to_offset(time::UtcOffset::UTC).format(&Rfc3339).unwrap_or_default()
 }
 
 #[derive(Deserialize, Default)]
@@ -85,7 +107,25 @@ impl PrivacyRules {
             Some(q) => Some(QuietHours::new(&q.from, &q.to, &q.time_zone)?),
             None => None,
         };
+        let paused_since = match doc.paused_since.as_deref() {
+            Some(text) if !sharing => Some(instant(text, "paused_since")?),
+            Some(_) => return Err("paused_since belongs to paused sharing only".into()),
+            None => None,
+        };
+        let paused = doc
+            .paused_spans
+            .iter()
+            .map(|span| {
+                let (from, to) = (instant(&span.from, "paused_spans.from")?, instant(&span.to, "paused_spans.to")?);
+                if from > to {
+                    return Err("a paused span must end after it starts".to_owned());
+                }
+                Ok(Paused { from, to })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
         Ok(PrivacyRules {
+            paused_since,
+            paused,
             sharing,
             hide,
             hide_explicit: doc.hide_explicit.unwrap_or(false),
@@ -109,6 +149,13 @@ impl PrivacyRules {
             "hide_explicit": self.hide_explicit,
             "hide_episodes": self.hide_episodes,
         });
+        if let Some(since) = self.paused_since {
+            doc["paused_since"] = written(since).into();
+        }
+        if !self.paused.is_empty() {
+            doc["paused_spans"] =
+                self.paused.iter().map(|p| serde_json::json!({"from": written(p.from), "to": written(p.to)})).collect();
+        }
         if let Some(q) = &self.quiet_hours {
             doc["quiet_hours"] = serde_json::json!({
                 "from": format!("{:02}:{:02}", q.from.0, q.from.1),
@@ -146,6 +193,10 @@ mod tests {
             (r#"{"quiet_hours": {"from": "25:00", "to": "07:00", "time_zone": "Europe/Berlin"}}"#, "quiet_hours.from"),
             (r#"{"quiet_hours": {"from": "23:00", "to": "07:00", "time_zone": "Mars/Olympus"}}"#, "time_zone"),
             (r#"{"quiet_hours": {"from": "07:00", "to": "07:00", "time_zone": "UTC"}}"#, "must differ"),
+            (r#"{"sharing": "paused", "paused_since": "guilty"}"#, "paused_since must be a time"),
+            (r#"{"paused_since": "2026-12-08T01:00:00Z"}"#, "paused sharing only"),
+            (r#"{"paused_spans": [{"from": "2026-12-08T02:00:00Z", "to": "2026-12-08T01:00:00Z"}]}"#, "must end after"),
+            (r#"{"paused_spans": [{"from": "2026-12-08T01:00:00Z"}]}"#, "not a JSON object"),
         ] {
             let err = PrivacyRules::parse(doc).unwrap_err();
             assert!(err.contains(names), "{doc}: {err}");
@@ -158,11 +209,15 @@ mod tests {
     #[test]
     fn the_document_round_trips() {
         let text = format!(
-            r#"{{"sharing": "paused", "hide": {{"artists": ["{ARTIST}"], "playlists": ["{PLAYLIST}"]}},
+            r#"{{"sharing": "paused", "paused_since": "2026-12-08T01:00:00Z",
+                "paused_spans": [{{"from": "2026-12-07T22:00:00+01:00", "to": "2026-12-07T23:00:00Z"}}],
+                "hide": {{"artists": ["{ARTIST}"], "playlists": ["{PLAYLIST}"]}},
                 "hide_explicit": true, "quiet_hours": {{"from": "23:00", "to": "07:30", "time_zone": "Europe/Berlin"}}}}"#
         );
         let parsed = rules(&text);
         assert_eq!(rules(&parsed.to_document().to_string()), parsed);
         assert_eq!(parsed.to_document()["quiet_hours"]["to"], "07:30");
+        assert_eq!(parsed.to_document()["paused_spans"][0]["from"], "2026-12-07T21:00:00Z");
+        assert_eq!(parsed.paused.len(), 1);
     }
 }

@@ -15,6 +15,45 @@ use time::OffsetDateTime;
 
 use crate::domain::{Item, ItemKind, NowPlaying, Played};
 
+/// When a play was heard: from its start to its end, or to now while it plays. The rules
+/// judge this span, not the moment they are asked, so a play inside quiet hours or a pause
+/// stays hidden once they are over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Heard {
+    pub from: OffsetDateTime,
+    pub to: OffsetDateTime,
+}
+
+impl Heard {
+    /// A play from the history: `played_at` is its end, its start a track's length before.
+    pub fn played(played: &Played) -> Heard {
+        let length = time::Duration::milliseconds(i64::try_from(played.item.duration_ms).unwrap_or(i64::MAX / 2));
+        Heard { from: played.played_at.checked_sub(length).unwrap_or(played.played_at), to: played.played_at }
+    }
+
+    /// What plays at `at`, `progress_ms` into it (from `at` itself when not known).
+    pub fn playing(progress_ms: Option<u64>, at: OffsetDateTime) -> Heard {
+        let progress = time::Duration::milliseconds(i64::try_from(progress_ms.unwrap_or(0)).unwrap_or(i64::MAX / 2));
+        Heard { from: at.checked_sub(progress).unwrap_or(at), to: at }
+    }
+
+    /// What an answer shows: its last play's span, else what played when it was fetched, up
+    /// to `at`.
+    pub fn answer(doc: &NowPlaying, item: &Item, at: OffsetDateTime) -> Heard {
+        match doc.played_at {
+            Some(played_at) => Heard::played(&Played { item: item.clone(), played_at, context: None }),
+            None => {
+                let started = Heard::playing(doc.progress_ms, doc.fetched_at).from;
+                Heard { from: started.min(at), to: at.max(started) }
+            }
+        }
+    }
+
+    fn overlaps(&self, from: OffsetDateTime, to: OffsetDateTime) -> bool {
+        self.from <= to && from <= self.to
+    }
+}
+
 /// What is hidden, by Spotify id.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Hidden {
@@ -47,6 +86,21 @@ impl QuietHours {
         Ok(QuietHours { from, to, time_zone: time_zone.to_owned(), zone })
     }
 
+    /// Whether any moment of `heard` falls inside the daily span. The span starts on a whole
+    /// minute, so a play that begins outside it overlaps it exactly when one of the whole
+    /// minutes it covers is inside.
+    pub fn overlaps(&self, heard: Heard) -> bool {
+        if self.contains(heard.from) || self.contains(heard.to) {
+            return true;
+        }
+        if heard.to - heard.from >= time::Duration::DAY {
+            return true;
+        }
+        let first = heard.from.unix_timestamp().div_euclid(60) + 1;
+        let last = heard.to.unix_timestamp().div_euclid(60);
+        (first..=last).any(|minute| OffsetDateTime::from_unix_timestamp(minute * 60).is_ok_and(|at| self.contains(at)))
+    }
+
     /// Whether `at` falls inside the span, in the span's own zone.
     pub fn contains(&self, at: OffsetDateTime) -> bool {
         let Ok(instant) = jiff::Timestamp::from_second(at.unix_timestamp()) else { return true };
@@ -76,7 +130,22 @@ pub struct PrivacyRules {
     pub hide_explicit: bool,
     pub hide_episodes: bool,
     pub quiet_hours: Option<QuietHours>,
+    /// When sharing was paused, while it is (`make privacy pause` records it).
+    pub paused_since: Option<OffsetDateTime>,
+    /// Pauses that are over, oldest first: what was heard in them stays hidden.
+    pub paused: Vec<Paused>,
 }
+
+/// A pause of sharing that is over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Paused {
+    pub from: OffsetDateTime,
+    pub to: OffsetDateTime,
+}
+
+/// The pauses a document keeps; `make privacy resume` joins the two oldest beyond this,
+/// which hides the little between them rather than forget a pause.
+pub const MAX_PAUSES: usize = 20;
 
 impl Default for PrivacyRules {
     fn default() -> Self {
@@ -86,6 +155,8 @@ impl Default for PrivacyRules {
             hide_explicit: false,
             hide_episodes: false,
             quiet_hours: None,
+            paused_since: None,
+            paused: Vec::new(),
         }
     }
 }
@@ -99,6 +170,37 @@ impl PrivacyRules {
     /// Whether nothing at all may be shown at `at`: sharing paused, or quiet hours.
     pub fn silent_at(&self, at: OffsetDateTime) -> bool {
         !self.sharing || self.quiet_hours.as_ref().is_some_and(|q| q.contains(at))
+    }
+
+    /// Whether a play heard over `heard` falls in quiet hours or a pause, over or not.
+    pub fn silenced(&self, heard: Heard) -> bool {
+        self.quiet_hours.as_ref().is_some_and(|q| q.overlaps(heard))
+            || self.paused.iter().any(|p| heard.overlaps(p.from, p.to))
+            || self.paused_since.is_some_and(|since| heard.to >= since)
+    }
+
+    /// Ends sharing's pause at `at`: the span is kept, so what was heard in it stays hidden.
+    /// A pause of unknown start (a document written by hand) covers everything before.
+    pub fn resume(&mut self, at: OffsetDateTime) {
+        if !self.sharing {
+            let from = self.paused_since.unwrap_or(OffsetDateTime::UNIX_EPOCH).min(at);
+            self.paused.push(Paused { from, to: at });
+            self.paused.sort_by_key(|p| p.from);
+            while self.paused.len() > MAX_PAUSES {
+                let second = self.paused.remove(1);
+                self.paused[0].to = self.paused[0].to.max(second.to);
+            }
+        }
+        self.sharing = true;
+        self.paused_since = None;
+    }
+
+    /// Pauses sharing from `at`, unless it is paused already.
+    pub fn pause(&mut self, at: OffsetDateTime) {
+        if self.sharing {
+            self.paused_since = Some(at);
+        }
+        self.sharing = false;
     }
 
     /// Whether a play of `item` from `context` (a Spotify URI such as
@@ -197,17 +299,17 @@ impl Privacy {
         }
     }
 
-    /// Whether the play may be shown at `at`.
-    pub fn shows(&self, item: &Item, context: Option<&str>, at: OffsetDateTime) -> bool {
+    /// Whether the play, heard over `heard`, may be shown at `at`.
+    pub fn shows(&self, item: &Item, context: Option<&str>, heard: Heard, at: OffsetDateTime) -> bool {
         match self {
             Privacy::Open => true,
-            Privacy::Rules(rules) => !rules.silent_at(at) && !rules.hides(item, context),
+            Privacy::Rules(rules) => !rules.silent_at(at) && !rules.silenced(heard) && !rules.hides(item, context),
             Privacy::Closed(_) => false,
         }
     }
 
     pub fn shows_played(&self, played: &Played, at: OffsetDateTime) -> bool {
-        self.shows(&played.item, played.context.as_deref(), at)
+        self.shows(&played.item, played.context.as_deref(), Heard::played(played), at)
     }
 
     /// The answer as the world may see it at `at`. A hidden item, or any item while silent,
@@ -215,7 +317,10 @@ impl Privacy {
     /// under the rules already; this is the last look before any route answers, for an
     /// answer decided under older rules (the shared one, the stale one).
     pub fn screen(&self, doc: NowPlaying, at: OffsetDateTime) -> NowPlaying {
-        let shown = doc.item.as_ref().is_none_or(|item| self.shows(item, doc.context.as_deref(), at));
+        let shown = doc
+            .item
+            .as_ref()
+            .is_none_or(|item| self.shows(item, doc.context.as_deref(), Heard::answer(&doc, item, at), at));
         if shown {
             return doc;
         }
@@ -355,6 +460,74 @@ mod tests {
         assert!(!lunch.silent_at(datetime!(2026-12-05 18:30 UTC)));
         assert!(rules(r#"{"sharing": "paused"}"#).silent_at(datetime!(2026-12-05 12:00 UTC)));
         assert!(!rules(r#"{"sharing": "on"}"#).silent_at(datetime!(2026-12-05 12:00 UTC)));
+    }
+
+    fn heard_until(minute_end: OffsetDateTime, minutes: i64) -> Played {
+        Played {
+            item: Item { duration_ms: u64::try_from(minutes * 60_000).unwrap(), ..track() },
+            played_at: minute_end,
+            context: None,
+        }
+    }
+
+    #[test]
+    fn a_play_in_quiet_hours_stays_hidden_once_they_are_over() {
+        // Quiet 14:07 to 14:52; plays ending 14:32 to 14:40; asked at 14:52:02.
+        let privacy = Privacy::Rules(rules(r#"{"quiet_hours": {"from": "14:07", "to": "14:52", "time_zone": "UTC"}}"#));
+        let after = datetime!(2026-12-08 14:52:02 UTC);
+        for end in [datetime!(2026-12-08 14:32 UTC), datetime!(2026-12-08 14:36 UTC), datetime!(2026-12-08 14:40 UTC)] {
+            assert!(!privacy.shows_played(&heard_until(end, 3), after), "{end}");
+        }
+        // Begun before the quiet hours and ended in them, or over them whole.
+        assert!(!privacy.shows_played(&heard_until(datetime!(2026-12-08 14:08 UTC), 4), after));
+        assert!(!privacy.shows_played(&heard_until(datetime!(2026-12-08 15:10 UTC), 70), after));
+        // Begun in them, ended after.
+        assert!(!privacy.shows_played(&heard_until(datetime!(2026-12-08 14:53 UTC), 3), after));
+        // Wholly before or after.
+        assert!(privacy.shows_played(&heard_until(datetime!(2026-12-08 14:06 UTC), 3), after));
+        assert!(privacy.shows_played(&heard_until(datetime!(2026-12-08 14:56 UTC), 3), after));
+        // What plays now began in them.
+        let item = Item { duration_ms: 600_000, ..track() };
+        assert!(!privacy.shows(&item, None, Heard::playing(Some(120_000), after), after));
+        assert!(privacy.shows(&item, None, Heard::playing(Some(1_000), after), after));
+    }
+
+    #[test]
+    fn a_pause_that_is_over_keeps_what_was_heard_in_it_hidden() {
+        let mut r = PrivacyRules::default();
+        r.pause(datetime!(2026-12-08 10:00 UTC));
+        r.pause(datetime!(2026-12-08 10:30 UTC));
+        assert_eq!(r.paused_since, Some(datetime!(2026-12-08 10:00 UTC)), "a second pause keeps the first's start");
+        r.resume(datetime!(2026-12-08 11:00 UTC));
+        let r = rules(&r.to_document().to_string());
+        assert!(r.sharing);
+        let privacy = Privacy::Rules(r);
+        let later = datetime!(2026-12-08 12:00 UTC);
+        assert!(!privacy.shows_played(&heard_until(datetime!(2026-12-08 10:20 UTC), 3), later));
+        assert!(!privacy.shows_played(&heard_until(datetime!(2026-12-08 11:01 UTC), 3), later), "ended after");
+        assert!(privacy.shows_played(&heard_until(datetime!(2026-12-08 09:50 UTC), 3), later));
+        assert!(privacy.shows_played(&heard_until(datetime!(2026-12-08 11:30 UTC), 3), later));
+        // A hand-written pause of unknown start hides everything before its end.
+        let mut hand = rules(r#"{"sharing": "paused"}"#);
+        hand.resume(datetime!(2026-12-08 11:00 UTC));
+        assert!(!Privacy::Rules(hand).shows_played(&heard_until(datetime!(2026-01-01 10:00 UTC), 3), later));
+    }
+
+    #[test]
+    fn pauses_beyond_the_limit_are_joined_never_forgotten() {
+        let mut r = PrivacyRules::default();
+        let day = datetime!(2026-11-01 00:00 UTC);
+        for n in 0..(MAX_PAUSES as i64 + 3) {
+            r.pause(day + time::Duration::days(n));
+            r.resume(day + time::Duration::days(n) + time::Duration::hours(1));
+        }
+        assert_eq!(r.paused.len(), MAX_PAUSES);
+        let privacy = Privacy::Rules(r);
+        let later = datetime!(2026-12-31 00:00 UTC);
+        for n in 0..(MAX_PAUSES as i64 + 3) {
+            let inside = day + time::Duration::days(n) + time::Duration::minutes(30);
+            assert!(!privacy.shows_played(&heard_until(inside, 3), later), "pause {n}");
+        }
     }
 
     #[test]

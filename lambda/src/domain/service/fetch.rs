@@ -9,6 +9,7 @@ use tracing::{info, warn};
 use super::{MAX_BACKOFF, NowPlayingService, ServiceError, after_retry, lock};
 use crate::domain::art::art_image;
 use crate::domain::ports::{Refusal, SpotifyError};
+use crate::domain::privacy::Heard;
 use crate::domain::quota::{MAX_QUOTA_WAIT, Share, spend};
 use crate::domain::{Item, NowPlaying, Palette, Playback, Played, Privacy, after};
 
@@ -146,7 +147,9 @@ impl NowPlayingService {
         };
         let now = self.clock.now();
         let shown = match &playback {
-            Playback::Item { item, context, .. } => privacy.shows(item, context.as_deref(), now),
+            Playback::Item { item, context, progress_ms, .. } => {
+                privacy.shows(item, context.as_deref(), Heard::playing(*progress_ms, now), now)
+            }
             Playback::Nothing => false,
         };
         let playback = if shown { playback } else { Playback::Nothing };
