@@ -18,9 +18,9 @@ pub use art::{Art, ArtLibrary};
 pub use health::Health;
 pub use links::{ImageHosts, is_spotify_link};
 pub use model::{
-    Credentials, Image, Item, ItemKind, Link, NowPlaying, Playback, Played, RecentPlays, StaleReason, Status,
+    Credentials, Credits, Image, Item, ItemKind, Link, NowPlaying, Playback, Played, RecentPlays, StaleReason, Status,
 };
-pub use model::{MAX_ARTISTS, MAX_IMAGES, MAX_NAME_CHARS, MAX_RECENT, after};
+pub use model::{MAX_ARTISTS, MAX_CREDITED, MAX_IMAGES, MAX_NAME_CHARS, MAX_RECENT, after};
 pub use palette::{Palette, Rgb};
 pub use privacy::{Privacy, PrivacyRules};
 pub use service::{NowPlayingService, ServiceError, ServicePorts};

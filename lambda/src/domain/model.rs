@@ -20,8 +20,11 @@ pub fn after(at: OffsetDateTime, duration: std::time::Duration) -> OffsetDateTim
 pub const MAX_NAME_CHARS: usize = 200;
 /// The most images kept per item (Spotify sends three sizes).
 pub const MAX_IMAGES: usize = 4;
-/// The most artists kept per item.
+/// The most artists kept per item for show.
 pub const MAX_ARTISTS: usize = 10;
+/// The most artist ids kept per item for the privacy rules; a track credited to more is
+/// taken as one whose artists cannot be read.
+pub const MAX_CREDITED: usize = 100;
 
 /// The owner's Spotify app credentials and long-lived authorization, as stored in SSM.
 /// Secret fields never print: their `Debug` is `[REDACTED]`.
@@ -89,6 +92,58 @@ pub struct Item {
     /// without art, or until the image could be had.
     #[serde(default)]
     pub palette: Option<Palette>,
+    /// Who and what made it, by id, for the privacy rules: kept with the shared state,
+    /// never part of what a visitor gets (`public`).
+    #[serde(default)]
+    pub credits: Credits,
+}
+
+/// The ids of an item's artists and of its album (a track) or show (an episode), read from
+/// Spotify's `id`, else its `uri`, else its link, before anything is trimmed for show. The
+/// privacy rules judge these, so an artist past the tenth still counts.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credits {
+    /// Every artist's id (none for an episode); `None` when one could not be read, or
+    /// there were more than `MAX_CREDITED`.
+    pub artists: Option<Vec<String>>,
+    /// The album's id, or the show's; `None` when it could not be read.
+    pub collection: Option<String>,
+}
+
+/// What a visitor gets of an `Item`: every field but its credits.
+#[derive(Serialize)]
+pub struct PublicItem<'a> {
+    #[serde(rename = "type")]
+    pub kind: ItemKind,
+    pub id: &'a Option<String>,
+    pub name: &'a str,
+    pub url: &'a Option<String>,
+    pub artists: &'a [Link],
+    pub album: &'a Link,
+    pub images: &'a [Image],
+    pub duration_ms: u64,
+    pub explicit: bool,
+    pub is_local: bool,
+    pub palette: &'a Option<Palette>,
+}
+
+impl Item {
+    /// The item as a visitor gets it.
+    pub fn public(&self) -> PublicItem<'_> {
+        PublicItem {
+            kind: self.kind,
+            id: &self.id,
+            name: &self.name,
+            url: &self.url,
+            artists: &self.artists,
+            album: &self.album,
+            images: &self.images,
+            duration_ms: self.duration_ms,
+            explicit: self.explicit,
+            is_local: self.is_local,
+            palette: &self.palette,
+        }
+    }
 }
 
 /// What `currently-playing` said.
@@ -151,7 +206,7 @@ impl RecentPlays {
             .plays
             .iter()
             .take(limit)
-            .map(|p| serde_json::json!({ "item": p.item, "played_at": millis::text(p.played_at) }))
+            .map(|p| serde_json::json!({ "item": p.item.public(), "played_at": millis::text(p.played_at) }))
             .collect();
         serde_json::json!({
             "items": items,
@@ -205,7 +260,7 @@ pub struct NowPlaying {
 pub struct PublicNowPlaying<'a> {
     pub status: Status,
     pub is_playing: bool,
-    pub item: Option<&'a Item>,
+    pub item: Option<PublicItem<'a>>,
     pub progress_ms: Option<u64>,
     #[serde(with = "crate::domain::millis::option")]
     pub played_at: Option<OffsetDateTime>,
@@ -221,7 +276,7 @@ impl NowPlaying {
         PublicNowPlaying {
             status: self.status,
             is_playing: self.is_playing,
-            item: self.item.as_ref(),
+            item: self.item.as_ref().map(Item::public),
             progress_ms: self.progress_ms,
             played_at: self.played_at,
             fetched_at: self.fetched_at,
@@ -320,6 +375,7 @@ mod tests {
             explicit: false,
             is_local: false,
             palette: None,
+            credits: Default::default(),
         }
     }
 

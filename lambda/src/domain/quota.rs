@@ -330,6 +330,7 @@ mod tests {
             explicit: false,
             is_local: false,
             palette: None,
+            credits: Default::default(),
         };
         NowPlaying {
             status: Status::Playing,

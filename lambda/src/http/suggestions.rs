@@ -10,6 +10,7 @@ use super::App;
 use super::caching::{PRIVATE, SEARCH};
 use super::edge::visitor_address;
 use super::respond::{error_body, json_body, printable, with_retry_after};
+use crate::domain::Item;
 use crate::domain::ports::SpotifyError;
 use crate::domain::suggestions::{Status, Submission, SuggestError, SuggestionService};
 
@@ -57,7 +58,10 @@ impl App {
         .await;
         match result {
             Ok(tracks) => {
-                let mut r = json_body(StatusCode::OK, &json!({ "tracks": tracks }));
+                let mut r = json_body(
+                    StatusCode::OK,
+                    &json!({ "tracks": tracks.iter().map(Item::public).collect::<Vec<_>>() }),
+                );
                 r.headers_mut().insert(header::CACHE_CONTROL, SEARCH);
                 r
             }
@@ -91,7 +95,7 @@ impl App {
                     Status::Added => "added",
                     _ => "pending",
                 };
-                let doc = json!({ "suggestion": { "id": suggestion.track, "status": status, "track": item } });
+                let doc = json!({ "suggestion": { "id": suggestion.track, "status": status, "track": item.public() } });
                 json_body(StatusCode::ACCEPTED, &doc)
             }
             Err(e) => e.response(),

@@ -79,6 +79,7 @@ mod tests {
             explicit: false,
             is_local: true,
             palette: None,
+            credits: Default::default(),
         };
         NowPlaying::from_spotify(
             Playback::Item { item, is_playing: status_playing, progress_ms: Some(100_000), context: None },

@@ -88,6 +88,7 @@ mod tests {
                 explicit: false,
                 is_local: false,
                 palette: None,
+                credits: Default::default(),
             },
             played_at: NOW - time::Duration::minutes(minutes_ago),
             context: None,

@@ -224,6 +224,41 @@ fn one_odd_field_drops_that_field_not_the_answer() {
 }
 
 #[test]
+fn every_artist_id_is_read_for_the_rules_from_id_uri_or_link_before_the_list_is_cut_for_show() {
+    let id = |n: usize| format!("{n:A>22}");
+    let item = item_of(track_with(|d| {
+        let mut artists: Vec<Value> = (0..11)
+            .map(|n| json!({"name": format!("Artist {n}"), "id": id(n), "uri": format!("spotify:artist:{}", id(n))}))
+            .collect();
+        // By its URI only, by its link only, and one too odd to show.
+        artists[3] =
+            json!({"name": "By URI", "id": null, "uri": format!("spotify:artist:{}", id(3)), "external_urls": {}});
+        artists[4] = json!({"name": "By link", "external_urls": {"spotify": format!("https://open.spotify.com/artist/{}", id(4))}});
+        artists.push(json!({"id": id(11)}));
+        d["item"]["artists"] = Value::Array(artists);
+    }));
+    assert_eq!(item.artists.len(), now_playing::domain::MAX_ARTISTS, "ten shown");
+    assert_eq!(item.credits.artists, Some((0..12).map(id).collect::<Vec<_>>()), "twelve judged");
+    assert_eq!(item.credits.collection.as_deref(), Some("6XhjNHCyCDyyGJRM5mg40G"), "the album");
+    for unreadable in
+        [json!({"name": "No id"}), json!({"name": "Bad", "id": "x", "uri": "spotify:album:6XzQcKsUvCYZKgIYQ0dPNq"})]
+    {
+        let item = item_of(track_with(|d| d["item"]["artists"][0] = unreadable.clone()));
+        assert_eq!(item.credits.artists, None, "{unreadable}");
+    }
+    let item = item_of(track_with(|d| d["item"]["artists"] = "not a list".into()));
+    assert_eq!(item.credits.artists, None);
+    let item = item_of(track_with(|d| {
+        d["item"]["album"]["id"] = Value::Null;
+        d["item"]["album"]["uri"] = Value::Null;
+        d["item"]["album"]["external_urls"] = json!({});
+    }));
+    assert_eq!(item.credits.collection, None);
+    let public = serde_json::to_string(&item.public()).unwrap();
+    assert!(!public.contains("credits"), "{public}");
+}
+
+#[test]
 fn the_shape_still_matters_where_it_must() {
     assert!(track_with(|d| d["item"] = "a string".into()).is_ok_and(|p| p == Playback::Nothing));
     assert!(parse_currently_playing(b"[]").is_err());

@@ -11,8 +11,10 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::domain::ports::{SpotifyError, TokenGrant};
+use crate::domain::privacy::{id_in_link, is_spotify_id};
 use crate::domain::{
-    Image, ImageHosts, Item, ItemKind, Link, MAX_ARTISTS, MAX_IMAGES, MAX_NAME_CHARS, Playback, Played, is_spotify_link,
+    Credits, Image, ImageHosts, Item, ItemKind, Link, MAX_ARTISTS, MAX_CREDITED, MAX_IMAGES, MAX_NAME_CHARS, Playback,
+    Played, is_spotify_link,
 };
 
 /// The longest an access token is taken to live, whatever `expires_in` says (Spotify: 1 h).
@@ -225,9 +227,48 @@ struct CollectionWire {
     #[serde(default, deserialize_with = "text")]
     name: String,
     #[serde(default, deserialize_with = "lenient")]
+    id: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    uri: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
     external_urls: ExternalUrls,
     #[serde(default, deserialize_with = "lenient_list")]
     images: Vec<ImageWire>,
+}
+
+/// The id of an artist, album or show (`kind`): its `id`, else the one in its
+/// `spotify:kind:ID` URI, else the one in its open.spotify.com link.
+fn id_of(id: &Option<String>, uri: &Option<String>, links: &ExternalUrls, kind: &str) -> Option<String> {
+    let from_uri = || {
+        let uri = uri.as_deref()?;
+        let id = uri.strip_prefix("spotify:")?.strip_prefix(kind)?.strip_prefix(':')?;
+        is_spotify_id(id).then_some(id)
+    };
+    id.as_deref()
+        .filter(|id| is_spotify_id(id))
+        .or_else(from_uri)
+        .or_else(|| links.spotify.as_deref().and_then(|url| id_in_link(url, kind)))
+        .map(str::to_owned)
+}
+
+/// Every artist's id, from the list as Spotify sent it (an entry too odd to show still
+/// counts), or `None` when one cannot be read, the list is not one, or it is too long.
+fn artist_ids(artists: &Value) -> Option<Vec<String>> {
+    let artists = artists.as_array().filter(|list| list.len() <= MAX_CREDITED)?;
+    let text = |entry: &Value, key: &str| entry.get(key).and_then(Value::as_str).map(str::to_owned);
+    artists
+        .iter()
+        .map(|entry| {
+            let links = ExternalUrls {
+                spotify: entry
+                    .get("external_urls")
+                    .and_then(|u| u.get("spotify"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            };
+            id_of(&text(entry, "id"), &text(entry, "uri"), &links, "artist")
+        })
+        .collect()
 }
 
 #[derive(Deserialize)]
@@ -238,8 +279,9 @@ struct TrackWire {
     name: String,
     #[serde(default, deserialize_with = "lenient")]
     external_urls: ExternalUrls,
-    #[serde(default, deserialize_with = "lenient_list")]
-    artists: Vec<NamedWire>,
+    /// As sent: read for show by `lenient_list`, and whole for the credits.
+    #[serde(default)]
+    artists: Value,
     #[serde(default, deserialize_with = "lenient")]
     album: CollectionWire,
     #[serde(default, deserialize_with = "lenient")]
@@ -275,22 +317,31 @@ fn parse_item(value: Value, hosts: &ImageHosts) -> Result<Option<Item>, SpotifyE
         Some("track") => {
             let t: TrackWire = serde_json::from_value(value).map_err(|e| malformed("track", &e))?;
             let album = t.album;
+            let credits = Credits {
+                artists: artist_ids(&t.artists),
+                collection: id_of(&album.id, &album.uri, &album.external_urls, "album"),
+            };
             Ok(Some(Item {
                 kind: ItemKind::Track,
                 id: t.id.filter(|_| !t.is_local),
                 name: bounded(t.name),
                 url: t.external_urls.spotify().filter(|_| !t.is_local),
-                artists: t.artists.into_iter().take(MAX_ARTISTS).map(link).collect(),
+                artists: shown_artists(t.artists),
                 album: Link { name: bounded(album.name), url: album.external_urls.spotify() },
                 images: images(album.images, hosts),
                 duration_ms: t.duration_ms,
                 explicit: t.explicit,
                 is_local: t.is_local,
                 palette: None,
+                credits,
             }))
         }
         Some("episode") => {
             let e: EpisodeWire = serde_json::from_value(value).map_err(|e| malformed("episode", &e))?;
+            let credits = Credits {
+                artists: Some(Vec::new()),
+                collection: id_of(&e.show.id, &e.show.uri, &e.show.external_urls, "show"),
+            };
             let show = Link { name: bounded(e.show.name), url: e.show.external_urls.spotify() };
             let own_images = images(e.images, hosts);
             Ok(Some(Item {
@@ -305,10 +356,17 @@ fn parse_item(value: Value, hosts: &ImageHosts) -> Result<Option<Item>, SpotifyE
                 explicit: e.explicit,
                 is_local: false,
                 palette: None,
+                credits,
             }))
         }
         _ => Ok(None),
     }
+}
+
+/// The first `MAX_ARTISTS` artists that read as one.
+fn shown_artists(artists: Value) -> Vec<Link> {
+    let Value::Array(entries) = artists else { return Vec::new() };
+    entries.into_iter().filter_map(|v| serde_json::from_value(v).ok()).take(MAX_ARTISTS).map(link).collect()
 }
 
 fn link(named: NamedWire) -> Link {

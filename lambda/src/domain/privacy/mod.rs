@@ -213,20 +213,23 @@ impl PrivacyRules {
         if self.hide_episodes && item.kind == ItemKind::Episode {
             return true;
         }
-        if item.id.as_deref().is_some_and(|id| h.tracks.contains(id)) {
+        // Under a rule, what cannot be read for it is hidden: the rule cannot be applied.
+        let unread_or_in =
+            |id: Option<&str>, set: &BTreeSet<String>| !set.is_empty() && id.is_none_or(|id| set.contains(id));
+        let track = item.kind == ItemKind::Track;
+        // A local file has no id to hide it by; any other track has one.
+        if track && !item.is_local && unread_or_in(item.id.as_deref(), &h.tracks) {
             return true;
         }
-        let linked = |url: &Option<String>, kind: &str, set: &BTreeSet<String>| {
-            url.as_deref().and_then(|u| id_in_link(u, kind)).is_some_and(|id| set.contains(id))
-        };
-        if item.artists.iter().any(|a| linked(&a.url, "artist", &h.artists)) {
-            return true;
+        if !h.artists.is_empty() {
+            match &item.credits.artists {
+                Some(ids) if !ids.iter().any(|id| h.artists.contains(id)) => {}
+                _ => return true,
+            }
         }
-        // An episode's show stands in its album (and artists).
-        if linked(&item.album.url, "album", &h.albums)
-            || linked(&item.album.url, "show", &h.shows)
-            || item.artists.iter().any(|a| linked(&a.url, "show", &h.shows))
-        {
+        // An episode's show stands where a track's album does.
+        let collection = item.credits.collection.as_deref();
+        if unread_or_in(collection, if track { &h.albums } else { &h.shows }) {
             return true;
         }
         if !h.playlists.is_empty() {
@@ -342,7 +345,7 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
-    use crate::domain::{Link, Status};
+    use crate::domain::{Credits, Link, Status};
 
     const ARTIST: &str = "0gxyHStUsqpMadRV0Di1Qt";
     const TRACK: &str = "4uLU6hMCjMI75M1A2tKUQC";
@@ -369,6 +372,7 @@ mod tests {
             explicit: false,
             is_local: false,
             palette: None,
+            credits: Credits { artists: Some(vec![ARTIST.into()]), collection: Some(ALBUM.into()) },
         }
     }
 
@@ -379,6 +383,7 @@ mod tests {
             id: Some("512ojhOuo1ktJprKbVcKyQ".into()),
             artists: vec![show.clone()],
             album: show,
+            credits: Credits { artists: Some(vec![]), collection: Some(SHOW.into()) },
             ..track()
         }
     }
@@ -409,6 +414,29 @@ mod tests {
             !rules(&format!(r#"{{"hide": {{"albums": ["{SHOW}"]}}}}"#)).hides(&episode(), None),
             "a show is no album"
         );
+    }
+
+    #[test]
+    fn rules_judge_every_credited_id_and_hide_what_they_cannot_read() {
+        let by_artist = rules(&format!(r#"{{"hide": {{"artists": ["{ARTIST}"]}}}}"#));
+        let mut many: Vec<String> = (0..10).map(|n| format!("{n:0>22}")).collect();
+        many.push(ARTIST.into());
+        let eleventh = Item { credits: Credits { artists: Some(many), ..track().credits }, ..track() };
+        assert_eq!(eleventh.artists.len(), 1, "the shown list is not what the rule reads");
+        assert!(by_artist.hides(&eleventh, None), "the eleventh artist counts");
+        let unread = Item { credits: Credits { artists: None, ..track().credits }, ..track() };
+        assert!(by_artist.hides(&unread, None), "an artist that cannot be read hides the play");
+        assert!(!rules("{}").hides(&unread, None), "without an artist rule it does not matter");
+        let no_album = Item { credits: Credits { collection: None, ..track().credits }, ..track() };
+        assert!(rules(&format!(r#"{{"hide": {{"albums": ["{SHOW}"]}}}}"#)).hides(&no_album, None));
+        assert!(!rules(&format!(r#"{{"hide": {{"albums": ["{SHOW}"]}}}}"#)).hides(&track(), None));
+        let no_show = Item { credits: Credits { collection: None, ..episode().credits }, ..episode() };
+        assert!(rules(&format!(r#"{{"hide": {{"shows": ["{ALBUM}"]}}}}"#)).hides(&no_show, None));
+        assert!(!by_artist.hides(&episode(), None), "an episode has no artists to hide it by");
+        let no_id = Item { id: None, ..track() };
+        let by_track = rules(r#"{"hide": {"tracks": ["0000000000000000000000"]}}"#);
+        assert!(by_track.hides(&no_id, None), "a track whose id cannot be read");
+        assert!(!by_track.hides(&Item { is_local: true, ..no_id }, None), "a local file has none to hide it by");
     }
 
     #[test]
