@@ -338,7 +338,7 @@ class Suggest {
     pick.querySelector('span').textContent = (t.artists || []).map((a) => a.name).join(', ');
     const link = pick.querySelector('a');
     link.hidden = !t.url;
-    if (t.url) link.href = t.url;
+    if (/^https:\/\//i.test(t.url || '')) link.href = t.url; // never a javascript: link
     pick.hidden = false;
     send.disabled = false;
     this.say(`Chosen: ${t.name}. Add your name and a message if you like, then send.`);

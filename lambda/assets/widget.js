@@ -16,6 +16,7 @@ box-shadow:0 1px 3px rgba(0,0,0,.2);text-decoration:none;min-height:64px;box-siz
 transition:background-color .6s,color .6s}
 a.card:focus-visible{outline:3px solid var(--np-accent);outline-offset:2px}
 .art{width:64px;height:64px;border-radius:4px;flex:none;background:var(--np-track);object-fit:contain}
+.art:not([src]){content:linear-gradient(var(--np-track),var(--np-track))}
 .brand{flex:none;align-self:flex-start;color:var(--np-icon,#1ed760)}
 .text{min-width:0;flex:1}
 .status{font-size:12px;color:var(--np-muted);display:flex;gap:6px;align-items:center}
@@ -31,21 +32,24 @@ a.card:focus-visible{outline:3px solid var(--np-accent);outline-offset:2px}
 @keyframes pulse{50%{opacity:.35}}
 @media (prefers-reduced-motion:reduce){.playing .dot{animation:none}.fill,.card{transition:none}}`;
 
-// The header: a band the width of the page, in the art's colours (Spotify's black without),
-// the same height whatever plays, the art whole and square beside the text.
+// The header: a band as wide as its place, in the art's colours (Spotify's black without),
+// laid out by its own width (a site's content column, not the window), one height whatever
+// plays: room for the art or for two lines of title, whichever is taller.
 const HEADER_CSS =
   CSS +
   `
-:host{max-width:none;--np-bg:#191414;--np-fg:#fff;--np-muted:#fff;--np-accent:#1ed760;--np-track:#535353}
-.card{border-radius:0;box-shadow:none;gap:clamp(12px,3vw,32px);padding:clamp(12px,3vw,32px) clamp(16px,5vw,64px);
-height:calc(clamp(72px,16vw,160px) + 2 * clamp(12px,3vw,32px));min-height:0}
-.art{width:clamp(72px,16vw,160px);height:clamp(72px,16vw,160px)}
-.title{font-size:clamp(18px,3.2vw,32px);line-height:1.2;white-space:normal;display:-webkit-box;
+:host{max-width:none;container-type:inline-size;--np-bg:#191414;--np-fg:#fff;--np-muted:#fff;--np-accent:#1ed760;
+--np-track:#535353}
+.card{--a:clamp(72px,16cqi,160px);--g:clamp(12px,3cqi,32px);--t:clamp(18px,3.2cqi,32px);--s:clamp(14px,1.8cqi,18px);
+--u:clamp(12px,1.4cqi,14px);border-radius:0;box-shadow:none;gap:var(--g);padding:var(--g) clamp(16px,5cqi,64px);
+height:calc(max(var(--a),1.35*var(--u) + 2.4*var(--t) + 1.35*var(--s) + 10px) + 2*var(--g));min-height:0}
+a.card:focus-visible{outline-offset:-6px}.art{width:var(--a);height:var(--a)}
+.title{font-size:var(--t);line-height:1.2;white-space:normal;display:-webkit-box;
 -webkit-box-orient:vertical;-webkit-line-clamp:2}
-.sub{font-size:clamp(14px,1.8vw,18px)}.status{font-size:clamp(12px,1.4vw,14px)}.text{max-width:48rem}
+.sub{font-size:var(--s)}.status{font-size:var(--u)}.text{max-width:48rem}
 .bar{max-width:24rem}.brand{align-self:center}.cta{flex:none;font-size:13px;font-weight:600;
-margin-left:calc(8px - clamp(12px,3vw,32px))}
-@media (max-width:800px){.cta{display:none}}`;
+margin-left:calc(8px - var(--g))}
+@container (max-width:800px){.cta{display:none}}`;
 
 // Spotify's icon (simple-icons, CC0) at the guidelines' minimum of 21 px: artwork and
 // metadata are shown with the Spotify brand, and the card links back to Spotify.
@@ -75,6 +79,10 @@ function ago(iso, now) {
           : [Math.round(s / 86400), 'day'];
   return n ? ` ${n} ${unit}${n > 1 ? 's' : ''} ago` : ' just now';
 }
+
+/** A link from an answer, if it is an https: one: the function sends no other, and a page
+ * must not depend on that alone. */
+export const linkOf = (url) => (/^https:\/\//i.test(url || '') ? url : null);
 
 /** Roughly how light a `#rrggbb` colour is, weighted as the eye sees. */
 const light = (hex) => [2, 7, 1].reduce((sum, w, i) => sum + w * parseInt(hex.slice(1 + 2 * i, 3 + 2 * i), 16), 0);
@@ -111,7 +119,7 @@ export class NowPlayingElement extends HTMLElement {
     const root = this.attachShadow({ mode: 'open' });
     root.innerHTML = `<style>${this.constructor.css}</style>
 <a class="card placeholder" part="card" target="_blank" rel="noopener noreferrer">
-<img class="art" alt="" part="art" hidden><div class="text">
+<img class="art" alt="" part="art"><div class="text">
 <div class="status"><span class="dot"></span><span class="label"></span></div>
 <div class="title">Spotify</div><div class="sub"></div><div class="bar" role="progressbar" aria-valuemin="0">
 <div class="fill"></div></div></div>
@@ -226,8 +234,8 @@ export class NowPlayingElement extends HTMLElement {
   /** The 300 px rendition (of Spotify's 640, 300 and 64), which covers 64 px at any density. */
   picture(images, art) {
     const image = images[images.length > 1 ? images.length - 2 : 0];
-    art.hidden = !image;
-    if (image && art.src !== image.url) art.src = image.url;
+    if (!image) art.removeAttribute('src');
+    else if (art.src !== image.url) art.src = image.url;
   }
 
   /** The art's colours (Spotify's recommendation), unless the `theme` attribute pins a theme.
@@ -261,7 +269,7 @@ export class NowPlayingElement extends HTMLElement {
     card.className = 'card placeholder';
     card.removeAttribute('href');
     card.setAttribute('aria-label', 'Spotify: nothing to show');
-    art.hidden = true;
+    art.removeAttribute('src');
     this.paint(null);
     if (this.#el.cta) this.#el.cta.textContent = 'Spotify';
     label.textContent = '';
@@ -280,9 +288,10 @@ export class NowPlayingElement extends HTMLElement {
     }
     const item = d.item;
     card.className = `card ${d.status}`;
-    if (item.url) card.href = item.url;
+    const url = linkOf(item.url);
+    if (url) card.href = url;
     else card.removeAttribute('href');
-    card.title = item.url ? 'Listen on Spotify' : 'From Spotify';
+    card.title = url ? 'Listen on Spotify' : 'From Spotify';
     this.picture(item.images || [], art);
     this.paint(item.palette);
     if (this.#el.cta) this.#el.cta.textContent = card.title;
@@ -324,7 +333,8 @@ export class NowPlayingHeader extends NowPlayingElement {
   }
 
   picture(images, art) {
-    art.hidden = !images.length;
+    // No art: an empty square, neither `src` nor `srcset` (an empty one is a broken image).
+    if (!images.length) return ['src', 'srcset'].forEach((a) => art.removeAttribute(a));
     const sized = images.filter((i) => i.width);
     art.srcset = sized.map((i) => `${i.url} ${i.width}w`).join(', ');
     art.sizes = '(max-width:450px) 72px,(min-width:1000px) 160px,16vw';
@@ -386,7 +396,7 @@ li+li{margin-top:8px}li .card{box-shadow:none;padding:0;min-height:0}li .art{wid
         li.innerHTML = `<a class="card" target="_blank" rel="noopener noreferrer"><img class="art" alt="">
 <div class="text"><div class="title"></div><div class="sub"></div></div></a>`;
         const [a, img, title, sub] = li.querySelectorAll('a,img,.title,.sub');
-        if (item.url) a.href = item.url;
+        if (linkOf(item.url)) a.href = item.url;
         const small = item.images.at(-1);
         if (small) img.src = small.url;
         else img.hidden = true;

@@ -57,20 +57,42 @@ before(async () => {
 
 after(async () => browser && browser.close());
 
-/** Replaces the page body with one header fed `state` through its fetch seam. */
-async function mount(state, attrs = {}) {
+/** Replaces the page body with one header fed `state` through its fetch seam; `column`, a
+ * width in px, puts it in a site's content column of that width, centred in the window. */
+async function mount(state, attrs = {}, column = null) {
   const body = STATES[state] ? STATES[state]() : null;
   await mountElement(page, 'now-playing-header', body, {
     attrs,
-    style: 'margin:0;padding:0;max-width:none',
+    style: column ? `margin:0 auto;padding:0;max-width:${column}px` : 'margin:0;padding:0;max-width:none',
     after: '<main style="padding:16px">The rest of the page.</main>',
   });
   // The art, when there is some, has loaded.
   await page.waitForFunction(() => {
     const art = document.querySelector('now-playing-header').shadowRoot.querySelector('.art');
-    return art.hidden || (art.complete && art.naturalWidth > 0);
+    return !art.getAttribute('src') || (art.complete && art.naturalWidth > 0);
   });
 }
+
+/** Where the band's parts are, relative to the band: what must not move between states. */
+const places = () =>
+  page.evaluate(() => {
+    const host = document.querySelector('now-playing-header');
+    const band = host.getBoundingClientRect();
+    const at = (s) => {
+      const e = host.shadowRoot.querySelector(s);
+      const r = e.getBoundingClientRect();
+      return getComputedStyle(e).display === 'none'
+        ? null
+        : { x: r.x - band.x, y: r.y - band.y, w: r.width, h: r.height };
+    };
+    return {
+      band: { w: band.width, h: band.height },
+      art: at('.art'),
+      text: at('.text'),
+      brand: at('.brand'),
+      cta: at('.cta'),
+    };
+  });
 
 /** What a reviewer checks on the band: its box, the art's rendering, the brand and link. */
 const look = () =>
@@ -89,7 +111,7 @@ const look = () =>
       background: getComputedStyle(card).backgroundColor,
       colour: getComputedStyle(card).color,
       transition: getComputedStyle(card).transitionDuration,
-      art: art.hidden
+      art: !art.getAttribute('src')
         ? null
         : {
             width: box.width,
@@ -112,10 +134,23 @@ for (const width of [360, 600, 800, 1280]) {
     test('every state keeps the band one height, the art whole and square, and Spotify credited', async () => {
       await page.setViewportSize({ width, height: 400 });
       const heights = {};
+      const where = {};
       for (const state of Object.keys(STATES)) {
         await mount(state);
         const l = await look();
         heights[state] = l.height;
+        const p = await places();
+        where[state] = JSON.stringify({ art: p.art, text: p.text.x, brand: p.brand, cta: p.cta && p.cta.x });
+        assert.ok(p.art && p.art.w > 0 && p.art.w === p.art.h, `${state}: the art's square is there: ${where[state]}`);
+        if (!l.art)
+          assert.ok(
+            await page.evaluate(() =>
+              ['src', 'srcset'].every(
+                (a) => !document.querySelector('now-playing-header').shadowRoot.querySelector('.art').hasAttribute(a),
+              ),
+            ),
+            `${state}: an empty square, not a broken image`,
+          );
         assert.equal(l.width, width, `${state}: full width`);
         assert.ok(l.brand >= 21, `${state}: Spotify's icon at 21 px at least, got ${l.brand}`);
         if (['playing', 'paused', 'last_played'].includes(state)) {
@@ -139,36 +174,58 @@ for (const width of [360, 600, 800, 1280]) {
           });
       }
       assert.equal(new Set(Object.values(heights)).size, 1, `the page never jumps: ${JSON.stringify(heights)}`);
-      if (width === 360) assert.ok(heights.playing <= 110, `compact on a phone: ${heights.playing}`);
+      assert.equal(new Set(Object.values(where)).size, 1, `nothing moves sideways: ${JSON.stringify(where, null, 1)}`);
+      // Two lines of title, its status, artist line and bar at their smallest sizes, with the padding.
+      if (width === 360) assert.ok(heights.playing <= 116, `compact on a phone: ${heights.playing}`);
     });
   });
 }
 
-test('from 600 to 800 px a title of 30 characters is read whole, beside the icon', async () => {
+test('in a content column of 400 to 800 px, in a wide window, a 30-character title is read whole', async () => {
   const name = 'Never Gonna Give You Up (Live)';
   assert.equal(name.length, 30);
   STATES.long = () => ({ ...STATES.playing(), item: { ...live.item, name } });
   try {
-    for (const width of [600, 700, 800]) {
-      await page.setViewportSize({ width, height: 400 });
-      await mount('long');
+    for (const [window, column] of [
+      [1400, 400],
+      [1400, 420],
+      [1280, 560],
+      [1280, 704],
+      [1400, 800],
+      [700, 700],
+      [1400, 801],
+      [1400, 1100],
+    ]) {
+      await page.setViewportSize({ width: window, height: 500 });
+      await mount('long', {}, column);
       const shown = await page.evaluate(() => {
-        const root = document.querySelector('now-playing-header').shadowRoot;
+        const host = document.querySelector('now-playing-header');
+        const root = host.shadowRoot;
+        const band = host.getBoundingClientRect();
         const title = root.querySelector('.title');
         const box = title.getBoundingClientRect();
+        const text = root.querySelector('.text').getBoundingClientRect();
         const brand = root.querySelector('.brand').getBoundingClientRect();
+        const cta = root.querySelector('.cta');
+        const link = getComputedStyle(cta).display === 'none' ? null : cta.getBoundingClientRect();
         return {
+          band: band.width,
+          width: box.width,
           whole: title.scrollWidth <= title.clientWidth + 1 && title.scrollHeight <= title.clientHeight + 1,
+          top: text.top - band.top,
+          bottom: band.bottom - text.bottom,
           clearOfIcon: box.right <= brand.left,
-          icon: brand.width,
-          band: document.querySelector('now-playing-header').getBoundingClientRect().height,
+          linkInside: !link || (link.left >= brand.right && link.right <= band.right),
         };
       });
-      assert.ok(shown.whole, `${width} px: the title is cut`);
-      assert.ok(shown.clearOfIcon && shown.icon >= 21, `${width} px: ${JSON.stringify(shown)}`);
+      const at = `a ${column} px column in a ${window} px window: ${JSON.stringify(shown)}`;
+      assert.equal(Math.round(shown.band), column, at);
+      assert.ok(shown.whole && shown.width >= 150, `the title is cut: ${at}`);
+      assert.ok(shown.top >= 8 && shown.bottom >= 8, `the text keeps clear of the band's edges: ${at}`);
+      assert.ok(shown.clearOfIcon && shown.linkInside, at);
       await page.screenshot({
-        path: `${SHOTS}/header-long-title-${width}.png`,
-        clip: { x: 0, y: 0, width, height: 220 },
+        path: `${SHOTS}/header-column-${column}-in-${window}.png`,
+        clip: { x: 0, y: 0, width: window, height: 260 },
       });
     }
   } finally {
@@ -176,14 +233,42 @@ test('from 600 to 800 px a title of 30 characters is read whole, beside the icon
   }
 });
 
+test('the focus ring is drawn inside the band', async () => {
+  await page.setViewportSize({ width: 800, height: 400 });
+  await mount('playing');
+  await page.keyboard.press('Tab');
+  const ring = await page.evaluate(() => {
+    const card = document.querySelector('now-playing-header').shadowRoot.querySelector('.card');
+    const s = getComputedStyle(card);
+    return {
+      focused: card.matches(':focus-visible'),
+      width: parseFloat(s.outlineWidth),
+      offset: parseFloat(s.outlineOffset),
+    };
+  });
+  assert.ok(ring.focused, JSON.stringify(ring));
+  assert.ok(ring.width >= 2 && ring.offset <= -ring.width, `the ring must lie inside: ${JSON.stringify(ring)}`);
+  await page.screenshot({ path: `${SHOTS}/header-focus.png`, clip: { x: 0, y: 0, width: 800, height: 240 } });
+});
+
 test('at 320 px nothing overflows the band', async () => {
   await page.setViewportSize({ width: 320, height: 400 });
   await mount('playing');
   const overflow = await page.evaluate(() => {
     const card = document.querySelector('now-playing-header').shadowRoot.querySelector('.card');
-    return { scroll: card.scrollWidth, client: card.clientWidth, page: document.documentElement.scrollWidth };
+    const band = card.getBoundingClientRect();
+    const status = card.querySelector('.status').getBoundingClientRect();
+    const bar = card.querySelector('.bar').getBoundingClientRect();
+    return {
+      scroll: card.scrollWidth,
+      client: card.clientWidth,
+      page: document.documentElement.scrollWidth,
+      top: status.top - band.top,
+      bottom: band.bottom - bar.bottom,
+    };
   });
   assert.ok(overflow.scroll <= overflow.client && overflow.page <= 320, JSON.stringify(overflow));
+  assert.ok(overflow.top >= 8 && overflow.bottom >= 8, `clear of the band's edges: ${JSON.stringify(overflow)}`);
 });
 
 test('page-colors puts the palette on the page root, and takes it away without art', async () => {

@@ -126,7 +126,37 @@ describe('each state renders', () => {
     assert.equal(await shadow('.card', 'href'), 'https://open.spotify.com/track/4uLU6hMCjMI75M1A2tKUQC');
     await mount('local_file');
     assert.equal(await shadow('.card', 'href'), '');
-    assert.equal(await shadow('.art', 'hidden'), true);
+    assert.equal(await shadow('.art', 'src'), '', 'no art, its square kept');
+  });
+
+  test('every state keeps one height and the text in one place', async () => {
+    const where = {};
+    for (const state of Object.keys(STATES)) {
+      await mount(state);
+      where[state] = JSON.stringify(
+        await page.evaluate(() => {
+          const host = document.querySelector('now-playing');
+          const at = host.getBoundingClientRect();
+          const text = host.shadowRoot.querySelector('.text').getBoundingClientRect();
+          const brand = host.shadowRoot.querySelector('.brand').getBoundingClientRect();
+          return { height: at.height, text: text.x - at.x, brand: brand.x - at.x };
+        }),
+      );
+    }
+    assert.equal(new Set(Object.values(where)).size, 1, JSON.stringify(where, null, 1));
+  });
+
+  test('only an https: link from the answer becomes a link', async () => {
+    for (const url of ['javascript:alert(1)', 'data:text/html,<script>alert(1)</script>', '//evil.example/']) {
+      STATES.hostile = () => doc({ item: { ...track, url } });
+      try {
+        await mount('hostile');
+        assert.equal(await shadow('.card', 'href'), '', url);
+        assert.equal(await shadow('.card', 'title'), 'From Spotify', url);
+      } finally {
+        delete STATES.hostile;
+      }
+    }
   });
 
   test('art is shown whole with small corners, and every state credits Spotify', async () => {
@@ -293,6 +323,31 @@ test('the preview page shows the live widget from this deployment', async () => 
   await page.setViewportSize({ width: 800, height: 900 });
   await page.screenshot({ path: `${SHOTS}/preview-page.png`, fullPage: true });
   await page.setViewportSize({ width: 480, height: 140 });
+});
+
+test('the preview page fits a phone and asks for nothing that is not there', async () => {
+  const missing = [];
+  const seen = (r) => r.status() >= 400 && missing.push(`${r.status()} ${r.url()}`);
+  page.on('response', seen);
+  try {
+    await page.setViewportSize({ width: 320, height: 700 });
+    await page.goto(`${BASE}/`);
+    await page.waitForFunction(
+      () => document.querySelector('now-playing')?.shadowRoot?.querySelector('.title')?.textContent !== 'Spotify',
+    );
+    await page.waitForFunction(() => document.querySelector('img').complete);
+    const fit = await page.evaluate(() => ({
+      page: document.documentElement.scrollWidth,
+      clipped: [...document.querySelectorAll('pre')].filter((p) => p.scrollWidth > p.clientWidth).length,
+      card: document.querySelector('img').getBoundingClientRect().width,
+    }));
+    assert.ok(fit.page <= 320 && fit.clipped === 0 && fit.card <= 320, JSON.stringify(fit));
+    await page.screenshot({ path: `${SHOTS}/preview-page-320.png`, fullPage: true });
+    assert.deepEqual(missing, [], 'every request the page makes is answered');
+  } finally {
+    page.off('response', seen);
+    await page.setViewportSize({ width: 480, height: 140 });
+  }
 });
 
 for (const theme of ['art', 'light', 'dark']) {

@@ -58,8 +58,8 @@ impl App {
             req.query_string_parameters_ref().and_then(|q| q.first("v")).is_some_and(|v| v == render::widget_version());
         // A versioned URL never changes; the bare one is re-checked hourly.
         let cache = if versioned { IMMUTABLE.to_owned() } else { self.shared(Shared::Script) };
-        let script = if suggest { render::SUGGEST_JS } else { render::WIDGET_JS };
-        validated(req, text_body("text/javascript; charset=utf-8", script.to_owned()), &cache)
+        let script = if suggest { &render::SUGGEST_SERVED } else { &render::WIDGET_SERVED };
+        validated(req, text_body("text/javascript; charset=utf-8", script.to_string()), &cache)
     }
 
     pub(super) fn page(&self, req: &Request, path: &str) -> Response<Body> {

@@ -18,8 +18,8 @@ pub fn preview_page(base: &str, suggest: bool) -> String {
     ));
     format!(
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>now-playing</title><script type="module" src="{base}/v1/widget.js?v={version}"></script>
-<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:44rem;margin:2rem auto;padding:0 1rem;color:#191414}}pre{{background:#f4f4f4;padding:1rem;overflow:auto;white-space:pre-wrap}}h2{{margin-top:2rem}}@media (prefers-color-scheme:dark){{body{{background:#121212;color:#eee}}pre{{background:#222}}}}</style></head>
+<title>now-playing</title><link rel="icon" href="data:,"><script type="module" src="{base}/v1/widget.js?v={version}"></script>
+<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:44rem;margin:2rem auto;padding:0 1rem;color:#191414}}pre{{background:#f4f4f4;padding:1rem;overflow:auto;white-space:pre-wrap;overflow-wrap:anywhere}}img{{max-width:100%;height:auto}}h2{{margin-top:2rem}}@media (prefers-color-scheme:dark){{body{{background:#121212;color:#eee}}pre{{background:#222}}}}</style></head>
 <body><h1>now-playing</h1><p>What this endpoint's owner is listening to on Spotify, live.</p>
 <h2>The widget</h2><now-playing src="{base}/v1/current"{suggest}></now-playing>
 <p>Paste into any page:</p><pre><code>{html_snippet}</code></pre>
