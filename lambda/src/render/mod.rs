@@ -29,9 +29,7 @@ pub fn served(source: &str) -> String {
     let mut in_comment = false;
     for line in source.lines() {
         let code = line.trim_start();
-        if in_comment {
-            in_comment = !code.contains("*/");
-        } else if code.starts_with("/*") {
+        if in_comment || code.starts_with("/*") {
             in_comment = !code.contains("*/");
         } else if !code.is_empty() && !code.starts_with("//") {
             out.push_str(code);
