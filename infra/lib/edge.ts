@@ -12,6 +12,8 @@ import { ALIASES_SCOPE, aliasRecords } from './domain';
 
 /** The header the distribution proves itself with (`now_playing::http::EDGE_HEADER`). */
 export const EDGE_HEADER = 'X-Now-Playing-Edge';
+/** The version of the secret the distribution sends (`edgeSecretVersion`). */
+export const EDGE_VERSION_HEADER = 'X-Now-Playing-Edge-Version';
 /** What a passed route's request carries to the function besides its query string. */
 export const PASSED_HEADERS = ['CloudFront-Viewer-Address', 'Content-Type', 'Origin'];
 /** The longest a copy may live, whatever the answer says: a versioned script's year. */
@@ -28,6 +30,9 @@ export interface EdgeProps {
   readonly allowedOrigins: string;
   /** Sent to the function in `EDGE_HEADER`, so that it believes the viewer's address. */
   readonly secret?: SecretValue;
+  /** Sent beside it in `EDGE_VERSION_HEADER`: a new version changes the distribution, so
+   *  CloudFormation updates it and it reads the secret's value again. */
+  readonly secretVersion?: number;
   /** The custom domain, with a certificate from us-east-1. */
   readonly domain?: { readonly name: string; readonly certificate: acm.ICertificate };
   /** The Route 53 zone for the domain's A and AAAA aliases. */
@@ -50,7 +55,9 @@ export class Edge extends Construct {
     const origin = new origins.HttpOrigin(`${props.api.restApiId}.execute-api.${Aws.REGION}.${Aws.URL_SUFFIX}`, {
       originPath: `/${STAGE}`,
       protocolPolicy: cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
-      customHeaders: props.secret ? { [EDGE_HEADER]: props.secret.unsafeUnwrap() } : undefined,
+      customHeaders: props.secret
+        ? { [EDGE_HEADER]: props.secret.unsafeUnwrap(), [EDGE_VERSION_HEADER]: String(props.secretVersion ?? 1) }
+        : undefined,
     });
     const varyOrigin = props.allowedOrigins !== '*';
     // One policy per distinct query key. Minimum and default TTL 0: nothing is kept unless

@@ -124,12 +124,18 @@ export class NowPlayingStack extends Stack {
       routes: ROUTE_TABLE.filter((r) => r.group === 'always' || suggestions),
       allowedOrigins: s.allowedOrigins,
       secret: secret?.secretValue,
+      secretVersion: s.edgeSecretVersion,
       domain: s.domainName && certificate ? { name: s.domainName, certificate } : undefined,
       zone,
     });
     // The preview page's snippets name the edge, never the execute-api URL behind it.
     fn.function.addEnvironment('PUBLIC_URL', edge.url);
-    if (secret) fn.function.addEnvironment('EDGE_SECRET', secret.secretValue.unsafeUnwrap());
+    // A dynamic reference is resolved only when its resource is updated: the version, in
+    // both, makes a changed value reach both in the same deploy.
+    if (secret) {
+      fn.function.addEnvironment('EDGE_SECRET', secret.secretValue.unsafeUnwrap());
+      fn.function.addEnvironment('EDGE_SECRET_VERSION', String(s.edgeSecretVersion));
+    }
     if (s.domainName && !s.hostedZoneId) {
       new CfnOutput(this, 'CnameTarget', {
         description: `Point a CNAME for ${s.domainName} at this name`,

@@ -33,6 +33,9 @@ export interface Settings {
   readonly keepFresh: 'on' | 'off';
   /** `on`: CloudFront in front, the custom domain on it; `off`: the regional API alone. */
   readonly edge: 'on' | 'off';
+  /** Raised after the edge secret's value is changed, so that the function and the
+   *  distribution both read the new value in the same deploy. */
+  readonly edgeSecretVersion: number;
 }
 
 /** Each key, its default and what it means; the README's table is this list. */
@@ -59,6 +62,7 @@ export const SETTINGS_HELP: ReadonlyArray<[keyof Settings, string, string]> = [
   ['suggestions', 'off', 'visitors suggest songs: `review` (the owner decides with `make suggestions`) or `auto` (added at once); needs `make bootstrap ARGS="--suggestions"`'],
   ['keepFresh', 'on', '`on`: every 10 minutes a schedule refreshes the access token before it lapses, so no visitor waits for it; `off` leaves that to visitors'],
   ['edge', 'on', '`on`: CloudFront serves the answers from its edge and carries the custom domain (certificate in us-east-1); `off`: the regional API alone'],
+  ['edgeSecretVersion', '1', 'raise it after changing the edge secret\'s value (with suggestions on), so the function and the distribution both take the new value in one deploy'],
   ['accountLoggingRole', 'create', '`create` sets API Gateway\'s account-wide logging role (kept on destroy); `existing` when the account already has one'],
 ];
 
@@ -238,6 +242,7 @@ export function loadSettings(get: (key: string) => unknown, region?: string): Se
     accountLoggingRole,
     suggestions,
     keepFresh,
+    edgeSecretVersion: int('edgeSecretVersion', 1, 1, 1_000_000),
     edge,
   };
 }

@@ -535,13 +535,29 @@ describe('the edge (on by default)', () => {
       GenerateSecretString: { PasswordLength: 48, ExcludePunctuation: true },
     });
     const { config } = edgeOf(template);
-    const header = config.Origins[0].OriginCustomHeaders[0];
+    const header = config.Origins[0].OriginCustomHeaders.find((h: { HeaderName: string }) => h.HeaderName === 'X-Now-Playing-Edge');
     expect(header.HeaderName).toBe('X-Now-Playing-Edge');
     const resolve = JSON.stringify(header.HeaderValue);
     expect(resolve).toMatch(/\{\{resolve:secretsmanager:/);
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ EDGE_SECRET: header.HeaderValue }) },
     });
+  });
+
+  test('a new edgeSecretVersion updates both the distribution and the function, so both read a changed secret', () => {
+    const next = synth({ suggestions: 'review', edgeSecretVersion: '2' });
+    const distribution = (t: Template) => JSON.stringify(edgeOf(t).config.Origins[0].OriginCustomHeaders);
+    const environment = (t: Template) =>
+      JSON.stringify(Object.values(t.findResources('AWS::Lambda::Function')).map((f) => f.Properties.Environment));
+    expect(distribution(next)).not.toEqual(distribution(template));
+    expect(environment(next)).not.toEqual(environment(template));
+    expect(edgeOf(next).config.Origins[0].OriginCustomHeaders).toContainEqual({
+      HeaderName: 'X-Now-Playing-Edge-Version',
+      HeaderValue: '2',
+    });
+    // The secret itself is untouched: only its readers are updated.
+    expect(next.findResources('AWS::SecretsManager::Secret')).toEqual(template.findResources('AWS::SecretsManager::Secret'));
+    expect(() => synth({ suggestions: 'review', edgeSecretVersion: '0' })).toThrow(/setting edgeSecretVersion/);
   });
 
   test('the preview page and the outputs name the distribution, the API behind it is named as the origin', () => {
