@@ -535,7 +535,8 @@ describe('the edge (on by default)', () => {
       GenerateSecretString: { PasswordLength: 48, ExcludePunctuation: true },
     });
     const { config } = edgeOf(template);
-    const header = config.Origins[0].OriginCustomHeaders.find((h: { HeaderName: string }) => h.HeaderName === 'X-Now-Playing-Edge');
+    const headers = config.Origins[0].OriginCustomHeaders as Array<{ HeaderName: string; HeaderValue: unknown }>;
+    const header = headers.find((h) => h.HeaderName === 'X-Now-Playing-Edge')!;
     expect(header.HeaderName).toBe('X-Now-Playing-Edge');
     const resolve = JSON.stringify(header.HeaderValue);
     expect(resolve).toMatch(/\{\{resolve:secretsmanager:/);
