@@ -139,7 +139,10 @@ synth: build $(NODE_STAMP) ## Synthesize the CloudFormation template (offline, n
 
 deploy: build $(NODE_STAMP) ## Build, then deploy the stack (the first time in an account: BOOTSTRAP=yes)
 	$(if $(filter yes,$(BOOTSTRAP)),$(CDK) bootstrap $(ALL_ARGS))
-	$(CDK) deploy --all $(ALL_ARGS) --require-approval $(APPROVE) $(DEPLOY_ARGS) --outputs-file cdk-outputs.json
+	$(CDK) synth $(ALL_ARGS) --quiet
+	$(PY) scripts/deploy_check.py bootstrapped infra/cdk.out
+	$(CDK) deploy --app cdk.out --all --require-approval $(APPROVE) $(DEPLOY_ARGS) --outputs-file cdk-outputs.json \
+	  || { $(PY) scripts/deploy_check.py explain infra/cdk.out; exit 1; }
 	python3 scripts/settings.py remember $(SETTINGS_FILE) $(CDK_ARGS)
 	@echo "Settings remembered in $(SETTINGS_FILE); check it: make smoke URL=<EndpointUrl above, without /v1/current>"
 
@@ -172,9 +175,12 @@ suggestions: ## List visitors' suggestions; ARGS="approve ID", "reject ID" or "a
 
 # The privacy parameter: -c privacyParameter=... in the settings, else the default.
 PRIVACY_PARAMETER ?= $(or $(call setting,privacyParameter),/now-playing/privacy)
-privacy: ## What the world sees: ARGS="show", "pause", "resume", "hide artist LINK", "unhide …", "explicit on", "episodes on", "quiet 23:00-07:00 Europe/Berlin", "quiet off"
+# --purge in ARGS: then clear the stack's edge (scripts/edge_purge.py), once the rules are written.
+PURGE = $(filter --purge,$(ARGS))
+privacy: $(if $(PURGE),$(DEPLOY_STAMP)) ## What the world sees: ARGS="show", "pause", "resume", "hide artist LINK", "unhide …", "explicit on", "episodes on", "quiet 23:00-07:00 Europe/Berlin", "quiet off"; add --purge to clear the edge
 	cargo build --quiet --locked --bin now-playing-privacy
-	target/debug/now-playing-privacy --parameter "$(PRIVACY_PARAMETER)" $(ARGS)
+	target/debug/now-playing-privacy --parameter "$(PRIVACY_PARAMETER)" $(filter-out --purge,$(ARGS))
+	$(if $(PURGE),$(PY) scripts/edge_purge.py $(STACK))
 
 logs: ## Follow the deployed function's logs (needs the AWS CLI)
 	@command -v aws >/dev/null || { echo "make logs needs the AWS CLI (aws) on PATH" >&2; exit 1; }

@@ -49,8 +49,16 @@ def dry_run(*args: str) -> str:
 
 def test_make_deploy_bootstraps_only_when_asked(tmp_path):
     settings = f"SETTINGS_FILE={tmp_path / 'settings.json'}"
-    assert " bootstrap" not in dry_run("deploy", settings).replace("bootstrap.zip", "")
+    assert "cdk --no-notices bootstrap" not in dry_run("deploy", settings)
     assert "cdk --no-notices bootstrap" in dry_run("deploy", "BOOTSTRAP=yes", settings)
+
+
+def test_make_deploy_checks_every_environment_first_and_explains_a_known_failure(tmp_path):
+    run = dry_run("deploy", f"SETTINGS_FILE={tmp_path / 'settings.json'}")
+    check, deploy = run.index("deploy_check.py bootstrapped infra/cdk.out"), run.index("cdk --no-notices deploy")
+    assert check < deploy, run
+    assert "--app cdk.out" in run[deploy:], "the app checked is the app deployed"
+    assert "|| { .venv/bin/python scripts/deploy_check.py explain infra/cdk.out; exit 1; }" in run[deploy:], run
 
 
 def test_a_plain_make_deploy_uses_the_settings_the_last_one_remembered(tmp_path):
@@ -61,12 +69,13 @@ def test_a_plain_make_deploy_uses_the_settings_the_last_one_remembered(tmp_path)
     )
     subprocess.run([*remember, "-c", "cacheSeconds=7", "-c", "alarmEmail="], cwd=ROOT, check=True)
     assert json.loads(settings.read_text()) == {"domainName": "np.example.com", "cacheSeconds": "7"}
+    # The app is synthesized with them, then deployed as synthesized.
     plain = dry_run("deploy", f"SETTINGS_FILE={settings}")
-    deploy = next(line for line in plain.splitlines() if "cdk --no-notices deploy" in line)
+    deploy = next(line for line in plain.splitlines() if "cdk --no-notices synth" in line)
     assert "-c cacheSeconds=7 -c domainName=np.example.com" in deploy
     # A setting on the command line comes after, so it wins, and is remembered.
     changed = dry_run("deploy", f"SETTINGS_FILE={settings}", "CDK_ARGS=-c cacheSeconds=9")
-    deploy = next(line for line in changed.splitlines() if "cdk --no-notices deploy" in line)
+    deploy = next(line for line in changed.splitlines() if "cdk --no-notices synth" in line)
     assert deploy.index("cacheSeconds=7") < deploy.index("cacheSeconds=9")
     assert "settings.py remember" in changed and "-c cacheSeconds=9" in changed.split("settings.py remember")[1]
     diff = dry_run("diff", f"SETTINGS_FILE={settings}")
