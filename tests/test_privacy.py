@@ -44,7 +44,7 @@ def stored(stack) -> dict:
 def test_make_privacy_round_trips_and_refuses_bad_input_without_writing(stack):
     done = privacy(stack, "hide", "track", f"https://open.spotify.com/track/{TRACK}?si=abc")
     assert done.returncode == 0, done.stderr
-    assert "within 150 s" in done.stdout and "create-invalidation" in done.stdout
+    assert "within 150 s" in done.stdout and "add --purge to ARGS" in done.stdout and "300 s" in done.stdout
     assert "DistributionId output" in done.stdout
     assert stored(stack)["hide"]["tracks"] == [TRACK]
     assert privacy(stack, "quiet", "23:00-07:00", "Europe/Berlin").returncode == 0

@@ -13,7 +13,7 @@ use now_playing::domain::PrivacyRules;
 use now_playing::domain::privacy::{QuietHours, is_spotify_id};
 use now_playing::domain::quota::MAX_ANSWER_AGE;
 use now_playing::domain::service::PRIVACY_REREAD;
-use now_playing::http::STALE_WHILE_REVALIDATE;
+use now_playing::http::{STALE_IF_ERROR_ANSWER, STALE_WHILE_REVALIDATE};
 use time::OffsetDateTime;
 
 const USAGE: &str = "usage: now-playing-privacy [--parameter NAME] COMMAND
@@ -224,13 +224,14 @@ async fn run() -> Result<()> {
     println!(
         "Written to {parameter}. The function reads it at most {} s apart; an answer is then kept up to {} s at \
          the edge and served {} s past that while it is refreshed, so visitors see the change within {} s (a \
-         browser or an image proxy that keeps its own copy adds its own time). To clear the edge at once: \
-         aws cloudfront create-invalidation --distribution-id <the stack's DistributionId output> \
-         --paths '/v1/*' '/'",
+         browser or an image proxy that keeps its own copy adds its own time). If the function fails in that \
+         time, the edge serves its copy from before the change for up to {} s, and a card for a day. To clear \
+         the edge at once, add --purge to ARGS (the invalidation needs the stack's DistributionId output).",
         PRIVACY_REREAD.as_secs(),
         MAX_ANSWER_AGE.as_secs(),
         STALE_WHILE_REVALIDATE,
-        worst.as_secs()
+        worst.as_secs(),
+        STALE_IF_ERROR_ANSWER,
     );
     Ok(())
 }

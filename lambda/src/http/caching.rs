@@ -28,6 +28,13 @@ pub(crate) const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// How long past `max-age` a shared cache may serve a copy while one request refreshes it.
 pub const STALE_WHILE_REVALIDATE: u32 = 30;
 
+/// How long a shared cache may serve the last answer (JSON, `/v1/open`, the recent list)
+/// while the origin fails.
+pub const STALE_IF_ERROR_ANSWER: u32 = 300;
+/// The same for the cards: a day of the last card beats the broken image an image proxy
+/// would keep.
+pub const STALE_IF_ERROR_CARD: u32 = 86_400;
+
 /// The shared answers, by how they change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Shared {
@@ -51,8 +58,8 @@ impl Shared {
     /// The header for an answer whose cache window is `window` seconds.
     pub fn header(self, window: u32) -> String {
         let (max_age, revalidate, if_error) = match self {
-            Shared::Answer | Shared::Recent => (window, STALE_WHILE_REVALIDATE, 300),
-            Shared::Card | Shared::RecentCard => (window, STALE_WHILE_REVALIDATE, 86_400),
+            Shared::Answer | Shared::Recent => (window, STALE_WHILE_REVALIDATE, STALE_IF_ERROR_ANSWER),
+            Shared::Card | Shared::RecentCard => (window, STALE_WHILE_REVALIDATE, STALE_IF_ERROR_CARD),
             Shared::Page => (300, 3_600, 86_400),
             Shared::Script => (3_600, 86_400, 604_800),
         };

@@ -16,7 +16,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use tracing::info;
 
-pub use caching::STALE_WHILE_REVALIDATE;
+pub use caching::{STALE_IF_ERROR_ANSWER, STALE_IF_ERROR_CARD, STALE_WHILE_REVALIDATE};
 pub use edge::{EDGE_HEADER, EdgeSecret, VIEWER_ADDRESS};
 pub use respond::error_body;
 use respond::{preflight, printable};
