@@ -173,13 +173,20 @@ suggestions: ## List visitors' suggestions; ARGS="approve ID", "reject ID" or "a
 	  --query "Stacks[0].Outputs[?OutputKey=='TableName'].OutputValue" --output text)" || exit 1; \
 	  $(SPOTIFY_BUDGET) target/debug/now-playing-suggestions --table "$$table" $(ARGS)
 
+# The credentials parameter: -c credentialsParameter=... in the settings, else the default.
+CREDENTIALS_PARAMETER ?= $(or $(call setting,credentialsParameter),/now-playing/spotify)
 # The privacy parameter: -c privacyParameter=... in the settings, else the default.
 PRIVACY_PARAMETER ?= $(or $(call setting,privacyParameter),/now-playing/privacy)
 # --purge in ARGS: then clear the stack's edge (scripts/edge_purge.py), once the rules are written.
 PURGE = $(filter --purge,$(ARGS))
 privacy: $(if $(PURGE),$(DEPLOY_STAMP)) ## What the world sees: ARGS="show", "pause", "resume", "hide artist LINK", "unhide …", "explicit on", "episodes on", "quiet 23:00-07:00 Europe/Berlin", "quiet off"; add --purge to clear the edge
 	cargo build --quiet --locked --bin now-playing-privacy
-	target/debug/now-playing-privacy --parameter "$(PRIVACY_PARAMETER)" $(filter-out --purge,$(ARGS))
+	@# The state table, for the look-up's token: STATE_TABLE, else the deployed stack's (AWS CLI).
+	@table="$${STATE_TABLE:-$$(command -v aws >/dev/null && aws cloudformation describe-stacks --stack-name $(STACK) \
+	  --query "Stacks[0].Outputs[?OutputKey=='TableName'].OutputValue" --output text 2>/dev/null)}"; \
+	  [ "$$table" = None ] && table=; \
+	  $(SPOTIFY_BUDGET) target/debug/now-playing-privacy --parameter "$(PRIVACY_PARAMETER)" --table "$$table" \
+	  --credentials "$(CREDENTIALS_PARAMETER)" $(filter-out --purge,$(ARGS))
 	$(if $(PURGE),$(PY) scripts/edge_purge.py $(STACK))
 
 logs: ## Follow the deployed function's logs (needs the AWS CLI)

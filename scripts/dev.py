@@ -72,6 +72,10 @@ def main() -> int:
                 stack.fake.control("quota", {"calls": int(quota)})
         env = stack.function_env()
         load_spotify = " --spotify " + stack.fake.url if stack.fake else ""
+        # `make privacy hide` asks the stand-in for the names of what it hides.
+        privacy_spotify = (
+            f" SPOTIFY_API_URL={stack.fake.url} SPOTIFY_ACCOUNTS_URL={stack.fake.url}" if stack.fake else ""
+        )
         base = stack.edge_url or stack.url
         edge_line = (
             f"\n  edge cache    nginx, keyed and cached as the stack's CloudFront; uncached: {stack.url}/live/"
@@ -88,7 +92,8 @@ def main() -> int:
   spotify       {stand_in(stack, quota) if stack.fake else "https://api.spotify.com"}
   load test     .venv/bin/python tests/load.py {base} --clients 50 --seconds 10{load_spotify}
   privacy       AWS_ENDPOINT_URL={stack.moto.url} AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing \\
-                  AWS_SECRET_ACCESS_KEY=testing make privacy ARGS="pause"   (shown within a minute)
+                  AWS_SECRET_ACCESS_KEY=testing STATE_TABLE={env["STATE_TABLE"]}{privacy_spotify} \\
+                  make privacy ARGS="pause"   (shown within a minute)
 
 Ctrl-C stops everything.""",
             flush=True,

@@ -2,6 +2,8 @@
 //! SSM String parameter, changes it, checks the result as the function will read it, and
 //! writes it back.
 
+mod lookup;
+
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -9,10 +11,13 @@ use aws_config::BehaviorVersion;
 use aws_sdk_ssm::error::{DisplayErrorContext, SdkError};
 use aws_sdk_ssm::operation::get_parameter::GetParameterError;
 use aws_sdk_ssm::types::ParameterType;
+use lookup::{Looked, Lookup};
+use now_playing::adapters::spotify::owner::Catalog;
 use now_playing::domain::PrivacyRules;
 use now_playing::domain::privacy::{QuietHours, is_spotify_id};
 use now_playing::domain::quota::MAX_ANSWER_AGE;
 use now_playing::domain::service::PRIVACY_REREAD;
+use now_playing::domain::suggestions::shown_escaped;
 use now_playing::http::{STALE_IF_ERROR_ANSWER, STALE_WHILE_REVALIDATE};
 use time::OffsetDateTime;
 
@@ -22,14 +27,18 @@ const USAGE: &str = "usage: now-playing-privacy [--parameter NAME] COMMAND
   pause | resume            stop showing anything, or show again; what was heard
                             during a pause stays hidden
   hide KIND ID-OR-LINK      hide an artist, track, album, show or playlist: its id, its
-                            open.spotify.com link or its spotify: URI
+                            open.spotify.com link or its spotify: URI; Spotify is asked
+                            for its name first, and an id it does not know is refused
   unhide KIND ID-OR-LINK    show it again
   explicit on|off           hide explicit tracks, or not
   episodes on|off           hide podcast episodes, or not
   quiet HH:MM-HH:MM ZONE    show nothing between these times in this IANA time zone,
                             e.g. quiet 23:00-07:00 Europe/Berlin
   quiet off                 no quiet hours
-  --parameter NAME          the SSM String parameter (PRIVACY_PARAMETER, default /now-playing/privacy)";
+  --parameter NAME          the SSM String parameter (PRIVACY_PARAMETER, default /now-playing/privacy)
+  --table NAME              the state table, for the look-up's token (STATE_TABLE; make privacy
+                            reads it from the deployed stack)
+  --credentials NAME        the credentials parameter (CREDENTIALS_PARAMETER, default /now-playing/spotify)";
 
 #[derive(Debug, PartialEq)]
 enum Command {
@@ -61,6 +70,16 @@ impl Kind {
             "playlist" => Kind::Playlist,
             _ => bail!("{word:?} is not something to hide: artist, track, album, show or playlist"),
         })
+    }
+
+    fn catalog(self) -> Catalog {
+        match self {
+            Kind::Artist => Catalog::Artist,
+            Kind::Track => Catalog::Track,
+            Kind::Album => Catalog::Album,
+            Kind::Show => Catalog::Show,
+            Kind::Playlist => Catalog::Playlist,
+        }
     }
 
     fn name(self) -> &'static str {
@@ -173,11 +192,17 @@ fn apply(mut rules: PrivacyRules, command: Command, now: OffsetDateTime) -> Resu
 
 async fn run() -> Result<()> {
     let mut parameter = std::env::var("PRIVACY_PARAMETER").unwrap_or_else(|_| "/now-playing/privacy".into());
+    let mut table = std::env::var("STATE_TABLE").ok().filter(|t| !t.is_empty());
+    let mut credentials = std::env::var("CREDENTIALS_PARAMETER").unwrap_or_else(|_| "/now-playing/spotify".into());
     let mut words = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--parameter" => parameter = args.next().ok_or_else(|| anyhow!("--parameter needs a value"))?,
+            "--table" => {
+                table = Some(args.next().ok_or_else(|| anyhow!("--table needs a value"))?).filter(|t| !t.is_empty())
+            }
+            "--credentials" => credentials = args.next().ok_or_else(|| anyhow!("--credentials needs a value"))?,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());
@@ -190,6 +215,9 @@ async fn run() -> Result<()> {
         .http_client(now_playing::adapters::tls::aws_http_client())
         .load()
         .await;
+    if let Command::Hide(kind, id) = &command {
+        check_exists(&aws, table.as_deref(), &credentials, *kind, id).await?;
+    }
     let ssm = aws_sdk_ssm::Client::new(&aws);
     let stored = match ssm.get_parameter().name(&parameter).send().await {
         Ok(out) => out.parameter.and_then(|p| p.value),
@@ -234,6 +262,47 @@ async fn run() -> Result<()> {
         STALE_IF_ERROR_ANSWER,
     );
     Ok(())
+}
+
+/// Asks Spotify whether the `kind` with `id` exists: an unknown one is refused (a rule for
+/// it could never match); when Spotify cannot be asked, the rule is written unchecked, as
+/// hiding something matters more than the check.
+async fn check_exists(
+    aws: &aws_config::SdkConfig,
+    table: Option<&str>,
+    credentials: &str,
+    kind: Kind,
+    id: &str,
+) -> Result<()> {
+    let looked = match table {
+        None => Looked::Unasked(
+            "no state table is named, so there is no token: make privacy reads it from the deployed stack \
+             (with the AWS CLI); else pass --table"
+                .into(),
+        ),
+        Some(table) => match Lookup::new(aws, table, credentials) {
+            Ok(lookup) => lookup.name(kind.catalog(), id).await,
+            Err(why) => Looked::Unasked(why),
+        },
+    };
+    match looked {
+        Looked::Known(name) => {
+            println!("Hiding the {} {} ({id}).", kind.name(), shown_escaped(&name));
+            Ok(())
+        }
+        Looked::Unknown => bail!(
+            "Spotify knows no {} with the id {id}, so a rule for it would never match; nothing changed. Ids are \
+             case-sensitive: copy the link from Spotify's Share menu",
+            kind.name()
+        ),
+        Looked::Unasked(why) => {
+            eprintln!(
+                "make privacy: could not ask Spotify whether that {} exists ({why}); hiding it unchecked.",
+                kind.name()
+            );
+            Ok(())
+        }
+    }
 }
 
 #[tokio::main]

@@ -15,6 +15,7 @@ import time
 import urllib.parse
 from datetime import UTC, datetime
 
+from .catalog import KINDS, look_up
 from .fixtures import fixture
 from .quiet import LoopbackServer, QuietHandler
 from .session import QUOTA_BODY
@@ -181,6 +182,9 @@ class Handler(QuietHandler):
             )
         if url.path in ("/v1/search", "/v1/me/playlists") or url.path.startswith("/v1/tracks/"):
             return self.web_api_get(url)
+        parts = url.path.split("/")
+        if len(parts) == 4 and parts[1] == "v1" and parts[2] in KINDS:
+            return self.catalog_get(parts[2], parts[3])
         kind = {
             "/v1/me/player/currently-playing": "currently_playing",
             "/v1/me/player/recently-played": "recently_played",
@@ -278,6 +282,23 @@ class Handler(QuietHandler):
             )
         track_id = url.path.removeprefix("/v1/tracks/")
         found = next((t for t in fixture("search_tracks.json")["tracks"]["items"] if t["id"] == track_id), None)
+        if found is None:
+            return self.send(404, {"error": {"status": 404, "message": "Resource not found"}})
+        return self.send(200, found)
+
+    def catalog_get(self, kind, item_id):
+        """`GET /v1/{artists,albums,shows,playlists}/{id}`: the object, or 404 for an id no
+        fixture mentions (and 400 for one that is not an id at all)."""
+        with self.state.lock:
+            self.state.calls["catalog"] += 1
+        if self.refused() or self.scripted_failure(f"/v1/{kind}/"):
+            return
+        if self.bearer_scope() is None:
+            return
+        if len(item_id) != 22 or not item_id.isalnum():
+            return self.send(400, {"error": {"status": 400, "message": "Invalid base62 id"}})
+        with self.state.lock:
+            found = look_up(kind, item_id, copy.deepcopy(self.state.playlists))
         if found is None:
             return self.send(404, {"error": {"status": 404, "message": "Resource not found"}})
         return self.send(200, found)

@@ -57,6 +57,7 @@ class State:
             "me": 0,
             "search": 0,
             "track": 0,
+            "catalog": 0,
             "add_items": 0,
             "create_playlist": 0,
             "playlists": 0,

@@ -1,5 +1,6 @@
-//! The calls only the owner's commands make (`make bootstrap`): the authorization-code
-//! flow and the account's playlists. The function never makes them.
+//! The calls only the owner's commands make (`make bootstrap`, `make privacy`): the
+//! authorization-code flow, the account's playlists and the names of what the privacy rules
+//! hide. The function never makes them.
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -37,6 +38,33 @@ struct PlaylistPage {
 #[derive(Deserialize)]
 struct CreatedPlaylist {
     id: String,
+}
+
+#[derive(Deserialize)]
+struct Named {
+    name: String,
+}
+
+/// What the privacy rules hide, as the Web API's paths name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Catalog {
+    Artist,
+    Track,
+    Album,
+    Show,
+    Playlist,
+}
+
+impl Catalog {
+    fn path(self) -> &'static str {
+        match self {
+            Catalog::Artist => "artists",
+            Catalog::Track => "tracks",
+            Catalog::Album => "albums",
+            Catalog::Show => "shows",
+            Catalog::Playlist => "playlists",
+        }
+    }
 }
 
 /// What the authorize page refuses in a link.
@@ -143,6 +171,23 @@ impl SpotifyHttp {
             }
         }
         Ok(playlists)
+    }
+
+    /// The name Spotify gives the `kind` with `id` (22 letters and digits), or `None` when it
+    /// knows no such thing (404, or 400 for an id it cannot read). With the owner's token, a
+    /// show is looked up in the owner's market and a private playlist of theirs is found.
+    pub async fn name_of(&self, token: &SecretString, kind: Catalog, id: &str) -> Result<Option<String>, SpotifyError> {
+        if !crate::domain::privacy::is_spotify_id(id) {
+            return Ok(None);
+        }
+        let fields = if kind == Catalog::Playlist { "?fields=name" } else { "" };
+        let response = match self.get(&format!("/v1/{}/{id}{fields}", kind.path()), token).await {
+            Err(SpotifyError::Upstream(400 | 404)) => return Ok(None),
+            other => other?,
+        };
+        let body = capped(response, MAX_API_BODY).await?;
+        let named: Named = serde_json::from_slice(&body).map_err(|e| malformed(kind.path(), &e))?;
+        Ok(Some(named.name))
     }
 
     /// Creates a playlist in the account (`POST /v1/me/playlists`) and answers its id.
