@@ -1,0 +1,109 @@
+"""Live push, locally: the AppSync Events stand-in speaks the protocol a page and the function
+use (scripts/devstack/appsync.py), and refuses what AppSync would."""
+
+import asyncio
+import base64
+import json
+
+import pytest
+import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from devstack.appsync import PROTOCOL, AppSyncEvents
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidHandshake
+
+KEY = "da2-localstandinkey0000000000"
+CHANNEL = "/now-playing/current"
+
+
+@pytest.fixture
+def events():
+    with AppSyncEvents(KEY, "AKIDLOCAL", "local-secret", keepalive=0.5) as stand_in:
+        yield stand_in
+
+
+def signed_publish(stand_in, body: dict, secret="local-secret", service="appsync") -> requests.Response:
+    data = json.dumps(body).encode()
+    request = AWSRequest(
+        method="POST",
+        url=f"{stand_in.http_url}/event",
+        data=data,
+        headers={"Content-Type": "application/json", "Host": stand_in.http_domain},
+    )
+    SigV4Auth(Credentials("AKIDLOCAL", secret), service, "us-east-1").add_auth(request)
+    return requests.post(f"{stand_in.http_url}/event", data=data, headers=dict(request.headers.items()), timeout=5)
+
+
+def header_protocol(stand_in, key=KEY) -> str:
+    auth = json.dumps({"host": stand_in.http_domain, "x-api-key": key}).encode()
+    return "header-" + base64.urlsafe_b64encode(auth).decode().rstrip("=")
+
+
+async def subscribed(stand_in, key=KEY):
+    ws = await connect(stand_in.realtime_url, subprotocols=[PROTOCOL, header_protocol(stand_in, key)])
+    await ws.send(json.dumps({"type": "connection_init"}))
+    assert json.loads(await ws.recv())["type"] == "connection_ack"
+    await ws.send(
+        json.dumps(
+            {
+                "type": "subscribe",
+                "id": "s1",
+                "channel": CHANNEL,
+                "authorization": {"x-api-key": key, "host": stand_in.http_domain},
+            }
+        )
+    )
+    return ws
+
+
+async def next_of(ws, kind: str, timeout=5.0) -> dict:
+    while True:
+        message = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+        if message["type"] == kind:
+            return message
+
+
+def test_a_signed_publish_reaches_every_subscriber_of_its_channel_and_no_other(events):
+    async def run():
+        clients = [await subscribed(events) for _ in range(5)]
+        for ws in clients:
+            assert (await next_of(ws, "subscribe_success"))["id"] == "s1"
+        answer = signed_publish(events, {"channel": CHANNEL, "events": [json.dumps({"status": "playing", "seq": 1})]})
+        assert answer.status_code == 200, answer.text
+        for ws in clients:
+            data = await next_of(ws, "data")
+            assert json.loads(data["event"]) == {"status": "playing", "seq": 1}
+        assert signed_publish(events, {"channel": "/other", "events": ['{"x": 1}']}).status_code == 200
+        assert (await next_of(clients[0], "ka"))["type"] == "ka", "keep-alives, and nothing of /other"
+        for ws in clients:
+            await ws.close()
+
+    asyncio.run(run())
+    assert events.stats["deliveries"] == 5
+
+
+def test_publishing_needs_a_valid_signature_and_a_well_formed_body(events):
+    event = [json.dumps({"seq": 1})]
+    assert requests.post(f"{events.http_url}/event", json={"channel": CHANNEL, "events": event}).status_code == 401
+    assert signed_publish(events, {"channel": CHANNEL, "events": event}, secret="wrong").status_code == 401
+    assert signed_publish(events, {"channel": CHANNEL, "events": event}, service="execute-api").status_code == 401
+    assert signed_publish(events, {"channel": CHANNEL, "events": ["not json"]}).status_code == 400
+    assert signed_publish(events, {"channel": CHANNEL, "events": event * 6}).status_code == 400
+    assert events.stats["publishes"] == 0
+
+
+def test_a_wrong_api_key_cannot_connect_or_subscribe(events):
+    async def run():
+        with pytest.raises(InvalidHandshake):
+            await connect(events.realtime_url, subprotocols=[PROTOCOL, header_protocol(events, "da2-wrong")])
+        ws = await connect(events.realtime_url, subprotocols=[PROTOCOL, header_protocol(events)])
+        await ws.send(json.dumps({"type": "connection_init"}))
+        await next_of(ws, "connection_ack")
+        bad = {"type": "subscribe", "id": "s2", "channel": CHANNEL, "authorization": {"x-api-key": "da2-wrong"}}
+        await ws.send(json.dumps(bad))
+        assert (await next_of(ws, "subscribe_error"))["id"] == "s2"
+        await ws.close()
+
+    asyncio.run(run())
