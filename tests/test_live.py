@@ -107,3 +107,76 @@ def test_a_wrong_api_key_cannot_connect_or_subscribe(events):
         await ws.close()
 
     asyncio.run(run())
+
+
+# The built function publishing through its own adapter (SigV4-signed with its role's
+# credentials) to the stand-in, and subscribed clients receiving what it pushed.
+
+
+@pytest.fixture(scope="module")
+def live_stack():
+    from devstack.local import EVERY_WINDOW, LocalStack
+
+    with LocalStack(live=True, privacy={}, extra_env={**EVERY_WINDOW, "CACHE_SECONDS": "1"}) as stack:
+        yield stack
+
+
+def test_a_change_the_function_sees_reaches_every_subscriber_within_a_second(live_stack):
+    stand_in = live_stack.live
+
+    async def run():
+        clients = [await subscribed(stand_in, live_stack.live_key) for _ in range(20)]
+        for ws in clients:
+            await next_of(ws, "subscribe_success")
+        delays = []
+        for scene, status in [("track", "playing"), ("paused", "paused"), ("nothing", "last_played")]:
+            live_stack.fake.control("scene", {"scene": scene})
+            await asyncio.sleep(1.1)  # past CACHE_SECONDS: the next request asks Spotify
+            asked = asyncio.get_running_loop().time()
+            answer = await asyncio.to_thread(requests.get, f"{live_stack.url}/v1/current", timeout=10)
+            assert answer.json()["status"] == status, answer.text
+            for ws in clients:
+                pushed = json.loads((await next_of(ws, "data", timeout=3))["event"])
+                delays.append(asyncio.get_running_loop().time() - asked)
+                assert pushed == answer.json(), "the page gets what /v1/current answers"
+        for ws in clients:
+            await ws.close()
+        return delays
+
+    delays = asyncio.run(run())
+    assert max(delays) < 1.0, f"slowest push {max(delays):.3f} s after the request that saw the change"
+    # The same answer again is no news: a request past the window asks Spotify and pushes nothing.
+    before = requests.get(f"{stand_in.http_url}/_stand-in/stats", timeout=5).json()["publishes"]
+    import time
+
+    time.sleep(1.1)
+    requests.get(f"{live_stack.url}/v1/current", timeout=10)
+    after = requests.get(f"{stand_in.http_url}/_stand-in/stats", timeout=5).json()
+    assert after["publishes"] == before and after["refused_publishes"] == 0, after
+
+
+def test_a_hidden_play_is_pushed_only_as_the_screened_answer():
+    from devstack.local import EVERY_WINDOW, LocalStack
+
+    rules = {"hide": {"tracks": ["4uLU6hMCjMI75M1A2tKUQC"]}}
+    with LocalStack(live=True, privacy=rules, extra_env={**EVERY_WINDOW, "CACHE_SECONDS": "1"}) as stack:
+
+        async def run():
+            ws = await subscribed(stack.live, stack.live_key)
+            await next_of(ws, "subscribe_success")
+            seen = []
+            for scene in ["episode", "track", "track"]:
+                stack.fake.control("scene", {"scene": scene})
+                await asyncio.sleep(1.1)
+                await asyncio.to_thread(requests.get, f"{stack.url}/v1/current", timeout=10)
+                try:
+                    while True:
+                        seen.append((await next_of(ws, "data", timeout=0.5))["event"])
+                except TimeoutError:
+                    pass
+            await ws.close()
+            return seen
+
+        seen = asyncio.run(run())
+    assert len(seen) == 2, "the episode, then what the rules leave of the track"
+    assert not any("4uLU6hMCjMI75M1A2tKUQC" in event or "Never Gonna" in event for event in seen), seen

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lambda_http::{Error, LambdaEvent, lambda_runtime, service_fn, tracing};
+use now_playing::adapters::appsync::AppSyncEvents;
 use now_playing::adapters::artwork::ArtworkHttp;
 use now_playing::adapters::dynamodb::DynamoSuggestions;
 use now_playing::adapters::dynamodb::{DynamoArtCache, DynamoSnapshotStore, DynamoTokenStore};
@@ -90,13 +91,22 @@ async fn function() -> Result<(), Error> {
     let digest = config.digest_topic_arn.map(|arn| {
         Arc::new(SnsNotifier::new(aws_sdk_sns::Client::new(&aws), arn)) as Arc<dyn now_playing::domain::ports::Notifier>
     });
-    let art = Arc::new(ArtLibrary::new(Arc::new(ArtworkHttp::new(http, image_hosts.clone())), shared_art));
+    let art = Arc::new(ArtLibrary::new(Arc::new(ArtworkHttp::new(http.clone(), image_hosts.clone())), shared_art));
     let mut service =
         NowPlayingService::new(ServicePorts { spotify, tokens, shared: snapshots, clock }, instance, timing)
             .with_art(art.clone())
             .with_budget(config.budget);
     if let Some(name) = &config.privacy_parameter {
         service = service.with_privacy(Arc::new(SsmPrivacySource::new(aws_sdk_ssm::Client::new(&aws), name)));
+    }
+    if let (Some(live), Some(credentials), Some(region)) = (&config.live, aws.credentials_provider(), aws.region()) {
+        service = service.with_live(Arc::new(AppSyncEvents::new(
+            http,
+            &live.url,
+            &live.channel,
+            region.as_ref(),
+            credentials,
+        )));
     }
     let app = Arc::new(
         App::new(

@@ -13,6 +13,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .appsync import AppSyncEvents
 from .aws import DUMMY_CREDENTIALS, REGION, Moto, free_port
 from .edge import LocalEdge
 from .fake_spotify import FakeSpotify
@@ -56,6 +57,7 @@ class LocalStack:
         edge: bool = False,
         edge_port: int = 0,
         privacy: dict | None = None,
+        live: bool = False,
     ):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -64,6 +66,10 @@ class LocalStack:
         # names the edge's URL (the stack's PUBLIC_URL is the distribution's).
         # The owner's privacy rules, written where `make privacy` keeps them, if given.
         self.privacy = privacy
+        # With `live`, an AppSync Events stand-in the function publishes changed answers to.
+        self.live = None
+        self.live_wanted = live
+        self.live_key = f"da2-local{secrets.token_hex(12)}"
         self.edge = None
         self.edge_secret = secrets.token_urlsafe(36) if edge else None
         self.edge_port = (edge_port or free_port()) if edge else None
@@ -116,7 +122,9 @@ class LocalStack:
         )
         edge = {"EDGE_SECRET": self.edge_secret, "PUBLIC_URL": self.edge_url} if self.edge_secret else {}
         privacy = {"PRIVACY_PARAMETER": PRIVACY_PARAMETER} if self.privacy is not None else {}
+        live = {"LIVE_URL": self.live.http_url} if self.live else {}
         return {
+            **live,
             **edge,
             **privacy,
             "STATE_TABLE": TABLE,
@@ -140,6 +148,13 @@ class LocalStack:
                 )
             if self.iam_statements is not None:
                 self.aws_credentials = self.moto.enforce_iam(self.iam_statements)
+            if self.live_wanted:
+                self.live = AppSyncEvents(
+                    self.live_key,
+                    self.aws_credentials["AWS_ACCESS_KEY_ID"],
+                    self.aws_credentials["AWS_SECRET_ACCESS_KEY"],
+                    region=REGION,
+                ).start()
             if self.fake:
                 self.fake.start()
                 if self.suggestions:
@@ -201,6 +216,8 @@ class LocalStack:
             self.edge.stop()
         if self.runtime:
             self.runtime.stop()
+        if self.live:
+            self.live.stop()
         if self.fake:
             try:
                 self.fake.stop()

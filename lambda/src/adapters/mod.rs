@@ -1,5 +1,6 @@
 //! The only modules that know reqwest and the AWS SDK.
 
+pub mod appsync;
 pub mod artwork;
 pub mod aws;
 pub mod body;

@@ -53,6 +53,8 @@ pub struct Config {
     pub digest_topic_arn: Option<String>,
     /// What the stack's CDN sends to prove a request came through it (`EDGE_SECRET`).
     pub edge_secret: Option<EdgeSecret>,
+    /// Where a changed answer is pushed to open pages (`LIVE_URL`, `LIVE_CHANNEL`).
+    pub live: Option<Live>,
     /// The SSM String parameter of the owner's privacy rules (`PRIVACY_PARAMETER`), if any.
     pub privacy_parameter: Option<String>,
     /// Spotify's Web API calls per rolling 24 hours and their shares
@@ -169,7 +171,9 @@ impl Config {
             });
         }
         let budget = budget(&get)?;
+        let live = live(&get)?;
         Ok(Config {
+            live,
             budget,
             privacy_parameter,
             edge_secret,
@@ -188,6 +192,34 @@ impl Config {
 }
 
 /// An http(s) base URL from `value`, or `default`; trailing slashes removed.
+/// The Event API a changed answer is published to: its HTTP endpoint and the channel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Live {
+    pub url: String,
+    pub channel: String,
+}
+
+/// The channel pages subscribe to unless `LIVE_CHANNEL` names another.
+pub const DEFAULT_LIVE_CHANNEL: &str = "/now-playing/current";
+
+fn live(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Live>, ConfigError> {
+    let Some(url) = get("LIVE_URL") else { return Ok(None) };
+    let url = base_url("LIVE_URL", Some(url), "https://ID.appsync-api.eu-west-1.amazonaws.com")?;
+    let channel = get("LIVE_CHANNEL").unwrap_or_else(|| DEFAULT_LIVE_CHANNEL.to_owned());
+    let segments: Vec<&str> = channel.strip_prefix('/').unwrap_or("").split('/').collect();
+    let valid = |s: &&str| !s.is_empty() && s.len() <= 50 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if !channel.starts_with('/') || segments.len() > 5 || !segments.iter().all(valid) {
+        return Err(ConfigError::Invalid {
+            name: "LIVE_CHANNEL",
+            reason: format!(
+                "expected a channel such as {DEFAULT_LIVE_CHANNEL}: a namespace and up to four segments of letters, \
+                 digits and '-'"
+            ),
+        });
+    }
+    Ok(Some(Live { url, channel }))
+}
+
 pub fn base_url(name: &'static str, value: Option<String>, default: &str) -> Result<String, ConfigError> {
     let url = value.unwrap_or_else(|| default.to_owned());
     let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));

@@ -20,6 +20,8 @@ pub fn after(at: OffsetDateTime, duration: std::time::Duration) -> OffsetDateTim
 pub const MAX_NAME_CHARS: usize = 200;
 /// The most images kept per item (Spotify sends three sizes).
 pub const MAX_IMAGES: usize = 4;
+/// A jump in progress past this is a seek a live page is told of; less is clock drift.
+pub const LIVE_SEEK_MS: u64 = 2_000;
 /// The most artists kept per item for show.
 pub const MAX_ARTISTS: usize = 10;
 /// The most artist ids kept per item for the privacy rules; a track credited to more is
@@ -285,6 +287,28 @@ impl NowPlaying {
         }
     }
 
+    /// Whether a page showing `before` must change to show this answer: another status or
+    /// item, stale or not, or a seek of more than `LIVE_SEEK_MS` from where `before`'s
+    /// progress would be by now. A page runs its bar on from `progress_ms` and
+    /// `fetched_at`, so a play that simply goes on is no change.
+    pub fn changes_a_page(&self, before: &NowPlaying) -> bool {
+        let shown = |doc: &NowPlaying| {
+            (doc.status, doc.is_playing, doc.stale, doc.item.as_ref().map(|i| (i.id.clone(), i.name.clone())))
+        };
+        if shown(self) != shown(before) {
+            return true;
+        }
+        let (Some(now), Some(then)) = (self.progress_ms, before.progress_ms) else {
+            return self.progress_ms != before.progress_ms || self.played_at != before.played_at;
+        };
+        let elapsed = if before.is_playing {
+            u64::try_from((self.fetched_at - before.fetched_at).whole_milliseconds()).unwrap_or(0)
+        } else {
+            0
+        };
+        now.abs_diff(then.saturating_add(elapsed)) > LIVE_SEEK_MS
+    }
+
     /// The item on screen and when it was read, if it is playing or paused: remembered
     /// as the last play for when Spotify's history lags.
     pub fn seen_playing(&self) -> Option<Played> {
@@ -380,6 +404,32 @@ mod tests {
     }
 
     const NOW: OffsetDateTime = datetime!(2026-11-27 20:00:00.250 UTC);
+
+    #[test]
+    fn a_page_changes_for_another_item_a_pause_staleness_or_a_seek_not_for_a_play_going_on() {
+        let playing = |name: &str, progress: u64, at: OffsetDateTime, is_playing: bool| {
+            NowPlaying::from_spotify(
+                Playback::Item { item: item(name), is_playing, progress_ms: Some(progress), context: None },
+                None,
+                None,
+                at,
+            )
+        };
+        let before = playing("A", 10_000, NOW, true);
+        let later = NOW + time::Duration::seconds(20);
+        assert!(!playing("A", 30_000, later, true).changes_a_page(&before), "the bar runs on by itself");
+        assert!(!playing("A", 31_900, later, true).changes_a_page(&before), "drift within 2 s");
+        assert!(playing("A", 33_000, later, true).changes_a_page(&before), "a seek forward");
+        assert!(playing("A", 2_000, later, true).changes_a_page(&before), "a restart");
+        assert!(playing("A", 30_000, later, false).changes_a_page(&before), "paused");
+        assert!(playing("B", 30_000, later, true).changes_a_page(&before), "another track");
+        let stale = NowPlaying { stale: true, ..playing("A", 30_000, later, true) };
+        assert!(stale.changes_a_page(&before), "stale");
+        let paused = playing("A", 10_000, NOW, false);
+        assert!(!playing("A", 10_000, later, false).changes_a_page(&paused), "still paused at the same place");
+        assert!(NowPlaying::offline(later).changes_a_page(&before));
+        assert!(!NowPlaying::offline(later).changes_a_page(&NowPlaying::offline(NOW)));
+    }
 
     #[test]
     fn what_was_last_seen_playing_wins_over_an_older_history_entry() {

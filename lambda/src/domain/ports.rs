@@ -352,3 +352,10 @@ pub trait PrivacySource: Send + Sync {
     /// read, for `/v1/health`, and names no cause an outsider should see.
     async fn load(&self) -> Result<Option<String>, String>;
 }
+
+/// Where a new answer is pushed to every open page (`LIVE_URL`: AppSync Events in the stack).
+/// What is pushed is what the world may see: the answer screened by the owner's rules.
+#[async_trait]
+pub trait LivePush: Send + Sync {
+    async fn publish(&self, doc: &NowPlaying) -> Result<(), String>;
+}

@@ -11,6 +11,7 @@ mod aws_adapters;
 mod hostile_upstream;
 mod http_events;
 mod layers;
+mod live_push;
 mod now_playing_service;
 mod palette;
 mod privacy;

@@ -40,28 +40,31 @@ impl NowPlayingService {
         };
         match result {
             Ok(doc) => {
-                let due = {
+                let (due, before) = {
                     let mut memory = lock(&self.memory);
+                    let before = memory.snapshot.clone();
                     let due = self.schedule().due_at(&doc, memory.calls.spent(Share::Current, self.clock.now()));
                     memory.snapshot = Some(doc.clone());
                     memory.due_at = Some(due);
                     if let Some(seen) = doc.seen_playing() {
                         memory.last_seen = Some(seen);
                     }
-                    due
+                    (due, before)
                 };
                 info!(status = ?doc.status, due_at = %due, "now playing read from Spotify");
+                // Pushed in the same round as the answer is shared: no round trip more.
+                let pushed = self.push_if_changed(before.as_ref(), &doc, privacy);
                 if let Some(owner) = lease {
                     // The new token, if this refresh made one, is shared in the same round.
                     let seen = doc.seen_playing();
-                    let (saved, (), ()) =
-                        tokio::join!(self.shared.save(&doc, seen.as_ref(), due), self.tokens.settle(), counted);
+                    let (saved, (), (), ()) =
+                        tokio::join!(self.shared.save(&doc, seen.as_ref(), due), self.tokens.settle(), counted, pushed);
                     if let Err(e) = saved {
                         warn!(error = %e, "could not share the new snapshot");
                         self.release(Some(owner), None).await;
                     }
                 } else {
-                    tokio::join!(self.tokens.settle(), counted);
+                    tokio::join!(self.tokens.settle(), counted, pushed);
                 }
                 Ok(doc)
             }

@@ -6,6 +6,7 @@
 
 mod fetch;
 mod health;
+mod live;
 mod memory;
 mod recent;
 mod rules;
@@ -21,7 +22,7 @@ use time::OffsetDateTime;
 use tracing::{info, warn};
 
 use crate::domain::art::ArtLibrary;
-use crate::domain::ports::{Clock, CredentialsError, PrivacySource, SharedState, SnapshotStore};
+use crate::domain::ports::{Clock, CredentialsError, LivePush, PrivacySource, SharedState, SnapshotStore};
 use crate::domain::ports::{Spotify, SpotifyError};
 use crate::domain::quota::{Budget, Room, Schedule, Share, answer_max_age};
 use crate::domain::{NowPlaying, Privacy, StaleReason};
@@ -142,6 +143,8 @@ pub struct NowPlayingService {
     art: Option<Arc<ArtLibrary>>,
     /// Where the owner's privacy rules are; without it everything is shown.
     privacy_source: Option<Arc<dyn PrivacySource>>,
+    /// Where a changed answer is pushed (`with_live`).
+    live: Option<Arc<dyn LivePush>>,
     /// The rules as last read, and when.
     privacy: Mutex<Option<(Privacy, OffsetDateTime)>>,
 }
@@ -172,6 +175,7 @@ impl NowPlayingService {
             memory: Mutex::new(SharedState::default()),
             art: None,
             privacy_source: None,
+            live: None,
             privacy: Mutex::new(None),
         }
     }
@@ -179,6 +183,12 @@ impl NowPlayingService {
     /// Answers carry the palette of their art, taken from `art`.
     pub fn with_art(mut self, art: Arc<ArtLibrary>) -> Self {
         self.art = Some(art);
+        self
+    }
+
+    /// Pushes each answer that changes what a page shows to `live`, screened by the rules.
+    pub fn with_live(mut self, live: Arc<dyn LivePush>) -> Self {
+        self.live = Some(live);
         self
     }
 

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use now_playing::domain::ports::{
-    ArtCache, ArtError, Artwork, Catalog, Clock, Counters, CredentialStore, CredentialsError, Notifier, NotifyError,
-    Playlists, PrivacySource, Refusal, SearchCache, SharedState, SnapshotStore, Spotify, SpotifyError, StoreError,
-    SuggestionStore, TokenGrant, TokenStore,
+    ArtCache, ArtError, Artwork, Catalog, Clock, Counters, CredentialStore, CredentialsError, LivePush, Notifier,
+    NotifyError, Playlists, PrivacySource, Refusal, SearchCache, SharedState, SnapshotStore, Spotify, SpotifyError,
+    StoreError, SuggestionStore, TokenGrant, TokenStore,
 };
 use now_playing::domain::quota::{BUCKETS_BEFORE, CallLedger, Room, Share, hour_of};
 use now_playing::domain::suggestions::{Suggestion, TrackId, blocks_repeat};
@@ -865,6 +865,30 @@ impl PrivacySource for FakePrivacy {
     async fn load(&self) -> Result<Option<String>, String> {
         self.reads.fetch_add(1, Ordering::SeqCst);
         self.document.lock().unwrap().clone()
+    }
+}
+
+/// The live channel: what was pushed, in order; `fail` makes every publish fail.
+#[derive(Default)]
+pub struct FakeLive {
+    pub pushed: Mutex<Vec<NowPlaying>>,
+    pub fail: std::sync::atomic::AtomicBool,
+}
+
+impl FakeLive {
+    pub fn pushed(&self) -> Vec<NowPlaying> {
+        self.pushed.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl LivePush for FakeLive {
+    async fn publish(&self, doc: &NowPlaying) -> Result<(), String> {
+        if self.fail.load(Ordering::SeqCst) {
+            return Err("the Event API answered 503 Service Unavailable".into());
+        }
+        self.pushed.lock().unwrap().push(doc.clone());
+        Ok(())
     }
 }
 
