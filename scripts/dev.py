@@ -50,6 +50,8 @@ def main() -> int:
         real_spotify=real,
         # The rules' parameter, written empty (no rules), so that `make privacy` can be tried.
         privacy={},
+        # An AppSync Events stand-in: the function pushes changed answers, `live` pages get them.
+        live=True,
         log_level=os.environ.get("RUST_LOG", "info"),
         edge=edge,
         edge_port=int(os.environ.get("EDGE_PORT", "9080")),
@@ -90,6 +92,7 @@ def main() -> int:
   function log  {stack.log_path}
   moto          {stack.moto.url}   (table {env["STATE_TABLE"]}, parameter {env["CREDENTIALS_PARAMETER"]})
   spotify       {stand_in(stack, quota) if stack.fake else "https://api.spotify.com"}
+  live push     {stack.live.realtime_url} (AppSync Events stand-in): <now-playing live src=…>
   load test     .venv/bin/python tests/load.py {base} --clients 50 --seconds 10{load_spotify}
   privacy       AWS_ENDPOINT_URL={stack.moto.url} AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing \\
                   AWS_SECRET_ACCESS_KEY=testing STATE_TABLE={env["STATE_TABLE"]}{privacy_spotify} \\

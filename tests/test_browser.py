@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from devstack.local import LocalStack
+from devstack.local import EVERY_WINDOW, LocalStack
 
 BROWSER = Path(__file__).resolve().parent / "browser"
 
@@ -18,8 +18,11 @@ BROWSER = Path(__file__).resolve().parent / "browser"
 def playing():
     # Suggestions in review mode for the dialog's tests, with room for the suggestions
     # they send before the one that finds the hourly limit.
+    # Live push through the AppSync Events stand-in, for `<now-playing live>`.
     with LocalStack(
-        suggestions="review", extra_env={"CACHE_SECONDS": "1", "SUGGESTIONS_PER_VISITOR_PER_HOUR": "6"}
+        suggestions="review",
+        live=True,
+        extra_env={"CACHE_SECONDS": "1", "SUGGESTIONS_PER_VISITOR_PER_HOUR": "6", **EVERY_WINDOW},
     ) as stack:
         requests.post(f"{stack.fake.url}/_fake/scene", json={"scene": "track"}, timeout=5).raise_for_status()
         yield stack
@@ -55,9 +58,10 @@ def test_the_widget_the_header_the_suggest_dialog_the_card_and_page_in_chromium(
                 "widget.test.mjs",
                 "header.test.mjs",
                 "suggest.test.mjs",
+                "live.test.mjs",
             ],
             cwd=BROWSER,
-            env=dict(os.environ, NP_URL=playing.url, CHROMIUM=chromium),
+            env=dict(os.environ, NP_URL=playing.url, NP_SPOTIFY=playing.fake.url, CHROMIUM=chromium),
             capture_output=True,
             text=True,
             timeout=300,

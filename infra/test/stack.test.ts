@@ -134,7 +134,7 @@ describe('the default stack', () => {
 
   test('a regional REST API named after the stack sends every method on each path to the function', () => {
     template.hasResourceProperties('AWS::ApiGateway::RestApi', { Name: 'NowPlaying', EndpointConfiguration: { Types: ['REGIONAL'] } });
-    expect(ROUTES).toEqual(['/', '/v1/current', '/v1/health', '/v1/current.svg', '/v1/open', '/v1/recent', '/v1/recent.svg', '/v1/art', '/v1/widget.js', '/v1/widget-suggest.js']);
+    expect(ROUTES).toEqual(['/', '/v1/current', '/v1/health', '/v1/current.svg', '/v1/open', '/v1/recent', '/v1/recent.svg', '/v1/art', '/v1/widget.js', '/v1/widget-suggest.js', '/v1/live', '/v1/widget-live.js']);
     const restApi = Object.keys(template.findResources('AWS::ApiGateway::RestApi'))[0];
     for (const route of ROUTES) {
       const part = route.split('/').pop();

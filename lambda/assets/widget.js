@@ -3,7 +3,8 @@
 // `page-colors` it also sets --np-background, --np-foreground and --np-accent on the page.
 // <now-playing-recent src="https://HOST/v1/recent" limit="5">: what was played before.
 // Dependency-free custom elements. Untrusted text only ever goes in through textContent.
-// With the `suggest` attribute the widget also loads "Suggest a song" (widget-suggest.js).
+// With the `suggest` attribute the widget also loads "Suggest a song" (widget-suggest.js);
+// with `live`, pushed answers as they happen (widget-live.js).
 const CSS = `
 :host{display:block;--np-bg:#fff;--np-fg:#191414;--np-muted:#5f6368;--np-accent:#1db954;--np-track:#e4e6e8;
 font:14px/1.35 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--np-fg);max-width:420px}
@@ -100,7 +101,7 @@ export class NowPlayingElement extends HTMLElement {
   #failures = 0;
   #timer = 0;
   #ticker = 0;
-  #suggesting = null;
+  #modules = {};
   #el;
   #onVisibility;
   static css = CSS;
@@ -110,7 +111,7 @@ export class NowPlayingElement extends HTMLElement {
     return this;
   }
   static get observedAttributes() {
-    return ['src', 'suggest'];
+    return ['src', 'suggest', 'live'];
   }
 
   constructor() {
@@ -160,30 +161,41 @@ export class NowPlayingElement extends HTMLElement {
 
   connectedCallback() {
     document.addEventListener('visibilitychange', this.#onVisibility);
-    if (this.hasAttribute('suggest')) this.#suggestions();
+    for (const name of ['suggest', 'live']) if (this.hasAttribute(name)) this.#load(name);
     this.poll();
   }
   disconnectedCallback() {
     document.removeEventListener('visibilitychange', this.#onVisibility);
     this.#pause();
+    if (this.#modules.live) this.#modules.live.then((live) => live && live.close());
+    delete this.#modules.live;
   }
   attributeChangedCallback(name, old, value) {
-    if (name === 'suggest' && value !== null && this.isConnected) this.#suggestions();
+    if (name !== 'src' && value !== null && this.isConnected) this.#load(name);
     if (name === 'src' && old !== null && old !== value && this.isConnected) this.poll();
   }
 
-  /** Loads "Suggest a song" (widget-suggest.js, beside this script, same version) once. */
-  #suggestions() {
-    if (this.#suggesting) return;
-    const url = new URL('widget-suggest.js', import.meta.url);
+  /** Loads widget-NAME.js (beside this script, same version) once: "Suggest a song", live. */
+  #load(name) {
+    if (this.#modules[name]) return;
+    const url = new URL(`widget-${name}.js`, import.meta.url);
     url.search = new URL(import.meta.url).search;
-    this.#suggesting = import(url.href).then(
+    this.#modules[name] = import(url.href).then(
       (m) => m.attach(this),
       (e) => {
-        this.#suggesting = null;
-        this.dispatchEvent(new CustomEvent('error', { ...EVENT, detail: `suggestions: ${e.message}` }));
+        delete this.#modules[name];
+        this.dispatchEvent(new CustomEvent('error', { ...EVENT, detail: `${name}: ${e.message}` }));
       },
     );
+  }
+
+  /** Shows `doc` (a pushed or polled answer) unless the one shown was read later. */
+  show(doc) {
+    if (this.#data && Date.parse(doc.fetched_at) < Date.parse(this.#data.fetched_at)) return;
+    clearInterval(this.#ticker);
+    this.#data = doc;
+    this.#render();
+    this.dispatchEvent(new Event('load', EVENT));
   }
 
   #pause() {
@@ -198,10 +210,9 @@ export class NowPlayingElement extends HTMLElement {
     try {
       const res = await this.fetch(this.src, { headers: { Accept: 'application/json' }, cache: 'no-cache' });
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      this.#data = await res.json();
+      const doc = await res.json();
       this.#failures = 0;
-      this.#render();
-      this.dispatchEvent(new Event('load', EVENT));
+      this.show(doc);
     } catch (e) {
       this.#failures++;
       if (!this.#data) this.#placeholder();

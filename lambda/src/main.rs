@@ -121,6 +121,7 @@ async fn function() -> Result<(), Error> {
         .with_image_hosts(&image_hosts)
         .with_public_url(config.public_url)
         .with_edge(config.edge_secret)
+        .with_live(config.live.as_ref())
         .with_suggestions(Arc::new(suggestions))
         .with_digest(digest),
     );

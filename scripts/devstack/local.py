@@ -122,7 +122,11 @@ class LocalStack:
         )
         edge = {"EDGE_SECRET": self.edge_secret, "PUBLIC_URL": self.edge_url} if self.edge_secret else {}
         privacy = {"PRIVACY_PARAMETER": PRIVACY_PARAMETER} if self.privacy is not None else {}
-        live = {"LIVE_URL": self.live.http_url} if self.live else {}
+        live = (
+            {"LIVE_URL": self.live.http_url, "LIVE_REALTIME_URL": self.live.realtime_url, "LIVE_API_KEY": self.live_key}
+            if self.live
+            else {}
+        )
         return {
             **live,
             **edge,

@@ -192,11 +192,17 @@ impl Config {
 }
 
 /// An http(s) base URL from `value`, or `default`; trailing slashes removed.
-/// The Event API a changed answer is published to: its HTTP endpoint and the channel.
+/// The Event API a changed answer is published to: its HTTP endpoint and the channel; and,
+/// when pages may subscribe, its realtime endpoint and public API key (`/v1/live`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Live {
     pub url: String,
     pub channel: String,
+    /// `LIVE_REALTIME_URL`: `wss://ID.appsync-realtime-api.REGION.amazonaws.com/event/realtime`.
+    pub realtime_url: Option<String>,
+    /// `LIVE_API_KEY`: the key pages connect and subscribe with. Public by design: it is
+    /// in every page; it cannot publish.
+    pub api_key: Option<String>,
 }
 
 /// The channel pages subscribe to unless `LIVE_CHANNEL` names another.
@@ -217,7 +223,31 @@ fn live(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Live>, ConfigErr
             ),
         });
     }
-    Ok(Some(Live { url, channel }))
+    let realtime_url = get("LIVE_REALTIME_URL");
+    if let Some(url) = &realtime_url {
+        let rest = url.strip_prefix("wss://").or_else(|| url.strip_prefix("ws://")).unwrap_or("");
+        if rest.is_empty() || rest.contains(['?', '#', ' ', '"', '\'', '<', '>']) {
+            return Err(ConfigError::Invalid {
+                name: "LIVE_REALTIME_URL",
+                reason: "expected a WebSocket URL such as wss://ID.appsync-realtime-api.eu-west-1.amazonaws.com/event/realtime"
+                    .into(),
+            });
+        }
+    }
+    let api_key = get("LIVE_API_KEY");
+    if api_key.as_ref().is_some_and(|k| k.len() > 128 || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')) {
+        return Err(ConfigError::Invalid {
+            name: "LIVE_API_KEY",
+            reason: "expected an AppSync API key such as da2-… (letters, digits and '-')".into(),
+        });
+    }
+    if realtime_url.is_some() != api_key.is_some() {
+        return Err(ConfigError::Invalid {
+            name: if realtime_url.is_some() { "LIVE_API_KEY" } else { "LIVE_REALTIME_URL" },
+            reason: "pages subscribe with both LIVE_REALTIME_URL and LIVE_API_KEY: set both, or neither".into(),
+        });
+    }
+    Ok(Some(Live { url, channel, realtime_url, api_key }))
 }
 
 pub fn base_url(name: &'static str, value: Option<String>, default: &str) -> Result<String, ConfigError> {
@@ -401,6 +431,34 @@ mod tests {
         pairs.push(("EDGE_SECRET", "sekrit value with spaces in it, long enough"));
         let err = config(&pairs).unwrap_err().to_string();
         assert!(err.starts_with("EDGE_SECRET is invalid") && !err.contains("sekrit"), "{err}");
+    }
+
+    #[test]
+    fn live_push_and_subscription_are_read_together_and_bad_values_named() {
+        assert_eq!(config(&BASE).unwrap().live, None, "off without LIVE_URL");
+        let mut pairs = BASE.to_vec();
+        pairs.push(("LIVE_URL", "https://abc.appsync-api.eu-west-1.amazonaws.com"));
+        let live = config(&pairs).unwrap().live.unwrap();
+        assert_eq!((live.channel.as_str(), live.realtime_url, live.api_key), (DEFAULT_LIVE_CHANNEL, None, None));
+        pairs.push(("LIVE_REALTIME_URL", "wss://abc.appsync-realtime-api.eu-west-1.amazonaws.com/event/realtime"));
+        let err = config(&pairs).unwrap_err().to_string();
+        assert!(err.starts_with("LIVE_API_KEY is invalid") && err.contains("set both"), "{err}");
+        pairs.push(("LIVE_API_KEY", "da2-abcdef"));
+        assert_eq!(config(&pairs).unwrap().live.unwrap().api_key.as_deref(), Some("da2-abcdef"));
+        for (name, bad) in [
+            ("LIVE_CHANNEL", "now-playing"),
+            ("LIVE_CHANNEL", "/a/b/c/d/e/f"),
+            ("LIVE_CHANNEL", "/now playing"),
+            ("LIVE_REALTIME_URL", "https://abc.example/event/realtime"),
+            ("LIVE_API_KEY", "da2-\"><script>"),
+        ] {
+            let mut with = pairs.clone();
+            with.retain(|(k, _)| *k != name);
+            with.push((name, bad));
+            let err = config(&with).unwrap_err().to_string();
+            assert!(err.starts_with(&format!("{name} is invalid")), "{name}={bad}: {err}");
+            assert!(!err.contains("<script>"), "{err}");
+        }
     }
 
     #[test]

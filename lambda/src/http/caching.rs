@@ -52,7 +52,14 @@ pub enum Shared {
     Recent,
     /// Its card: as the list, with the card's day of stale copy through an outage.
     RecentCard,
+    /// `/v1/live`: what a page needs to subscribe, and the answer to start from; a page
+    /// asks on load and every few minutes, so a crowd is one origin request per edge
+    /// location per `LIVE_MAX_AGE`.
+    Live,
 }
+
+/// How long a shared cache keeps `/v1/live`.
+pub const LIVE_MAX_AGE: u32 = 30;
 
 impl Shared {
     /// The header for an answer whose cache window is `window` seconds.
@@ -61,6 +68,7 @@ impl Shared {
             Shared::Answer | Shared::Recent => (window, STALE_WHILE_REVALIDATE, STALE_IF_ERROR_ANSWER),
             Shared::Card | Shared::RecentCard => (window, STALE_WHILE_REVALIDATE, STALE_IF_ERROR_CARD),
             Shared::Page => (300, 3_600, 86_400),
+            Shared::Live => (LIVE_MAX_AGE, STALE_WHILE_REVALIDATE, STALE_IF_ERROR_ANSWER),
             Shared::Script => (3_600, 86_400, 604_800),
         };
         format!("public, max-age={max_age}, stale-while-revalidate={revalidate}, stale-if-error={if_error}")

@@ -54,11 +54,20 @@ impl App {
 
     /// The widget's script, or (`suggest`) its "Suggest a song" dialog.
     pub(super) fn widget(&self, req: &Request, suggest: bool) -> Response<Body> {
+        let script = if suggest { &render::SUGGEST_SERVED } else { &render::WIDGET_SERVED };
+        self.script(req, script)
+    }
+
+    /// The live module (`/v1/widget-live.js`): the widget imports it with `live`.
+    pub(super) fn live_widget(&self, req: &Request) -> Response<Body> {
+        self.script(req, &render::LIVE_SERVED)
+    }
+
+    /// A script: a versioned URL (`?v=`) never changes; the bare one is re-checked hourly.
+    fn script(&self, req: &Request, script: &str) -> Response<Body> {
         let versioned =
             req.query_string_parameters_ref().and_then(|q| q.first("v")).is_some_and(|v| v == render::widget_version());
-        // A versioned URL never changes; the bare one is re-checked hourly.
         let cache = if versioned { IMMUTABLE.to_owned() } else { self.shared(Shared::Script) };
-        let script = if suggest { &render::SUGGEST_SERVED } else { &render::WIDGET_SERVED };
         validated(req, text_body("text/javascript; charset=utf-8", script.to_string()), &cache)
     }
 
@@ -66,7 +75,14 @@ impl App {
         let base = self.public_url.clone().unwrap_or_else(|| public_base(req, path));
         let page = render::preview_page(&base, self.suggestions_open());
         let mut r = validated(req, text_body("text/html; charset=utf-8", page), &self.shared(Shared::Page));
-        if let Ok(v) = HeaderValue::from_str(&self.page_policy) {
+        // The page's own widget may subscribe to the realtime endpoint.
+        let policy = match &self.live {
+            Some(offer) => {
+                self.page_policy.replace("connect-src 'self'", &format!("connect-src 'self' {}", offer.origin()))
+            }
+            None => self.page_policy.clone(),
+        };
+        if let Ok(v) = HeaderValue::from_str(&policy) {
             r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
         }
         r

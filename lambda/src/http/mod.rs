@@ -5,6 +5,7 @@ mod current;
 mod edge;
 mod embeds;
 mod jobs;
+mod live;
 mod recent;
 mod respond;
 mod suggestions;
@@ -46,6 +47,8 @@ pub struct App {
     digest: Option<Arc<dyn Notifier>>,
     /// What the stack's CDN proves itself with; its requests carry the viewer's address.
     edge: Option<EdgeSecret>,
+    /// Where pages subscribe for pushed answers (`/v1/live`); `None`: they poll.
+    live: Option<live::LiveOffer>,
 }
 
 /// What answers a route: `App::answer` dispatches on it.
@@ -64,6 +67,8 @@ pub enum Route {
     Suggestions,
     Recent,
     RecentCard,
+    Live,
+    LiveWidget,
 }
 
 /// Which stack a route is in: every deployment's, or only one with suggestions on.
@@ -154,6 +159,14 @@ pub const ROUTES: &[RouteSpec] = &[
         edge: Edge::Cached(&["v"]),
         route: Route::SuggestWidget,
     },
+    RouteSpec { path: "/v1/live", methods: READ, group: Group::Always, edge: SHARED, route: Route::Live },
+    RouteSpec {
+        path: "/v1/widget-live.js",
+        methods: READ,
+        group: Group::Always,
+        edge: Edge::Cached(&["v"]),
+        route: Route::LiveWidget,
+    },
     RouteSpec {
         path: "/v1/search",
         methods: READ,
@@ -234,6 +247,7 @@ impl App {
             suggestions: None,
             digest: None,
             edge: None,
+            live: None,
         }
     }
 
@@ -246,6 +260,13 @@ impl App {
     /// Sends the daily digest through `notifier` (the `daily-digest` job).
     pub fn with_digest(mut self, notifier: Option<Arc<dyn Notifier>>) -> Self {
         self.digest = notifier;
+        self
+    }
+
+    /// Offers pages the realtime endpoint of `live` (`/v1/live`) when it has one, and lets
+    /// the preview page connect to it.
+    pub fn with_live(mut self, live: Option<&crate::config::Live>) -> Self {
+        self.live = live.and_then(live::LiveOffer::of);
         self
     }
 
@@ -317,6 +338,8 @@ impl App {
             Route::Suggestions => self.suggest(req).await,
             Route::Recent => self.recent(req).await,
             Route::RecentCard => self.recent_card(req).await,
+            Route::Live => self.live(req).await,
+            Route::LiveWidget => self.live_widget(req),
         }
     }
 

@@ -14,10 +14,16 @@ pub const WIDGET_JS: &str = include_str!("../../assets/widget.js");
 /// its own `?v=` only when the `suggest` attribute is present.
 pub const SUGGEST_JS: &str = include_str!("../../assets/widget-suggest.js");
 
+/// The live module, served as `/v1/widget-live.js`; the widget imports it with its own `?v=`
+/// only when the `live` attribute is present.
+pub const LIVE_JS: &str = include_str!("../../assets/widget-live.js");
+
 /// The widget as served: `served(WIDGET_JS)`.
 pub static WIDGET_SERVED: LazyLock<String> = LazyLock::new(|| served(WIDGET_JS));
 /// The dialog as served.
 pub static SUGGEST_SERVED: LazyLock<String> = LazyLock::new(|| served(SUGGEST_JS));
+/// The live module as served.
+pub static LIVE_SERVED: LazyLock<String> = LazyLock::new(|| served(LIVE_JS));
 
 /// A script as visitors get it: its source without comment lines, blank lines and
 /// indentation, which every visitor would otherwise download (about a fifth of the widget
@@ -39,9 +45,9 @@ pub fn served(source: &str) -> String {
     out
 }
 
-/// Changes whenever the widget or its dialog does; `?v=VERSION` may be cached for a year.
+/// Changes whenever the widget, its dialog or its live module does; `?v=VERSION` may be cached for a year.
 pub fn widget_version() -> String {
-    let both = [WIDGET_JS.as_bytes(), SUGGEST_JS.as_bytes()].concat();
+    let both = [WIDGET_JS.as_bytes(), SUGGEST_JS.as_bytes(), LIVE_JS.as_bytes()].concat();
     format!("{:08x}", crate::fingerprint::fnv1a(&both) as u32)
 }
 

@@ -591,7 +591,11 @@ async fn the_suggest_dialog_is_served_beside_the_widget_under_the_same_version()
     let base = app.handle(rest_with_query("/v1/widget.js", &[])).await;
     let widget = text_of(&base);
     assert!(!widget.contains("class Suggest"), "the base widget does not carry the dialog");
-    assert!(widget.contains("new URL('widget-suggest.js', import.meta.url)"), "it loads it from beside itself");
+    assert!(widget.contains("new URL(`widget-${name}.js`, import.meta.url)"), "it loads it from beside itself");
+    let live = app.handle(rest_with_query("/v1/widget-live.js", &[("v", &version)])).await;
+    assert_eq!(header_of(&live, header::CACHE_CONTROL), Some("public, max-age=31536000, immutable"));
+    assert!(text_of(&live).contains("export function attach") && text_of(&live).contains("aws-appsync-event-ws"));
+    assert!(!widget.contains("aws-appsync-event-ws"), "nor the live module");
 }
 
 #[tokio::test]
@@ -876,5 +880,5 @@ async fn a_cached_route_depends_on_no_query_parameter_it_does_not_declare() {
             assert_eq!(plain, with, "{}?{name}={value} changes the answer but is not in its edge key", spec.path);
         }
     }
-    assert_eq!(cached, 9);
+    assert_eq!(cached, 11);
 }

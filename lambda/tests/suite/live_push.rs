@@ -65,3 +65,65 @@ async fn a_failed_push_leaves_the_answer_as_it_was() {
     assert_eq!(doc.status, Status::Playing);
     assert!(live.pushed().is_empty());
 }
+
+fn live_config(realtime: bool) -> now_playing::config::Live {
+    now_playing::config::Live {
+        url: "https://abc123.appsync-api.eu-west-1.amazonaws.com".into(),
+        channel: "/now-playing/current".into(),
+        realtime_url: realtime
+            .then(|| "wss://abc123.appsync-realtime-api.eu-west-1.amazonaws.com/event/realtime".into()),
+        api_key: realtime.then(|| "da2-publicpagekey".into()),
+    }
+}
+
+fn json(r: &lambda_http::Response<lambda_http::Body>) -> serde_json::Value {
+    match r.body() {
+        lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap(),
+        other => panic!("a JSON body, got {other:?}"),
+    }
+}
+
+fn header<'a>(r: &'a lambda_http::Response<lambda_http::Body>, name: &str) -> &'a str {
+    r.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
+#[tokio::test]
+async fn v1_live_names_where_to_subscribe_and_the_answer_to_start_from_shared_for_30_s() {
+    let h = playing_harness();
+    let config = live_config(true);
+    let app = app_over(&h, now_playing::config::AllowedOrigins::Any, Arc::new(FakeArtwork::default()))
+        .with_live(Some(&config));
+    let r = app.handle(rest_get("/v1/live", &[])).await;
+    assert_eq!(r.status(), 200);
+    let doc = json(&r);
+    assert_eq!(doc["transport"], "appsync-events");
+    assert_eq!(doc["realtime"], "wss://abc123.appsync-realtime-api.eu-west-1.amazonaws.com/event/realtime");
+    assert_eq!(doc["host"], "abc123.appsync-api.eu-west-1.amazonaws.com");
+    assert_eq!(doc["api_key"], "da2-publicpagekey");
+    assert_eq!(doc["channel"], "/now-playing/current");
+    assert_eq!(doc["current"]["status"], "playing");
+    assert!(doc["current"]["item"].get("credits").is_none(), "the public answer");
+    assert!(header(&r, "cache-control").starts_with("public, max-age=30,"), "{}", header(&r, "cache-control"));
+    let page = app.handle(rest_get("/", &[])).await;
+    assert!(
+        header(&page, "content-security-policy")
+            .contains("connect-src 'self' wss://abc123.appsync-realtime-api.eu-west-1.amazonaws.com;"),
+        "the preview page may subscribe: {}",
+        header(&page, "content-security-policy")
+    );
+}
+
+#[tokio::test]
+async fn without_a_realtime_endpoint_v1_live_says_to_poll() {
+    for config in [None, Some(live_config(false))] {
+        let h = playing_harness();
+        let app = app_over(&h, now_playing::config::AllowedOrigins::Any, Arc::new(FakeArtwork::default()))
+            .with_live(config.as_ref());
+        let doc = json(&app.handle(rest_get("/v1/live", &[])).await);
+        assert_eq!(doc["transport"], serde_json::Value::Null, "{config:?}");
+        assert_eq!(doc["current"]["status"], "playing");
+        assert!(doc.get("api_key").is_none());
+        let page = app.handle(rest_get("/", &[])).await;
+        assert!(header(&page, "content-security-policy").contains("connect-src 'self';"));
+    }
+}

@@ -1,0 +1,64 @@
+//! `/v1/live`: what a page needs to subscribe to pushed answers (AppSync Events: the
+//! realtime endpoint, the API's host, its public key, the channel), and the answer to show
+//! until the first push. Without a realtime endpoint it says so (`"transport": null`), and
+//! pages poll as before.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+
+use super::App;
+use super::caching::Shared;
+use super::current::service_error;
+use super::respond::{json_body, validated};
+use crate::config::Live;
+
+/// What pages are told of the Event API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveOffer {
+    realtime: String,
+    host: String,
+    api_key: String,
+    channel: String,
+}
+
+impl LiveOffer {
+    /// The offer of `live`, when it has a realtime endpoint and a key.
+    pub fn of(live: &Live) -> Option<LiveOffer> {
+        let host = live.url.split_once("://").map_or(live.url.as_str(), |(_, rest)| rest);
+        Some(LiveOffer {
+            realtime: live.realtime_url.clone()?,
+            host: host.split('/').next().unwrap_or(host).to_owned(),
+            api_key: live.api_key.clone()?,
+            channel: live.channel.clone(),
+        })
+    }
+
+    /// The realtime endpoint's origin, for the preview page's `connect-src`.
+    pub fn origin(&self) -> &str {
+        let after_scheme = self.realtime.find("://").map_or(0, |i| i + 3);
+        let end = self.realtime[after_scheme..].find('/').map_or(self.realtime.len(), |i| after_scheme + i);
+        &self.realtime[..end]
+    }
+}
+
+impl App {
+    pub(super) async fn live(&self, req: &Request) -> Response<Body> {
+        let doc = match self.service.current().await {
+            Ok(doc) => doc,
+            Err(e) => return service_error(&e),
+        };
+        let current = serde_json::to_value(doc.public()).unwrap_or_default();
+        let body = match &self.live {
+            Some(offer) => serde_json::json!({
+                "transport": "appsync-events",
+                "realtime": offer.realtime,
+                "host": offer.host,
+                "api_key": offer.api_key,
+                "channel": offer.channel,
+                "current": current,
+            }),
+            None => serde_json::json!({ "transport": null, "current": current }),
+        };
+        validated(req, json_body(StatusCode::OK, &body), &self.shared(Shared::Live))
+    }
+}
