@@ -38,7 +38,7 @@ CREDENTIALS = {
 failed = 0
 
 
-NO_EDGE = "-c edge=off"
+NO_EDGE = "-c edge=off -c live=off"
 
 
 def check(name: str, ok: bool, detail="") -> bool:

@@ -10,6 +10,7 @@ import { NowPlayingApi, ROUTE_TABLE } from './api';
 import { Edge } from './edge';
 import { DailyDigest } from './digest';
 import { KeepFresh } from './keep-fresh';
+import { Live } from './live';
 import { CustomDomain } from './domain';
 import { NowPlayingFunction } from './function';
 import { acknowledgeEdgeFindings, acknowledgeFindings } from './nag';
@@ -73,6 +74,9 @@ export class NowPlayingStack extends Stack {
     // three minutes later: the digest's resend) and drops an event older than an hour; with
     // alarms on, a run that still fails is published to the alarm topic.
     const asyncInvoke = { retryAttempts: 2, maxEventAge: Duration.hours(1) };
+    if (s.live === 'on') {
+      new Live(this, 'Live', { handler: fn.function, stackName: s.stackName });
+    }
     if (s.keepFresh === 'on') {
       new KeepFresh(this, 'KeepFresh', { handler: fn.function });
     }

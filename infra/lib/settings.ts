@@ -33,6 +33,8 @@ export interface Settings {
   readonly keepFresh: 'on' | 'off';
   /** `on`: CloudFront in front, the custom domain on it; `off`: the regional API alone. */
   readonly edge: 'on' | 'off';
+  /** `on`: an AppSync Events API pushes changed answers to `live` pages ($0 at rest). */
+  readonly live: 'on' | 'off';
   /** Raised after the edge secret's value is changed, so that the function and the
    *  distribution both read the new value in the same deploy. */
   readonly edgeSecretVersion: number;
@@ -62,6 +64,7 @@ export const SETTINGS_HELP: ReadonlyArray<[keyof Settings, string, string]> = [
   ['suggestions', 'off', 'visitors suggest songs: `review` (the owner decides with `make suggestions`) or `auto` (added at once); needs `make bootstrap ARGS="--suggestions"`'],
   ['keepFresh', 'on', '`on`: every 10 minutes a schedule refreshes the access token before it lapses, so no visitor waits for it; `off` leaves that to visitors'],
   ['edge', 'on', '`on`: CloudFront serves the answers from its edge and carries the custom domain (certificate in us-east-1); `off`: the regional API alone'],
+  ['live', 'on', '`on`: an AppSync Events API pushes each changed answer to pages with `live` (nothing at rest; the pages\' key is renewed by every deploy, for 365 days); `off`: they poll'],
   ['edgeSecretVersion', '1', 'raise it after changing the edge secret\'s value (with suggestions on), so the function and the distribution both take the new value in one deploy'],
   ['accountLoggingRole', 'create', '`create` sets API Gateway\'s account-wide logging role (kept on destroy); `existing` when the account already has one'],
 ];
@@ -200,6 +203,10 @@ export function loadSettings(get: (key: string) => unknown, region?: string): Se
   if (suggestions !== 'off' && suggestions !== 'review' && suggestions !== 'auto') {
     throw new SettingsError('suggestions', `expected off, review or auto, got ${JSON.stringify(suggestions)}`);
   }
+  const live = text('live') ?? 'on';
+  if (live !== 'on' && live !== 'off') {
+    throw new SettingsError('live', `expected on or off, got ${JSON.stringify(live)}`);
+  }
   const keepFresh = text('keepFresh') ?? 'on';
   if (keepFresh !== 'on' && keepFresh !== 'off') {
     throw new SettingsError('keepFresh', `expected on or off, got ${JSON.stringify(keepFresh)}`);
@@ -242,6 +249,7 @@ export function loadSettings(get: (key: string) => unknown, region?: string): Se
     accountLoggingRole,
     suggestions,
     keepFresh,
+    live,
     edgeSecretVersion: int('edgeSecretVersion', 1, 1, 1_000_000),
     edge,
   };

@@ -86,7 +86,44 @@ describe('the default stack', () => {
         Effect: 'Allow',
         Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ssm:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':parameter/now-playing/privacy']] },
       },
+      {
+        // Live push: publishing on its one namespace, nothing else of AppSync.
+        Action: 'appsync:EventPublish',
+        Effect: 'Allow',
+        Resource: {
+          'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':appsync:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':apis/',
+            { 'Fn::GetAtt': [expect.stringMatching(/^LiveApi/), 'ApiId'] }, '/channelNamespace/now-playing']],
+        },
+      },
     ]);
+  });
+
+  test('live push: pages connect and subscribe with a key renewed by each deploy, only the function publishes', () => {
+    template.hasResourceProperties('AWS::AppSync::Api', {
+      Name: 'NowPlaying-live',
+      EventConfig: {
+        AuthProviders: [{ AuthType: 'API_KEY' }, { AuthType: 'AWS_IAM' }],
+        ConnectionAuthModes: [{ AuthType: 'API_KEY' }],
+        DefaultPublishAuthModes: [{ AuthType: 'AWS_IAM' }],
+        DefaultSubscribeAuthModes: [{ AuthType: 'API_KEY' }],
+      },
+    });
+    template.hasResourceProperties('AWS::AppSync::ChannelNamespace', { Name: 'now-playing' });
+    const [key] = Object.values(template.findResources('AWS::AppSync::ApiKey'));
+    const days = (key.Properties.Expires * 1000 - Date.now()) / 86_400_000;
+    expect(days).toBeGreaterThan(363);
+    expect(days).toBeLessThanOrEqual(365);
+    expect(key.Properties.Expires % 86_400).toBe(0);
+    const env = Object.values(template.findResources('AWS::Lambda::Function')).find((f) => f.Properties.Environment?.Variables?.LIVE_URL)
+      ?.Properties.Environment.Variables;
+    expect(env.LIVE_CHANNEL).toBe('/now-playing/current');
+    expect(env.LIVE_API_KEY_EXPIRES).toBe(String(key.Properties.Expires));
+    expect(JSON.stringify(env.LIVE_API_KEY)).toMatch(/ApiKey/);
+    expect(JSON.stringify(env.LIVE_REALTIME_URL)).toMatch(/wss:\/\/.*Realtime.*\/event\/realtime/);
+    const off = synth({ live: 'off' });
+    off.resourceCountIs('AWS::AppSync::Api', 0);
+    expect(JSON.stringify(off.toJSON())).not.toMatch(/LIVE_|appsync:/);
+    expect(() => synth({ live: 'maybe' })).toThrow(/setting live: expected on or off/);
   });
 
   test('no IAM statement anywhere grants a * resource', () => {

@@ -203,6 +203,9 @@ pub struct Live {
     /// `LIVE_API_KEY`: the key pages connect and subscribe with. Public by design: it is
     /// in every page; it cannot publish.
     pub api_key: Option<String>,
+    /// `LIVE_API_KEY_EXPIRES`: when the key lapses, in seconds since the epoch (every
+    /// deploy of the stack renews it).
+    pub api_key_expires: Option<time::OffsetDateTime>,
 }
 
 /// The channel pages subscribe to unless `LIVE_CHANNEL` names another.
@@ -247,7 +250,18 @@ fn live(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Live>, ConfigErr
             reason: "pages subscribe with both LIVE_REALTIME_URL and LIVE_API_KEY: set both, or neither".into(),
         });
     }
-    Ok(Some(Live { url, channel, realtime_url, api_key }))
+    let api_key_expires = match get("LIVE_API_KEY_EXPIRES") {
+        Some(text) => {
+            Some(text.parse::<i64>().ok().and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok()).ok_or_else(
+                || ConfigError::Invalid {
+                    name: "LIVE_API_KEY_EXPIRES",
+                    reason: "expected seconds since the epoch, as the stack sets it".into(),
+                },
+            )?)
+        }
+        None => None,
+    };
+    Ok(Some(Live { url, channel, realtime_url, api_key, api_key_expires }))
 }
 
 pub fn base_url(name: &'static str, value: Option<String>, default: &str) -> Result<String, ConfigError> {
@@ -451,6 +465,7 @@ mod tests {
             ("LIVE_CHANNEL", "/now playing"),
             ("LIVE_REALTIME_URL", "https://abc.example/event/realtime"),
             ("LIVE_API_KEY", "da2-\"><script>"),
+            ("LIVE_API_KEY_EXPIRES", "next <script> year"),
         ] {
             let mut with = pairs.clone();
             with.retain(|(k, _)| *k != name);

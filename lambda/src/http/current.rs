@@ -82,7 +82,11 @@ impl App {
     pub(super) async fn health(&self) -> Response<Body> {
         let health = self.service.health().await;
         let status = if health.is_ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-        let mut r = json_body(status, &health);
+        let mut doc = serde_json::to_value(&health).unwrap_or_default();
+        if let Some(live) = &self.live {
+            doc["live"] = live.health(self.service.now());
+        }
+        let mut r = json_body(status, &doc);
         r.headers_mut().insert(header::CACHE_CONTROL, PRIVATE);
         r
     }

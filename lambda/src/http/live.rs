@@ -10,6 +10,8 @@ use super::App;
 use super::caching::Shared;
 use super::current::service_error;
 use super::respond::{json_body, validated};
+use time::OffsetDateTime;
+
 use crate::config::Live;
 
 /// What pages are told of the Event API.
@@ -19,7 +21,11 @@ pub struct LiveOffer {
     host: String,
     api_key: String,
     channel: String,
+    key_expires: Option<OffsetDateTime>,
 }
+
+/// How long before the pages' key lapses `/v1/health` says so.
+pub const KEY_WARNING: time::Duration = time::Duration::days(14);
 
 impl LiveOffer {
     /// The offer of `live`, when it has a realtime endpoint and a key.
@@ -30,6 +36,24 @@ impl LiveOffer {
             host: host.split('/').next().unwrap_or(host).to_owned(),
             api_key: live.api_key.clone()?,
             channel: live.channel.clone(),
+            key_expires: live.api_key_expires,
+        })
+    }
+
+    /// `live` of `/v1/health`: the key's expiry, and a warning within `KEY_WARNING` of it.
+    pub fn health(&self, now: OffsetDateTime) -> serde_json::Value {
+        let Some(expires) = self.key_expires else { return serde_json::json!({ "api_key_expires_at": null }) };
+        let left = expires - now;
+        let warning = (left < KEY_WARNING).then(|| {
+            format!(
+                "the pages' key for live push lapses in {} days; then live pages poll instead. Run make deploy to renew it",
+                left.whole_days().max(0)
+            )
+        });
+        serde_json::json!({
+            "api_key_expires_at": expires.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+            "days_remaining": left.whole_days(),
+            "warning": warning,
         })
     }
 

@@ -73,6 +73,7 @@ fn live_config(realtime: bool) -> now_playing::config::Live {
         realtime_url: realtime
             .then(|| "wss://abc123.appsync-realtime-api.eu-west-1.amazonaws.com/event/realtime".into()),
         api_key: realtime.then(|| "da2-publicpagekey".into()),
+        api_key_expires: Some(NOW + time::Duration::days(100)),
     }
 }
 
@@ -125,5 +126,23 @@ async fn without_a_realtime_endpoint_v1_live_says_to_poll() {
         assert!(doc.get("api_key").is_none());
         let page = app.handle(rest_get("/", &[])).await;
         assert!(header(&page, "content-security-policy").contains("connect-src 'self';"));
+    }
+}
+
+#[tokio::test]
+async fn health_warns_two_weeks_before_the_pages_key_lapses() {
+    for (days, warned) in [(100, false), (15, false), (13, true), (-1, true)] {
+        let h = playing_harness();
+        let config =
+            now_playing::config::Live { api_key_expires: Some(NOW + time::Duration::days(days)), ..live_config(true) };
+        let app = app_over(&h, now_playing::config::AllowedOrigins::Any, Arc::new(FakeArtwork::default()))
+            .with_live(Some(&config));
+        let doc = json(&app.handle(rest_get("/v1/health", &[])).await);
+        let warning = &doc["live"]["warning"];
+        assert_eq!(warning.is_string(), warned, "{days} days: {doc}");
+        if warned {
+            assert!(warning.as_str().unwrap().contains("make deploy"), "{warning}");
+        }
+        assert!(!doc.to_string().contains("da2-publicpagekey"), "health names no key");
     }
 }

@@ -205,6 +205,11 @@ impl NowPlayingService {
         self
     }
 
+    /// The service's clock now.
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
     /// The schedule the answer is due by.
     pub fn schedule(&self) -> Schedule {
         Schedule { budget: self.budget, floor: self.timing.window, track_ends: self.track_ends }
