@@ -8,6 +8,7 @@ use now_playing::adapters::appsync::AppSyncEvents;
 use now_playing::adapters::artwork::ArtworkHttp;
 use now_playing::adapters::dynamodb::DynamoSuggestions;
 use now_playing::adapters::dynamodb::{DynamoArtCache, DynamoSnapshotStore, DynamoTokenStore};
+use now_playing::adapters::signed::Signer;
 use now_playing::adapters::sns::SnsNotifier;
 use now_playing::adapters::spotify::with_causes;
 use now_playing::adapters::{clock::SystemClock, spotify::SpotifyHttp, ssm::SsmCredentialStore, ssm::SsmPrivacySource};
@@ -100,13 +101,8 @@ async fn function() -> Result<(), Error> {
         service = service.with_privacy(Arc::new(SsmPrivacySource::new(aws_sdk_ssm::Client::new(&aws), name)));
     }
     if let (Some(live), Some(credentials), Some(region)) = (&config.live, aws.credentials_provider(), aws.region()) {
-        service = service.with_live(Arc::new(AppSyncEvents::new(
-            http,
-            &live.url,
-            &live.channel,
-            region.as_ref(),
-            credentials,
-        )));
+        let signer = Signer { client: http, region: region.to_string(), credentials };
+        service = service.with_live(Arc::new(AppSyncEvents::new(signer, &live.url, &live.channel)));
     }
     let app = Arc::new(
         App::new(

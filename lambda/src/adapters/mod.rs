@@ -6,6 +6,7 @@ pub mod aws;
 pub mod body;
 pub mod clock;
 pub mod dynamodb;
+pub mod signed;
 pub mod sns;
 pub mod spotify;
 pub mod ssm;
