@@ -180,3 +180,41 @@ def test_a_hidden_play_is_pushed_only_as_the_screened_answer():
         seen = asyncio.run(run())
     assert len(seen) == 2, "the episode, then what the rules leave of the track"
     assert not any("4uLU6hMCjMI75M1A2tKUQC" in event or "Never Gonna" in event for event in seen), seen
+
+
+def test_while_a_page_watches_one_runner_pushes_each_change_and_with_none_nothing_calls_spotify():
+    """No request but `/v1/live` once: the runner asks Spotify at the schedule's times (here
+    every second), pushes the change, and stops after the presence window."""
+    import time
+
+    from devstack.local import EVERY_WINDOW, LocalStack
+
+    env = {**EVERY_WINDOW, "CACHE_SECONDS": "1", "LIVE_PRESENCE_SECONDS": "10"}
+    with LocalStack(live=True, privacy={}, extra_env=env) as stack:
+        playing = lambda: stack.fake.calls()["currently_playing"]  # noqa: E731
+        time.sleep(3)
+        assert playing() == 0, "no viewer, no call"
+
+        async def run():
+            ws = await subscribed(stack.live, stack.live_key)
+            await next_of(ws, "subscribe_success")
+            offer = await asyncio.to_thread(requests.get, f"{stack.url}/v1/live", timeout=10)
+            assert offer.json()["transport"] == "appsync-events", offer.text
+            stack.fake.control("scene", {"scene": "paused"})
+            changed = asyncio.get_running_loop().time()
+            while True:
+                pushed = json.loads((await next_of(ws, "data", timeout=5))["event"])
+                if pushed["status"] == "paused":
+                    break
+            delay = asyncio.get_running_loop().time() - changed
+            await ws.close()
+            return delay
+
+        delay = asyncio.run(run())
+        assert delay < 3.0, f"the runner pushed the pause {delay:.2f} s after it happened, with no request"
+        # The window passes with no page asking: the runner stops, and so do the calls.
+        time.sleep(13)
+        stopped = playing()
+        time.sleep(4)
+        assert playing() == stopped, "the runner stopped with the last viewer"
+        assert stack.ticks.delivered > 3, stack.ticks.delivered

@@ -95,6 +95,14 @@ describe('the default stack', () => {
             { 'Fn::GetAtt': [expect.stringMatching(/^LiveApi/), 'ApiId'] }, '/channelNamespace/now-playing']],
         },
       },
+      // The live runner's next tick, and nothing else of its queue.
+      { Action: 'sqs:SendMessage', Effect: 'Allow', Resource: { 'Fn::GetAtt': [expect.stringMatching(/^LiveTicks/), 'Arn'] } },
+      {
+        // The queue's event source mapping, as Lambda needs it.
+        Action: ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueUrl', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
+        Effect: 'Allow',
+        Resource: { 'Fn::GetAtt': [expect.stringMatching(/^LiveTicks/), 'Arn'] },
+      },
     ]);
   });
 
@@ -119,10 +127,14 @@ describe('the default stack', () => {
     expect(env.LIVE_CHANNEL).toBe('/now-playing/current');
     expect(env.LIVE_API_KEY_EXPIRES).toBe(String(key.Properties.Expires));
     expect(JSON.stringify(env.LIVE_API_KEY)).toMatch(/ApiKey/);
+    expect(JSON.stringify(env.LIVE_QUEUE_URL)).toMatch(/LiveTicks/);
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { BatchSize: 1 });
+    template.hasResourceProperties('AWS::SQS::Queue', { MessageRetentionPeriod: 3600, SqsManagedSseEnabled: true });
     expect(JSON.stringify(env.LIVE_REALTIME_URL)).toMatch(/wss:\/\/.*Realtime.*\/event\/realtime/);
     const off = synth({ live: 'off' });
     off.resourceCountIs('AWS::AppSync::Api', 0);
-    expect(JSON.stringify(off.toJSON())).not.toMatch(/LIVE_|appsync:/);
+    off.resourceCountIs('AWS::SQS::Queue', 0);
+    expect(JSON.stringify(off.toJSON())).not.toMatch(/LIVE_|appsync:|sqs:/);
     expect(() => synth({ live: 'maybe' })).toThrow(/setting live: expected on or off/);
   });
 

@@ -9,12 +9,16 @@
 const PROTOCOL = 'aws-appsync-event-ws';
 const EVENT = { bubbles: true, composed: true };
 const MAX_FAILURES = 6;
+/** How often a visible page says it still watches (`/v1/live`): the service runs the live
+ *  schedule only while somebody does. */
+const PRESENCE = 240e3;
 
 /** base64url without padding, as AppSync's `header-` subprotocol carries it. */
 const header = (auth) =>
   'header-' + btoa(JSON.stringify(auth)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 
 export function attach(el) {
+  const offerUrl = () => new URL('live', new URL(el.src, location.href)).href;
   let ws = null;
   let retryTimer = 0;
   let watchdog = 0;
@@ -48,9 +52,7 @@ export function attach(el) {
     if (closed || document.hidden || !el.isConnected || !el.src) return;
     let offer;
     try {
-      const res = await el.fetch(new URL('live', new URL(el.src, location.href)).href, {
-        headers: { Accept: 'application/json' },
-      });
+      const res = await el.fetch(offerUrl(), { headers: { Accept: 'application/json' } });
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       offer = await res.json();
     } catch (e) {
@@ -100,11 +102,22 @@ export function attach(el) {
 
   const onVisibility = () => (document.hidden ? stop() : ((failures = 0), connect()));
   document.addEventListener('visibilitychange', onVisibility);
+  const present = setInterval(async () => {
+    if (document.hidden || closed) return;
+    try {
+      const res = await el.fetch(offerUrl(), { headers: { Accept: 'application/json' } });
+      const offer = res.ok ? await res.json() : null;
+      if (offer && offer.current) el.show(offer.current);
+    } catch {
+      // The next one tries again; the socket and the polls go on meanwhile.
+    }
+  }, PRESENCE);
   connect();
   return {
     close() {
       closed = true;
       stop();
+      clearInterval(present);
       document.removeEventListener('visibilitychange', onVisibility);
     },
   };

@@ -8,6 +8,11 @@
 //!   name and path are checked first: `lambda_http` builds the request's URL from them and
 //!   panics on one it cannot parse, which with `panic = "abort"` would end the process. Such
 //!   an event is answered 400 instead.
+//! - The **live runner's ticks**: SQS records (`eventSource` `aws:sqs`) whose body is exactly
+//!   `{"now-playing-tick": ID}`, the message the runner left for itself. A record of any
+//!   other shape makes the whole event unknown. A tick never fails the invocation: a retried
+//!   tick would start a second chain of ticks; a lost one ends the runner, and the next
+//!   page's `/v1/live` starts another.
 //! - Anything else is refused as an invocation error naming what was expected.
 
 use std::convert::Infallible;
@@ -43,10 +48,20 @@ struct JobEvent {
     job: Job,
 }
 
+/// A tick's message body: this one key and nothing else.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TickBody {
+    #[serde(rename = "now-playing-tick")]
+    runner: String,
+}
+
 /// What an event asks for.
 #[derive(Debug)]
 pub enum Invocation {
     Job(Job),
+    /// The live runner's ticks, by runner id.
+    Ticks(Vec<String>),
     Http(Box<LambdaRequest>),
     /// An HTTP event whose address cannot be read: answered 400 with this reason.
     Malformed(&'static str),
@@ -60,6 +75,22 @@ impl Invocation {
             return match serde_json::from_value::<JobEvent>(event) {
                 Ok(e) => Invocation::Job(e.job),
                 Err(_) => Invocation::Unknown,
+            };
+        }
+        if let Some(records) = event.get("Records").and_then(Value::as_array) {
+            let ticks: Option<Vec<String>> = records
+                .iter()
+                .map(|r| {
+                    if r.get("eventSource").and_then(Value::as_str) != Some("aws:sqs") {
+                        return None;
+                    }
+                    let body: TickBody = serde_json::from_str(r.get("body")?.as_str()?).ok()?;
+                    (!body.runner.is_empty() && body.runner.len() <= 200).then_some(body.runner)
+                })
+                .collect();
+            return match ticks {
+                Some(ticks) if !ticks.is_empty() => Invocation::Ticks(ticks),
+                _ => Invocation::Unknown,
             };
         }
         if !is_http_event(&event) {
@@ -174,6 +205,14 @@ pub async fn handle(app: Arc<App>, event: LambdaEvent<Value>) -> Result<Value, D
             warn!(job = ?job, error = %message, "scheduled job failed");
             Diagnostic::from(JobFailed { job, message })
         }),
+        Invocation::Ticks(ticks) => {
+            for runner in &ticks {
+                if let Err(e) = app.tick(runner).await {
+                    warn!(runner = %runner, error = %e, "live tick failed; the runner ends");
+                }
+            }
+            Ok(json!({ "ticks": ticks.len() }))
+        }
         Invocation::Http(request) => Ok(serve(app, *request, context).await),
         Invocation::Malformed(reason) => {
             warn!(reason, "HTTP event refused");
@@ -181,7 +220,8 @@ pub async fn handle(app: Arc<App>, event: LambdaEvent<Value>) -> Result<Value, D
         }
         Invocation::Unknown => Err(Diagnostic {
             error_type: "UnknownEvent".into(),
-            error_message: "expected an API Gateway or function URL event, or one of the stack's schedules".into(),
+            error_message:
+                "expected an API Gateway or function URL event, one of the stack's schedules, or a live tick".into(),
         }),
     }
 }

@@ -6,14 +6,17 @@ use std::time::Duration;
 use lambda_http::{Error, LambdaEvent, lambda_runtime, service_fn, tracing};
 use now_playing::adapters::appsync::AppSyncEvents;
 use now_playing::adapters::artwork::ArtworkHttp;
+use now_playing::adapters::dynamodb::DynamoLiveState;
 use now_playing::adapters::dynamodb::DynamoSuggestions;
 use now_playing::adapters::dynamodb::{DynamoArtCache, DynamoSnapshotStore, DynamoTokenStore};
 use now_playing::adapters::signed::Signer;
 use now_playing::adapters::sns::SnsNotifier;
 use now_playing::adapters::spotify::with_causes;
+use now_playing::adapters::sqs::SqsTicks;
 use now_playing::adapters::{clock::SystemClock, spotify::SpotifyHttp, ssm::SsmCredentialStore, ssm::SsmPrivacySource};
 use now_playing::config::Config;
 use now_playing::domain::service::CacheTiming;
+use now_playing::domain::service::Runner;
 use now_playing::domain::suggestions::{SuggestionPorts, SuggestionService};
 use now_playing::domain::{
     ArtLibrary, ImageHosts, NowPlayingService, ServicePorts, TokenManager, TokenPorts, token::LeaseTiming,
@@ -47,6 +50,7 @@ async fn function() -> Result<(), Error> {
         std::process::exit(1)
     });
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    let dynamodb_for_live = dynamodb.clone();
     let image_hosts = ImageHosts::new(config.art_hosts);
     let spotify = Arc::new(
         SpotifyHttp::new(http.clone(), &config.spotify_api_url, &config.spotify_accounts_url)
@@ -102,7 +106,18 @@ async fn function() -> Result<(), Error> {
     }
     if let (Some(live), Some(credentials), Some(region)) = (&config.live, aws.credentials_provider(), aws.region()) {
         let signer = Signer { client: http, region: region.to_string(), credentials };
-        service = service.with_live(Arc::new(AppSyncEvents::new(signer, &live.url, &live.channel)));
+        service = service.with_live(Arc::new(AppSyncEvents::new(signer.clone(), &live.url, &live.channel)));
+        if let Some(queue_url) = &live.queue_url {
+            let endpoint = std::env::var("AWS_ENDPOINT_URL")
+                .ok()
+                .filter(|e| !e.is_empty())
+                .unwrap_or_else(|| format!("https://sqs.{region}.amazonaws.com"));
+            service = service.with_runner(Runner {
+                state: Arc::new(DynamoLiveState::new(dynamodb_for_live.clone(), &config.state_table)),
+                queue: Arc::new(SqsTicks::new(signer, &endpoint, queue_url)),
+                presence: live.presence,
+            });
+        }
     }
     let app = Arc::new(
         App::new(

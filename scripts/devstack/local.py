@@ -18,6 +18,7 @@ from .aws import DUMMY_CREDENTIALS, REGION, Moto, free_port
 from .edge import LocalEdge
 from .fake_spotify import FakeSpotify
 from .runtime import LambdaRuntime
+from .ticks import TickQueue
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLE = "now-playing-state"
@@ -68,6 +69,7 @@ class LocalStack:
         self.privacy = privacy
         # With `live`, an AppSync Events stand-in the function publishes changed answers to.
         self.live = None
+        self.ticks = None
         self.live_wanted = live
         self.live_key = f"da2-local{secrets.token_hex(12)}"
         self.edge = None
@@ -123,7 +125,12 @@ class LocalStack:
         edge = {"EDGE_SECRET": self.edge_secret, "PUBLIC_URL": self.edge_url} if self.edge_secret else {}
         privacy = {"PRIVACY_PARAMETER": PRIVACY_PARAMETER} if self.privacy is not None else {}
         live = (
-            {"LIVE_URL": self.live.http_url, "LIVE_REALTIME_URL": self.live.realtime_url, "LIVE_API_KEY": self.live_key}
+            {
+                "LIVE_URL": self.live.http_url,
+                "LIVE_REALTIME_URL": self.live.realtime_url,
+                "LIVE_API_KEY": self.live_key,
+                "LIVE_QUEUE_URL": self.ticks.url,
+            }
             if self.live
             else {}
         )
@@ -159,6 +166,8 @@ class LocalStack:
                     self.aws_credentials["AWS_SECRET_ACCESS_KEY"],
                     region=REGION,
                 ).start()
+                # The live runner's ticks: moto's SQS, delivered to the function when due.
+                self.ticks = TickQueue(self.moto, lambda: self.runtime).start()
             if self.fake:
                 self.fake.start()
                 if self.suggestions:
@@ -218,6 +227,8 @@ class LocalStack:
     def stop(self) -> None:
         if self.edge:
             self.edge.stop()
+        if self.ticks:
+            self.ticks.stop()
         if self.runtime:
             self.runtime.stop()
         if self.live:

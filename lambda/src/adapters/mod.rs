@@ -9,5 +9,6 @@ pub mod dynamodb;
 pub mod signed;
 pub mod sns;
 pub mod spotify;
+pub mod sqs;
 pub mod ssm;
 pub mod tls;

@@ -206,6 +206,12 @@ pub struct Live {
     /// `LIVE_API_KEY_EXPIRES`: when the key lapses, in seconds since the epoch (every
     /// deploy of the stack renews it).
     pub api_key_expires: Option<time::OffsetDateTime>,
+    /// `LIVE_QUEUE_URL`: the SQS queue the live runner's ticks wait in; without it no
+    /// runner, and pushes come only from visitors' refreshes.
+    pub queue_url: Option<String>,
+    /// `LIVE_PRESENCE_SECONDS`: how long viewers count as present after a page's last
+    /// `/v1/live` (600; 10 to 3600).
+    pub presence: std::time::Duration,
 }
 
 /// The channel pages subscribe to unless `LIVE_CHANNEL` names another.
@@ -261,7 +267,27 @@ fn live(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Live>, ConfigErr
         }
         None => None,
     };
-    Ok(Some(Live { url, channel, realtime_url, api_key, api_key_expires }))
+    let queue_url = match get("LIVE_QUEUE_URL") {
+        Some(url) => Some(base_url(
+            "LIVE_QUEUE_URL",
+            Some(url),
+            "https://sqs.eu-west-1.amazonaws.com/123456789012/now-playing-ticks",
+        )?),
+        None => None,
+    };
+    let presence = match get("LIVE_PRESENCE_SECONDS") {
+        Some(text) => match text.parse::<u64>() {
+            Ok(seconds) if (10..=3600).contains(&seconds) => std::time::Duration::from_secs(seconds),
+            _ => {
+                return Err(ConfigError::Invalid {
+                    name: "LIVE_PRESENCE_SECONDS",
+                    reason: format!("expected whole seconds from 10 to 3600, got {text:?}"),
+                });
+            }
+        },
+        None => crate::domain::service::PRESENCE,
+    };
+    Ok(Some(Live { url, channel, realtime_url, api_key, api_key_expires, queue_url, presence }))
 }
 
 pub fn base_url(name: &'static str, value: Option<String>, default: &str) -> Result<String, ConfigError> {

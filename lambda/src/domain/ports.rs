@@ -359,3 +359,34 @@ pub trait PrivacySource: Send + Sync {
 pub trait LivePush: Send + Sync {
     async fn publish(&self, doc: &NowPlaying) -> Result<(), String>;
 }
+
+/// Who watches and who runs the live schedule, shared by every instance.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Presence {
+    /// Until when somebody is taken to watch: a page asked `/v1/live` within the window.
+    pub viewers_until: Option<OffsetDateTime>,
+    /// The live runner's id, and until when it holds the schedule.
+    pub runner: Option<(String, OffsetDateTime)>,
+}
+
+/// Presence and the runner's lease (a DynamoDB item in the stack).
+#[async_trait]
+pub trait LiveState: Send + Sync {
+    async fn presence(&self) -> Result<Presence, StoreError>;
+    /// Viewers are present until `until` (a later time already stored stays).
+    async fn mark_viewers(&self, until: OffsetDateTime) -> Result<(), StoreError>;
+    /// Becomes runner `id` until `until` if none holds the schedule at `now`.
+    async fn claim_runner(&self, id: &str, now: OffsetDateTime, until: OffsetDateTime) -> Result<bool, StoreError>;
+    /// Runner `id` holds on until `until`; `false` when another took over.
+    async fn keep_runner(&self, id: &str, until: OffsetDateTime) -> Result<bool, StoreError>;
+    /// Runner `id` lets go, if it still holds the schedule.
+    async fn end_runner(&self, id: &str) -> Result<(), StoreError>;
+}
+
+/// Where the live runner's next tick waits until it is due (SQS delayed messages in the
+/// stack): it comes back to the function as an event.
+#[async_trait]
+pub trait TickQueue: Send + Sync {
+    /// A tick of runner `id` after `delay`, at most 15 minutes.
+    async fn tick_after(&self, id: &str, delay: std::time::Duration) -> Result<(), String>;
+}

@@ -10,6 +10,11 @@ use crate::invocation::Job;
 use crate::metrics;
 
 impl App {
+    /// One tick of the live runner `id` (an SQS message it left for itself).
+    pub async fn tick(&self, id: &str) -> Result<(), String> {
+        self.service.tick(id).await
+    }
+
     pub async fn run(&self, job: Job) -> Result<Value, String> {
         match job {
             Job::KeepFresh => match self.service.keep_fresh(KEEP_FRESH_AHEAD).await {

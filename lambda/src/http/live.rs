@@ -67,7 +67,10 @@ impl LiveOffer {
 
 impl App {
     pub(super) async fn live(&self, req: &Request) -> Response<Body> {
-        let doc = match self.service.current().await {
+        // A page asks on load and every few minutes: viewers are present, in the same round
+        // as the answer is read.
+        let (doc, ()) = tokio::join!(self.service.current(), self.service.viewer_arrived());
+        let doc = match doc {
             Ok(doc) => doc,
             Err(e) => return service_error(&e),
         };

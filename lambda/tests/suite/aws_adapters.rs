@@ -544,3 +544,32 @@ async fn counters_count_give_back_and_hold_one_sender_at_a_time() {
     assert!(counters.claim("digest#1#sending", NOW, hold).await.unwrap(), "let go");
     counters.release("digest#2#sending").await.unwrap();
 }
+
+#[tokio::test]
+async fn of_two_instances_claiming_the_live_runner_one_holds_it_until_it_lapses_or_ends() {
+    use now_playing::adapters::dynamodb::DynamoLiveState;
+    use now_playing::domain::ports::LiveState;
+    let (client, name) = table().await;
+    let live = DynamoLiveState::new(client, name);
+    assert_eq!(live.presence().await.unwrap(), Default::default());
+    let minute = time::Duration::minutes(1);
+    live.mark_viewers(NOW + minute * 10).await.unwrap();
+    live.mark_viewers(NOW + minute * 5).await.unwrap();
+    assert_eq!(live.presence().await.unwrap().viewers_until, Some(NOW + minute * 10), "a later presence stays");
+    let (a, b) = tokio::join!(live.claim_runner("a", NOW, NOW + minute), live.claim_runner("b", NOW, NOW + minute));
+    assert!(a.unwrap() ^ b.unwrap(), "exactly one claims the runner");
+    let holder = if live.presence().await.unwrap().runner.unwrap().0 == "a" { "a" } else { "b" };
+    let other = if holder == "a" { "b" } else { "a" };
+    assert!(!live.keep_runner(other, NOW + minute * 2).await.unwrap(), "the other cannot hold on");
+    assert!(live.keep_runner(holder, NOW + minute * 2).await.unwrap());
+    assert!(!live.claim_runner(other, NOW + minute, NOW + minute * 3).await.unwrap(), "held until it lapses");
+    assert!(live.claim_runner(other, NOW + minute * 3, NOW + minute * 4).await.unwrap(), "then taken over");
+    live.end_runner(holder).await.unwrap();
+    assert_eq!(
+        live.presence().await.unwrap().runner.map(|r| r.0).as_deref(),
+        Some(other),
+        "a replaced runner ends nothing"
+    );
+    live.end_runner(other).await.unwrap();
+    assert_eq!(live.presence().await.unwrap().runner, None);
+}

@@ -74,6 +74,8 @@ fn live_config(realtime: bool) -> now_playing::config::Live {
             .then(|| "wss://abc123.appsync-realtime-api.eu-west-1.amazonaws.com/event/realtime".into()),
         api_key: realtime.then(|| "da2-publicpagekey".into()),
         api_key_expires: Some(NOW + time::Duration::days(100)),
+        queue_url: None,
+        presence: now_playing::domain::service::PRESENCE,
     }
 }
 
@@ -145,4 +147,48 @@ async fn health_warns_two_weeks_before_the_pages_key_lapses() {
         }
         assert!(!doc.to_string().contains("da2-publicpagekey"), "health names no key");
     }
+}
+
+fn runner_instance(
+    h: &Harness,
+    name: &str,
+    state: &Arc<MemoryLiveState>,
+    ticks: &Arc<FakeTicks>,
+) -> now_playing::domain::NowPlayingService {
+    h.instance(name).with_runner(now_playing::domain::service::Runner {
+        state: state.clone(),
+        queue: ticks.clone(),
+        presence: std::time::Duration::from_secs(600),
+    })
+}
+
+#[tokio::test]
+async fn one_runner_starts_for_many_pages_ticks_at_the_due_time_and_stops_with_the_last_viewer() {
+    let h = playing_harness();
+    let (state, ticks) = (Arc::new(MemoryLiveState::default()), Arc::new(FakeTicks::default()));
+    let (a, b) = (runner_instance(&h, "a", &state, &ticks), runner_instance(&h, "b", &state, &ticks));
+    a.viewer_arrived().await;
+    b.viewer_arrived().await;
+    a.viewer_arrived().await;
+    let asked = ticks.asked.lock().unwrap().clone();
+    assert_eq!(asked.len(), 1, "one runner for every page and instance: {asked:?}");
+    let (id, delay) = asked[0].clone();
+    assert_eq!(delay, std::time::Duration::ZERO, "it starts at once");
+    // A tick of another id (a replaced runner) does nothing, and asks Spotify nothing.
+    b.tick("someone-else").await.unwrap();
+    assert_eq!(h.spotify.calls().1, 0);
+    assert_eq!(ticks.asked.lock().unwrap().len(), 1);
+    // The runner's tick asks Spotify (the answer is due) and waits for the next due time.
+    a.tick(&id).await.unwrap();
+    assert_eq!(h.spotify.calls().1, 1);
+    let (next_id, next) = ticks.asked.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(next_id, id);
+    let due = std::time::Duration::try_from(a.due_at().unwrap() - a.now()).unwrap();
+    assert_eq!(next, due.max(std::time::Duration::from_secs(1)), "at the schedule's time");
+    // The presence window passes with nobody asking: the next tick ends the runner, no call.
+    h.clock.advance(std::time::Duration::from_secs(601));
+    a.tick(&id).await.unwrap();
+    assert_eq!(h.spotify.calls().1, 1, "no viewer, no call");
+    assert_eq!(state.presence.lock().unwrap().runner, None);
+    assert_eq!(ticks.asked.lock().unwrap().len(), 2, "and no tick more");
 }

@@ -4,6 +4,7 @@
 //! - `tokens`: the shared access token and its refresh lease;
 //! - `answers`: the shared answer, what was last seen playing and the backoff;
 //! - `art`: album art and its palette, by image URL;
+//! - `live`: live push's presence and its one runner;
 //! - `suggestions`: visitors' suggestions, the limits' counters, used proofs, the search
 //!   cache and the retry list.
 
@@ -20,11 +21,13 @@ use crate::domain::ports::StoreError;
 
 mod answers;
 mod art;
+mod live;
 mod suggestions;
 mod tokens;
 
 pub use answers::DynamoSnapshotStore;
 pub use art::DynamoArtCache;
+pub use live::DynamoLiveState;
 pub use suggestions::DynamoSuggestions;
 pub use tokens::DynamoTokenStore;
 
@@ -33,6 +36,8 @@ pub use tokens::DynamoTokenStore;
 pub const TOKEN_KEY: &str = "spotify#access-token";
 /// The shared answer, what was last seen playing, the backoff and the answer's lease.
 pub const SNAPSHOT_KEY: &str = "spotify#now-playing";
+/// Live push: until when viewers are present, and the runner holding the live schedule.
+pub const LIVE_KEY: &str = "live#presence";
 /// The set of tracks whose addition to the playlist is to be retried.
 pub const RETRY_KEY: &str = "suggestions#retry";
 /// Album art: `art#` and a hash of the image URL.

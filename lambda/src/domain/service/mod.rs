@@ -10,6 +10,9 @@ mod live;
 mod memory;
 mod recent;
 mod rules;
+mod runner;
+
+pub use runner::{PRESENCE, Runner};
 
 pub use recent::RECENT_WINDOW;
 pub use rules::PRIVACY_REREAD;
@@ -145,6 +148,10 @@ pub struct NowPlayingService {
     privacy_source: Option<Arc<dyn PrivacySource>>,
     /// Where a changed answer is pushed (`with_live`).
     live: Option<Arc<dyn LivePush>>,
+    /// The live schedule while pages watch (`with_runner`).
+    runner: Option<runner::Runner>,
+    /// When this instance last wrote viewers' presence.
+    presence_written: Mutex<Option<OffsetDateTime>>,
     /// The rules as last read, and when.
     privacy: Mutex<Option<(Privacy, OffsetDateTime)>>,
 }
@@ -176,6 +183,8 @@ impl NowPlayingService {
             art: None,
             privacy_source: None,
             live: None,
+            runner: None,
+            presence_written: Mutex::new(None),
             privacy: Mutex::new(None),
         }
     }
@@ -203,6 +212,11 @@ impl NowPlayingService {
     pub fn without_track_ends(mut self) -> Self {
         self.track_ends = false;
         self
+    }
+
+    /// When this instance takes the answer to be due next.
+    pub fn due_at(&self) -> Option<OffsetDateTime> {
+        lock(&self.memory).due_at
     }
 
     /// The service's clock now.

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use now_playing::domain::ports::{
-    ArtCache, ArtError, Artwork, Catalog, Clock, Counters, CredentialStore, CredentialsError, LivePush, Notifier,
-    NotifyError, Playlists, PrivacySource, Refusal, SearchCache, SharedState, SnapshotStore, Spotify, SpotifyError,
-    StoreError, SuggestionStore, TokenGrant, TokenStore,
+    ArtCache, ArtError, Artwork, Catalog, Clock, Counters, CredentialStore, CredentialsError, LivePush, LiveState,
+    Notifier, NotifyError, Playlists, Presence, PrivacySource, Refusal, SearchCache, SharedState, SnapshotStore,
+    Spotify, SpotifyError, StoreError, SuggestionStore, TickQueue, TokenGrant, TokenStore,
 };
 use now_playing::domain::quota::{BUCKETS_BEFORE, CallLedger, Room, Share, hour_of};
 use now_playing::domain::suggestions::{Suggestion, TrackId, blocks_repeat};
@@ -888,6 +888,63 @@ impl LivePush for FakeLive {
             return Err("the Event API answered 503 Service Unavailable".into());
         }
         self.pushed.lock().unwrap().push(doc.clone());
+        Ok(())
+    }
+}
+
+/// Live push's presence and runner, in memory, with DynamoDB's conditions.
+#[derive(Default)]
+pub struct MemoryLiveState {
+    pub presence: Mutex<Presence>,
+}
+
+#[async_trait]
+impl LiveState for MemoryLiveState {
+    async fn presence(&self) -> Result<Presence, StoreError> {
+        Ok(self.presence.lock().unwrap().clone())
+    }
+    async fn mark_viewers(&self, until: OffsetDateTime) -> Result<(), StoreError> {
+        let mut p = self.presence.lock().unwrap();
+        p.viewers_until = p.viewers_until.max(Some(until));
+        Ok(())
+    }
+    async fn claim_runner(&self, id: &str, now: OffsetDateTime, until: OffsetDateTime) -> Result<bool, StoreError> {
+        let mut p = self.presence.lock().unwrap();
+        if p.runner.as_ref().is_some_and(|(_, held)| *held >= now) {
+            return Ok(false);
+        }
+        p.runner = Some((id.to_owned(), until));
+        Ok(true)
+    }
+    async fn keep_runner(&self, id: &str, until: OffsetDateTime) -> Result<bool, StoreError> {
+        let mut p = self.presence.lock().unwrap();
+        match &mut p.runner {
+            Some((holder, held)) if holder == id => {
+                *held = until;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+    async fn end_runner(&self, id: &str) -> Result<(), StoreError> {
+        let mut p = self.presence.lock().unwrap();
+        if p.runner.as_ref().is_some_and(|(holder, _)| holder == id) {
+            p.runner = None;
+        }
+        Ok(())
+    }
+}
+
+/// The runner's ticks as asked for: (runner id, delay).
+#[derive(Default)]
+pub struct FakeTicks {
+    pub asked: Mutex<Vec<(String, Duration)>>,
+}
+
+#[async_trait]
+impl TickQueue for FakeTicks {
+    async fn tick_after(&self, id: &str, delay: Duration) -> Result<(), String> {
+        self.asked.lock().unwrap().push((id.to_owned(), delay));
         Ok(())
     }
 }
