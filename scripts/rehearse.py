@@ -273,7 +273,7 @@ def main() -> int:
         )
         check(
             "make deploy remembers the settings it deployed with",
-            json.loads(settings_file.read_text()) == {"edge": "off", "cacheSeconds": "7"},
+            json.loads(settings_file.read_text()) == {"edge": "off", "live": "off", "cacheSeconds": "7"},
             settings_file.read_text(),
         )
         # A plain make diff, as a plain make deploy would: the remembered setting, no change.
