@@ -77,7 +77,9 @@ impl Invocation {
                 Err(_) => Invocation::Unknown,
             };
         }
-        if let Some(records) = event.get("Records").and_then(Value::as_array) {
+        // Exactly `Records` and nothing else: no HTTP event's shape.
+        let only_records = event.as_object().is_some_and(|o| o.len() == 1);
+        if let Some(records) = event.get("Records").and_then(Value::as_array).filter(|_| only_records) {
             let ticks: Option<Vec<String>> = records
                 .iter()
                 .map(|r| {

@@ -302,6 +302,30 @@ async fn the_stack_s_scheduled_events_are_its_jobs() {
 }
 
 #[tokio::test]
+async fn an_sqs_record_of_exactly_a_tick_is_the_live_runner_and_nothing_else_is() {
+    let record =
+        |source: &str, body: &str| serde_json::json!({ "messageId": "m1", "eventSource": source, "body": body });
+    let tick = r#"{"now-playing-tick": "a#1"}"#;
+    let event = serde_json::json!({ "Records": [record("aws:sqs", tick), record("aws:sqs", r#"{"now-playing-tick": "b#2"}"#)] });
+    assert!(matches!(Invocation::of(event), Invocation::Ticks(ids) if ids == ["a#1", "b#2"]));
+    for not_a_tick in [
+        serde_json::json!({ "Records": [record("aws:sns", tick)] }),
+        serde_json::json!({ "Records": [record("aws:sqs", r#"{"now-playing-tick": "a", "x": 1}"#)] }),
+        serde_json::json!({ "Records": [record("aws:sqs", tick), record("aws:sqs", "not json")] }),
+        serde_json::json!({ "Records": [record("aws:sqs", r#"{"now-playing-tick": ""}"#)] }),
+        serde_json::json!({ "Records": [] }),
+        serde_json::json!({ "Records": [record("aws:sqs", tick)], "httpMethod": "GET", "requestContext": {} }),
+    ] {
+        assert!(matches!(Invocation::of(not_a_tick.clone()), Invocation::Unknown), "{not_a_tick}");
+    }
+    // Without live push a tick is logged and answered, never failed into a retry.
+    let h = Harness::new();
+    let app = Arc::new(app(&h, AllowedOrigins::Any));
+    let answered = invoke(&app, serde_json::json!({ "Records": [record("aws:sqs", tick)] })).await.unwrap();
+    assert_eq!(answered, serde_json::json!({ "ticks": 1 }));
+}
+
+#[tokio::test]
 async fn the_health_check_job_reads_the_credentials_afresh_and_fails_when_they_are_missing() {
     let h = Harness::new();
     let app = Arc::new(app(&h, AllowedOrigins::Any));

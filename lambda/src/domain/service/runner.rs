@@ -46,17 +46,14 @@ impl NowPlayingService {
         let Some(runner) = &self.runner else { return };
         let now = self.clock.now();
         let every = PRESENCE_WRITE_EVERY.min(runner.presence / 2);
-        {
-            let mut written = lock(&self.presence_written);
-            if written.is_some_and(|at| now - at < every) {
-                return;
-            }
-            *written = Some(now);
-        }
-        if let Err(e) = runner.state.mark_viewers(after(now, runner.presence)).await {
-            warn!(error = %e, "could not mark viewers present");
+        if lock(&self.presence_written).is_some_and(|at| now - at < every) {
             return;
         }
+        if let Err(e) = runner.state.mark_viewers(after(now, runner.presence)).await {
+            warn!(error = %e, "could not mark viewers present; the next visit tries again");
+            return;
+        }
+        *lock(&self.presence_written) = Some(now);
         let id = format!("{}#{}", self.instance_id, now.unix_timestamp_nanos());
         match runner.state.claim_runner(&id, now, after(now, RUNNER_SLACK)).await {
             Ok(true) => {
